@@ -28,6 +28,9 @@ pub fn conformance_suite(make: &dyn Fn() -> Box<dyn Store>) {
         ("list_filters", list_filters),
         ("list_paging", list_paging),
         ("sequences", sequences),
+        ("check_preconditions", check_preconditions),
+        ("single_write", single_write),
+        ("random_batches_match_model", random_batches_match_model),
         ("log_order_and_paging", log_order_and_paging),
         ("log_prefilters", log_prefilters),
         ("log_validation", log_validation),
@@ -1009,4 +1012,340 @@ fn log_validation(store: &dyn Store) {
             .is_some_and(|t| DateTime::parse_from_rfc3339(t).is_ok())
     );
     store.append_log(&[]).expect("empty append");
+}
+
+fn check_preconditions(store: &dyn Store) {
+    let check = |name: &str, expected_revision| Write::Check {
+        collection: "parents".into(),
+        name: name.into(),
+        expected_revision,
+    };
+    store
+        .transact(&[create("parents", "p", None, json!({}))])
+        .expect("parent");
+    let out = store
+        .transact(&[
+            check("p", Some(1)),
+            create("children", "c1", Some("p"), json!({})),
+        ])
+        .expect("check passes");
+    assert_eq!(
+        out[0].revision, 1,
+        "a check returns the record without writing it"
+    );
+    assert_eq!(
+        store.get("parents", "p").expect("get").map(|r| r.revision),
+        Some(1)
+    );
+    for (w, conflict) in [(check("p", Some(7)), true), (check("missing", None), false)] {
+        let e = store
+            .transact(&[w, create("children", "c2", Some("p"), json!({}))])
+            .expect_err("check fails");
+        assert_eq!(
+            matches!(
+                e,
+                StoreError::Conflict {
+                    expected: 7,
+                    actual: 1
+                }
+            ),
+            conflict,
+            "{e:?}"
+        );
+        assert_eq!(is_not_found(&e), !conflict, "{e:?}");
+        assert_eq!(
+            store.get("children", "c2").expect("get"),
+            None,
+            "the batch was not applied"
+        );
+    }
+    store
+        .transact(&[soft_delete("parents", "p", None)])
+        .expect("delete parent");
+    let e = store
+        .transact(&[check("p", None)])
+        .expect_err("a deleted record fails a check");
+    assert!(is_not_found(&e), "{e:?}");
+}
+
+fn single_write(store: &dyn Store) {
+    let r = store
+        .write(&create("things", "a", None, json!({"x": 1})))
+        .expect("write");
+    assert_eq!((r.name.as_str(), r.revision), ("a", 1));
+    let e = store
+        .write(&create("things", "a", None, json!({})))
+        .expect_err("duplicate");
+    assert!(matches!(e, StoreError::AlreadyExists { .. }), "{e:?}");
+    let e = store.next_sequence("").expect_err("empty sequence name");
+    assert!(matches!(e, StoreError::InvalidArgument(_)), "{e:?}");
+}
+
+/// The observable state of one record in [`random_batches_match_model`].
+#[derive(Debug, Clone, PartialEq)]
+struct ModelRecord {
+    parent: Option<String>,
+    revision: u64,
+    data: Value,
+    deleted: bool,
+}
+
+/// Which error a write should fail with, by kind.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ModelError {
+    NotFound,
+    AlreadyExists,
+    Conflict,
+    FailedPrecondition,
+}
+
+fn model_error(e: &StoreError) -> Option<ModelError> {
+    match e {
+        StoreError::NotFound { .. } => Some(ModelError::NotFound),
+        StoreError::AlreadyExists { .. } => Some(ModelError::AlreadyExists),
+        StoreError::Conflict { .. } => Some(ModelError::Conflict),
+        StoreError::FailedPrecondition(_) => Some(ModelError::FailedPrecondition),
+        _ => None,
+    }
+}
+
+type Model = std::collections::BTreeMap<String, ModelRecord>;
+
+/// The reference semantics of one write, on a plain map.
+fn model_apply(model: &mut Model, write: &Write) -> Result<(), ModelError> {
+    let (_, name) = write.target();
+    let current = model.get(name).cloned();
+    let live = || match &current {
+        Some(r) if !r.deleted => Ok(r.clone()),
+        _ => Err(ModelError::NotFound),
+    };
+    let any = || current.clone().ok_or(ModelError::NotFound);
+    let check = |r: &ModelRecord, expected: &Option<u64>| match expected {
+        Some(e) if *e != r.revision => Err(ModelError::Conflict),
+        _ => Ok(()),
+    };
+    let bumped = |r: ModelRecord| ModelRecord {
+        revision: r.revision + 1,
+        ..r
+    };
+    let next = match write {
+        Write::Create { parent, data, .. } => {
+            if current.is_some() {
+                return Err(ModelError::AlreadyExists);
+            }
+            ModelRecord {
+                parent: parent.clone(),
+                revision: 1,
+                data: data.clone(),
+                deleted: false,
+            }
+        }
+        Write::Update {
+            data,
+            expected_revision,
+            ..
+        } => {
+            let r = live()?;
+            check(&r, expected_revision)?;
+            ModelRecord {
+                data: data.clone(),
+                ..bumped(r)
+            }
+        }
+        Write::Upsert { parent, data, .. } => match current {
+            None => ModelRecord {
+                parent: parent.clone(),
+                revision: 1,
+                data: data.clone(),
+                deleted: false,
+            },
+            Some(r) => ModelRecord {
+                parent: parent.clone(),
+                data: data.clone(),
+                ..bumped(r)
+            },
+        },
+        Write::Move {
+            parent,
+            expected_revision,
+            ..
+        } => {
+            let r = live()?;
+            check(&r, expected_revision)?;
+            ModelRecord {
+                parent: parent.clone(),
+                ..bumped(r)
+            }
+        }
+        Write::SoftDelete {
+            data,
+            expected_revision,
+            ..
+        } => {
+            let r = live()?;
+            check(&r, expected_revision)?;
+            let data = data.clone().unwrap_or_else(|| r.data.clone());
+            ModelRecord {
+                data,
+                deleted: true,
+                ..bumped(r)
+            }
+        }
+        Write::Undelete {
+            data,
+            expected_revision,
+            ..
+        } => {
+            let r = any()?;
+            if !r.deleted {
+                return Err(ModelError::FailedPrecondition);
+            }
+            check(&r, expected_revision)?;
+            let data = data.clone().unwrap_or_else(|| r.data.clone());
+            ModelRecord {
+                data,
+                deleted: false,
+                ..bumped(r)
+            }
+        }
+        Write::HardDelete {
+            expected_revision, ..
+        } => {
+            check(&any()?, expected_revision)?;
+            model.remove(name);
+            return Ok(());
+        }
+        Write::Check {
+            expected_revision, ..
+        } => return check(&live()?, expected_revision),
+    };
+    model.insert(name.to_owned(), next);
+    Ok(())
+}
+
+/// A small deterministic generator (xorshift64*), so failures reproduce exactly.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    }
+}
+
+fn random_write(rng: &mut Rng, model: &Model, step: u64) -> Write {
+    let collection = "rand".to_owned();
+    let name = format!("k{}", rng.below(6));
+    let parent = match rng.below(3) {
+        0 => None,
+        n => Some(format!("p{n}")),
+    };
+    let data = json!({ "step": step });
+    let revision = model.get(&name).map_or(1, |r| r.revision);
+    // Mostly the right revision, sometimes a stale one, sometimes unconditional.
+    let expected_revision = match rng.below(4) {
+        0 => None,
+        1 => Some(revision + 1),
+        _ => Some(revision),
+    };
+    let maybe_data = (rng.below(2) == 0).then(|| data.clone());
+    match rng.below(8) {
+        0 => Write::Create {
+            collection,
+            name,
+            parent,
+            data,
+        },
+        1 => Write::Update {
+            collection,
+            name,
+            data,
+            expected_revision,
+        },
+        2 => Write::Upsert {
+            collection,
+            name,
+            parent,
+            data,
+        },
+        3 => Write::Move {
+            collection,
+            name,
+            parent,
+            expected_revision,
+        },
+        4 => Write::SoftDelete {
+            collection,
+            name,
+            data: maybe_data,
+            expected_revision,
+        },
+        5 => Write::Undelete {
+            collection,
+            name,
+            data: maybe_data,
+            expected_revision,
+        },
+        6 => Write::HardDelete {
+            collection,
+            name,
+            expected_revision,
+        },
+        _ => Write::Check {
+            collection,
+            name,
+            expected_revision,
+        },
+    }
+}
+
+/// Random batches of writes over a few names, checked after each batch against
+/// [`model_apply`]: same outcome, same error kind, same stored state.
+fn random_batches_match_model(store: &dyn Store) {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut model = Model::new();
+    let mut committed = 0;
+    for step in 0..400 {
+        let size = 1 + rng.below(3);
+        let batch: Vec<Write> = (0..size)
+            .map(|_| random_write(&mut rng, &model, step))
+            .collect();
+        let mut next = model.clone();
+        let expected = batch.iter().try_for_each(|w| model_apply(&mut next, w));
+        let got = store.transact(&batch);
+        let outcome = got.as_ref().map(Vec::len).map_err(model_error);
+        let wanted = expected.map(|()| batch.len()).map_err(Some);
+        assert_eq!(outcome, wanted, "step {step}: {batch:?} -> {got:?}");
+        if expected.is_ok() {
+            model = next;
+            committed += 1;
+        }
+        let all = ListQuery {
+            deleted: Deleted::Include,
+            ..ListQuery::default()
+        };
+        let stored: Model = store
+            .list("rand", &all)
+            .expect("list")
+            .records
+            .into_iter()
+            .map(|r| {
+                let state = ModelRecord {
+                    deleted: r.is_deleted(),
+                    parent: r.parent,
+                    revision: r.revision,
+                    data: r.data,
+                };
+                (r.name, state)
+            })
+            .collect();
+        assert_eq!(stored, model, "step {step}: state after {batch:?}");
+    }
+    // The generator must exercise both outcomes to mean anything.
+    assert!(
+        (50..350).contains(&committed),
+        "{committed} of 400 batches committed"
+    );
 }

@@ -56,8 +56,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Applies `writes` atomically, in order: either every write commits or none does.
     /// Each write sees the effect of the ones before it. Returns one record per write:
-    /// its state after the write (for [`Write::HardDelete`], its state just before).
+    /// its state after the write (for [`Write::HardDelete`], its state just before;
+    /// for [`Write::Check`], its current state).
     fn transact(&self, writes: &[Write]) -> Result<Vec<Record>, StoreError>;
+
+    /// Applies a single write; see [`Store::transact`].
+    fn write(&self, write: &Write) -> Result<Record, StoreError> {
+        self.transact(std::slice::from_ref(write))?
+            .pop()
+            .ok_or_else(|| {
+                StoreError::Corrupt("the backend returned no record for a write".to_owned())
+            })
+    }
 
     /// Returns the next value of the named counter: 1 on first use, then strictly
     /// increasing by one. Values are never handed out twice, even across restarts.

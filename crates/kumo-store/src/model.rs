@@ -158,6 +158,14 @@ pub enum Write {
         name: String,
         expected_revision: Option<u64>,
     },
+    /// Writes nothing but fails the batch unless the record is live (and at
+    /// `expected_revision`): a precondition on a record the batch depends on, such as
+    /// the parent of a record being created.
+    Check {
+        collection: String,
+        name: String,
+        expected_revision: Option<u64>,
+    },
 }
 
 impl Write {
@@ -183,6 +191,9 @@ impl Write {
                 collection, name, ..
             }
             | Write::HardDelete {
+                collection, name, ..
+            }
+            | Write::Check {
                 collection, name, ..
             } => (collection, name),
         }

@@ -438,6 +438,13 @@ fn apply(conn: &Connection, write: &Write, now: DateTime<Utc>) -> Result<Record,
             }
             r
         }
+        Write::Check {
+            expected_revision, ..
+        } => {
+            let r = live()?;
+            check_revision(&r, *expected_revision)?;
+            return Ok(r);
+        }
         Write::HardDelete {
             expected_revision, ..
         } => {
@@ -625,6 +632,11 @@ impl Store for SqliteStore {
     }
 
     fn next_sequence(&self, name: &str) -> Result<u64, StoreError> {
+        if name.is_empty() {
+            return Err(StoreError::InvalidArgument(
+                "sequence name must not be empty".to_owned(),
+            ));
+        }
         let conn = self.writer();
         let value: i64 = conn
             .prepare_cached(
