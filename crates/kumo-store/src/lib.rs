@@ -4,7 +4,7 @@
 //! This crate knows SQL and nothing about Cloud Run, IAM or projects: callers decide
 //! what a collection holds. [`Store`] is the backend-independent, object-safe and
 //! synchronous interface; [`SqliteStore`] is the embedded default. A backend proves
-//! itself by passing [`conformance`] (behind the `testing` feature).
+//! itself by passing the `conformance` suite (behind the `testing` feature).
 
 mod clock;
 #[cfg(feature = "testing")]

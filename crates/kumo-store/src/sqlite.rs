@@ -1,16 +1,4 @@
 //! The embedded SQLite backend.
-//!
-//! Durability: the database runs in WAL mode with `synchronous=NORMAL`. A commit appends
-//! its frames to the WAL with `write(2)` before `COMMIT` returns, so the data sits in the
-//! operating system's page cache; killing the process (even with SIGKILL) cannot lose it,
-//! and the next open replays the WAL. Only a power loss or kernel crash can drop the most
-//! recent commits (never corrupting the file), which `synchronous=FULL` would prevent at
-//! the price of an fsync per commit. Kumo's requirement is "nothing committed is lost on
-//! kill -9", so NORMAL suffices.
-//!
-//! Concurrency: one writer connection behind a mutex (SQLite serialises writers anyway)
-//! and, for on-disk databases, a small pool of read-only connections that read the last
-//! committed snapshot without waiting for the writer.
 
 use crate::model::severity_number;
 use crate::{
@@ -63,6 +51,9 @@ const MIGRATIONS: &[&str] = &["
 
 /// How long a connection waits for another process's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Cached prepared statements per connection: enough for every `list`/`query_log`
+/// variant a caller uses, so the SQL is parsed once per connection.
+const STATEMENT_CACHE: usize = 64;
 /// Idle read connections kept for reuse.
 const READER_POOL_SIZE: usize = 4;
 /// Log rows fetched per round trip in `query_log`; the caller's callback runs between
@@ -73,6 +64,19 @@ const RECORD_COLUMNS: &str =
     "collection, name, parent, uid, revision, data, create_time, update_time, delete_time";
 
 /// A [`Store`] in one SQLite database file (or in memory).
+///
+/// Durability: the database runs in WAL mode with `synchronous=NORMAL`. A commit appends
+/// its frames to the WAL with `write(2)` before `COMMIT` returns, so the data sits in the
+/// operating system's page cache; killing the process (even with SIGKILL) cannot lose it,
+/// and the next open replays the WAL. Only a power loss or kernel crash can drop the most
+/// recent commits (never corrupting the file), which `synchronous=FULL` would prevent at
+/// the price of an fsync per commit. Kumo's requirement is "nothing committed is lost on
+/// kill -9", so NORMAL suffices (`tests/sqlite.rs` kills writers to prove it).
+///
+/// Concurrency: one writer connection behind a mutex (SQLite serialises writers anyway)
+/// and, for on-disk databases, a small pool of read-only connections that read the last
+/// committed snapshot without waiting for the writer. Several processes may open the
+/// same file; they wait up to 5 s for each other's write locks.
 pub struct SqliteStore {
     writer: Mutex<Connection>,
     /// `None` for in-memory databases, whose only connection is the writer.
@@ -160,6 +164,7 @@ impl SqliteStore {
                 let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
                 let c = Connection::open_with_flags(&pool.path, flags)?;
                 c.busy_timeout(BUSY_TIMEOUT)?;
+                c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
                 c
             }
         };
@@ -174,6 +179,7 @@ impl SqliteStore {
 
 fn configure_writer(conn: &mut Connection) -> Result<(), StoreError> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // In-memory databases answer "memory"; that is fine, they have nothing to lose.
     let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -596,7 +602,7 @@ impl Store for SqliteStore {
             sql.push_str(&format!(" LIMIT ?{}", params.len()));
         }
         let raws = self.read(|c| {
-            let mut stmt = c.prepare(&sql)?;
+            let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_map(params_from_iter(params.iter()), RawRecord::from_row)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })?;
