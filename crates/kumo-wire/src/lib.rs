@@ -5,8 +5,12 @@
 #[macro_use]
 pub mod protobuf;
 pub mod iam;
+pub mod iam_admin;
 pub mod iam_credentials;
 pub mod longrunning;
+pub mod orgpolicy_v1;
+pub mod orgpolicy_v2;
+pub mod resource_manager;
 pub mod rpc;
 pub mod run_v1;
 pub mod run_v2;

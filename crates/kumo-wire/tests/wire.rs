@@ -9,7 +9,10 @@ use kumo_wire::{run_v1, run_v2};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-#[expect(clippy::unwrap_used, reason = "test helper: a missing golden file should fail the test")]
+#[expect(
+    clippy::unwrap_used,
+    reason = "test helper: a missing golden file should fail the test"
+)]
 fn golden(name: &str) -> String {
     std::fs::read_to_string(format!(
         "{}/tests/golden/{name}",
@@ -18,7 +21,10 @@ fn golden(name: &str) -> String {
     .unwrap()
 }
 
-#[expect(clippy::unwrap_used, reason = "test helper: a parse failure should fail the test")]
+#[expect(
+    clippy::unwrap_used,
+    reason = "test helper: a parse failure should fail the test"
+)]
 fn round_trip<T: DeserializeOwned + Serialize>(name: &str) {
     let text = golden(name);
     let original: serde_json::Value = serde_json::from_str(&text).unwrap();
