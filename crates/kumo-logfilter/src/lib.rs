@@ -383,6 +383,40 @@ mod tests {
         }
     }
 
+    #[test]
+    fn seed_001_query_verbatim() {
+        let q = "resource.type = \"cloud_run_revision\"\nseverity=ERROR\n\"User does not have access to image\"\n";
+        let f = Filter::parse(q).unwrap();
+        let hit = json!({"resource":{"type":"cloud_run_revision"},"severity":"ERROR",
+            "protoPayload":{"status":{"code":7,"message":"User does not have access to image gcr.io/x/y."}}});
+        assert!(f.matches(&hit));
+        let mut miss = hit.clone();
+        miss["severity"] = json!("INFO");
+        assert!(!f.matches(&miss));
+    }
+
+    #[test]
+    fn precedence_or_binds_tighter_than_and() {
+        // (a OR NOT b) AND (NOT c OR d) per Google's doc.
+        let f = Filter::parse("a=1 OR NOT b=1 AND NOT c=1 OR d=1").unwrap();
+        assert!(f.matches(&json!({"a":1,"b":1,"c":0})));
+        assert!(!f.matches(&json!({"a":1,"b":1,"c":1})));
+    }
+
+    #[test]
+    fn bounds_and_errors() {
+        let f = Filter::parse(
+            "timestamp>=\"2026-01-01T00:00:00Z\" timestamp<\"2026-01-02T00:00:00+09:00\"",
+        )
+        .unwrap();
+        let (lo, hi) = f.timestamp_bounds();
+        assert_eq!(lo.unwrap().to_rfc3339(), "2026-01-01T00:00:00+00:00");
+        assert_eq!(hi.unwrap().to_rfc3339(), "2026-01-01T15:00:00+00:00");
+        for bad in ["(a=1", "a=1)", "a=", "\"open", "a ! b"] {
+            assert!(Filter::parse(bad).is_err(), "{bad}");
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn never_panics(s in ".*") {
