@@ -4,9 +4,11 @@
 
 #[macro_use]
 pub mod protobuf;
+pub mod artifact_registry;
 pub mod iam;
 pub mod iam_admin;
 pub mod iam_credentials;
+pub mod logging;
 pub mod longrunning;
 pub mod orgpolicy_v1;
 pub mod orgpolicy_v2;
