@@ -384,6 +384,35 @@ mod tests {
     }
 
     #[test]
+    fn audit_and_json_entries() {
+        let audit = json!({"logName":"projects/p/logs/cloudaudit.googleapis.com%2Factivity",
+            "protoPayload":{"methodName":"google.cloud.run.v2.Services.CreateService",
+            "authorizationInfo":[{"permission":"run.services.create","granted":true}]}});
+        let app = json!({"labels":{"run.googleapis.com/x":"v"},"jsonPayload":{"my.field":"Hello World","n":10}});
+        for (q, e, want) in [
+            ("protoPayload.methodName:\"CreateService\"", &audit, true),
+            (
+                "protoPayload.authorizationInfo.permission=\"run.services.create\"",
+                &audit,
+                true,
+            ),
+            (
+                "protoPayload.authorizationInfo.granted=false",
+                &audit,
+                false,
+            ),
+            ("logName:activity", &audit, true),
+            ("jsonPayload.\"my.field\":world", &app, true),
+            ("labels.\"run.googleapis.com/x\"=v", &app, true),
+            ("jsonPayload.n > 9", &app, true),
+            ("jsonPayload.n < 9", &app, false),
+            ("jsonPayload.missing != 1", &app, false),
+        ] {
+            assert_eq!(Filter::parse(q).unwrap().matches(e), want, "{q}");
+        }
+    }
+
+    #[test]
     fn seed_001_query_verbatim() {
         let q = "resource.type = \"cloud_run_revision\"\nseverity=ERROR\n\"User does not have access to image\"\n";
         let f = Filter::parse(q).unwrap();
