@@ -1,9 +1,16 @@
 //! Golden round trips, unknown-field rejection, integer enums and v1<->v2 conversion.
 //! Provenance of every golden file: tests/golden/PROVENANCE.md.
 
+use kumo_wire::artifact_registry::Repository;
 use kumo_wire::iam::Policy;
+use kumo_wire::iam_admin::{ServiceAccount, ServiceAccountKey};
+use kumo_wire::iam_credentials::{GenerateAccessTokenResponse, GenerateIdTokenRequest};
+use kumo_wire::logging::LogEntry;
 use kumo_wire::longrunning::Operation;
+use kumo_wire::orgpolicy_v1::OrgPolicy;
+use kumo_wire::orgpolicy_v2;
 use kumo_wire::protobuf::{self, Duration};
+use kumo_wire::resource_manager::Project;
 use kumo_wire::rpc::{Code, ErrorDetail, ErrorEnvelope, ErrorInfo};
 use kumo_wire::{run_v1, run_v2};
 use serde::Serialize;
@@ -40,6 +47,43 @@ fn golden_json_round_trips_unchanged() {
     round_trip::<Operation>("operation_failed.json");
     round_trip::<ErrorEnvelope>("error_permission_denied.json");
     round_trip::<Policy>("iam_policy.json");
+    round_trip::<GenerateAccessTokenResponse>("iam_credentials_generate_access_token.json");
+    round_trip::<GenerateIdTokenRequest>("iam_credentials_generate_id_token_request.json");
+    round_trip::<ServiceAccount>("iam_admin_service_account.json");
+    round_trip::<ServiceAccountKey>("iam_admin_service_account_key.json");
+    round_trip::<Project>("resource_manager_project.json");
+    round_trip::<orgpolicy_v2::Policy>("orgpolicy_v2_policy.json");
+    round_trip::<OrgPolicy>("orgpolicy_v1_policy.json");
+    round_trip::<LogEntry>("logging_log_entry.json");
+    round_trip::<Repository>("artifact_registry_repository.json");
+}
+
+#[test]
+fn orgpolicy_rule_keeps_explicit_enforce_false() {
+    let p: orgpolicy_v2::Policy =
+        serde_json::from_str(&golden("orgpolicy_v2_policy.json")).unwrap();
+    let rules = &p.spec.as_ref().unwrap().rules;
+    assert_eq!(
+        (rules[0].enforce, rules[1].enforce),
+        (Some(true), Some(false))
+    );
+}
+
+#[test]
+fn other_api_enums_accept_integers() {
+    let k: ServiceAccountKey =
+        serde_json::from_str(r#"{"privateKeyType": 2, "keyAlgorithm": 2, "keyType": 1}"#).unwrap();
+    assert_eq!(
+        k.private_key_type,
+        Some(kumo_wire::iam_admin::ServiceAccountPrivateKeyType::GoogleCredentialsFile)
+    );
+    let e: LogEntry = serde_json::from_str(r#"{"severity": 400}"#).unwrap();
+    assert_eq!(serde_json::to_value(&e).unwrap()["severity"], "WARNING");
+    let p: Project = serde_json::from_str(r#"{"state": 2}"#).unwrap();
+    assert_eq!(
+        serde_json::to_value(&p).unwrap()["state"],
+        "DELETE_REQUESTED"
+    );
 }
 
 #[test]
