@@ -42,6 +42,9 @@ pub const ANN_VPC_EGRESS: &str = "run.googleapis.com/vpc-access-egress";
 pub const ANN_CLOUDSQL: &str = "run.googleapis.com/cloudsql-instances";
 pub const ANN_ENCRYPTION_KEY: &str = "run.googleapis.com/encryption-key";
 pub const ANN_SESSION_AFFINITY: &str = "run.googleapis.com/sessionAffinity";
+pub const ANN_CPU_THROTTLING: &str = "run.googleapis.com/cpu-throttling";
+pub const ANN_STARTUP_CPU_BOOST: &str = "run.googleapis.com/startup-cpu-boost";
+pub const ANN_STARTUP_PROBE_TYPE: &str = "run.googleapis.com/startupProbeType";
 
 /// Annotations Cloud Run writes itself; accepted back on input (gcloud export/replace) and dropped.
 const OUTPUT_ONLY_ANNOTATIONS: &[&str] = &[
@@ -50,6 +53,7 @@ const OUTPUT_ONLY_ANNOTATIONS: &[&str] = &[
     ANN_OPERATION_ID,
     ANN_INGRESS_STATUS,
     ANN_URLS,
+    ANN_STARTUP_PROBE_TYPE,
 ];
 
 /// Namespaces v2 reserves; a v1 annotation here must map to a v2 field or be refused.
@@ -185,6 +189,57 @@ pub struct Container {
     pub ports: Vec<ContainerPort>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volume_mounts: Vec<VolumeMount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness_probe: Option<Probe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_probe: Option<Probe>,
+}
+
+/// v1 probe; `gcloud run services describe --format export` always includes the default
+/// `startupProbe`, so export/replace needs it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Probe {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_delay_seconds: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_seconds: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_threshold: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_get: Option<run_v2::HttpGetAction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_socket: Option<run_v2::TcpSocketAction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<run_v2::GrpcAction>,
+}
+
+impl Probe {
+    fn from_v2(p: &run_v2::Probe) -> Self {
+        Self {
+            initial_delay_seconds: p.initial_delay_seconds,
+            timeout_seconds: p.timeout_seconds,
+            period_seconds: p.period_seconds,
+            failure_threshold: p.failure_threshold,
+            http_get: p.http_get.clone(),
+            tcp_socket: p.tcp_socket.clone(),
+            grpc: p.grpc.clone(),
+        }
+    }
+
+    fn to_v2(&self) -> run_v2::Probe {
+        run_v2::Probe {
+            initial_delay_seconds: self.initial_delay_seconds,
+            timeout_seconds: self.timeout_seconds,
+            period_seconds: self.period_seconds,
+            failure_threshold: self.failure_threshold,
+            http_get: self.http_get.clone(),
+            tcp_socket: self.tcp_socket.clone(),
+            grpc: self.grpc.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -607,6 +662,8 @@ fn container_from_v2(c: &run_v2::Container) -> Container {
                 read_only: false,
             })
             .collect(),
+        liveness_probe: c.liveness_probe.as_ref().map(Probe::from_v2),
+        startup_probe: c.startup_probe.as_ref().map(Probe::from_v2),
     }
 }
 
@@ -676,6 +733,8 @@ fn container_to_v2(c: &Container) -> run_v2::Container {
             })
             .collect(),
         working_dir: c.working_dir.clone(),
+        liveness_probe: c.liveness_probe.as_ref().map(Probe::to_v2),
+        startup_probe: c.startup_probe.as_ref().map(Probe::to_v2),
         ..Default::default()
     }
 }
@@ -910,6 +969,13 @@ fn template_from_v2(t: &run_v2::RevisionTemplate) -> RevisionTemplate {
     }
     if t.session_affinity {
         ann.insert(ANN_SESSION_AFFINITY.into(), "true".into());
+    }
+    // v1 carries these per revision; v2 per container (Cloud Run allows one ingress container).
+    if let Some(r) = t.containers.iter().find_map(|c| c.resources.as_ref()) {
+        ann.insert(ANN_CPU_THROTTLING.into(), r.cpu_idle.to_string());
+        if r.startup_cpu_boost {
+            ann.insert(ANN_STARTUP_CPU_BOOST.into(), "true".into());
+        }
     }
     let metadata = ObjectMeta {
         name: t.revision.clone(),
@@ -1151,6 +1217,11 @@ fn template_to_v2(
         .unwrap_or_default();
     let encryption_key = a.take(ANN_ENCRYPTION_KEY).unwrap_or_default();
     let session_affinity = a.take_bool(ANN_SESSION_AFFINITY);
+    let cpu_throttling = a.take_bool(ANN_CPU_THROTTLING);
+    let startup_cpu_boost = a.take_bool(ANN_STARTUP_CPU_BOOST);
+    // The template-level client name has no v2 home (v2 keeps it on the Service).
+    a.take(ANN_CLIENT_NAME);
+    a.take(ANN_CLIENT_VERSION);
     let (annotations, v) = a.finish();
     violations.extend(v);
 
@@ -1162,6 +1233,15 @@ fn template_to_v2(
             cloud_sql_instance: Some(run_v2::CloudSqlInstance { instances: sql }),
             ..Default::default()
         });
+    }
+    let mut containers: Vec<run_v2::Container> =
+        spec.containers.iter().map(container_to_v2).collect();
+    if cpu_throttling || startup_cpu_boost {
+        for c in &mut containers {
+            let r = c.resources.get_or_insert_with(Default::default);
+            r.cpu_idle = cpu_throttling;
+            r.startup_cpu_boost = startup_cpu_boost;
+        }
     }
     run_v2::RevisionTemplate {
         revision: meta.name,
@@ -1180,7 +1260,7 @@ fn template_to_v2(
             .timeout_seconds
             .map(|s| Duration::from_secs(i64::from(s)).format()),
         service_account: spec.service_account_name,
-        containers: spec.containers.iter().map(container_to_v2).collect(),
+        containers,
         volumes,
         execution_environment,
         encryption_key,

@@ -411,3 +411,43 @@ fn v1_rejects_unknown_fields() {
     let yaml = "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: x\nspec:\n  bogus: 1\n";
     assert!(serde_yaml::from_str::<run_v1::Service>(yaml).is_err());
 }
+
+#[test]
+fn gcloud_export_yaml_replaces_cleanly() {
+    let v1: run_v1::Service = serde_yaml::from_str(&golden("gcloud_export_service.yaml")).unwrap();
+    let v2 = run_v1::service_to_v2(&v1, "projects/my-project/locations/us-central1").unwrap();
+    assert_eq!(
+        v2.ingress,
+        Some(run_v2::IngressTraffic::InternalLoadBalancer)
+    );
+    assert!(v2.invoker_iam_disabled);
+    assert_eq!(v2.custom_audiences, ["https://audience.com"]);
+    assert_eq!(v2.client, "gcloud");
+    assert!(v2.annotations.is_empty(), "{:?}", v2.annotations);
+    assert!(v2.labels.is_empty());
+    let t = v2.template.as_ref().unwrap();
+    assert!(t.annotations.is_empty(), "{:?}", t.annotations);
+    assert_eq!(t.labels["client.knative.dev/nonce"], "abcdefgh");
+    assert_eq!(t.scaling.as_ref().unwrap().max_instance_count, Some(100));
+    assert_eq!(t.max_instance_request_concurrency, Some(80));
+    let c = &t.containers[0];
+    let r = c.resources.as_ref().unwrap();
+    assert!(!r.cpu_idle && r.startup_cpu_boost);
+    assert_eq!(
+        c.startup_probe
+            .as_ref()
+            .unwrap()
+            .tcp_socket
+            .as_ref()
+            .unwrap()
+            .port,
+        Some(8080)
+    );
+    // v2 -> v1 -> v2 is stable.
+    let again = run_v1::service_to_v2(
+        &run_v1::service_from_v2(&v2, "123456789012"),
+        "projects/my-project/locations/us-central1",
+    )
+    .unwrap();
+    assert_eq!(again, v2);
+}
