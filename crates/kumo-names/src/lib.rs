@@ -78,12 +78,13 @@ pub struct Permission(String);
 impl FromStr for Permission {
     type Err = NameError;
     fn from_str(s: &str) -> Result<Self, NameError> {
+        // Partner services use a host-like segment: `cloudonefs.isiloncloud.com/clusters.create`.
         let parts: Vec<&str> = s.split('.').collect();
         let ok = parts.len() >= 3
             && parts.iter().all(|p| {
                 !p.is_empty()
                     && p.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '/')
             });
         if ok {
             Ok(Permission(s.to_owned()))

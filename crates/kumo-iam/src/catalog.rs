@@ -1,0 +1,281 @@
+//! The role catalog: every predefined Google role (embedded data, decoded once) plus the
+//! custom roles of a deployment. Permissions are interned to `u32` ids and each role keeps a
+//! sorted id list, so "does role R hold permission P" is a binary search with no allocation.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use kumo_names::{Permission, RoleKind, RoleName};
+use serde::{Deserialize, Serialize};
+
+use crate::error::IamError;
+
+/// Interned permission id; dense from 0 in sorted permission order.
+pub type PermId = u32;
+
+static DATA: &[u8] = include_bytes!("../data/gcp-roles-full.json.gz");
+
+/// `RoleLaunchStage` of google.iam.admin.v1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RoleStage {
+    #[default]
+    Alpha,
+    Beta,
+    Ga,
+    Deprecated,
+    Disabled,
+    Eap,
+}
+
+/// A role definition with its permissions as sorted interned ids.
+#[derive(Debug, Clone)]
+pub struct RoleDef {
+    pub name: RoleName,
+    pub title: String,
+    pub description: String,
+    pub stage: RoleStage,
+    permissions: Vec<PermId>,
+}
+
+impl RoleDef {
+    pub fn permission_ids(&self) -> &[PermId] {
+        &self.permissions
+    }
+    pub fn contains(&self, id: PermId) -> bool {
+        self.permissions.binary_search(&id).is_ok()
+    }
+}
+
+/// The predefined roles, decoded from the embedded dataset.
+#[derive(Debug)]
+pub struct Predefined {
+    permissions: Vec<Permission>,
+    ids: HashMap<String, PermId>,
+    roles: Vec<RoleDef>,
+    by_name: HashMap<RoleName, usize>,
+}
+
+#[derive(Deserialize)]
+struct RawFile {
+    roles: HashMap<String, RawRole>,
+}
+
+#[derive(Deserialize)]
+struct RawRole {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    stage: Option<RoleStage>,
+    #[serde(default)]
+    permissions: Vec<String>,
+}
+
+impl Predefined {
+    /// The process-wide predefined catalog, decoded on first use.
+    pub fn get() -> Result<&'static Predefined, IamError> {
+        static CELL: OnceLock<Result<Predefined, IamError>> = OnceLock::new();
+        CELL.get_or_init(Predefined::decode)
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn decode() -> Result<Predefined, IamError> {
+        let bad = |e: String| IamError::Catalog(e);
+        let raw: RawFile = serde_json::from_reader(flate2::read::GzDecoder::new(DATA))
+            .map_err(|e| bad(e.to_string()))?;
+        let mut names: Vec<&str> = raw
+            .roles
+            .values()
+            .flat_map(|r| r.permissions.iter().map(String::as_str))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut permissions = Vec::with_capacity(names.len());
+        let mut ids = HashMap::with_capacity(names.len());
+        for (i, n) in names.iter().enumerate() {
+            let p: Permission = n
+                .parse()
+                .map_err(|e: kumo_names::NameError| bad(e.to_string()))?;
+            let id = PermId::try_from(i).map_err(|e| bad(e.to_string()))?;
+            permissions.push(p);
+            ids.insert((*n).to_owned(), id);
+        }
+        let mut roles = Vec::with_capacity(raw.roles.len());
+        for (name, r) in &raw.roles {
+            let name: RoleName = name
+                .parse()
+                .map_err(|e: kumo_names::NameError| bad(e.to_string()))?;
+            let mut perms: Vec<PermId> = r
+                .permissions
+                .iter()
+                .filter_map(|p| ids.get(p).copied())
+                .collect();
+            perms.sort_unstable();
+            perms.dedup();
+            roles.push(RoleDef {
+                name,
+                title: r.title.clone(),
+                description: r.description.clone(),
+                stage: r.stage.unwrap_or(RoleStage::Ga),
+                permissions: perms,
+            });
+        }
+        roles.sort_by(|a, b| a.name.cmp(&b.name));
+        let by_name = roles
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.name.clone(), i))
+            .collect();
+        Ok(Predefined {
+            permissions,
+            ids,
+            roles,
+            by_name,
+        })
+    }
+
+    pub fn permission_id(&self, p: &str) -> Option<PermId> {
+        self.ids.get(p).copied()
+    }
+    pub fn permission(&self, id: PermId) -> Option<&Permission> {
+        self.permissions.get(id as usize)
+    }
+    pub fn permission_count(&self) -> usize {
+        self.permissions.len()
+    }
+    pub fn roles(&self) -> &[RoleDef] {
+        &self.roles
+    }
+    pub fn role(&self, name: &RoleName) -> Option<&RoleDef> {
+        self.by_name.get(name).map(|&i| &self.roles[i])
+    }
+}
+
+/// A project- or organization-level custom role (google.iam.admin.v1.Role).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomRole {
+    pub name: RoleName,
+    pub title: String,
+    pub description: String,
+    pub stage: RoleStage,
+    pub included_permissions: Vec<Permission>,
+    pub deleted: bool,
+    pub etag: kumo_names::Etag,
+}
+
+impl CustomRole {
+    /// Checks Google's custom-role rules against the catalog. The dataset carries no
+    /// `customRolesSupportLevel`, so NOT_SUPPORTED permissions are not rejected (known gap).
+    pub fn validate(&self, predefined: &Predefined) -> Result<(), IamError> {
+        let id = self.name.role_id();
+        let id_ok = (3..=64).contains(&id.len())
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+        if self.name.kind() == RoleKind::Predefined || !id_ok {
+            return Err(IamError::InvalidRoleId(self.name.to_string()));
+        }
+        if self.title.len() > 100 {
+            return Err(IamError::TitleTooLong);
+        }
+        if self.description.len() > 300 {
+            return Err(IamError::DescriptionTooLong);
+        }
+        if self.included_permissions.len() > 3000 {
+            return Err(IamError::TooManyPermissions);
+        }
+        match self
+            .included_permissions
+            .iter()
+            .find(|p| predefined.permission_id(p.as_ref()).is_none())
+        {
+            Some(p) => Err(IamError::UnknownPermission(p.clone())),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Predefined roles plus a deployment's custom roles; the engine's view of "what a role grants".
+#[derive(Debug)]
+pub struct RoleCatalog {
+    predefined: &'static Predefined,
+    custom: HashMap<RoleName, (CustomRole, RoleDef)>,
+}
+
+impl RoleCatalog {
+    pub fn new() -> Result<RoleCatalog, IamError> {
+        Ok(RoleCatalog {
+            predefined: Predefined::get()?,
+            custom: HashMap::new(),
+        })
+    }
+
+    pub fn predefined(&self) -> &'static Predefined {
+        self.predefined
+    }
+
+    /// Adds or replaces a custom role after validating it.
+    pub fn upsert_custom(&mut self, role: CustomRole) -> Result<(), IamError> {
+        role.validate(self.predefined)?;
+        // A deleted or DISABLED role stays known (bindings remain valid) but grants nothing.
+        let grants = !role.deleted && role.stage != RoleStage::Disabled;
+        let mut perms: Vec<PermId> = if grants {
+            role.included_permissions
+                .iter()
+                .filter_map(|p| self.predefined.permission_id(p.as_ref()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        perms.sort_unstable();
+        perms.dedup();
+        let def = RoleDef {
+            name: role.name.clone(),
+            title: role.title.clone(),
+            description: role.description.clone(),
+            stage: role.stage,
+            permissions: perms,
+        };
+        self.custom.insert(role.name.clone(), (role, def));
+        Ok(())
+    }
+
+    pub fn custom_role(&self, name: &RoleName) -> Option<&CustomRole> {
+        self.custom.get(name).map(|(r, _)| r)
+    }
+
+    /// The effective definition of a role (custom roles: permissions empty when deleted/disabled).
+    pub fn role(&self, name: &RoleName) -> Option<&RoleDef> {
+        match name.kind() {
+            RoleKind::Predefined => self.predefined.role(name),
+            _ => self.custom.get(name).map(|(_, d)| d),
+        }
+    }
+
+    pub fn permission_id(&self, p: &Permission) -> Option<PermId> {
+        self.predefined.permission_id(p.as_ref())
+    }
+
+    /// Predefined roles holding `p`, smallest (fewest permissions) first, then by name.
+    pub fn roles_granting(&self, p: &Permission) -> Vec<&RoleName> {
+        let Some(id) = self.permission_id(p) else {
+            return Vec::new();
+        };
+        let mut roles: Vec<&RoleDef> = self
+            .predefined
+            .roles
+            .iter()
+            .filter(|r| r.contains(id))
+            .collect();
+        roles.sort_by(|a, b| {
+            a.permissions
+                .len()
+                .cmp(&b.permissions.len())
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        roles.into_iter().map(|r| &r.name).collect()
+    }
+}
