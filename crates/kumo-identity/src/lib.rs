@@ -2,6 +2,8 @@
 //! discovery/JWKS documents, token claims, service-account key files, passwords.
 //! No I/O, no clock, no env: time and randomness are arguments.
 
+pub mod delegation;
+pub mod directory;
 pub mod docs;
 pub mod jwt;
 pub mod keys;

@@ -493,3 +493,66 @@ proptest! {
         let _ = tokens::verify_grant_assertion(&s, "x", NOW, sa_lookup);
     }
 }
+
+#[test]
+fn delegation_plan() {
+    use kumo_identity::delegation::{IMPLICIT_DELEGATION, plan};
+    let p = plan(
+        "user:a@x.com",
+        &[
+            "d1@p.iam.gserviceaccount.com",
+            "d2@p.iam.gserviceaccount.com",
+        ],
+        "t@p.iam.gserviceaccount.com",
+        "iam.serviceAccounts.getAccessToken",
+    );
+    let got: Vec<(&str, &str, &str)> = p
+        .iter()
+        .map(|c| (c.principal.as_str(), c.permission, c.resource.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "user:a@x.com",
+                IMPLICIT_DELEGATION,
+                "projects/-/serviceAccounts/d1@p.iam.gserviceaccount.com"
+            ),
+            (
+                "serviceAccount:d1@p.iam.gserviceaccount.com",
+                IMPLICIT_DELEGATION,
+                "projects/-/serviceAccounts/d2@p.iam.gserviceaccount.com"
+            ),
+            (
+                "serviceAccount:d2@p.iam.gserviceaccount.com",
+                "iam.serviceAccounts.getAccessToken",
+                "projects/-/serviceAccounts/t@p.iam.gserviceaccount.com"
+            ),
+        ]
+    );
+    assert_eq!(
+        plan("user:a@x.com", &[], "t@p", "iam.serviceAccounts.signJwt").len(),
+        1
+    );
+}
+
+#[test]
+fn directory_groups_and_customers() {
+    use kumo_identity::directory::{Directory, is_customer_id};
+    assert!(is_customer_id("C01abc2de"));
+    assert!(!is_customer_id("C1abc2de") && !is_customer_id("C01ab-2de"));
+    let mut d = Directory::new();
+    d.add_customer("C01abc2de").unwrap();
+    d.add_domain("C01abc2de", "Example.com").unwrap();
+    assert!(d.add_customer("bad").is_err());
+    assert_eq!(d.customer_of_email("Alice@example.com"), Some("C01abc2de"));
+    assert_eq!(d.customer_of_email("a@other.com"), None);
+    d.add_member("eng@example.com", "alice@example.com");
+    d.add_member("all@example.com", "eng@example.com");
+    d.add_member("eng@example.com", "all@example.com"); // cycle
+    assert_eq!(
+        d.resolve_groups("alice@example.com"),
+        vec!["all@example.com", "eng@example.com"]
+    );
+    assert_eq!(d.resolve_groups("eng@example.com"), vec!["all@example.com"]);
+}

@@ -1,0 +1,37 @@
+#![no_main]
+//! Feeds arbitrary bytes to the JWT verifiers; any panic is a bug.
+
+use std::sync::OnceLock;
+
+use kumo_identity::jwt::{self, Alg, Validation};
+use kumo_identity::keys::{RsaKey, VerifyKey};
+use kumo_identity::tokens;
+use libfuzzer_sys::fuzz_target;
+use rand::SeedableRng;
+
+fn key() -> Option<&'static RsaKey> {
+    static K: OnceLock<Option<RsaKey>> = OnceLock::new();
+    K.get_or_init(|| RsaKey::generate(&mut rand::rngs::StdRng::seed_from_u64(1)).ok())
+        .as_ref()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some(k) = key() else { return };
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    let v = Validation {
+        alg: Alg::Rs256,
+        now: 1_800_000_000,
+        leeway: 30,
+        audiences: &["a"],
+        issuers: &[],
+        max_lifetime: Some(3600),
+    };
+    let _ = jwt::verify(s, &v, |kid| {
+        (kid == k.kid).then(|| VerifyKey::Rs256(k.public()))
+    });
+    let _ = tokens::verify_grant_assertion(s, "http://localhost/token", 1_800_000_000, |kid| {
+        (kid == k.kid).then(|| ("sa@p.iam.gserviceaccount.com".to_owned(), k.public()))
+    });
+});
