@@ -102,11 +102,24 @@ pub enum StartError {
         "The user-provided container failed to start and listen on the port defined provided by the PORT={port} environment variable within the allocated timeout. This can happen when the container port is misconfigured or if the timeout is too short. The health check timeout can be extended. Logs for this revision might contain more information."
     )]
     NotListening { port: u16 },
-    /// The process exited before listening.
+    /// The process exited before listening. Cloud Run reports the same revision condition as for
+    /// a container that never listens; the exit itself goes to the revision's logs
+    /// (`ExitInfo::log_text`).
     #[error(
-        "The user-provided container failed to start and listen on the port defined provided by the PORT={port} environment variable. Container exited with {exit}. Logs for this revision might contain more information."
+        "The user-provided container failed to start and listen on the port defined provided by the PORT={port} environment variable within the allocated timeout. This can happen when the container port is misconfigured or if the timeout is too short. The health check timeout can be extended. Logs for this revision might contain more information."
     )]
-    Exited { port: u16, exit: String },
+    Exited { port: u16, exit: ExitInfo },
+}
+
+impl ExitInfo {
+    /// Cloud Run's system log line for a container that stopped.
+    pub fn log_text(&self) -> String {
+        match (self.code, self.signal) {
+            (Some(c), _) => format!("Container called exit({c})."),
+            (None, Some(s)) => format!("Container terminated on signal {s}."),
+            (None, None) => "Container terminated.".to_owned(),
+        }
+    }
 }
 
 impl std::fmt::Display for ExitInfo {
@@ -389,7 +402,7 @@ impl ProcessRuntime {
             if let Some(exit) = inst.exited() {
                 return Err(StartError::Exited {
                     port: addr.port(),
-                    exit: exit.to_string(),
+                    exit,
                 });
             }
             if tokio::net::TcpStream::connect(addr).await.is_ok() {
@@ -414,14 +427,24 @@ impl Runtime for ProcessRuntime {
             if !spec.listen {
                 return self.spawn_once(&spec, None, logs).await;
             }
-            let port = free_port()?;
-            let inst = self.spawn_once(&spec, Some(port), logs).await?;
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            match Self::probe(&inst, addr, startup_timeout).await {
-                Ok(()) => Ok(inst),
-                Err(e) => {
-                    inst.stop(Duration::from_millis(500)).await;
-                    Err(e)
+            // The port is free when chosen but another process may grab it before the child binds;
+            // an early exit while someone else holds the port is that race, so pick another port.
+            let mut attempts = 0;
+            loop {
+                attempts += 1;
+                let port = free_port()?;
+                let inst = self.spawn_once(&spec, Some(port), logs.clone()).await?;
+                let addr = SocketAddr::from(([127, 0, 0, 1], port));
+                match Self::probe(&inst, addr, startup_timeout).await {
+                    Ok(()) => return Ok(inst),
+                    Err(e) => {
+                        inst.stop(Duration::from_millis(500)).await;
+                        let stolen = matches!(e, StartError::Exited { .. })
+                            && tokio::net::TcpStream::connect(addr).await.is_ok();
+                        if !stolen || attempts >= 3 {
+                            return Err(e);
+                        }
+                    }
                 }
             }
         })
