@@ -71,6 +71,7 @@ impl JwtError {
             JwtError::Expired | JwtError::NotYetValid | JwtError::LifetimeTooLong => {
                 "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim."
             }
+            // UNCONFIRMED: no capture of Google's text for a wrong `aud` at the token endpoint.
             JwtError::WrongAudience => "Invalid JWT audience.",
             _ => "Invalid JWT Signature.",
         }

@@ -11,7 +11,8 @@ pub const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 pub const TOKEN_LIFETIME: i64 = 3600;
 /// Access tokens look like Google's opaque ones.
 pub const ACCESS_TOKEN_PREFIX: &str = "ya29.";
-/// `typ`-style marker separating token kinds so one can't stand in for another.
+/// Marker claim present only in access tokens, so an access token can't pass as an ID token
+/// and an ID token (which lacks it) can't pass as an access token.
 const TOKEN_USE: &str = "kumo_token_use";
 
 /// Inputs for a Google-shaped ID token.
@@ -44,7 +45,6 @@ pub fn id_token_claims(s: &IdTokenSpec<'_>) -> Claims {
     c.insert("iat".into(), json!(s.iat));
     c.insert("iss".into(), json!(s.issuer));
     c.insert("sub".into(), json!(s.sub));
-    c.insert(TOKEN_USE.into(), json!("id"));
     c
 }
 
@@ -75,8 +75,8 @@ pub fn verify_id_token(
         max_lifetime: None,
     };
     let c = jwt::verify(token, &v, ring_lookup(ring))?;
-    // Tokens we minted as access tokens carry `access`; refuse them here.
-    if c.get(TOKEN_USE).and_then(Value::as_str) != Some("id") {
+    // ID tokens stay exactly Google-shaped (no marker); only access tokens carry one.
+    if c.contains_key(TOKEN_USE) {
         return Err(JwtError::WrongTokenType);
     }
     Ok(c)

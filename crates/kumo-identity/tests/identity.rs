@@ -284,6 +284,10 @@ fn id_and_access_tokens_do_not_mix() {
     let c = tokens::verify_id_token(&ring, &id, "https://kumo", &["https://svc"], NOW, 0).unwrap();
     assert_eq!(c["exp"], NOW + 3600);
     assert_eq!(c["email_verified"], true);
+    assert!(
+        !c.contains_key("kumo_token_use"),
+        "ID tokens stay Google-shaped"
+    );
     let at = tokens::AccessToken {
         sub: "1234".into(),
         email: "sa@p.iam.gserviceaccount.com".into(),
