@@ -169,8 +169,13 @@ impl InstancePool {
             match self.step()? {
                 Step::Got(g) => return Ok(g),
                 Step::Start => {
-                    // A start failure is the deploy-visible error; surface it to the caller.
-                    start_instance(&self.inner).await?;
+                    // Started on its own task so a dropped request cannot strand the `starting`
+                    // count; a start failure is the deploy-visible error and goes to the caller.
+                    let inner = Arc::clone(&self.inner);
+                    match tokio::spawn(async move { start_instance(&inner).await }).await {
+                        Ok(res) => res?,
+                        Err(_) => return Err(PoolError::Closed),
+                    }
                     continue;
                 }
                 Step::Wait => {}

@@ -450,3 +450,23 @@ async fn crash_detected_and_min_instance_replaced() {
     p.shutdown().await;
     wait_until(|| rt.live_count() == 0).await;
 }
+
+#[tokio::test]
+async fn pool_start_failure_and_dropped_acquire() {
+    let rt = Arc::new(ProcessRuntime::new());
+    let spec = svc_spec(&["sh", "-c", "exit 1"], &[]);
+    let p = InstancePool::new(rt.clone(), spec, cfg(), mpsc::unbounded_channel().0, None);
+    assert!(matches!(
+        p.acquire().await,
+        Err(PoolError::Start(StartError::Exited { .. }))
+    ));
+    // A request abandoned while its instance starts must not wedge the pool.
+    let p = pool(&rt, cfg(), &[], None);
+    let _ = tokio::time::timeout(Duration::from_millis(1), p.acquire()).await;
+    let g = p.acquire().await.unwrap();
+    assert!(get(g.addr).await.ends_with("ok"));
+    drop(g);
+    assert_eq!(p.instance_count(), 1);
+    p.shutdown().await;
+    wait_until(|| rt.live_count() == 0).await;
+}
