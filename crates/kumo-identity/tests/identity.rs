@@ -560,3 +560,15 @@ fn directory_groups_and_customers() {
     );
     assert_eq!(d.resolve_groups("eng@example.com"), vec!["all@example.com"]);
 }
+
+#[test]
+fn upload_x509_certificate() {
+    let cert = include_str!("fixtures/upload_cert.pem");
+    let spki = include_str!("fixtures/upload_pub.pem");
+    let a = sakey::upload_public_key(&mut rng(), cert).unwrap();
+    let b = sakey::upload_public_key(&mut rng(), spki).unwrap();
+    assert_eq!(a.public_key_pem, b.public_key_pem);
+    assert_eq!(a.key_id.len(), 40);
+    let truncated = &cert[..cert.len() / 2];
+    assert!(sakey::upload_public_key(&mut rng(), truncated).is_err());
+}
