@@ -1,6 +1,10 @@
 //! Decision corpus: every tests/cases/*.json file is one hierarchy + policies + subject +
 //! request with the expected access and granting binding.
-#![expect(clippy::unwrap_used, clippy::panic, reason = "test helpers fail loudly on bad fixtures")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers fail loudly on bad fixtures"
+)]
 
 mod common;
 

@@ -1,0 +1,221 @@
+//! Property tests: the compiled index agrees with a naive reference evaluator, and adding a
+//! binding never revokes access.
+#![expect(clippy::unwrap_used, reason = "test helpers fail loudly on bad fixtures")]
+
+mod common;
+
+use std::sync::{Arc, OnceLock};
+
+use kumo_iam::*;
+use kumo_names::{Permission, Principal, ResourceName};
+use proptest::prelude::*;
+
+const ROLES: &[&str] = &[
+    "roles/run.invoker",
+    "roles/run.viewer",
+    "roles/viewer",
+    "roles/run.admin",
+    "roles/run.servicesInvoker",
+];
+const PERMS: &[&str] = &[
+    "run.routes.invoke",
+    "run.services.get",
+    "run.services.delete",
+    "run.jobs.run",
+];
+const MEMBERS: &[&str] = &[
+    "allUsers",
+    "allAuthenticatedUsers",
+    "user:alice@example.com",
+    "user:bob@example.org",
+    "group:eng@example.com",
+    "domain:example.com",
+    "serviceAccount:sa@my-project.iam.gserviceaccount.com",
+    "deleted:user:alice@example.com?uid=1",
+];
+/// Expression and its outcome (`None` = evaluation error).
+const CONDS: &[(&str, Option<bool>)] = &[
+    ("true", Some(true)),
+    (
+        "request.time < timestamp(\"2020-01-01T00:00:00Z\")",
+        Some(false),
+    ),
+    ("request.time < timestamp(\"bad\")", None),
+];
+
+fn engine() -> &'static Engine {
+    static E: OnceLock<Engine> = OnceLock::new();
+    E.get_or_init(|| Engine::new(Arc::new(RoleCatalog::new().unwrap())))
+}
+
+fn subjects() -> Vec<Subject> {
+    vec![
+        Subject::anonymous(),
+        Subject::user("alice@example.com"),
+        Subject::user("bob@example.org").with_groups(["eng@example.com".to_owned()]),
+        Subject::service_account("sa@my-project.iam.gserviceaccount.com"),
+    ]
+}
+
+type RawBinding = (usize, Vec<usize>, Option<usize>);
+
+fn policy(raw: &[RawBinding]) -> Policy {
+    Policy {
+        version: 3,
+        bindings: raw
+            .iter()
+            .map(|(r, ms, c)| Binding {
+                role: ROLES[*r].parse().unwrap(),
+                members: ms.iter().map(|&m| MEMBERS[m].parse().unwrap()).collect(),
+                condition: c.map(|c| Expr {
+                    expression: CONDS[c].0.to_owned(),
+                    ..Expr::default()
+                }),
+            })
+            .collect(),
+        ..Policy::default()
+    }
+}
+
+fn naive_member(m: &Principal, s: &Subject) -> bool {
+    let email = match &s.identity {
+        Identity::Anonymous => None,
+        Identity::User { email } | Identity::ServiceAccount { email } => Some(email.as_str()),
+    };
+    match m {
+        Principal::AllUsers => true,
+        Principal::AllAuthenticatedUsers => email.is_some(),
+        Principal::User(e) => matches!(&s.identity, Identity::User { email } if email == e),
+        Principal::ServiceAccount(e) => {
+            matches!(&s.identity, Identity::ServiceAccount { email } if email == e.as_ref())
+        }
+        Principal::Group(g) => email.is_some() && s.groups.contains(g),
+        Principal::Domain(d) => email.is_some() && s.domain.as_deref() == Some(d.as_str()),
+        _ => false,
+    }
+}
+
+fn naive(policies: &[Policy], s: &Subject, p: &Permission) -> Access {
+    let cat = engine().catalog();
+    let mut unknown = false;
+    for pol in policies {
+        for b in &pol.bindings {
+            let id = cat.permission_id(p).unwrap();
+            if !cat.role(&b.role).unwrap().contains(id)
+                || !b.members.iter().any(|m| naive_member(m, s))
+            {
+                continue;
+            }
+            match b
+                .condition
+                .as_ref()
+                .map(|c| CONDS.iter().find(|x| x.0 == c.expression).unwrap().1)
+            {
+                None | Some(Some(true)) => return Access::Granted,
+                Some(Some(false)) => {}
+                Some(None) => unknown = true,
+            }
+        }
+    }
+    if unknown {
+        Access::UnknownConditional
+    } else {
+        Access::NotGranted
+    }
+}
+
+fn decide(policies: &[Policy], s: &Subject, p: &Permission) -> Access {
+    let names: Vec<ResourceName> = (0..policies.len())
+        .map(|i| {
+            format!("//cloudresourcemanager.googleapis.com/folders/{}", i + 1)
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let compiled: Vec<CompiledPolicy> = policies
+        .iter()
+        .map(|p| CompiledPolicy::compile(p, engine().catalog()))
+        .collect();
+    let ancestry = Ancestry::new(
+        names
+            .iter()
+            .zip(&compiled)
+            .map(|(r, c)| Node {
+                resource: r,
+                policy: Some(c),
+            })
+            .collect(),
+    );
+    let ctx = common::ctx();
+    let req = AccessRequest {
+        subject: s,
+        permission: p,
+        ancestry: &ancestry,
+        context: &ctx,
+    };
+    let d = engine().check(&req);
+    assert_eq!(d.granted_by.is_some(), d.access == Access::Granted);
+    assert_eq!(engine().explain(&req).access, d.access);
+    d.access
+}
+
+fn raw_binding() -> impl Strategy<Value = RawBinding> {
+    (
+        0..ROLES.len(),
+        proptest::collection::vec(0..MEMBERS.len(), 1..4),
+        proptest::option::of(0..CONDS.len()),
+    )
+}
+
+fn raw_policies() -> impl Strategy<Value = Vec<Vec<RawBinding>>> {
+    proptest::collection::vec(proptest::collection::vec(raw_binding(), 0..5), 1..4)
+}
+
+proptest! {
+    #[test]
+    fn compiled_matches_naive(raw in raw_policies(), s in 0usize..4, p in 0..PERMS.len()) {
+        let policies: Vec<Policy> = raw.iter().map(|r| policy(r)).collect();
+        let subject = &subjects()[s];
+        let perm: Permission = PERMS[p].parse().unwrap();
+        prop_assert_eq!(decide(&policies, subject, &perm), naive(&policies, subject, &perm));
+    }
+
+    #[test]
+    fn adding_a_binding_never_revokes(raw in raw_policies(), extra in raw_binding(), at in 0usize..4, s in 0usize..4, p in 0..PERMS.len()) {
+        let mut policies: Vec<Policy> = raw.iter().map(|r| policy(r)).collect();
+        let subject = &subjects()[s];
+        let perm: Permission = PERMS[p].parse().unwrap();
+        let before = decide(&policies, subject, &perm);
+        let n = policies.len();
+        policies[at % n].bindings.push(policy(&[extra]).bindings.remove(0));
+        let after = decide(&policies, subject, &perm);
+        if before == Access::Granted {
+            prop_assert_eq!(after, Access::Granted);
+        }
+        if before == Access::UnknownConditional {
+            prop_assert_ne!(after, Access::NotGranted);
+        }
+    }
+}
+
+#[test]
+fn test_permissions_returns_granted_subset() {
+    let pol = policy(&[(0, vec![2], None)]);
+    let compiled = CompiledPolicy::compile(&pol, engine().catalog());
+    let r: ResourceName = "//run.googleapis.com/projects/p/locations/l/services/s"
+        .parse()
+        .unwrap();
+    let ancestry = Ancestry::new(vec![Node {
+        resource: &r,
+        policy: Some(&compiled),
+    }]);
+    let perms: Vec<Permission> = PERMS.iter().map(|p| p.parse().unwrap()).collect();
+    let got = engine().test_permissions(
+        &Subject::user("alice@example.com"),
+        &perms,
+        &ancestry,
+        &common::ctx(),
+    );
+    let got: Vec<&str> = got.iter().map(AsRef::as_ref).collect();
+    assert_eq!(got, ["run.routes.invoke", "run.jobs.run"]);
+}
