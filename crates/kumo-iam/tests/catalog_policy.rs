@@ -1,5 +1,8 @@
 //! Catalog contents and policy/custom-role validation errors (Google's messages, never a panic).
-#![expect(clippy::unwrap_used, reason = "test helpers fail loudly on bad fixtures")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers fail loudly on bad fixtures"
+)]
 
 use kumo_iam::*;
 use kumo_names::{Etag, Permission, Principal, RoleName};
@@ -110,7 +113,10 @@ fn malformed_member_is_a_parse_error() {
     let err = serde_json::from_str::<Policy>(json)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("Invalid member type: User"), "{err}");
+    assert!(
+        err.contains("The member User:a@b.com is of an unknown type."),
+        "{err}"
+    );
     assert!("roles/run.invoker".parse::<Principal>().is_err());
 }
 

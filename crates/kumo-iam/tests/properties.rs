@@ -1,6 +1,9 @@
 //! Property tests: the compiled index agrees with a naive reference evaluator, and adding a
 //! binding never revokes access.
-#![expect(clippy::unwrap_used, reason = "test helpers fail loudly on bad fixtures")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers fail loudly on bad fixtures"
+)]
 
 mod common;
 

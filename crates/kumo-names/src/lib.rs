@@ -17,9 +17,11 @@ pub enum NameError {
         "The role name must be in the form \"roles/{{role}}\", \"organizations/{{organization_id}}/roles/{{role}}\", or \"projects/{{project_id}}/roles/{{role}}\"."
     )]
     InvalidRoleName(String),
-    /// Google's text for an unrecognised `type:` prefix (prefixes are case-sensitive).
-    #[error("Invalid member type: {0}")]
+    /// Google's text (seen on setIamPolicy) for a member without, or with an unrecognised,
+    /// `type:` prefix; prefixes are case-sensitive. Carries the whole member string.
+    #[error("The member {0} is of an unknown type. Please set a valid type prefix for the member.")]
     InvalidMemberType(String),
+    /// A known prefix with a malformed value (bad email, missing uid). Exact Google text UNCONFIRMED.
     #[error("Invalid member: {0}")]
     InvalidMember(String),
     #[error("Invalid email address: {0}")]
@@ -294,7 +296,7 @@ impl FromStr for Principal {
             _ => {}
         }
         let Some((kind, rest)) = s.split_once(':') else {
-            return Err(NameError::InvalidMember(s.to_owned()));
+            return Err(NameError::InvalidMemberType(s.to_owned()));
         };
         let email = |r: &str| {
             if valid_email(r) {
@@ -327,7 +329,7 @@ impl FromStr for Principal {
                     "user" => DeletedKind::User,
                     "serviceAccount" => DeletedKind::ServiceAccount,
                     "group" => DeletedKind::Group,
-                    _ => return Err(NameError::InvalidMemberType(format!("deleted:{dk}"))),
+                    _ => return Err(NameError::InvalidMemberType(s.to_owned())),
                 };
                 let (e, uid) = tail
                     .split_once("?uid=")
@@ -353,7 +355,7 @@ impl FromStr for Principal {
                 })
             }
             "principal" | "principalSet" => Err(NameError::InvalidMember(s.to_owned())),
-            _ => Err(NameError::InvalidMemberType(kind.to_owned())),
+            _ => Err(NameError::InvalidMemberType(s.to_owned())),
         }
     }
 }

@@ -73,11 +73,18 @@ fn bad_members_are_errors_with_google_wording() {
             .parse::<Principal>()
             .unwrap_err()
             .to_string(),
-        "Invalid member type: User"
+        "The member User:alice@example.com is of an unknown type. Please set a valid type prefix for the member."
     );
     assert_eq!(
-        "bob".parse::<Principal>().unwrap_err().to_string(),
-        "Invalid member: bob"
+        "bob@example.com"
+            .parse::<Principal>()
+            .unwrap_err()
+            .to_string(),
+        "The member bob@example.com is of an unknown type. Please set a valid type prefix for the member."
+    );
+    assert_eq!(
+        "user:bob".parse::<Principal>().unwrap_err().to_string(),
+        "Invalid member: user:bob"
     );
     assert!("user:not-an-email".parse::<Principal>().is_err());
     assert!(
