@@ -243,6 +243,11 @@ impl RoleCatalog {
         Ok(())
     }
 
+    /// Every custom role, including deleted ones (callers filter, as `roles.list` does by default).
+    pub fn custom_roles(&self) -> impl Iterator<Item = &CustomRole> {
+        self.custom.values().map(|(r, _)| r)
+    }
+
     pub fn custom_role(&self, name: &RoleName) -> Option<&CustomRole> {
         self.custom.get(name).map(|(r, _)| r)
     }
