@@ -1,1 +1,17 @@
-fn main() {}
+//! The `kumo` binary: the composition root. `kumo up` builds the store, the control plane and the
+//! listeners from settings parsed once here; every other subcommand is the gcloud-shaped CLI
+//! (`kumo-cli`), a client of the HTTP API. Invoked through a symlink named `gcloud`, it is that CLI.
+
+mod samples;
+mod server;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("up") => server::main(&args[1..]),
+        Some("__sample") => samples::main(&args[2..]),
+        _ => ExitCode::from(kumo_cli::main(args)),
+    }
+}

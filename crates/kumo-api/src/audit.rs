@@ -1,0 +1,50 @@
+//! Runs a control-plane method for a request and writes its Cloud Audit Log entry, so that every
+//! handler is audited the same way.
+
+use kumo_control::audit::{AuditEvent, AuditLog, MonitoredResource};
+use kumo_control::{Call, Error};
+
+use crate::{Api, Request};
+
+/// What the audit entry says about a method.
+pub struct Audited {
+    /// `run.googleapis.com`.
+    pub service_name: &'static str,
+    /// `google.cloud.run.v2.Services.CreateService`.
+    pub method_name: &'static str,
+    /// The resource name as the API prints it.
+    pub resource_name: String,
+    /// `projects/P` or `organizations/O`: whose log receives the entry.
+    pub log_parent: String,
+    /// Admin activity (writes) or data access (reads).
+    pub log: AuditLog,
+    /// The monitored resource.
+    pub resource: MonitoredResource,
+}
+
+/// Runs `body` with a fresh [`Call`] and writes the audit entry for its outcome.
+pub async fn audited<T>(
+    api: &Api,
+    request: &Request,
+    audited: Audited,
+    body: impl AsyncFnOnce(&Call) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let call = Call::new(request.caller.clone());
+    let outcome = body(&call).await;
+    api.control.write_audit(AuditEvent {
+        service_name: audited.service_name,
+        method_name: audited.method_name.to_owned(),
+        resource_name: audited.resource_name,
+        log_parent: audited.log_parent,
+        log: audited.log,
+        resource: audited.resource,
+        caller: call.caller.clone(),
+        authorizations: call.authorizations(),
+        status: outcome.as_ref().map(|_| ()).map_err(Clone::clone),
+        request: None,
+        response: None,
+        caller_ip: request.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).map(str::to_owned),
+        user_agent: request.headers.get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned),
+    });
+    outcome
+}
