@@ -1,0 +1,1020 @@
+//! The command grammar, spelled as gcloud spells it.
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kumo",
+    about = "Kumo: Cloud Run and its security model on your machine, driven like gcloud.",
+    disable_version_flag = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub cmd: Top,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct Global {
+    /// The project ID to use for this invocation (overrides `core/project`).
+    #[arg(long, global = true)]
+    pub project: Option<String>,
+    /// Region of the resource (overrides `run/region`).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Output format: json, yaml, export, none, value(KEYS), table(KEYS), csv(KEYS).
+    #[arg(long, global = true)]
+    pub format: Option<String>,
+    /// Disable all interactive prompts and take the defaults.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+    /// Logging verbosity: debug, info, warning, error, critical, none.
+    #[arg(long, global = true)]
+    pub verbosity: Option<String>,
+    /// Make API calls as this service account (through IAM Credentials generateAccessToken).
+    #[arg(long, global = true)]
+    pub impersonate_service_account: Option<String>,
+    /// The account to use for this invocation (overrides `core/account`).
+    #[arg(long, global = true)]
+    pub account: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Top {
+    /// Manage Cloud Run services, jobs and revisions.
+    Run(Run),
+    /// Manage IAM service accounts, custom roles, and explain access decisions.
+    Iam(Iam),
+    /// Manage projects.
+    Projects(Projects),
+    /// Manage organizations.
+    Organizations(Organizations),
+    /// Manage folders and (v1) organization policies.
+    ResourceManager(ResourceManager),
+    /// Manage organization policies (v2).
+    OrgPolicies(OrgPolicies),
+    /// Manage Identity-Aware Proxy access.
+    Iap(Iap),
+    /// Manage service identities of Google APIs.
+    Services(Services),
+    /// Manage Artifact Registry repositories and images.
+    Artifacts(Artifacts),
+    /// Read log entries.
+    Logging(Logging),
+    /// Manage credentials: sign in, print tokens, service-account keys.
+    Auth(Auth),
+    /// View and edit properties (project, account, run/region, api_endpoint).
+    Config(Config),
+    /// Manage directory users, groups and memberships.
+    Identity(Identity),
+}
+
+// ---------------------------------------------------------------------------------------- run
+
+#[derive(Args, Debug)]
+pub struct Run {
+    #[command(subcommand)]
+    pub cmd: RunCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RunCmd {
+    /// Create or update a Cloud Run service from a container image.
+    Deploy(Deploy),
+    /// Manage services.
+    Services(RunServices),
+    /// Manage jobs.
+    Jobs(RunJobs),
+    /// Manage revisions.
+    Revisions(RunRevisions),
+}
+
+/// A `--flag` / `--no-flag` pair; the last one given wins.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ServiceFlags {
+    /// Container image to deploy.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Service account email the revision runs as.
+    #[arg(long)]
+    pub service_account: Option<String>,
+    /// Check IAM permission run.routes.invoke on callers (default).
+    #[arg(long, overrides_with = "no_invoker_iam_check")]
+    pub invoker_iam_check: bool,
+    /// Disable the invoker IAM check: anyone who can reach the URL may call it.
+    #[arg(long, overrides_with = "invoker_iam_check")]
+    pub no_invoker_iam_check: bool,
+    /// Put Identity-Aware Proxy in front of the service.
+    #[arg(long, overrides_with = "no_iap")]
+    pub iap: bool,
+    /// Turn Identity-Aware Proxy off.
+    #[arg(long, overrides_with = "iap")]
+    pub no_iap: bool,
+    /// Ingress: all, internal, internal-and-cloud-load-balancing.
+    #[arg(long)]
+    pub ingress: Option<String>,
+    /// Extra accepted ID-token audiences (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub add_custom_audiences: Vec<String>,
+    /// Environment variables, KEY=VALUE,KEY2=VALUE2.
+    #[arg(long, alias = "update-env-vars", value_delimiter = ',')]
+    pub set_env_vars: Vec<String>,
+    /// Container port.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Minimum number of instances.
+    #[arg(long)]
+    pub min_instances: Option<u32>,
+    /// Maximum number of instances.
+    #[arg(long)]
+    pub max_instances: Option<u32>,
+    /// Maximum concurrent requests per instance.
+    #[arg(long)]
+    pub concurrency: Option<u32>,
+    /// Accepted for gcloud compatibility; only `managed` exists.
+    #[arg(long, hide = true)]
+    pub platform: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct Deploy {
+    /// Service name.
+    pub service: String,
+    #[command(flatten)]
+    pub flags: ServiceFlags,
+    /// Grant allUsers roles/run.invoker.
+    #[arg(long, overrides_with = "no_allow_unauthenticated")]
+    pub allow_unauthenticated: bool,
+    /// Do not grant allUsers; keep the service private.
+    #[arg(long, overrides_with = "allow_unauthenticated")]
+    pub no_allow_unauthenticated: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Binding {
+    /// Principal, e.g. user:alice@example.com, serviceAccount:sa@p.iam.gserviceaccount.com, allUsers.
+    #[arg(long)]
+    pub member: String,
+    /// Role, e.g. roles/run.invoker.
+    #[arg(long)]
+    pub role: String,
+    /// Condition: None, or expression=EXPR,title=TITLE[,description=DESC].
+    #[arg(long)]
+    pub condition: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunServices {
+    #[command(subcommand)]
+    pub cmd: RunServicesCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RunServicesCmd {
+    /// List services.
+    List,
+    /// Show a service.
+    Describe { service: String },
+    /// Update a service's settings.
+    Update {
+        service: String,
+        #[command(flatten)]
+        flags: ServiceFlags,
+    },
+    /// Delete a service.
+    Delete { service: String },
+    /// Create or replace a service from a YAML (Knative) file.
+    Replace { file: String },
+    /// Show a service's IAM policy.
+    GetIamPolicy { service: String },
+    /// Replace a service's IAM policy with the one in a JSON or YAML file.
+    SetIamPolicy {
+        service: String,
+        policy_file: String,
+    },
+    /// Add an IAM binding to a service.
+    AddIamPolicyBinding {
+        service: String,
+        #[command(flatten)]
+        binding: Binding,
+    },
+    /// Remove an IAM binding from a service.
+    RemoveIamPolicyBinding {
+        service: String,
+        #[command(flatten)]
+        binding: Binding,
+    },
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct JobFlags {
+    /// Container image.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Service account email the tasks run as.
+    #[arg(long)]
+    pub service_account: Option<String>,
+    /// Environment variables, KEY=VALUE,...
+    #[arg(long, alias = "update-env-vars", value_delimiter = ',')]
+    pub set_env_vars: Vec<String>,
+    /// Container arguments (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub args: Vec<String>,
+    /// Number of tasks.
+    #[arg(long)]
+    pub tasks: Option<u32>,
+    /// Retries per failed task.
+    #[arg(long)]
+    pub max_retries: Option<u32>,
+    /// Task timeout, e.g. 600s.
+    #[arg(long)]
+    pub task_timeout: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunJobs {
+    #[command(subcommand)]
+    pub cmd: RunJobsCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RunJobsCmd {
+    /// Create a job.
+    Create {
+        job: String,
+        #[command(flatten)]
+        flags: JobFlags,
+        /// Run the job right after creating it.
+        #[arg(long)]
+        execute_now: bool,
+        /// With --execute-now, wait for the execution to finish.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Update a job.
+    Update {
+        job: String,
+        #[command(flatten)]
+        flags: JobFlags,
+    },
+    /// Show a job (use --format export for a replaceable YAML).
+    Describe { job: String },
+    /// List jobs.
+    List,
+    /// Delete a job.
+    Delete { job: String },
+    /// Run a job.
+    Execute {
+        job: String,
+        /// Wait until the execution completes.
+        #[arg(long)]
+        wait: bool,
+        /// Override the container arguments.
+        #[arg(long, value_delimiter = ',')]
+        args: Vec<String>,
+        /// Override environment variables, KEY=VALUE,...
+        #[arg(long, value_delimiter = ',')]
+        update_env_vars: Vec<String>,
+        /// Override the number of tasks.
+        #[arg(long)]
+        tasks: Option<u32>,
+    },
+    /// Create or replace a job from a YAML file.
+    Replace { file: String },
+    /// Manage executions.
+    Executions(RunExecutions),
+}
+
+#[derive(Args, Debug)]
+pub struct RunExecutions {
+    #[command(subcommand)]
+    pub cmd: RunExecutionsCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RunExecutionsCmd {
+    /// List executions (of one job with --job).
+    List {
+        #[arg(long)]
+        job: Option<String>,
+    },
+    /// Show an execution.
+    Describe { execution: String },
+    /// Cancel an execution.
+    Cancel { execution: String },
+}
+
+#[derive(Args, Debug)]
+pub struct RunRevisions {
+    #[command(subcommand)]
+    pub cmd: RunRevisionsCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RunRevisionsCmd {
+    /// List revisions (of one service with --service).
+    List {
+        #[arg(long)]
+        service: Option<String>,
+    },
+    /// Show a revision.
+    Describe { revision: String },
+}
+
+// ---------------------------------------------------------------------------------------- iam
+
+#[derive(Args, Debug)]
+pub struct Iam {
+    #[command(subcommand)]
+    pub cmd: IamCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IamCmd {
+    /// Manage service accounts.
+    ServiceAccounts(ServiceAccounts),
+    /// Manage custom roles and read predefined ones.
+    Roles(Roles),
+    /// Explain whether a principal has a permission on a resource, and why.
+    Troubleshoot {
+        /// Full resource name, e.g. //run.googleapis.com/projects/P/locations/R/services/S.
+        resource: String,
+        /// The principal's email.
+        #[arg(long)]
+        principal_email: String,
+        /// The permission, e.g. run.routes.invoke.
+        #[arg(long)]
+        permission: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ServiceAccounts {
+    #[command(subcommand)]
+    pub cmd: ServiceAccountsCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ServiceAccountsCmd {
+    /// Create a service account.
+    Create {
+        /// Account id (the part before @).
+        name: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List service accounts.
+    List,
+    /// Show a service account.
+    Describe { email: String },
+    /// Delete a service account.
+    Delete { email: String },
+    /// Disable a service account.
+    Disable { email: String },
+    /// Enable a service account.
+    Enable { email: String },
+    /// Show a service account's IAM policy.
+    GetIamPolicy { email: String },
+    /// Add an IAM binding to a service account.
+    AddIamPolicyBinding {
+        email: String,
+        #[command(flatten)]
+        binding: Binding,
+    },
+    /// Remove an IAM binding from a service account.
+    RemoveIamPolicyBinding {
+        email: String,
+        #[command(flatten)]
+        binding: Binding,
+    },
+    /// Manage keys.
+    Keys(Keys),
+}
+
+#[derive(Args, Debug)]
+pub struct Keys {
+    #[command(subcommand)]
+    pub cmd: KeysCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCmd {
+    /// Create a key and write its key file.
+    Create {
+        output_file: String,
+        #[arg(long)]
+        iam_account: String,
+    },
+    /// List keys.
+    List {
+        #[arg(long)]
+        iam_account: String,
+    },
+    /// Delete a key.
+    Delete {
+        key_id: String,
+        #[arg(long)]
+        iam_account: String,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RoleParent {
+    /// Organization id of a custom role.
+    #[arg(long)]
+    pub organization: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct Roles {
+    #[command(subcommand)]
+    pub cmd: RolesCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RolesCmd {
+    /// Show a role (roles/X, or a custom role id with --project/--organization).
+    Describe {
+        role: String,
+        #[command(flatten)]
+        parent: RoleParent,
+    },
+    /// List predefined roles, or custom roles with --project/--organization.
+    List {
+        #[command(flatten)]
+        parent: RoleParent,
+    },
+    /// Create a custom role.
+    Create {
+        role_id: String,
+        #[command(flatten)]
+        parent: RoleParent,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long, value_delimiter = ',')]
+        permissions: Vec<String>,
+        #[arg(long)]
+        stage: Option<String>,
+    },
+    /// Update a custom role.
+    Update {
+        role_id: String,
+        #[command(flatten)]
+        parent: RoleParent,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long, value_delimiter = ',')]
+        add_permissions: Vec<String>,
+        #[arg(long, value_delimiter = ',')]
+        remove_permissions: Vec<String>,
+        #[arg(long)]
+        stage: Option<String>,
+    },
+    /// Delete a custom role.
+    Delete {
+        role_id: String,
+        #[command(flatten)]
+        parent: RoleParent,
+    },
+}
+
+// ------------------------------------------------------------------------- resource manager
+
+#[derive(Args, Debug)]
+pub struct Projects {
+    #[command(subcommand)]
+    pub cmd: ProjectsCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProjectsCmd {
+    /// Create a project.
+    Create {
+        project_id: String,
+        #[arg(long)]
+        organization: Option<String>,
+        #[arg(long)]
+        folder: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List projects.
+    List,
+    /// Show a project.
+    Describe { project_id: String },
+    /// Show a project's IAM policy.
+    GetIamPolicy { project_id: String },
+    /// Add an IAM binding to a project.
+    AddIamPolicyBinding {
+        project_id: String,
+        #[command(flatten)]
+        binding: Binding,
+    },
+    /// Remove an IAM binding from a project.
+    RemoveIamPolicyBinding {
+        project_id: String,
+        #[command(flatten)]
+        binding: Binding,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct Organizations {
+    #[command(subcommand)]
+    pub cmd: OrganizationsCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OrganizationsCmd {
+    /// List organizations.
+    List,
+    /// Show an organization.
+    Describe { organization: String },
+    /// Create an organization and its Workspace customer (Kumo extension).
+    Create {
+        #[arg(long)]
+        domain: String,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// Show an organization's IAM policy.
+    GetIamPolicy { organization: String },
+    /// Add an IAM binding to an organization.
+    AddIamPolicyBinding {
+        organization: String,
+        #[command(flatten)]
+        binding: Binding,
+    },
+    /// Remove an IAM binding from an organization.
+    RemoveIamPolicyBinding {
+        organization: String,
+        #[command(flatten)]
+        binding: Binding,
+    },
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct PolicyTarget {
+    #[arg(long)]
+    pub organization: Option<String>,
+    #[arg(long)]
+    pub folder: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ResourceManager {
+    #[command(subcommand)]
+    pub cmd: ResourceManagerCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ResourceManagerCmd {
+    /// Manage folders.
+    Folders(Folders),
+    /// Manage organization policies (v1 API).
+    OrgPolicies(OrgPoliciesV1),
+}
+
+#[derive(Args, Debug)]
+pub struct Folders {
+    #[command(subcommand)]
+    pub cmd: FoldersCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FoldersCmd {
+    /// Create a folder under an organization or folder.
+    Create {
+        #[arg(long)]
+        display_name: String,
+        #[command(flatten)]
+        parent: PolicyTarget,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct OrgPoliciesV1 {
+    #[command(subcommand)]
+    pub cmd: OrgPoliciesV1Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OrgPoliciesV1Cmd {
+    /// Enforce a boolean constraint.
+    EnableEnforce {
+        constraint: String,
+        #[command(flatten)]
+        target: PolicyTarget,
+    },
+    /// Stop enforcing a boolean constraint.
+    DisableEnforce {
+        constraint: String,
+        #[command(flatten)]
+        target: PolicyTarget,
+    },
+    /// Show the policy set on a resource (or the effective one with --effective).
+    Describe {
+        constraint: String,
+        #[command(flatten)]
+        target: PolicyTarget,
+        #[arg(long)]
+        effective: bool,
+    },
+    /// List the policies set on a resource.
+    List {
+        #[command(flatten)]
+        target: PolicyTarget,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct OrgPolicies {
+    #[command(subcommand)]
+    pub cmd: OrgPoliciesCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OrgPoliciesCmd {
+    /// Set a policy from a JSON or YAML file (v2 Policy).
+    SetPolicy { policy_file: String },
+    /// Show a policy (or the effective one with --effective).
+    Describe {
+        constraint: String,
+        #[command(flatten)]
+        target: PolicyTarget,
+        #[arg(long)]
+        effective: bool,
+    },
+    /// Reset a policy to the constraint's default.
+    Reset {
+        constraint: String,
+        #[command(flatten)]
+        target: PolicyTarget,
+    },
+    /// List policies set on a resource.
+    List {
+        #[command(flatten)]
+        target: PolicyTarget,
+    },
+}
+
+// --------------------------------------------------------------------------- iap & services
+
+#[derive(Args, Debug)]
+pub struct Iap {
+    #[command(subcommand)]
+    pub cmd: IapCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IapCmd {
+    /// IAP-protected web resources.
+    Web(IapWeb),
+}
+
+#[derive(Args, Debug)]
+pub struct IapWeb {
+    #[command(subcommand)]
+    pub cmd: IapWebCmd,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct IapResource {
+    /// Resource type; `cloud-run` for a Cloud Run service.
+    #[arg(long)]
+    pub resource_type: Option<String>,
+    /// The Cloud Run service.
+    #[arg(long)]
+    pub service: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IapWebCmd {
+    /// Show the IAP policy.
+    GetIamPolicy {
+        #[command(flatten)]
+        resource: IapResource,
+    },
+    /// Add an IAP binding.
+    AddIamPolicyBinding {
+        #[command(flatten)]
+        resource: IapResource,
+        #[command(flatten)]
+        binding: Binding,
+    },
+    /// Remove an IAP binding.
+    RemoveIamPolicyBinding {
+        #[command(flatten)]
+        resource: IapResource,
+        #[command(flatten)]
+        binding: Binding,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct Services {
+    #[command(subcommand)]
+    pub cmd: ServicesCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ServicesCmd {
+    /// Service identities (service agents).
+    Identity(ServicesIdentity),
+}
+
+#[derive(Args, Debug)]
+pub struct ServicesIdentity {
+    #[command(subcommand)]
+    pub cmd: ServicesIdentityCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ServicesIdentityCmd {
+    /// Create (or get) the service agent of an API in a project.
+    Create {
+        #[arg(long)]
+        service: String,
+    },
+}
+
+// ------------------------------------------------------------------------ artifacts, logging
+
+#[derive(Args, Debug)]
+pub struct Artifacts {
+    #[command(subcommand)]
+    pub cmd: ArtifactsCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ArtifactsCmd {
+    /// Manage repositories.
+    Repositories(Repositories),
+    /// Docker images.
+    Docker(Docker),
+}
+
+#[derive(Args, Debug)]
+pub struct Repositories {
+    #[command(subcommand)]
+    pub cmd: RepositoriesCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RepositoriesCmd {
+    /// Create a repository.
+    Create {
+        repository: String,
+        #[arg(long)]
+        repository_format: String,
+        #[arg(long)]
+        location: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List repositories.
+    List {
+        #[arg(long)]
+        location: Option<String>,
+    },
+    /// Add an IAM binding to a repository.
+    AddIamPolicyBinding {
+        repository: String,
+        #[arg(long)]
+        location: Option<String>,
+        #[command(flatten)]
+        binding: Binding,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct Docker {
+    #[command(subcommand)]
+    pub cmd: DockerCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DockerCmd {
+    /// Images.
+    Images(DockerImages),
+}
+
+#[derive(Args, Debug)]
+pub struct DockerImages {
+    #[command(subcommand)]
+    pub cmd: DockerImagesCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DockerImagesCmd {
+    /// List images in LOCATION-docker.pkg.dev/PROJECT/REPOSITORY.
+    List { image_path: String },
+}
+
+#[derive(Args, Debug)]
+pub struct Logging {
+    #[command(subcommand)]
+    pub cmd: LoggingCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LoggingCmd {
+    /// Read log entries matching a filter.
+    Read {
+        filter: Option<String>,
+        /// Maximum number of entries.
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Only entries newer than this, e.g. 1d, 2h, 30m (default 1d).
+        #[arg(long)]
+        freshness: Option<String>,
+        /// asc or desc (default desc).
+        #[arg(long)]
+        order: Option<String>,
+    },
+    /// Follow new log entries matching a filter until interrupted.
+    Tail { filter: Option<String> },
+}
+
+// ------------------------------------------------------------------------------- auth, config
+
+#[derive(Args, Debug)]
+pub struct Auth {
+    #[command(subcommand)]
+    pub cmd: AuthCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuthCmd {
+    /// Sign in (with `--account EMAIL` no browser is needed on a dev-mode server).
+    Login {
+        /// Account to sign in as (positional, as gcloud accepts it).
+        account_arg: Option<String>,
+        /// Accepted for gcloud compatibility; the URL is always printed.
+        #[arg(long)]
+        no_launch_browser: bool,
+        /// Also write Application Default Credentials.
+        #[arg(long)]
+        update_adc: bool,
+    },
+    /// Use a service-account key file as credentials.
+    ActivateServiceAccount {
+        account_arg: Option<String>,
+        #[arg(long)]
+        key_file: String,
+    },
+    /// List credentialed accounts.
+    List,
+    /// Revoke credentials and forget them.
+    Revoke {
+        accounts: Vec<String>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Print an access token for the active account.
+    PrintAccessToken { account_arg: Option<String> },
+    /// Print an ID token for the active account (or an impersonated service account).
+    PrintIdentityToken {
+        account_arg: Option<String>,
+        /// Audience of the token (service accounts only).
+        #[arg(long)]
+        audiences: Option<String>,
+        /// Include the email claim (impersonation).
+        #[arg(long)]
+        include_email: bool,
+    },
+    /// Application Default Credentials.
+    ApplicationDefault(ApplicationDefault),
+}
+
+#[derive(Args, Debug)]
+pub struct ApplicationDefault {
+    #[command(subcommand)]
+    pub cmd: ApplicationDefaultCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApplicationDefaultCmd {
+    /// Sign in and write an authorized_user ADC file with Kumo's token URI.
+    Login {
+        #[arg(long)]
+        no_launch_browser: bool,
+    },
+    /// Print an access token from the ADC file.
+    PrintAccessToken,
+    /// Revoke and delete the ADC file.
+    Revoke,
+}
+
+#[derive(Args, Debug)]
+pub struct Config {
+    #[command(subcommand)]
+    pub cmd: ConfigCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCmd {
+    /// Set a property, e.g. `project demo-project` or `run/region asia-northeast1`.
+    Set { property: String, value: String },
+    /// Print a property's value.
+    Get { property: String },
+    /// Print a property's value (same as get).
+    GetValue { property: String },
+    /// Unset a property.
+    Unset { property: String },
+    /// List set properties.
+    List,
+}
+
+#[derive(Args, Debug)]
+pub struct Identity {
+    #[command(subcommand)]
+    pub cmd: IdentityCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IdentityCmd {
+    /// Directory users.
+    Users(Users),
+    /// Directory groups.
+    Groups(Groups),
+}
+
+#[derive(Args, Debug)]
+pub struct Users {
+    #[command(subcommand)]
+    pub cmd: UsersCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UsersCmd {
+    /// Create a user.
+    Create {
+        email: String,
+        #[arg(long)]
+        given_name: Option<String>,
+        #[arg(long)]
+        family_name: Option<String>,
+        /// Password (needed for sign-in on a strict-mode server).
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// List users of a domain (default: the customer's).
+    List {
+        #[arg(long)]
+        domain: Option<String>,
+    },
+    /// Delete a user.
+    Delete { email: String },
+}
+
+#[derive(Args, Debug)]
+pub struct Groups {
+    #[command(subcommand)]
+    pub cmd: GroupsCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GroupsCmd {
+    /// Create a group.
+    Create {
+        email: String,
+        /// Organization id whose customer owns the group (default: the only organization).
+        #[arg(long)]
+        organization: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// Group memberships.
+    Memberships(Memberships),
+}
+
+#[derive(Args, Debug)]
+pub struct Memberships {
+    #[command(subcommand)]
+    pub cmd: MembershipsCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MembershipsCmd {
+    /// Add a member to a group.
+    Add {
+        #[arg(long)]
+        group_email: String,
+        #[arg(long)]
+        member_email: String,
+    },
+    /// List a group's members.
+    List {
+        #[arg(long)]
+        group_email: String,
+    },
+}

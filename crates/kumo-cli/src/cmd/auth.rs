@@ -1,0 +1,216 @@
+//! `auth …`: sign-in, service-account keys, tokens, Application Default Credentials.
+
+use serde_json::{Value, json};
+
+use crate::cli::{ApplicationDefaultCmd, AuthCmd};
+use crate::context::Ctx;
+use crate::creds::{self, Store};
+use crate::error::{CliError, Result};
+use crate::http::Body;
+
+pub fn auth(ctx: &mut Ctx<'_>, cmd: AuthCmd) -> Result<()> {
+    match cmd {
+        AuthCmd::Login {
+            account_arg,
+            no_launch_browser: _,
+            update_adc,
+        } => {
+            let hint = account_arg.or_else(|| ctx.global.account.clone());
+            let login = creds::login(ctx, hint.as_deref())?;
+            creds::store_login(ctx, &login)?;
+            ctx.props.set("core/account", &login.email);
+            ctx.props.save(ctx.env)?;
+            if update_adc {
+                write_adc(ctx, &login.refresh_token)?;
+            }
+            let project = ctx
+                .props
+                .get("core/project")
+                .unwrap_or_else(|| "None".to_owned());
+            ctx.status(&format!(
+                "\nYou are now logged in as [{}].\nYour current project is [{project}].  You can change this setting by running:\n  $ {} config set project PROJECT_ID\n",
+                login.email, ctx.prog
+            ));
+            Ok(())
+        }
+        AuthCmd::ActivateServiceAccount {
+            account_arg,
+            key_file,
+        } => {
+            let email = creds::activate_service_account(ctx, &key_file, account_arg.as_deref())?;
+            ctx.props.set("core/account", &email);
+            ctx.props.save(ctx.env)?;
+            ctx.status(&format!(
+                "Activated service account credentials for: [{email}]"
+            ));
+            Ok(())
+        }
+        AuthCmd::List => {
+            let store = Store::load(ctx.env)?;
+            let active = ctx.account();
+            let rows: Vec<Value> = store
+                .accounts
+                .keys()
+                .map(|a| json!({"account": a, "status": if Some(a) == active.as_ref() { "ACTIVE" } else { "" }}))
+                .collect();
+            if ctx.global.format.is_some() {
+                return crate::context::print_items(ctx, &rows);
+            }
+            if rows.is_empty() {
+                ctx.status(&format!(
+                    "No credentialed accounts.\n\nTo login, run:\n  $ {} auth login `ACCOUNT`\n",
+                    ctx.prog
+                ));
+                return Ok(());
+            }
+            let mut table = vec![vec!["ACTIVE".to_owned(), "ACCOUNT".to_owned()]];
+            for r in &rows {
+                let mark = if r["status"] == "ACTIVE" { "*" } else { "" };
+                table.push(vec![
+                    mark.to_owned(),
+                    r["account"].as_str().unwrap_or("").to_owned(),
+                ]);
+            }
+            let body = crate::format::layout_table(None, &table);
+            let width = body.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+            let title = "Credentialed Accounts";
+            let pad = width.saturating_sub(title.len()) / 2;
+            ctx.stdout(&format!("{}{title}\n{body}", " ".repeat(pad)));
+            ctx.status(&format!(
+                "\nTo set the active account, run:\n    $ {} config set account `ACCOUNT`\n",
+                ctx.prog
+            ));
+            Ok(())
+        }
+        AuthCmd::Revoke { accounts, all } => {
+            let mut store = Store::load(ctx.env)?;
+            let targets: Vec<String> = if all {
+                store.accounts.keys().cloned().collect()
+            } else if accounts.is_empty() {
+                vec![ctx.account().ok_or_else(|| {
+                    CliError::Msg("No credentials available to revoke.".to_owned())
+                })?]
+            } else {
+                accounts
+            };
+            for a in &targets {
+                let cred = store.accounts.get(a).cloned().ok_or_else(|| {
+                    CliError::Msg(format!(
+                        "Unknown account [{a}]; run `{} auth list`.",
+                        ctx.prog
+                    ))
+                })?;
+                if let Some(t) = cred
+                    .refresh_token
+                    .as_deref()
+                    .or(cred.access_token.as_deref())
+                {
+                    creds::revoke(ctx, t)?;
+                }
+                store.accounts.remove(a);
+            }
+            store.save(ctx.env)?;
+            if ctx.account().is_some_and(|a| targets.contains(&a)) {
+                ctx.props.unset("core/account");
+                ctx.props.save(ctx.env)?;
+            }
+            let list: Vec<String> = targets.iter().map(|t| format!(" - {t}")).collect();
+            ctx.status(&format!("Revoked credentials:\n{}", list.join("\n")));
+            Ok(())
+        }
+        AuthCmd::PrintAccessToken { account_arg } => {
+            let token = match account_arg {
+                Some(a) if ctx.impersonated().is_none() => creds::access_token(ctx, Some(&a))?,
+                _ => creds::api_token(ctx)?,
+            };
+            ctx.stdout(&format!("{token}\n"));
+            Ok(())
+        }
+        AuthCmd::PrintIdentityToken {
+            account_arg,
+            audiences,
+            include_email,
+        } => {
+            let token = creds::identity_token(
+                ctx,
+                account_arg.as_deref(),
+                audiences.as_deref(),
+                include_email,
+            )?;
+            ctx.stdout(&format!("{token}\n"));
+            Ok(())
+        }
+        AuthCmd::ApplicationDefault(a) => application_default(ctx, a.cmd),
+    }
+}
+
+fn write_adc(ctx: &mut Ctx<'_>, refresh_token: &str) -> Result<()> {
+    let path = creds::adc_path(ctx.env);
+    let text = serde_json::to_string_pretty(&creds::adc_json(ctx, refresh_token))
+        .map_err(|e| CliError::Msg(format!("cannot encode credentials: {e}")))?;
+    crate::config::write_private(&path, &text)?;
+    ctx.status(&format!(
+        "\nCredentials saved to file: [{}]\n\nThese credentials will be used by any library that requests Application Default Credentials (ADC).",
+        path.display()
+    ));
+    Ok(())
+}
+
+fn read_adc(ctx: &Ctx<'_>) -> Result<Value> {
+    let path = creds::adc_path(ctx.env);
+    let text = std::fs::read_to_string(&path).map_err(|_| {
+        CliError::Msg(format!(
+            "Your default credentials were not found. To set up Application Default Credentials, run `{} auth application-default login`.",
+            ctx.prog
+        ))
+    })?;
+    serde_json::from_str(&text)
+        .map_err(|e| CliError::Msg(format!("cannot parse {}: {e}", path.display())))
+}
+
+fn application_default(ctx: &mut Ctx<'_>, cmd: ApplicationDefaultCmd) -> Result<()> {
+    match cmd {
+        ApplicationDefaultCmd::Login {
+            no_launch_browser: _,
+        } => {
+            let hint = ctx.global.account.clone();
+            let login = creds::login(ctx, hint.as_deref())?;
+            write_adc(ctx, &login.refresh_token)
+        }
+        ApplicationDefaultCmd::PrintAccessToken => {
+            let adc = read_adc(ctx)?;
+            let refresh = adc["refresh_token"].as_str().unwrap_or_default();
+            let uri = adc["token_uri"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("{}/token", ctx.http.base()));
+            let client_id = adc["client_id"].as_str().unwrap_or(creds::CLIENT_ID);
+            let secret = adc["client_secret"]
+                .as_str()
+                .unwrap_or(creds::CLIENT_SECRET);
+            let form = [
+                ("grant_type", "refresh_token"),
+                ("client_id", client_id),
+                ("client_secret", secret),
+                ("refresh_token", refresh),
+            ];
+            let resp = ctx.http.call("POST", &uri, &[], None, Body::Form(&form))?;
+            let token = resp["access_token"].as_str().ok_or_else(|| {
+                CliError::Msg("the token endpoint returned no access_token".to_owned())
+            })?;
+            ctx.stdout(&format!("{token}\n"));
+            Ok(())
+        }
+        ApplicationDefaultCmd::Revoke => {
+            let adc = read_adc(ctx)?;
+            if let Some(t) = adc["refresh_token"].as_str() {
+                creds::revoke(ctx, t)?;
+            }
+            let path = creds::adc_path(ctx.env);
+            std::fs::remove_file(&path)
+                .map_err(|e| CliError::Msg(format!("cannot remove {}: {e}", path.display())))?;
+            ctx.status("Credentials revoked.");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! Resource Manager (v1 for projects/organizations listing and IAM as gcloud uses it, v3 for
+//! creation), and organization policies in both API versions (v1 `resource-manager org-policies`,
+//! v2 `org-policies`).
+
+use serde_json::{Value, json};
+
+use crate::cli::{
+    FoldersCmd, OrgPoliciesCmd, OrgPoliciesV1Cmd, OrganizationsCmd, PolicyTarget, ProjectsCmd,
+    ResourceManagerCmd,
+};
+use crate::cmd::{basename, wait_operation};
+use crate::context::{Columns, Ctx, s};
+use crate::error::{CliError, Result};
+use crate::http::enc;
+use crate::policy::{self, PolicyApi};
+
+const PROJECT_COLUMNS: Columns = &[
+    ("PROJECT_ID", |v| s(v, "projectId")),
+    ("NAME", |v| s(v, "name")),
+    ("PROJECT_NUMBER", |v| s(v, "projectNumber")),
+];
+
+const ORG_COLUMNS: Columns = &[
+    ("DISPLAY_NAME", |v| s(v, "displayName")),
+    ("ID", |v| basename(&s(v, "name"))),
+    ("DIRECTORY_CUSTOMER_ID", |v| {
+        s(v, "owner.directoryCustomerId")
+    }),
+];
+
+fn project_policy(p: &str) -> PolicyApi {
+    PolicyApi::at("POST", &format!("/v1/projects/{}", enc(p)), "project", p)
+}
+
+fn org_policy(o: &str) -> PolicyApi {
+    let id = o.trim_start_matches("organizations/");
+    PolicyApi::at(
+        "POST",
+        &format!("/v1/organizations/{}", enc(id)),
+        "organization",
+        id,
+    )
+}
+
+pub fn projects(ctx: &mut Ctx<'_>, cmd: ProjectsCmd) -> Result<()> {
+    match cmd {
+        ProjectsCmd::Create {
+            project_id,
+            organization,
+            folder,
+            name,
+        } => {
+            let mut body = json!({"projectId": project_id, "displayName": name.unwrap_or_else(|| project_id.clone())});
+            match (organization, folder) {
+                (Some(_), Some(_)) => {
+                    return Err(CliError::Usage(
+                        "Specify only one of --organization and --folder.".to_owned(),
+                    ));
+                }
+                (Some(o), None) => body["parent"] = json!(format!("organizations/{o}")),
+                (None, Some(f)) => body["parent"] = json!(format!("folders/{f}")),
+                (None, None) => {}
+            }
+            let op = ctx.post("/v3/projects", &body)?;
+            ctx.status(&format!(
+                "Create in progress for [{}/v1/projects/{project_id}].",
+                ctx.http.base()
+            ));
+            let op_name = s(&op, "name");
+            let project = wait_operation(ctx, "/v3", op)?;
+            ctx.status(&format!("Waiting for [{op_name}] to finish...done."));
+            if ctx.global.format.is_some() {
+                ctx.print_one(&project)?;
+            }
+            Ok(())
+        }
+        ProjectsCmd::List => {
+            let items = ctx.list_all("/v1/projects", &[], "projects")?;
+            ctx.print_list(&items, PROJECT_COLUMNS)
+        }
+        ProjectsCmd::Describe { project_id } => {
+            let v = ctx.get(&format!("/v1/projects/{}", enc(&project_id)))?;
+            ctx.print_one(&v)
+        }
+        ProjectsCmd::GetIamPolicy { project_id } => policy::show(ctx, &project_policy(&project_id)),
+        ProjectsCmd::AddIamPolicyBinding {
+            project_id,
+            binding,
+        } => policy::change_binding(ctx, &project_policy(&project_id), &binding, true),
+        ProjectsCmd::RemoveIamPolicyBinding {
+            project_id,
+            binding,
+        } => policy::change_binding(ctx, &project_policy(&project_id), &binding, false),
+    }
+}
+
+pub fn organizations(ctx: &mut Ctx<'_>, cmd: OrganizationsCmd) -> Result<()> {
+    match cmd {
+        OrganizationsCmd::List => {
+            let v = ctx.post("/v1/organizations:search", &json!({}))?;
+            let items = v["organizations"].as_array().cloned().unwrap_or_default();
+            ctx.print_list(&items, ORG_COLUMNS)
+        }
+        OrganizationsCmd::Describe { organization } => {
+            let id = organization.trim_start_matches("organizations/").to_owned();
+            let v = ctx.get(&format!("/v1/organizations/{}", enc(&id)))?;
+            ctx.print_one(&v)
+        }
+        OrganizationsCmd::Create {
+            domain,
+            display_name,
+        } => {
+            let mut body = json!({"domain": domain});
+            if let Some(d) = display_name {
+                body["displayName"] = json!(d);
+            }
+            let org = ctx.post("/kumo/v1/organizations", &body)?;
+            ctx.status(&format!(
+                "Created organization [{}] for domain [{domain}].",
+                s(&org, "name")
+            ));
+            ctx.print_one(&org)
+        }
+        OrganizationsCmd::GetIamPolicy { organization } => {
+            policy::show(ctx, &org_policy(&organization))
+        }
+        OrganizationsCmd::AddIamPolicyBinding {
+            organization,
+            binding,
+        } => policy::change_binding(ctx, &org_policy(&organization), &binding, true),
+        OrganizationsCmd::RemoveIamPolicyBinding {
+            organization,
+            binding,
+        } => policy::change_binding(ctx, &org_policy(&organization), &binding, false),
+    }
+}
+
+/// `projects/P`, `folders/F` or `organizations/O` from the flags (project by default).
+fn target(ctx: &Ctx<'_>, t: &PolicyTarget) -> Result<String> {
+    match (&t.organization, &t.folder, &ctx.global.project) {
+        (Some(o), None, None) => Ok(format!("organizations/{o}")),
+        (None, Some(f), None) => Ok(format!("folders/{f}")),
+        (None, None, _) => Ok(format!("projects/{}", ctx.project()?)),
+        _ => Err(CliError::Usage(
+            "Exactly one of (--folder | --organization | --project) must be specified.".to_owned(),
+        )),
+    }
+}
+
+fn constraint_name(c: &str) -> String {
+    if c.starts_with("constraints/") {
+        c.to_owned()
+    } else {
+        format!("constraints/{c}")
+    }
+}
+
+pub fn resource_manager(ctx: &mut Ctx<'_>, cmd: ResourceManagerCmd) -> Result<()> {
+    match cmd {
+        ResourceManagerCmd::Folders(f) => match f.cmd {
+            FoldersCmd::Create {
+                display_name,
+                parent,
+            } => {
+                let parent = match (parent.organization, parent.folder) {
+                    (Some(o), None) => format!("organizations/{o}"),
+                    (None, Some(f)) => format!("folders/{f}"),
+                    _ => {
+                        return Err(CliError::Usage(
+                            "Exactly one of (--folder | --organization) must be specified."
+                                .to_owned(),
+                        ));
+                    }
+                };
+                let op = ctx.post(
+                    "/v3/folders",
+                    &json!({"displayName": display_name, "parent": parent}),
+                )?;
+                let op_name = s(&op, "name");
+                let folder = wait_operation(ctx, "/v3", op)?;
+                ctx.status(&format!("Waiting for [{op_name}] to finish...done."));
+                ctx.print_one(&folder)
+            }
+        },
+        ResourceManagerCmd::OrgPolicies(o) => org_policies_v1(ctx, o.cmd),
+    }
+}
+
+const V1_POLICY_COLUMNS: Columns = &[
+    ("CONSTRAINT", |v| s(v, "constraint")),
+    ("LIST_POLICY", |v| {
+        if v["listPolicy"].is_object() {
+            "SET".to_owned()
+        } else {
+            "-".to_owned()
+        }
+    }),
+    ("BOOLEAN_POLICY", |v| {
+        if v["booleanPolicy"].is_object() {
+            "SET".to_owned()
+        } else {
+            "-".to_owned()
+        }
+    }),
+    ("ETAG", |v| s(v, "etag")),
+];
+
+fn org_policies_v1(ctx: &mut Ctx<'_>, cmd: OrgPoliciesV1Cmd) -> Result<()> {
+    match cmd {
+        OrgPoliciesV1Cmd::EnableEnforce {
+            constraint,
+            target: t,
+        } => set_enforce(ctx, &constraint, &t, true),
+        OrgPoliciesV1Cmd::DisableEnforce {
+            constraint,
+            target: t,
+        } => set_enforce(ctx, &constraint, &t, false),
+        OrgPoliciesV1Cmd::Describe {
+            constraint,
+            target: t,
+            effective,
+        } => {
+            let r = target(ctx, &t)?;
+            let verb = if effective {
+                "getEffectiveOrgPolicy"
+            } else {
+                "getOrgPolicy"
+            };
+            let v = ctx.post(
+                &format!("/v1/{r}:{verb}"),
+                &json!({"constraint": constraint_name(&constraint)}),
+            )?;
+            ctx.print_one(&v)
+        }
+        OrgPoliciesV1Cmd::List { target: t } => {
+            let r = target(ctx, &t)?;
+            let v = ctx.post(&format!("/v1/{r}:listOrgPolicies"), &json!({}))?;
+            let items = v["policies"].as_array().cloned().unwrap_or_default();
+            ctx.print_list(&items, V1_POLICY_COLUMNS)
+        }
+    }
+}
+
+/// `enable-enforce` / `disable-enforce`: a v1 boolean policy (seed 004's `disable-enforce`).
+fn set_enforce(
+    ctx: &mut Ctx<'_>,
+    constraint: &str,
+    t: &PolicyTarget,
+    enforced: bool,
+) -> Result<()> {
+    let r = target(ctx, t)?;
+    let policy =
+        json!({"constraint": constraint_name(constraint), "booleanPolicy": {"enforced": enforced}});
+    let v = ctx.post(&format!("/v1/{r}:setOrgPolicy"), &json!({"policy": policy}))?;
+    ctx.print_one(&v)
+}
+
+const V2_POLICY_COLUMNS: Columns = &[
+    ("CONSTRAINT", |v| basename(&s(v, "name"))),
+    ("LIST_POLICY", |v| {
+        if rules(v).iter().any(|r| {
+            r["values"].is_object() || r["allowAll"].is_boolean() || r["denyAll"].is_boolean()
+        }) {
+            "SET".to_owned()
+        } else {
+            "-".to_owned()
+        }
+    }),
+    ("BOOLEAN_POLICY", |v| {
+        if rules(v).iter().any(|r| r["enforce"].is_boolean()) {
+            "SET".to_owned()
+        } else {
+            "-".to_owned()
+        }
+    }),
+    ("ETAG", |v| s(v, "etag")),
+];
+
+fn rules(v: &Value) -> Vec<Value> {
+    v["spec"]["rules"].as_array().cloned().unwrap_or_default()
+}
+
+pub fn org_policies(ctx: &mut Ctx<'_>, cmd: OrgPoliciesCmd) -> Result<()> {
+    match cmd {
+        OrgPoliciesCmd::SetPolicy { policy_file } => {
+            let policy = policy::read_policy_file(&policy_file)?;
+            let name = policy["name"]
+                .as_str()
+                .ok_or_else(|| {
+                    CliError::Msg(format!(
+                        "[{policy_file}] has no policy name (e.g. projects/P/policies/CONSTRAINT)."
+                    ))
+                })?
+                .to_owned();
+            // gcloud updates, and creates when the policy does not exist yet.
+            let v = match ctx.call("PATCH", &format!("/v2/{name}"), &[], Some(&policy)) {
+                Err(e) if e.is_not_found() => {
+                    let parent = name
+                        .split("/policies/")
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    ctx.post(&format!("/v2/{parent}/policies"), &policy)?
+                }
+                other => other?,
+            };
+            ctx.print_one(&v)
+        }
+        OrgPoliciesCmd::Describe {
+            constraint,
+            target: t,
+            effective,
+        } => {
+            let r = target(ctx, &t)?;
+            let c = constraint.trim_start_matches("constraints/");
+            let path = if effective {
+                format!("/v2/{r}/policies/{c}:getEffectivePolicy")
+            } else {
+                format!("/v2/{r}/policies/{c}")
+            };
+            let v = ctx.get(&path)?;
+            ctx.print_one(&v)
+        }
+        OrgPoliciesCmd::Reset {
+            constraint,
+            target: t,
+        } => {
+            let r = target(ctx, &t)?;
+            let c = constraint.trim_start_matches("constraints/");
+            let name = format!("{r}/policies/{c}");
+            let policy = json!({"name": name, "spec": {"reset": true}});
+            let v = match ctx.call("PATCH", &format!("/v2/{name}"), &[], Some(&policy)) {
+                Err(e) if e.is_not_found() => ctx.post(&format!("/v2/{r}/policies"), &policy)?,
+                other => other?,
+            };
+            ctx.print_one(&v)
+        }
+        OrgPoliciesCmd::List { target: t } => {
+            let r = target(ctx, &t)?;
+            let items = ctx.list_all(&format!("/v2/{r}/policies"), &[], "policies")?;
+            ctx.print_list(&items, V2_POLICY_COLUMNS)
+        }
+    }
+}

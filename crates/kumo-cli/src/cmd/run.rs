@@ -1,0 +1,966 @@
+//! `run …`: Cloud Run through the Admin API v1 (Knative objects), as gcloud does.
+//!
+//! Paths: services, revisions and their IAM use the regional v1 form
+//! `/v1/projects/P/locations/R/services[/S]` (Google's documented v1 paths; the Knative
+//! `namespaces/P` form carries no region, which gcloud gets from a regional host instead). Jobs
+//! and executions exist in v1 only as `/apis/run.googleapis.com/v1/namespaces/P/jobs…`; their
+//! region travels in the `cloud.googleapis.com/location` label. A listing without a region uses
+//! the namespaces form, which spans all regions as gcloud's does.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::cli::{
+    Deploy, JobFlags, RunCmd, RunExecutionsCmd, RunJobsCmd, RunRevisionsCmd, RunServicesCmd,
+    ServiceFlags,
+};
+use crate::context::{Columns, Ctx, s};
+use crate::error::{CliError, Result};
+use crate::http::enc;
+use crate::policy::{self, PolicyApi};
+
+const LOCATION_LABEL: &str = "cloud.googleapis.com/location";
+const INVOKER_IAM_DISABLED: &str = "run.googleapis.com/invoker-iam-disabled";
+const IAP_ENABLED: &str = "run.googleapis.com/iap-enabled";
+/// How long a deploy waits for the service to become ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(600);
+
+pub fn run(ctx: &mut Ctx<'_>, cmd: RunCmd) -> Result<()> {
+    match cmd {
+        RunCmd::Deploy(d) => deploy(ctx, d),
+        RunCmd::Services(s) => services(ctx, s.cmd),
+        RunCmd::Jobs(j) => jobs(ctx, j.cmd),
+        RunCmd::Revisions(r) => revisions(ctx, r.cmd),
+    }
+}
+
+fn services_path(p: &str, r: &str) -> String {
+    format!("/v1/projects/{}/locations/{}/services", enc(p), enc(r))
+}
+
+fn service_path(p: &str, r: &str, s: &str) -> String {
+    format!("{}/{}", services_path(p, r), enc(s))
+}
+
+fn jobs_path(p: &str) -> String {
+    format!("/apis/run.googleapis.com/v1/namespaces/{}/jobs", enc(p))
+}
+
+fn executions_path(p: &str) -> String {
+    format!(
+        "/apis/run.googleapis.com/v1/namespaces/{}/executions",
+        enc(p)
+    )
+}
+
+fn service_policy(p: &str, r: &str, s: &str) -> PolicyApi {
+    PolicyApi::at("GET", &service_path(p, r, s), "service", s)
+}
+
+/// Fetches a resource, mapping 404 to `None`.
+fn get_opt(ctx: &mut Ctx<'_>, path: &str) -> Result<Option<Value>> {
+    match ctx.get(path) {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The value at `path`, turning every step into an object first (IndexMut would panic on a
+/// non-object; a malformed user YAML gets repaired here and judged by the server instead).
+fn ensure<'v>(mut v: &'v mut Value, path: &[&str]) -> &'v mut Value {
+    for k in path {
+        if !v.is_object() {
+            *v = json!({});
+        }
+        v = &mut v[*k];
+    }
+    v
+}
+
+/// The existing value at `path`, creating nothing.
+fn existing<'v>(v: &'v mut Value, path: &[&str]) -> Option<&'v mut Value> {
+    path.iter().try_fold(v, |cur, k| cur.get_mut(*k))
+}
+
+fn remove_key(v: &mut Value, path: &[&str], key: &str) {
+    if let Some(m) = existing(v, path).and_then(Value::as_object_mut) {
+        m.remove(key);
+    }
+}
+
+fn first_container(spec: &mut Value) -> &mut Value {
+    let containers = ensure(spec, &["containers"]);
+    if containers.as_array().is_none_or(Vec::is_empty) {
+        *containers = json!([{}]);
+    }
+    ensure(&mut containers[0], &[])
+}
+
+fn parse_env(pairs: &[String]) -> Result<Vec<(String, String)>> {
+    pairs
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| {
+                    CliError::Usage(format!(
+                        "argument --set-env-vars: Bad syntax for dict arg: [{p}]"
+                    ))
+                })
+        })
+        .collect()
+}
+
+fn upsert_env(container: &mut Value, vars: &[(String, String)]) {
+    if vars.is_empty() {
+        return;
+    }
+    let slot = ensure(container, &["env"]);
+    if !slot.is_array() {
+        *slot = json!([]);
+    }
+    if let Some(env) = slot.as_array_mut() {
+        for (k, v) in vars {
+            match env.iter_mut().find(|e| e["name"] == k.as_str()) {
+                Some(e) => *e = json!({"name": k, "value": v}),
+                None => env.push(json!({"name": k, "value": v})),
+            }
+        }
+    }
+}
+
+/// Applies deploy/update flags to a Knative Service object.
+fn apply_service_flags(svc: &mut Value, f: &ServiceFlags) -> Result<()> {
+    const ANN: &[&str] = &["metadata", "annotations"];
+    if f.no_invoker_iam_check {
+        *ensure(svc, &["metadata", "annotations", INVOKER_IAM_DISABLED]) = json!("true");
+    } else if f.invoker_iam_check {
+        remove_key(svc, ANN, INVOKER_IAM_DISABLED);
+    }
+    if f.iap {
+        *ensure(svc, &["metadata", "annotations", IAP_ENABLED]) = json!("true");
+    } else if f.no_iap {
+        remove_key(svc, ANN, IAP_ENABLED);
+    }
+    if let Some(ingress) = &f.ingress {
+        if !["all", "internal", "internal-and-cloud-load-balancing"].contains(&ingress.as_str()) {
+            return Err(CliError::Usage(format!(
+                "argument --ingress: Invalid choice: '{ingress}'. Valid choices are [all, internal, internal-and-cloud-load-balancing]."
+            )));
+        }
+        *ensure(
+            svc,
+            &["metadata", "annotations", "run.googleapis.com/ingress"],
+        ) = json!(ingress);
+    }
+    if !f.add_custom_audiences.is_empty() {
+        let slot = ensure(
+            svc,
+            &[
+                "metadata",
+                "annotations",
+                "run.googleapis.com/custom-audiences",
+            ],
+        );
+        let mut auds: Vec<String> = slot
+            .as_str()
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_default();
+        for a in &f.add_custom_audiences {
+            if !auds.contains(a) {
+                auds.push(a.clone());
+            }
+        }
+        *slot = json!(json!(auds).to_string());
+    }
+    let template = ensure(svc, &["spec", "template"]);
+    // A new revision gets a generated name; keeping the old one would collide.
+    remove_key(template, &["metadata"], "name");
+    if let Some(n) = f.min_instances {
+        *ensure(
+            template,
+            &[
+                "metadata",
+                "annotations",
+                "autoscaling.knative.dev/minScale",
+            ],
+        ) = json!(n.to_string());
+    }
+    if let Some(n) = f.max_instances {
+        *ensure(
+            template,
+            &[
+                "metadata",
+                "annotations",
+                "autoscaling.knative.dev/maxScale",
+            ],
+        ) = json!(n.to_string());
+    }
+    *ensure(
+        template,
+        &["metadata", "annotations", "run.googleapis.com/client-name"],
+    ) = json!("kumo");
+    let spec = ensure(template, &["spec"]);
+    if let Some(sa) = &f.service_account {
+        *ensure(spec, &["serviceAccountName"]) = json!(sa);
+    }
+    if let Some(c) = f.concurrency {
+        *ensure(spec, &["containerConcurrency"]) = json!(c);
+    }
+    let env = parse_env(&f.set_env_vars)?;
+    let container = first_container(spec);
+    if let Some(image) = &f.image {
+        *ensure(container, &["image"]) = json!(image);
+    }
+    if let Some(port) = f.port {
+        *ensure(container, &["ports"]) = json!([{"name": "http1", "containerPort": port}]);
+    }
+    upsert_env(container, &env);
+    Ok(())
+}
+
+fn new_service(project: &str, region: &str, name: &str) -> Value {
+    json!({
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": project, "labels": {LOCATION_LABEL: region}, "annotations": {}},
+        "spec": {"template": {"metadata": {"annotations": {}}, "spec": {"containers": [{}]}}}
+    })
+}
+
+/// Strips what the server owns before sending an object back.
+fn writable(mut v: Value) -> Value {
+    if let Some(m) = v.as_object_mut() {
+        m.remove("status");
+    }
+    v
+}
+
+fn ready_condition(v: &Value) -> Option<&Value> {
+    v["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "Ready" || c["type"] == "Completed")
+}
+
+/// Polls until the object's Ready condition settles for its current generation.
+fn wait_ready(ctx: &mut Ctx<'_>, path: &str) -> Result<Value> {
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let v = ctx.get(path)?;
+        let observed = v["status"]["observedGeneration"].as_i64().unwrap_or(0);
+        let generation = v["metadata"]["generation"].as_i64().unwrap_or(0);
+        if observed >= generation {
+            match ready_condition(&v).map(|c| c["status"].as_str().unwrap_or("")) {
+                Some("True") => return Ok(v),
+                Some("False") => {
+                    let c = ready_condition(&v).cloned().unwrap_or_default();
+                    let msg = c["message"]
+                        .as_str()
+                        .filter(|m| !m.is_empty())
+                        .unwrap_or("the resource did not become ready");
+                    return Err(CliError::Msg(msg.to_owned()));
+                }
+                _ => {}
+            }
+        }
+        if start.elapsed() > READY_TIMEOUT {
+            return Err(CliError::Msg(format!(
+                "Timed out after {}s waiting for the resource to become ready.",
+                READY_TIMEOUT.as_secs()
+            )));
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+}
+
+fn serving_lines(ctx: &mut Ctx<'_>, name: &str, svc: &Value) {
+    let revision = svc["status"]["latestReadyRevisionName"]
+        .as_str()
+        .or(svc["status"]["latestCreatedRevisionName"].as_str())
+        .unwrap_or("")
+        .to_owned();
+    let percent = svc["status"]["traffic"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["revisionName"] == revision.as_str()))
+        .and_then(|t| t["percent"].as_i64())
+        .unwrap_or(100);
+    ctx.status(&format!(
+        "Service [{name}] revision [{revision}] has been deployed and is serving {percent} percent of traffic."
+    ));
+    ctx.status(&format!("Service URL: {}", s(svc, "status.url")));
+}
+
+fn deploy(ctx: &mut Ctx<'_>, d: Deploy) -> Result<()> {
+    let project = ctx.project()?;
+    let region = ctx.region()?;
+    let name = d.service.clone();
+    let path = service_path(&project, &region, &name);
+    let existing = get_opt(ctx, &path)?;
+    let is_new = existing.is_none();
+    if is_new && d.flags.image.is_none() {
+        return Err(CliError::Usage(
+            "Missing required argument [--image]: a new service needs a container image."
+                .to_owned(),
+        ));
+    }
+    // gcloud asks only for a new service, only on a terminal, and only when neither flag decided.
+    let mut allow_unauth = if d.allow_unauthenticated {
+        Some(true)
+    } else if d.no_allow_unauthenticated {
+        Some(false)
+    } else {
+        None
+    };
+    if allow_unauth.is_none() && is_new && ctx.env.stdin_is_tty && !ctx.quiet() {
+        let _ = write!(
+            ctx.err,
+            "Allow unauthenticated invocations to [{name}] (y/N)?  "
+        );
+        let _ = ctx.err.flush();
+        let answer = ctx.read_line()?;
+        allow_unauth = Some(answer.trim().to_lowercase().starts_with('y'));
+    }
+    ctx.status(&format!(
+        "Deploying container to Cloud Run service [{name}] in project [{project}] region [{region}]"
+    ));
+    let mut svc = existing
+        .map(writable)
+        .unwrap_or_else(|| new_service(&project, &region, &name));
+    apply_service_flags(&mut svc, &d.flags)?;
+    let sent = if is_new {
+        ctx.post(&services_path(&project, &region), &svc)
+    } else {
+        ctx.call("PUT", &path, &[], Some(&svc))
+    };
+    if let Err(e) = sent {
+        ctx.status("Deployment failed");
+        return Err(e);
+    }
+    let ready = match wait_ready(ctx, &path) {
+        Ok(v) => v,
+        Err(e) => {
+            ctx.status("Deployment failed");
+            return Err(e);
+        }
+    };
+    ctx.status(if is_new {
+        "OK Deploying new service... Done."
+    } else {
+        "OK Deploying... Done."
+    });
+    ctx.status("OK Creating Revision...");
+    ctx.status("OK Routing traffic...");
+    if let Some(allow) = allow_unauth {
+        let api = service_policy(&project, &region, &name);
+        let result = set_public(ctx, &api, allow);
+        match result {
+            Ok(true) => ctx.status("OK Setting IAM Policy..."),
+            Ok(false) => {}
+            Err(e) => {
+                ctx.status("X Setting IAM Policy...");
+                ctx.status("Done.");
+                serving_lines(ctx, &name, &ready);
+                ctx.status(&format!(
+                    "WARNING: Setting IAM policy failed, try \"{} run services add-iam-policy-binding --region={region} --member=allUsers --role=roles/run.invoker {name}\"\n{e}",
+                    ctx.prog
+                ));
+                return Ok(());
+            }
+        }
+    }
+    ctx.status("Done.");
+    serving_lines(ctx, &name, &ready);
+    Ok(())
+}
+
+/// Grants or revokes allUsers → roles/run.invoker; `Ok(false)` when nothing had to change.
+fn set_public(ctx: &mut Ctx<'_>, api: &PolicyApi, allow: bool) -> Result<bool> {
+    let mut p = policy::get(ctx, api)?;
+    if allow {
+        policy::add_binding(&mut p, "allUsers", "roles/run.invoker", None);
+    } else if policy::remove_binding(&mut p, "allUsers", "roles/run.invoker", None).is_err() {
+        return Ok(false);
+    }
+    policy::set(ctx, api, &p)?;
+    Ok(true)
+}
+
+const SERVICE_COLUMNS: Columns = &[
+    ("", |v| ready_symbol(v)),
+    ("SERVICE", |v| s(v, "metadata.name")),
+    ("REGION", |v| {
+        v["metadata"]["labels"][LOCATION_LABEL]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }),
+    ("URL", |v| s(v, "status.url")),
+    ("LAST DEPLOYED BY", |v| {
+        v["metadata"]["annotations"]["serving.knative.dev/lastModifier"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }),
+    ("LAST DEPLOYED AT", |v| {
+        ready_condition(v)
+            .map(|c| s(c, "lastTransitionTime"))
+            .unwrap_or_default()
+    }),
+];
+
+/// gcloud's status column: ✔ ready, ✕ failed, … in progress.
+fn ready_symbol(v: &Value) -> String {
+    match ready_condition(v).and_then(|c| c["status"].as_str()) {
+        Some("True") => "✔",
+        Some("False") => "✕",
+        _ => "…",
+    }
+    .to_owned()
+}
+
+fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
+    let project = ctx.project()?;
+    match cmd {
+        RunServicesCmd::List => {
+            let region = ctx
+                .global
+                .region
+                .clone()
+                .or_else(|| ctx.props.get("run/region"));
+            let path = match &region {
+                Some(r) => services_path(&project, r),
+                None => format!(
+                    "/apis/serving.knative.dev/v1/namespaces/{}/services",
+                    enc(&project)
+                ),
+            };
+            let items = ctx.list_all(&path, &[], "items")?;
+            ctx.print_list(&items, SERVICE_COLUMNS)
+        }
+        RunServicesCmd::Describe { service } => {
+            let region = ctx.region()?;
+            let v = ctx.get(&service_path(&project, &region, &service))?;
+            ctx.print_one(&v)
+        }
+        RunServicesCmd::Update { service, flags } => {
+            let region = ctx.region()?;
+            let path = service_path(&project, &region, &service);
+            let mut svc = writable(ctx.get(&path)?);
+            apply_service_flags(&mut svc, &flags)?;
+            ctx.status("Deploying...");
+            if let Err(e) = ctx
+                .call("PUT", &path, &[], Some(&svc))
+                .and_then(|_| wait_ready(ctx, &path))
+            {
+                ctx.status("Update failed");
+                return Err(e);
+            }
+            let ready = ctx.get(&path)?;
+            ctx.status("OK Creating Revision...");
+            ctx.status("OK Routing traffic...");
+            ctx.status("Done.");
+            serving_lines(ctx, &service, &ready);
+            Ok(())
+        }
+        RunServicesCmd::Delete { service } => {
+            let region = ctx.region()?;
+            ctx.confirm(&format!("Service [{service}] will be deleted."), true)?;
+            ctx.call(
+                "DELETE",
+                &service_path(&project, &region, &service),
+                &[],
+                None,
+            )?;
+            ctx.status(&format!("Deleted service [{service}]."));
+            Ok(())
+        }
+        RunServicesCmd::Replace { file } => replace_service(ctx, &project, &file),
+        RunServicesCmd::GetIamPolicy { service } => {
+            let region = ctx.region()?;
+            policy::show(ctx, &service_policy(&project, &region, &service))
+        }
+        RunServicesCmd::SetIamPolicy {
+            service,
+            policy_file,
+        } => {
+            let region = ctx.region()?;
+            let p = policy::read_policy_file(&policy_file)?;
+            let api = service_policy(&project, &region, &service);
+            let updated = policy::set(ctx, &api, &p)?;
+            ctx.status(&format!("Updated IAM policy for service [{service}]."));
+            ctx.print_one(&updated)
+        }
+        RunServicesCmd::AddIamPolicyBinding { service, binding } => {
+            let region = ctx.region()?;
+            policy::change_binding(
+                ctx,
+                &service_policy(&project, &region, &service),
+                &binding,
+                true,
+            )
+        }
+        RunServicesCmd::RemoveIamPolicyBinding { service, binding } => {
+            let region = ctx.region()?;
+            policy::change_binding(
+                ctx,
+                &service_policy(&project, &region, &service),
+                &binding,
+                false,
+            )
+        }
+    }
+}
+
+fn read_resource_file(path: &str) -> Result<Value> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::Msg(format!("Unable to read file [{path}]: {e}")))?;
+    crate::cmd::parse_yaml_or_json(&text, path)
+}
+
+/// The region a YAML names in its location label, else `--region`/`run/region`.
+fn region_of(ctx: &Ctx<'_>, v: &Value) -> Result<String> {
+    match v["metadata"]["labels"][LOCATION_LABEL].as_str() {
+        Some(r) => Ok(r.to_owned()),
+        None => ctx.region(),
+    }
+}
+
+fn name_of(v: &Value, kind: &str, file: &str) -> Result<String> {
+    if v["kind"] != kind {
+        return Err(CliError::Msg(format!(
+            "Expected a {kind} in [{file}], got kind [{}].",
+            v["kind"].as_str().unwrap_or("")
+        )));
+    }
+    v["metadata"]["name"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| CliError::Msg(format!("[{file}] has no metadata.name.")))
+}
+
+fn replace_service(ctx: &mut Ctx<'_>, project: &str, file: &str) -> Result<()> {
+    let mut svc = read_resource_file(file)?;
+    let name = name_of(&svc, "Service", file)?;
+    let region = region_of(ctx, &svc)?;
+    // Annotation values are strings in Knative; YAML authors write bare `true` (seed 000).
+    stringify_annotations(&mut svc);
+    let path = service_path(project, &region, &name);
+    ctx.status(&format!(
+        "Applying new configuration to Cloud Run service [{name}] in project [{project}] region [{region}]"
+    ));
+    let exists = get_opt(ctx, &path)?.is_some();
+    let sent = if exists {
+        ctx.call("PUT", &path, &[], Some(&svc))
+    } else {
+        ctx.post(&services_path(project, &region), &svc)
+    };
+    let ready = match sent.and_then(|_| wait_ready(ctx, &path)) {
+        Ok(v) => v,
+        Err(e) => {
+            ctx.status("Deployment failed");
+            return Err(e);
+        }
+    };
+    ctx.status(if exists {
+        "OK Deploying... Done."
+    } else {
+        "OK Deploying new service... Done."
+    });
+    ctx.status("OK Creating Revision...");
+    ctx.status("OK Routing traffic...");
+    ctx.status("Done.");
+    ctx.status(&format!(
+        "New configuration has been applied to service [{name}]."
+    ));
+    ctx.status(&format!("URL: {}", s(&ready, "status.url")));
+    Ok(())
+}
+
+fn stringify_annotations(v: &mut Value) {
+    for path in [
+        &["metadata", "annotations"][..],
+        &["spec", "template", "metadata", "annotations"][..],
+    ] {
+        if let Some(m) = existing(v, path).and_then(Value::as_object_mut) {
+            for val in m.values_mut() {
+                if !val.is_string() {
+                    *val = json!(crate::format::render_scalar(val).to_lowercase());
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------- jobs
+
+fn apply_job_flags(job: &mut Value, f: &JobFlags) -> Result<()> {
+    let exec_spec = ensure(job, &["spec", "template", "spec"]);
+    if let Some(t) = f.tasks {
+        *ensure(exec_spec, &["taskCount"]) = json!(t);
+    }
+    let task_spec = ensure(exec_spec, &["template", "spec"]);
+    if let Some(sa) = &f.service_account {
+        *ensure(task_spec, &["serviceAccountName"]) = json!(sa);
+    }
+    if let Some(r) = f.max_retries {
+        *ensure(task_spec, &["maxRetries"]) = json!(r);
+    }
+    if let Some(t) = &f.task_timeout {
+        let secs = t.trim_end_matches('s').parse::<u64>().map_err(|_| {
+            CliError::Usage(format!(
+                "argument --task-timeout: expected seconds like 600s, got [{t}]"
+            ))
+        })?;
+        *ensure(task_spec, &["timeoutSeconds"]) = json!(secs);
+    }
+    let env = parse_env(&f.set_env_vars)?;
+    let container = first_container(task_spec);
+    if let Some(image) = &f.image {
+        *ensure(container, &["image"]) = json!(image);
+    }
+    if !f.args.is_empty() {
+        *ensure(container, &["args"]) = json!(f.args);
+    }
+    upsert_env(container, &env);
+    Ok(())
+}
+
+fn new_job(project: &str, region: &str, name: &str) -> Value {
+    json!({
+        "apiVersion": "run.googleapis.com/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": project, "labels": {LOCATION_LABEL: region}, "annotations": {}},
+        "spec": {"template": {"spec": {"template": {"spec": {"containers": [{}]}}}}}
+    })
+}
+
+const JOB_COLUMNS: Columns = &[
+    ("", |v| ready_symbol(v)),
+    ("JOB", |v| s(v, "metadata.name")),
+    ("REGION", |v| {
+        v["metadata"]["labels"][LOCATION_LABEL]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }),
+    ("LAST RUN AT", |v| {
+        s(v, "status.latestCreatedExecution.creationTimestamp")
+    }),
+    ("CREATED", |v| s(v, "metadata.creationTimestamp")),
+    ("CREATED BY", |v| {
+        v["metadata"]["annotations"]["run.googleapis.com/creator"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }),
+];
+
+const EXECUTION_COLUMNS: Columns = &[
+    ("", |v| ready_symbol(v)),
+    ("JOB", |v| {
+        v["metadata"]["labels"]["run.googleapis.com/job"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }),
+    ("EXECUTION", |v| s(v, "metadata.name")),
+    ("REGION", |v| {
+        v["metadata"]["labels"][LOCATION_LABEL]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }),
+    ("RUNNING", |v| s(v, "status.runningCount")),
+    ("COMPLETE", |v| {
+        format!(
+            "{} / {}",
+            v["status"]["succeededCount"].as_i64().unwrap_or(0),
+            v["spec"]["taskCount"].as_i64().unwrap_or(0)
+        )
+    }),
+    ("CREATED", |v| s(v, "metadata.creationTimestamp")),
+];
+
+fn jobs(ctx: &mut Ctx<'_>, cmd: RunJobsCmd) -> Result<()> {
+    let project = ctx.project()?;
+    let job_path = |j: &str| format!("{}/{}", jobs_path(&project), enc(j));
+    match cmd {
+        RunJobsCmd::Create {
+            job,
+            flags,
+            execute_now,
+            wait,
+        } => {
+            let region = ctx.region()?;
+            if flags.image.is_none() {
+                return Err(CliError::Usage(
+                    "Missing required argument [--image].".to_owned(),
+                ));
+            }
+            let mut v = new_job(&project, &region, &job);
+            apply_job_flags(&mut v, &flags)?;
+            ctx.status(&format!(
+                "Creating Cloud Run job [{job}] in project [{project}] region [{region}]"
+            ));
+            if let Err(e) = ctx
+                .post(&jobs_path(&project), &v)
+                .and_then(|_| wait_ready(ctx, &job_path(&job)))
+            {
+                ctx.status("Job failed to deploy");
+                return Err(e);
+            }
+            ctx.status("OK Creating job... Done.");
+            ctx.status(&format!("Job [{job}] has successfully been created."));
+            if execute_now {
+                return execute(ctx, &project, &job, wait, json!({}));
+            }
+            ctx.status(&format!(
+                "\nTo execute this job, use:\n{} run jobs execute {job}",
+                ctx.prog
+            ));
+            Ok(())
+        }
+        RunJobsCmd::Update { job, flags } => {
+            let region = ctx.region()?;
+            let path = job_path(&job);
+            let mut v = writable(ctx.get(&path)?);
+            apply_job_flags(&mut v, &flags)?;
+            ctx.status(&format!(
+                "Updating Cloud Run job [{job}] in project [{project}] region [{region}]"
+            ));
+            if let Err(e) = ctx
+                .call("PUT", &path, &[], Some(&v))
+                .and_then(|_| wait_ready(ctx, &path))
+            {
+                ctx.status("Job failed to deploy");
+                return Err(e);
+            }
+            ctx.status("OK Updating job... Done.");
+            ctx.status(&format!("Job [{job}] has successfully been updated."));
+            Ok(())
+        }
+        RunJobsCmd::Describe { job } => {
+            let v = ctx.get(&job_path(&job))?;
+            ctx.print_one(&v)
+        }
+        RunJobsCmd::List => {
+            let items = ctx.list_all(&jobs_path(&project), &[], "items")?;
+            let items = filter_region(ctx, items);
+            ctx.print_list(&items, JOB_COLUMNS)
+        }
+        RunJobsCmd::Delete { job } => {
+            ctx.confirm(&format!("Job [{job}] will be deleted."), true)?;
+            ctx.call("DELETE", &job_path(&job), &[], None)?;
+            ctx.status(&format!("Deleted job [{job}]."));
+            Ok(())
+        }
+        RunJobsCmd::Execute {
+            job,
+            wait,
+            args,
+            update_env_vars,
+            tasks,
+        } => {
+            let mut overrides = json!({});
+            let env = parse_env(&update_env_vars)?;
+            if !args.is_empty() || !env.is_empty() {
+                let mut c = json!({});
+                if !args.is_empty() {
+                    c["args"] = json!(args);
+                }
+                if !env.is_empty() {
+                    c["env"] = json!(
+                        env.iter()
+                            .map(|(k, v)| json!({"name": k, "value": v}))
+                            .collect::<Vec<_>>()
+                    );
+                }
+                overrides["containerOverrides"] = json!([c]);
+            }
+            if let Some(t) = tasks {
+                overrides["taskCount"] = json!(t);
+            }
+            execute(ctx, &project, &job, wait, overrides)
+        }
+        RunJobsCmd::Replace { file } => {
+            let mut v = read_resource_file(&file)?;
+            let name = name_of(&v, "Job", &file)?;
+            let region = region_of(ctx, &v)?;
+            *ensure(&mut v, &["metadata", "labels", LOCATION_LABEL]) = json!(region);
+            stringify_annotations(&mut v);
+            let path = job_path(&name);
+            ctx.status(&format!(
+                "Applying new configuration to Cloud Run job [{name}] in project [{project}] region [{region}]"
+            ));
+            let exists = get_opt(ctx, &path)?.is_some();
+            let sent = if exists {
+                ctx.call("PUT", &path, &[], Some(&v))
+            } else {
+                ctx.post(&jobs_path(&project), &v)
+            };
+            if let Err(e) = sent.and_then(|_| wait_ready(ctx, &path)) {
+                ctx.status("Job failed to deploy");
+                return Err(e);
+            }
+            ctx.status("OK Applying new configuration... Done.");
+            ctx.status(&format!(
+                "New configuration has been applied to job [{name}]."
+            ));
+            Ok(())
+        }
+        RunJobsCmd::Executions(e) => executions(ctx, &project, e.cmd),
+    }
+}
+
+/// Keeps items of the selected region when one is set (v1 namespaces listings span regions).
+fn filter_region(ctx: &Ctx<'_>, items: Vec<Value>) -> Vec<Value> {
+    match ctx
+        .global
+        .region
+        .clone()
+        .or_else(|| ctx.props.get("run/region"))
+    {
+        Some(r) => items
+            .into_iter()
+            .filter(|i| i["metadata"]["labels"][LOCATION_LABEL] == r.as_str())
+            .collect(),
+        None => items,
+    }
+}
+
+fn execute(
+    ctx: &mut Ctx<'_>,
+    project: &str,
+    job: &str,
+    wait: bool,
+    overrides: Value,
+) -> Result<()> {
+    let mut body = json!({});
+    if overrides.as_object().is_some_and(|m| !m.is_empty()) {
+        body["overrides"] = overrides;
+    }
+    let path = format!("{}/{}:run", jobs_path(project), enc(job));
+    let execution = ctx.post(&path, &body)?;
+    let name = s(&execution, "metadata.name");
+    ctx.status("OK Creating execution... Done.");
+    if wait {
+        let epath = format!("{}/{}", executions_path(project), enc(&name));
+        if let Err(e) = wait_ready(ctx, &epath) {
+            ctx.status(&format!("Execution [{name}] failed."));
+            return Err(e);
+        }
+        ctx.status(&format!("Execution [{name}] has successfully completed."));
+    } else {
+        ctx.status(&format!(
+            "Execution [{name}] has successfully started running."
+        ));
+        ctx.status(&format!(
+            "\nView details about this execution by running:\n{} run jobs executions describe {name}",
+            ctx.prog
+        ));
+    }
+    Ok(())
+}
+
+fn executions(ctx: &mut Ctx<'_>, project: &str, cmd: RunExecutionsCmd) -> Result<()> {
+    let epath = |e: &str| format!("{}/{}", executions_path(project), enc(e));
+    match cmd {
+        RunExecutionsCmd::List { job } => {
+            let selector = job.map(|j| format!("run.googleapis.com/job={j}"));
+            let query: Vec<(&str, &str)> = selector
+                .iter()
+                .map(|s| ("labelSelector", s.as_str()))
+                .collect();
+            let items = ctx.list_all(&executions_path(project), &query, "items")?;
+            let items = filter_region(ctx, items);
+            ctx.print_list(&items, EXECUTION_COLUMNS)
+        }
+        RunExecutionsCmd::Describe { execution } => {
+            let v = ctx.get(&epath(&execution))?;
+            ctx.print_one(&v)
+        }
+        RunExecutionsCmd::Cancel { execution } => {
+            ctx.confirm(&format!("Execution [{execution}] will be cancelled."), true)?;
+            ctx.post(&format!("{}:cancel", epath(&execution)), &json!({}))?;
+            ctx.status(&format!("Execution [{execution}] has been cancelled."));
+            Ok(())
+        }
+    }
+}
+
+const REVISION_COLUMNS: Columns = &[
+    ("", |v| ready_symbol(v)),
+    ("REVISION", |v| s(v, "metadata.name")),
+    ("ACTIVE", |v| {
+        let active = v["status"]["conditions"].as_array().is_some_and(|c| {
+            c.iter()
+                .any(|c| c["type"] == "Active" && c["status"] == "True")
+        });
+        if active {
+            "yes".to_owned()
+        } else {
+            String::new()
+        }
+    }),
+    ("SERVICE", |v| {
+        v["metadata"]["labels"]["serving.knative.dev/service"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }),
+    ("DEPLOYED", |v| s(v, "metadata.creationTimestamp")),
+    ("DEPLOYED BY", |v| {
+        v["metadata"]["annotations"]["serving.knative.dev/creator"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }),
+];
+
+fn revisions(ctx: &mut Ctx<'_>, cmd: RunRevisionsCmd) -> Result<()> {
+    let project = ctx.project()?;
+    match cmd {
+        RunRevisionsCmd::List { service } => {
+            let region = ctx
+                .global
+                .region
+                .clone()
+                .or_else(|| ctx.props.get("run/region"));
+            let path = match &region {
+                Some(r) => format!(
+                    "/v1/projects/{}/locations/{}/revisions",
+                    enc(&project),
+                    enc(r)
+                ),
+                None => format!(
+                    "/apis/serving.knative.dev/v1/namespaces/{}/revisions",
+                    enc(&project)
+                ),
+            };
+            let selector = service.map(|s| format!("serving.knative.dev/service={s}"));
+            let query: Vec<(&str, &str)> = selector
+                .iter()
+                .map(|s| ("labelSelector", s.as_str()))
+                .collect();
+            let items = ctx.list_all(&path, &query, "items")?;
+            ctx.print_list(&items, REVISION_COLUMNS)
+        }
+        RunRevisionsCmd::Describe { revision } => {
+            let region = ctx.region()?;
+            let path = format!(
+                "/v1/projects/{}/locations/{}/revisions/{}",
+                enc(&project),
+                enc(&region),
+                enc(&revision)
+            );
+            let v = ctx.get(&path)?;
+            ctx.print_one(&v)
+        }
+    }
+}

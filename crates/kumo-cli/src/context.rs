@@ -1,0 +1,249 @@
+//! Everything a command needs: properties, global flags, the HTTP client, credentials, and the
+//! output streams (stdout for resources, stderr for progress and prompts, as gcloud splits them).
+
+use std::io::{BufRead, Write};
+
+use serde_json::Value;
+
+use crate::cli::Global;
+use crate::config::{DEFAULT_ENDPOINT, Env, Properties};
+use crate::error::{CliError, Result};
+use crate::format::{self, Format};
+use crate::http::{Body, Http};
+
+pub struct Ctx<'a> {
+    pub env: &'a Env,
+    pub props: Properties,
+    pub global: Global,
+    pub http: Http,
+    /// `kumo` or `gcloud`: used in hints such as `$ kumo config set project PROJECT_ID`.
+    pub prog: String,
+    pub out: &'a mut dyn Write,
+    pub err: &'a mut dyn Write,
+    pub input: &'a mut dyn BufRead,
+    /// The bearer token for this invocation, fetched once.
+    token: Option<String>,
+}
+
+/// A default table for list commands: header and how to compute each cell.
+pub type Columns = &'static [(&'static str, fn(&Value) -> String)];
+
+impl<'a> Ctx<'a> {
+    pub fn new(
+        env: &'a Env,
+        global: Global,
+        prog: String,
+        out: &'a mut dyn Write,
+        err: &'a mut dyn Write,
+        input: &'a mut dyn BufRead,
+    ) -> Result<Ctx<'a>> {
+        let props = Properties::load(env)?;
+        let endpoint = env
+            .endpoint
+            .clone()
+            .or_else(|| props.get("core/api_endpoint"))
+            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
+        let debug = global.verbosity.as_deref() == Some("debug");
+        Ok(Ctx {
+            env,
+            props,
+            global,
+            http: Http::new(&endpoint, debug),
+            prog,
+            out,
+            err,
+            input,
+            token: None,
+        })
+    }
+
+    /// `--project` or `core/project`.
+    pub fn project(&self) -> Result<String> {
+        self.global.project.clone().or_else(|| self.props.get("core/project")).ok_or_else(|| {
+            CliError::Msg(format!(
+                "The required property [project] is not currently set.\nYou may set it for your current workspace by running:\n\n  $ {} config set project VALUE\n\nor it can be set temporarily by the environment variable [CLOUDSDK_CORE_PROJECT]",
+                self.prog
+            ))
+        })
+    }
+
+    /// `--region` or `run/region`.
+    pub fn region(&self) -> Result<String> {
+        self.global.region.clone().or_else(|| self.props.get("run/region")).ok_or_else(|| {
+            CliError::Msg(format!(
+                "Missing required argument [--region]: You must specify a region. Either use the `--region` flag or set the run/region property to your desired region by running `{} config set run/region REGION`.",
+                self.prog
+            ))
+        })
+    }
+
+    pub fn account(&self) -> Option<String> {
+        self.global
+            .account
+            .clone()
+            .or_else(|| self.props.get("core/account"))
+    }
+
+    pub fn quiet(&self) -> bool {
+        self.global.quiet || self.props.get("core/disable_prompts").as_deref() == Some("true")
+    }
+
+    pub fn impersonated(&self) -> Option<String> {
+        self.global
+            .impersonate_service_account
+            .clone()
+            .or_else(|| self.props.get("auth/impersonate_service_account"))
+    }
+
+    /// The bearer token for API calls (refreshed or impersonated as needed).
+    pub fn token(&mut self) -> Result<String> {
+        if let Some(t) = &self.token {
+            return Ok(t.clone());
+        }
+        let t = crate::creds::api_token(self)?;
+        self.token = Some(t.clone());
+        Ok(t)
+    }
+
+    pub fn call(
+        &mut self,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Value> {
+        let token = self.token()?;
+        let body = body.map_or(Body::None, Body::Json);
+        self.http.call(method, path, query, Some(&token), body)
+    }
+
+    pub fn get(&mut self, path: &str) -> Result<Value> {
+        self.call("GET", path, &[], None)
+    }
+
+    pub fn post(&mut self, path: &str, body: &Value) -> Result<Value> {
+        self.call("POST", path, &[], Some(body))
+    }
+
+    /// Lists every page of a Google list method, collecting the `field` arrays.
+    pub fn list_all(
+        &mut self,
+        path: &str,
+        query: &[(&str, &str)],
+        field: &str,
+    ) -> Result<Vec<Value>> {
+        let mut items = Vec::new();
+        let mut token = String::new();
+        loop {
+            let mut q: Vec<(&str, &str)> = query.to_vec();
+            if !token.is_empty() {
+                q.push(("pageToken", &token));
+            }
+            let page = self.call("GET", path, &q, None)?;
+            if let Some(a) = page[field].as_array() {
+                items.extend(a.iter().cloned());
+            }
+            match page["nextPageToken"]
+                .as_str()
+                .or(page["metadata"]["continue"].as_str())
+            {
+                Some(t) if !t.is_empty() && t != token => token = t.to_owned(),
+                _ => break,
+            }
+        }
+        Ok(items)
+    }
+
+    /// Progress and messages for people: stderr.
+    pub fn status(&mut self, line: &str) {
+        let _ = writeln!(self.err, "{line}");
+    }
+
+    pub fn stdout(&mut self, text: &str) {
+        let _ = write!(self.out, "{text}");
+    }
+
+    fn user_format(&self) -> Result<Option<Format>> {
+        self.global.format.as_deref().map(Format::parse).transpose()
+    }
+
+    /// Prints one resource, YAML unless `--format` says otherwise.
+    pub fn print_one(&mut self, value: &Value) -> Result<()> {
+        let f = self.user_format()?.unwrap_or(Format::Yaml);
+        let text = format::render_one(&f, value)?;
+        self.stdout(&text);
+        Ok(())
+    }
+
+    /// Prints a list: the command's default table, or the user's `--format`.
+    pub fn print_list(&mut self, items: &[Value], columns: Columns) -> Result<()> {
+        let text = match self.user_format()? {
+            Some(f) => format::render_many(&f, items, true)?,
+            None => {
+                if items.is_empty() {
+                    String::new()
+                } else {
+                    let header: Vec<String> =
+                        columns.iter().map(|(h, _)| (*h).to_owned()).collect();
+                    let rows: Vec<Vec<String>> = items
+                        .iter()
+                        .map(|i| columns.iter().map(|(_, f)| f(i)).collect())
+                        .collect();
+                    format::layout_table(Some(&header), &rows)
+                }
+            }
+        };
+        if items.is_empty() && self.global.format.is_none() {
+            self.status("Listed 0 items.");
+        }
+        self.stdout(&text);
+        Ok(())
+    }
+
+    /// gcloud's confirmation prompt; `--quiet` or a non-terminal stdin takes the default.
+    pub fn confirm(&mut self, message: &str, default: bool) -> Result<bool> {
+        if self.quiet() || !self.env.stdin_is_tty {
+            return Ok(default);
+        }
+        let _ = write!(
+            self.err,
+            "{message}\n\nDo you want to continue ({})?  ",
+            if default { "Y/n" } else { "y/N" }
+        );
+        let _ = self.err.flush();
+        let answer = self.read_line()?;
+        let yes = match answer.trim().to_lowercase().as_str() {
+            "" => default,
+            a => a.starts_with('y'),
+        };
+        if !yes {
+            return Err(CliError::Msg("Aborted by user.".to_owned()));
+        }
+        Ok(true)
+    }
+
+    pub fn read_line(&mut self) -> Result<String> {
+        let mut line = String::new();
+        self.input
+            .read_line(&mut line)
+            .map_err(|e| CliError::Msg(format!("cannot read from stdin: {e}")))?;
+        Ok(line)
+    }
+}
+
+/// A string field by dotted path, empty when absent.
+pub fn s(v: &Value, path: &str) -> String {
+    let mut cur = v;
+    for k in path.split('.') {
+        cur = &cur[k];
+    }
+    format::render_scalar(cur)
+}
+
+/// Prints a list whose gcloud default is YAML documents (`---`-separated), or the user's format.
+pub fn print_items(ctx: &mut Ctx<'_>, items: &[Value]) -> Result<()> {
+    let f = ctx.user_format()?.unwrap_or(Format::Yaml);
+    let text = format::render_many(&f, items, true)?;
+    ctx.stdout(&text);
+    Ok(())
+}
