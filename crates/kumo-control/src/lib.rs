@@ -22,6 +22,7 @@ pub mod operations;
 mod projects;
 mod resource;
 pub mod run;
+pub mod runtime;
 
 pub use caller::{AuthorizationRecord, Call, Caller};
 pub use error::{Error, FieldViolation, PreconditionViolation};
@@ -74,13 +75,15 @@ struct Inner {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     iam: authz::IamState,
+    runtime: runtime::Runtime,
 }
 
 impl Control {
     /// A control plane over `store`. The predefined role catalog is loaded lazily on first use.
     pub fn new(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Control, Error> {
         let iam = authz::IamState::load(store.as_ref())?;
-        Ok(Control { inner: Arc::new(Inner { config, store, clock, iam }) })
+        let runtime = runtime::Runtime::new(Arc::clone(&store));
+        Ok(Control { inner: Arc::new(Inner { config, store, clock, iam, runtime }) })
     }
 
     /// The settings.
