@@ -1,0 +1,510 @@
+//! `run …` against the Google API test double: exact requests and exact human output.
+
+mod fake;
+
+use fake::{Cli, Fake, err, ok};
+use serde_json::{Value, json};
+
+const SVC: &str = "/v1/projects/demo-project/locations/asia-northeast1/services/my-cloud-run-app";
+
+fn ready_service(name: &str) -> Value {
+    json!({
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {
+            "name": name, "namespace": "123456789012", "generation": 1, "uid": "u",
+            "labels": {"cloud.googleapis.com/location": "asia-northeast1"},
+            "annotations": {"serving.knative.dev/lastModifier": "alice@example.com"}
+        },
+        "spec": {"template": {"metadata": {"name": format!("{name}-00001-wtl")}, "spec": {"containers": [{"image": "img"}]}}},
+        "status": {
+            "observedGeneration": 1,
+            "url": format!("http://{name}-123456789012.asia-northeast1.run.localhost:8081"),
+            "latestReadyRevisionName": format!("{name}-00001-wtl"),
+            "latestCreatedRevisionName": format!("{name}-00001-wtl"),
+            "traffic": [{"revisionName": format!("{name}-00001-wtl"), "percent": 100, "latestRevision": true}],
+            "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-11-23T09:00:00Z"}]
+        }
+    })
+}
+
+fn deploy_routes(fake: &Fake) {
+    let ready = ready_service("my-cloud-run-app");
+    fake.on(
+        "GET",
+        SVC,
+        vec![err(404, "NOT_FOUND", "not found"), ok(ready.clone())],
+    );
+    fake.on(
+        "POST",
+        "/v1/projects/demo-project/locations/asia-northeast1/services",
+        vec![ok(ready)],
+    );
+    fake.on(
+        "GET",
+        &format!("{SVC}:getIamPolicy"),
+        vec![ok(json!({"etag": "BwA="}))],
+    );
+    fake.on(
+        "POST",
+        &format!("{SVC}:setIamPolicy"),
+        vec![ok(json!({"etag": "BwB="}))],
+    );
+}
+
+const DEPLOYED: &str = "\
+Deploying container to Cloud Run service [my-cloud-run-app] in project [demo-project] region [asia-northeast1]
+OK Deploying new service... Done.
+OK Creating Revision...
+OK Routing traffic...
+OK Setting IAM Policy...
+Done.
+Service [my-cloud-run-app] revision [my-cloud-run-app-00001-wtl] has been deployed and is serving 100 percent of traffic.
+Service URL: http://my-cloud-run-app-123456789012.asia-northeast1.run.localhost:8081
+";
+
+#[test]
+fn deploy_new_public_service_matches_seed_001() {
+    let fake = Fake::start();
+    deploy_routes(&fake);
+    let cli = Cli::new(&fake);
+    let o = cli.run("run deploy my-cloud-run-app --image asia-northeast1-docker.pkg.dev/demo-project/docker-repo/my-cloud-run-app:latest --region asia-northeast1 --allow-unauthenticated");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stderr, DEPLOYED);
+    assert_eq!(o.stdout, "");
+    assert_eq!(
+        fake.lines(),
+        [
+            format!("GET {SVC}"),
+            "POST /v1/projects/demo-project/locations/asia-northeast1/services".to_owned(),
+            format!("GET {SVC}"),
+            format!("GET {SVC}:getIamPolicy"),
+            format!("POST {SVC}:setIamPolicy"),
+        ]
+    );
+    let create = fake.find(
+        "POST",
+        "/v1/projects/demo-project/locations/asia-northeast1/services",
+    );
+    assert_eq!(create.auth.as_deref(), Some("Bearer ya29.alice"));
+    let body = create.json();
+    assert_eq!(body["apiVersion"], "serving.knative.dev/v1");
+    assert_eq!(body["kind"], "Service");
+    assert_eq!(body["metadata"]["name"], "my-cloud-run-app");
+    assert_eq!(
+        body["metadata"]["labels"]["cloud.googleapis.com/location"],
+        "asia-northeast1"
+    );
+    assert_eq!(
+        body["spec"]["template"]["spec"]["containers"][0]["image"],
+        "asia-northeast1-docker.pkg.dev/demo-project/docker-repo/my-cloud-run-app:latest"
+    );
+    let set = fake.find("POST", &format!("{SVC}:setIamPolicy"));
+    assert_eq!(
+        set.json(),
+        json!({"policy": {"etag": "BwA=", "bindings": [{"role": "roles/run.invoker", "members": ["allUsers"]}]}})
+    );
+}
+
+#[test]
+fn deploy_prompts_on_a_terminal_only() {
+    let fake = Fake::start();
+    deploy_routes(&fake);
+    let mut cli = Cli::new(&fake);
+    cli.env.stdin_is_tty = true;
+    let o = cli.run_with("run deploy my-cloud-run-app --image img", "y\n");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stderr,
+        format!("Allow unauthenticated invocations to [my-cloud-run-app] (y/N)?  {DEPLOYED}")
+    );
+
+    // Not a terminal: no prompt, no IAM change.
+    let fake = Fake::start();
+    deploy_routes(&fake);
+    let o = Cli::new(&fake).run("run deploy my-cloud-run-app --image img");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!o.stderr.contains("Allow unauthenticated"));
+    assert!(!o.stderr.contains("Setting IAM Policy"));
+    assert!(!fake.lines().iter().any(|l| l.contains("IamPolicy")));
+}
+
+#[test]
+fn deploy_flags_map_to_knative_annotations() {
+    let fake = Fake::start();
+    deploy_routes(&fake);
+    let o = Cli::new(&fake).run(
+        "run deploy my-cloud-run-app --image img --no-invoker-iam-check --iap --ingress internal \
+         --add-custom-audiences https://a.example,https://b.example --set-env-vars A=1,B=2 --port 9090 \
+         --min-instances 1 --max-instances 3 --concurrency 10 --service-account sa@demo-project.iam.gserviceaccount.com",
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let body = fake
+        .find(
+            "POST",
+            "/v1/projects/demo-project/locations/asia-northeast1/services",
+        )
+        .json();
+    let ann = &body["metadata"]["annotations"];
+    assert_eq!(ann["run.googleapis.com/invoker-iam-disabled"], "true");
+    assert_eq!(ann["run.googleapis.com/iap-enabled"], "true");
+    assert_eq!(ann["run.googleapis.com/ingress"], "internal");
+    assert_eq!(
+        ann["run.googleapis.com/custom-audiences"],
+        "[\"https://a.example\",\"https://b.example\"]"
+    );
+    let t = &body["spec"]["template"];
+    assert_eq!(
+        t["metadata"]["annotations"]["autoscaling.knative.dev/minScale"],
+        "1"
+    );
+    assert_eq!(
+        t["metadata"]["annotations"]["autoscaling.knative.dev/maxScale"],
+        "3"
+    );
+    assert_eq!(t["spec"]["containerConcurrency"], 10);
+    assert_eq!(
+        t["spec"]["serviceAccountName"],
+        "sa@demo-project.iam.gserviceaccount.com"
+    );
+    assert_eq!(
+        t["spec"]["containers"][0],
+        json!({"image": "img", "ports": [{"name": "http1", "containerPort": 9090}],
+               "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]})
+    );
+}
+
+#[test]
+fn deploy_iam_refusal_is_a_warning_like_gcloud() {
+    let fake = Fake::start();
+    deploy_routes(&fake);
+    fake.on(
+        "POST",
+        &format!("{SVC}:setIamPolicy"),
+        vec![err(
+            400,
+            "FAILED_PRECONDITION",
+            "One or more users named in the policy do not belong to a permitted customer.",
+        )],
+    );
+    let o = Cli::new(&fake).run("run deploy my-cloud-run-app --image img --allow-unauthenticated");
+    assert_eq!(o.code, 0);
+    assert!(
+        o.stderr.contains("X Setting IAM Policy...\n"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains(
+        "WARNING: Setting IAM policy failed, try \"kumo run services add-iam-policy-binding --region=asia-northeast1 --member=allUsers --role=roles/run.invoker my-cloud-run-app\"\nFAILED_PRECONDITION: One or more users named in the policy do not belong to a permitted customer.\n"
+    ), "{}", o.stderr);
+}
+
+#[test]
+fn update_refused_by_org_policy_prints_gcloud_error() {
+    let message =
+        "Operation denied by custom org policy: [\"constraints/run.managed.requireInvokerIam\"]";
+    for (prog, label) in [
+        ("", "kumo.run.services.update"),
+        ("gcloud ", "gcloud.run.services.update"),
+    ] {
+        let fake = Fake::start();
+        fake.on("GET", SVC, vec![ok(ready_service("my-cloud-run-app"))]);
+        fake.on("PUT", SVC, vec![err(400, "FAILED_PRECONDITION", message)]);
+        let o = Cli::new(&fake).run(&format!(
+            "{prog}run services update my-cloud-run-app --no-invoker-iam-check"
+        ));
+        assert_eq!(o.code, 1);
+        assert_eq!(
+            o.stderr,
+            format!(
+                "Deploying...\nUpdate failed\nERROR: ({label}) FAILED_PRECONDITION: {message}\n"
+            )
+        );
+        let put = fake.find("PUT", SVC).json();
+        assert_eq!(
+            put["metadata"]["annotations"]["run.googleapis.com/invoker-iam-disabled"],
+            "true"
+        );
+        assert!(put.get("status").is_none(), "status must not be sent back");
+        assert!(
+            put["spec"]["template"]["metadata"].get("name").is_none(),
+            "revision name must be regenerated"
+        );
+    }
+}
+
+#[test]
+fn alpha_track_is_accepted_and_named_in_errors() {
+    let fake = Fake::start();
+    fake.on("GET", SVC, vec![ok(ready_service("my-cloud-run-app"))]);
+    fake.on(
+        "PUT",
+        SVC,
+        vec![err(
+            403,
+            "PERMISSION_DENIED",
+            "Permission 'run.services.update' denied",
+        )],
+    );
+    let o = Cli::new(&fake).run("gcloud alpha run services update my-cloud-run-app --iap");
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.ends_with("ERROR: (gcloud.alpha.run.services.update) PERMISSION_DENIED: Permission 'run.services.update' denied\n"), "{}", o.stderr);
+    let put = fake.find("PUT", SVC).json();
+    assert_eq!(
+        put["metadata"]["annotations"]["run.googleapis.com/iap-enabled"],
+        "true"
+    );
+}
+
+#[test]
+fn update_no_iap_removes_the_annotation() {
+    let fake = Fake::start();
+    let mut svc = ready_service("s");
+    svc["metadata"]["annotations"]["run.googleapis.com/iap-enabled"] = json!("true");
+    let path = "/v1/projects/demo-project/locations/asia-northeast1/services/s";
+    fake.on("GET", path, vec![ok(svc.clone())]);
+    fake.on("PUT", path, vec![ok(svc)]);
+    let o = Cli::new(&fake).run("run services update s --no-iap");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stderr,
+        "Deploying...\nOK Creating Revision...\nOK Routing traffic...\nDone.\n\
+         Service [s] revision [s-00001-wtl] has been deployed and is serving 100 percent of traffic.\n\
+         Service URL: http://s-123456789012.asia-northeast1.run.localhost:8081\n"
+    );
+    let put = fake.find("PUT", path).json();
+    assert!(
+        put["metadata"]["annotations"]
+            .get("run.googleapis.com/iap-enabled")
+            .is_none()
+    );
+}
+
+#[test]
+fn describe_value_status_url_as_seed_002_uses_it() {
+    let fake = Fake::start();
+    fake.on("GET", SVC, vec![ok(ready_service("my-cloud-run-app"))]);
+    let o =
+        Cli::new(&fake).run("run services describe my-cloud-run-app --format 'value(status.url)'");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        "http://my-cloud-run-app-123456789012.asia-northeast1.run.localhost:8081\n"
+    );
+    // Default is YAML.
+    let o = Cli::new(&fake).run("run services describe my-cloud-run-app");
+    assert!(
+        o.stdout
+            .starts_with("apiVersion: serving.knative.dev/v1\nkind: Service\n"),
+        "{}",
+        o.stdout
+    );
+}
+
+#[test]
+fn services_list_table() {
+    let fake = Fake::start();
+    let mut failed = ready_service("broken");
+    failed["status"]["conditions"][0]["status"] = json!("False");
+    fake.on(
+        "GET",
+        "/v1/projects/demo-project/locations/asia-northeast1/services",
+        vec![ok(json!({"items": [ready_service("hello"), failed]}))],
+    );
+    let o = Cli::new(&fake).run("run services list");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        "   SERVICE  REGION           URL                                                            LAST DEPLOYED BY   LAST DEPLOYED AT\n\
+         ✔  hello    asia-northeast1  http://hello-123456789012.asia-northeast1.run.localhost:8081   alice@example.com  2026-11-23T09:00:00Z\n\
+         ✕  broken   asia-northeast1  http://broken-123456789012.asia-northeast1.run.localhost:8081  alice@example.com  2026-11-23T09:00:00Z\n"
+    );
+    let o = Cli::new(&fake).run("run services list --format 'value(metadata.name)'");
+    assert_eq!(o.stdout, "hello\nbroken\n");
+}
+
+#[test]
+fn services_list_without_region_spans_regions() {
+    let fake = Fake::start();
+    fake.on(
+        "GET",
+        "/apis/serving.knative.dev/v1/namespaces/demo-project/services",
+        vec![ok(json!({"items": []}))],
+    );
+    let dir = fake::config_dir(
+        json!({"core/project": "demo-project", "core/account": "alice@example.com"}),
+    );
+    let o = Cli::with_dir(&fake, dir).run("run services list");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stderr, "Listed 0 items.\n");
+}
+
+#[test]
+fn add_iam_policy_binding_on_service() {
+    let fake = Fake::start();
+    fake.on(
+        "GET",
+        &format!("{SVC}:getIamPolicy"),
+        vec![ok(json!({"version": 1, "etag": "BwA=", "bindings": [{"role": "roles/run.invoker", "members": ["user:bob@example.com"]}]}))],
+    );
+    fake.on(
+        "POST",
+        &format!("{SVC}:setIamPolicy"),
+        vec![ok(json!({"version": 1, "etag": "BwB=", "bindings": [{"role": "roles/run.invoker", "members": ["user:bob@example.com", "user:alice@example.com"]}]}))],
+    );
+    let o = Cli::new(&fake).run("run services add-iam-policy-binding my-cloud-run-app --member user:alice@example.com --role roles/run.invoker");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stderr,
+        "Updated IAM policy for service [my-cloud-run-app].\n"
+    );
+    assert_eq!(
+        o.stdout,
+        // Keys sorted, as gcloud prints policies (bindings, etag, version).
+        "bindings:\n- members:\n  - user:bob@example.com\n  - user:alice@example.com\n  role: roles/run.invoker\netag: BwB=\nversion: 1\n"
+    );
+    let get = fake.find("GET", &format!("{SVC}:getIamPolicy"));
+    assert_eq!(
+        get.target,
+        format!("{SVC}:getIamPolicy?options.requestedPolicyVersion=3")
+    );
+    assert_eq!(
+        fake.find("POST", &format!("{SVC}:setIamPolicy")).json()["policy"]["bindings"][0]["members"],
+        json!(["user:bob@example.com", "user:alice@example.com"])
+    );
+}
+
+#[test]
+fn remove_missing_binding_is_an_error() {
+    let fake = Fake::start();
+    fake.on(
+        "GET",
+        &format!("{SVC}:getIamPolicy"),
+        vec![ok(json!({"etag": "BwA="}))],
+    );
+    let o = Cli::new(&fake).run("run services remove-iam-policy-binding my-cloud-run-app --member allUsers --role roles/run.invoker");
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        o.stderr,
+        "ERROR: (kumo.run.services.remove_iam_policy_binding) Policy binding with the specified principal, role, and condition not found!\n"
+    );
+}
+
+const JOB: &str = "/apis/run.googleapis.com/v1/namespaces/demo-project/jobs/my-job";
+
+fn job() -> Value {
+    json!({
+        "apiVersion": "run.googleapis.com/v1", "kind": "Job",
+        "metadata": {"name": "my-job", "namespace": "123456789012", "uid": "u", "generation": 1,
+                     "labels": {"cloud.googleapis.com/location": "asia-northeast1"},
+                     "annotations": {"run.googleapis.com/creator": "alice@example.com"}},
+        "spec": {"template": {"spec": {"taskCount": 1, "template": {"spec": {
+            "serviceAccountName": "job-sa@demo-project.iam.gserviceaccount.com",
+            "containers": [{"image": "us-docker.pkg.dev/cloudrun/container/job"}]}}}}},
+        "status": {"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]}
+    })
+}
+
+#[test]
+fn jobs_describe_export_and_replace_round_trip_seed_004() {
+    let fake = Fake::start();
+    fake.on("GET", JOB, vec![ok(job())]);
+    fake.on("PUT", JOB, vec![ok(job())]);
+    let cli = Cli::new(&fake);
+    let o = cli.run("run jobs describe my-job --format export");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        "apiVersion: run.googleapis.com/v1\nkind: Job\nmetadata:\n  annotations: {}\n  labels:\n    cloud.googleapis.com/location: asia-northeast1\n  name: my-job\n\
+         spec:\n  template:\n    spec:\n      taskCount: 1\n      template:\n        spec:\n          containers:\n          - image: us-docker.pkg.dev/cloudrun/container/job\n          serviceAccountName: job-sa@demo-project.iam.gserviceaccount.com\n"
+    );
+    let file = cli.env.config_dir.join("job.yaml");
+    std::fs::write(&file, o.stdout.replace("job-sa@", "other-sa@")).unwrap();
+    let o = cli.run(&format!("run jobs replace {}", file.display()));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stderr,
+        "Applying new configuration to Cloud Run job [my-job] in project [demo-project] region [asia-northeast1]\n\
+         OK Applying new configuration... Done.\nNew configuration has been applied to job [my-job].\n"
+    );
+    let put = fake.find("PUT", JOB).json();
+    assert_eq!(
+        put["spec"]["template"]["spec"]["template"]["spec"]["serviceAccountName"],
+        "other-sa@demo-project.iam.gserviceaccount.com"
+    );
+}
+
+#[test]
+fn jobs_create_and_execute_wait() {
+    let fake = Fake::start();
+    fake.on(
+        "POST",
+        "/apis/run.googleapis.com/v1/namespaces/demo-project/jobs",
+        vec![ok(job())],
+    );
+    fake.on("GET", JOB, vec![ok(job())]);
+    let o = Cli::new(&fake).run("run jobs create my-job --image img --service-account job-sa@demo-project.iam.gserviceaccount.com --tasks 2 --args a,b");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stderr,
+        "Creating Cloud Run job [my-job] in project [demo-project] region [asia-northeast1]\nOK Creating job... Done.\n\
+         Job [my-job] has successfully been created.\n\nTo execute this job, use:\nkumo run jobs execute my-job\n"
+    );
+    let body = fake
+        .find(
+            "POST",
+            "/apis/run.googleapis.com/v1/namespaces/demo-project/jobs",
+        )
+        .json();
+    assert_eq!(body["spec"]["template"]["spec"]["taskCount"], 2);
+    assert_eq!(
+        body["spec"]["template"]["spec"]["template"]["spec"],
+        json!({"serviceAccountName": "job-sa@demo-project.iam.gserviceaccount.com", "containers": [{"image": "img", "args": ["a", "b"]}]})
+    );
+
+    let exec = json!({"metadata": {"name": "my-job-abcde", "generation": 1}, "status": {"observedGeneration": 1}});
+    let mut done = exec.clone();
+    done["status"]["conditions"] = json!([{"type": "Completed", "status": "True"}]);
+    fake.on("POST", &format!("{JOB}:run"), vec![ok(exec.clone())]);
+    fake.on(
+        "GET",
+        "/apis/run.googleapis.com/v1/namespaces/demo-project/executions/my-job-abcde",
+        vec![ok(exec), ok(done)],
+    );
+    let o = Cli::new(&fake).run("run jobs execute my-job --wait --update-env-vars X=1");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stderr,
+        "OK Creating execution... Done.\nExecution [my-job-abcde] has successfully completed.\n"
+    );
+    assert_eq!(
+        fake.find("POST", &format!("{JOB}:run")).json(),
+        json!({"overrides": {"containerOverrides": [{"env": [{"name": "X", "value": "1"}]}]}})
+    );
+}
+
+#[test]
+fn failed_ready_condition_fails_the_deploy() {
+    let fake = Fake::start();
+    let mut bad = ready_service("my-cloud-run-app");
+    bad["status"]["conditions"] = json!([{"type": "Ready", "status": "False", "message": "User does not have access to image img"}]);
+    fake.on(
+        "GET",
+        SVC,
+        vec![err(404, "NOT_FOUND", "x"), ok(bad.clone())],
+    );
+    fake.on(
+        "POST",
+        "/v1/projects/demo-project/locations/asia-northeast1/services",
+        vec![ok(bad)],
+    );
+    let o = Cli::new(&fake).run("run deploy my-cloud-run-app --image img");
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.ends_with(
+            "Deployment failed\nERROR: (kumo.run.deploy) User does not have access to image img\n"
+        ),
+        "{}",
+        o.stderr
+    );
+}
