@@ -1,6 +1,8 @@
 //! A test double of Google's REST API: a tiny HTTP/1.1 server on a loopback port that answers
 //! canned responses per (method, path) and records every request it gets.
 
+#![expect(clippy::unwrap_used, clippy::panic, reason = "a test double: a broken fixture must fail the test loudly")]
+
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
