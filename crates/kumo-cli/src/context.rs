@@ -37,6 +37,10 @@ impl<'a> Ctx<'a> {
         err: &'a mut dyn Write,
         input: &'a mut dyn BufRead,
     ) -> Result<Ctx<'a>> {
+        // A bad --format is a usage error before anything is sent.
+        if let Some(f) = &global.format {
+            Format::parse(f)?;
+        }
         let props = Properties::load(env)?;
         let endpoint = env
             .endpoint

@@ -1,7 +1,15 @@
 //! A test double of Google's REST API: a tiny HTTP/1.1 server on a loopback port that answers
 //! canned responses per (method, path) and records every request it gets.
 
-#![expect(clippy::unwrap_used, clippy::panic, reason = "a test double: a broken fixture must fail the test loudly")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "a test double: a broken fixture must fail the test loudly"
+)]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the double"
+)]
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -159,7 +167,22 @@ fn serve(stream: std::net::TcpStream, routes: &Routes, log: &Arc<Mutex<Vec<Req>>
         reply.status,
         reply.body.len()
     );
+    // `{name}` in a header value is replaced by that query parameter of the request, so a
+    // redirect can echo the client's random `state` and its `redirect_uri`.
+    let query: HashMap<String, String> = req
+        .target
+        .split_once('?')
+        .map(|(_, q)| q)
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.to_owned(), percent_decode(v)))
+        .collect();
     for (k, v) in &reply.headers {
+        let mut v = v.clone();
+        for (qk, qv) in &query {
+            v = v.replace(&format!("{{{qk}}}"), qv);
+        }
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
@@ -253,4 +276,28 @@ impl Cli {
             stderr: String::from_utf8(err).unwrap(),
         }
     }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(if b[i] == b'+' { b' ' } else { b[i] });
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// Parses an `application/x-www-form-urlencoded` body.
+pub fn form(body: &str) -> HashMap<String, String> {
+    body.split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.to_owned(), percent_decode(v)))
+        .collect()
 }
