@@ -331,7 +331,10 @@ pub fn explain(resp: &Value, principal: &str, resource: &str, permission: &str) 
     let verdict = match resp["overallAccessState"].as_str().unwrap_or("") {
         "CAN_ACCESS" => "HAS",
         "CANNOT_ACCESS" => "DOES NOT HAVE",
-        _ => "MAY OR MAY NOT HAVE (some information was unavailable)",
+        "UNKNOWN_CONDITIONAL" => {
+            "MAY HAVE (a condition could not be evaluated without request context)"
+        }
+        _ => "MAY OR MAY NOT HAVE (you cannot see every policy involved)",
     };
     let mut out = format!("{principal} {verdict} permission {permission} on {resource}.\n");
     let deny = &resp["denyPolicyExplanation"];
@@ -374,6 +377,21 @@ pub fn explain(resp: &Value, principal: &str, resource: &str, permission: &str) 
                 "MEMBERSHIP_MATCHED" => "the principal is a member",
                 "MEMBERSHIP_NOT_MATCHED" => "the principal is not a member",
                 _ => "membership unknown",
+            };
+            // Name the binding members that matched: a group or domain shows how access flows.
+            let via: Vec<&str> = b["memberships"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter(|(_, v)| v["membership"] == "MEMBERSHIP_MATCHED")
+                        .map(|(k, _)| k.as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let member = if via.is_empty() {
+                member.to_owned()
+            } else {
+                format!("{member} (via {})", via.join(", "))
             };
             let mark = if b["allowAccessState"] == "ALLOW_ACCESS_STATE_GRANTED" {
                 "✔"
