@@ -13,6 +13,7 @@ pub mod authz;
 mod caller;
 mod error;
 pub mod hierarchy;
+pub mod iap;
 pub mod iam_policy;
 pub mod identity;
 pub mod records;
