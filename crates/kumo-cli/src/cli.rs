@@ -69,6 +69,49 @@ pub enum Top {
     Config(Config),
     /// Manage directory users, groups and memberships.
     Identity(Identity),
+    /// Explain access decisions (gcloud's spelling of `iam troubleshoot`).
+    PolicyIntelligence(PolicyIntelligence),
+    /// Print a shell completion script: `source <(kumo completion bash)`.
+    Completion {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct PolicyIntelligence {
+    #[command(subcommand)]
+    pub cmd: PolicyIntelligenceCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyIntelligenceCmd {
+    /// Troubleshoot policies.
+    TroubleshootPolicy(TroubleshootPolicy),
+}
+
+#[derive(Args, Debug)]
+pub struct TroubleshootPolicy {
+    #[command(subcommand)]
+    pub cmd: TroubleshootPolicyCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TroubleshootPolicyCmd {
+    /// Explain whether a principal has a permission on a resource, and why.
+    Iam(Troubleshoot),
+}
+
+#[derive(Args, Debug)]
+pub struct Troubleshoot {
+    /// Full resource name, e.g. //run.googleapis.com/projects/P/locations/R/services/S.
+    pub resource: String,
+    /// The principal's email.
+    #[arg(long)]
+    pub principal_email: String,
+    /// The permission, e.g. run.routes.invoke.
+    #[arg(long)]
+    pub permission: String,
 }
 
 // ---------------------------------------------------------------------------------------- run
@@ -118,9 +161,12 @@ pub struct ServiceFlags {
     /// Extra accepted ID-token audiences (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub add_custom_audiences: Vec<String>,
-    /// Environment variables, KEY=VALUE,KEY2=VALUE2.
-    #[arg(long, alias = "update-env-vars", value_delimiter = ',')]
+    /// Replace all environment variables with KEY=VALUE,KEY2=VALUE2.
+    #[arg(long, value_delimiter = ',', conflicts_with = "update_env_vars")]
     pub set_env_vars: Vec<String>,
+    /// Add or change environment variables, KEY=VALUE,KEY2=VALUE2.
+    #[arg(long, value_delimiter = ',')]
+    pub update_env_vars: Vec<String>,
     /// Container port.
     #[arg(long)]
     pub port: Option<u16>,
@@ -216,9 +262,12 @@ pub struct JobFlags {
     /// Service account email the tasks run as.
     #[arg(long)]
     pub service_account: Option<String>,
-    /// Environment variables, KEY=VALUE,...
-    #[arg(long, alias = "update-env-vars", value_delimiter = ',')]
+    /// Replace all environment variables with KEY=VALUE,...
+    #[arg(long, value_delimiter = ',', conflicts_with = "update_env_vars")]
     pub set_env_vars: Vec<String>,
+    /// Add or change environment variables, KEY=VALUE,...
+    #[arg(long, value_delimiter = ',')]
+    pub update_env_vars: Vec<String>,
     /// Container arguments (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub args: Vec<String>,
@@ -338,16 +387,7 @@ pub enum IamCmd {
     /// Manage custom roles and read predefined ones.
     Roles(Roles),
     /// Explain whether a principal has a permission on a resource, and why.
-    Troubleshoot {
-        /// Full resource name, e.g. //run.googleapis.com/projects/P/locations/R/services/S.
-        resource: String,
-        /// The principal's email.
-        #[arg(long)]
-        principal_email: String,
-        /// The permission, e.g. run.routes.invoke.
-        #[arg(long)]
-        permission: String,
-    },
+    Troubleshoot(Troubleshoot),
 }
 
 #[derive(Args, Debug)]

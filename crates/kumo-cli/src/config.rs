@@ -14,6 +14,8 @@ pub struct Env {
     /// `CLOUDSDK_SECTION_PROPERTY` overrides, as gcloud honours them (e.g. `CLOUDSDK_CORE_PROJECT`).
     pub overrides: BTreeMap<String, String>,
     pub stdin_is_tty: bool,
+    /// Spinners are drawn only on a terminal.
+    pub stderr_is_tty: bool,
 }
 
 pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:8080";

@@ -63,6 +63,7 @@ fn env_from_process() -> Env {
             .filter(|e| !e.is_empty()),
         overrides,
         stdin_is_tty: std::io::stdin().is_terminal(),
+        stderr_is_tty: std::io::stderr().is_terminal(),
     }
 }
 

@@ -398,3 +398,26 @@ fn usage_errors_exit_2_and_help_exits_0() {
     assert!(o.stdout.contains("Usage: gcloud run"), "{}", o.stdout);
     assert!(fake.requests().is_empty());
 }
+
+#[test]
+fn completion_scripts_and_troubleshoot_alias() {
+    let fake = Fake::start();
+    let cli = Cli::new(&fake);
+    for shell in ["bash", "zsh", "fish"] {
+        let o = cli.run(&format!("completion {shell}"));
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        assert!(o.stdout.contains("kumo"), "{shell}");
+        assert!(o.stdout.contains("deploy"), "{shell}");
+    }
+    fake.on(
+        "POST",
+        "/v3/iam:troubleshoot",
+        vec![ok(json!({"overallAccessState": "CANNOT_ACCESS"}))],
+    );
+    let o = cli.run("policy-intelligence troubleshoot-policy iam //cloudresourcemanager.googleapis.com/projects/p --principal-email bob@example.com --permission run.services.get");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        "bob@example.com DOES NOT HAVE permission run.services.get on //cloudresourcemanager.googleapis.com/projects/p.\n\nNo allow policy on the resource or its ancestors grants anything relevant.\n"
+    );
+}

@@ -508,3 +508,37 @@ fn failed_ready_condition_fails_the_deploy() {
         o.stderr
     );
 }
+
+#[test]
+fn set_env_vars_replaces_update_env_vars_merges() {
+    let path = "/v1/projects/demo-project/locations/asia-northeast1/services/s";
+    let mut svc = ready_service("s");
+    svc["spec"]["template"]["spec"]["containers"][0]["env"] =
+        json!([{"name": "OLD", "value": "1"}]);
+    for (flag, want) in [
+        (
+            "--update-env-vars NEW=2",
+            json!([{"name": "OLD", "value": "1"}, {"name": "NEW", "value": "2"}]),
+        ),
+        (
+            "--set-env-vars NEW=2",
+            json!([{"name": "NEW", "value": "2"}]),
+        ),
+    ] {
+        let fake = Fake::start();
+        fake.on("GET", path, vec![ok(svc.clone())]);
+        fake.on("PUT", path, vec![ok(svc.clone())]);
+        let o = Cli::new(&fake).run(&format!("run services update s {flag}"));
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        assert_eq!(
+            fake.find("PUT", path).json()["spec"]["template"]["spec"]["containers"][0]["env"],
+            want,
+            "{flag}"
+        );
+    }
+    let fake = Fake::start();
+    let o = Cli::new(&fake).run("run services update s --set-env-vars A=1 --update-env-vars B=2");
+    assert_eq!(o.code, 2);
+    let o = Cli::new(&fake).run("run deploy s --image i --set-env-vars NOEQUALS");
+    assert_eq!(o.code, 2, "{}", o.stderr);
+}

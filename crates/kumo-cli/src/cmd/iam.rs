@@ -3,7 +3,7 @@
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::cli::{IamCmd, KeysCmd, RoleParent, RolesCmd, ServiceAccountsCmd};
+use crate::cli::{IamCmd, KeysCmd, RoleParent, RolesCmd, ServiceAccountsCmd, Troubleshoot};
 use crate::cmd::basename;
 use crate::context::{Columns, Ctx, print_items, s};
 use crate::error::{CliError, Result};
@@ -14,11 +14,7 @@ pub fn iam(ctx: &mut Ctx<'_>, cmd: IamCmd) -> Result<()> {
     match cmd {
         IamCmd::ServiceAccounts(sa) => service_accounts(ctx, sa.cmd),
         IamCmd::Roles(r) => roles(ctx, r.cmd),
-        IamCmd::Troubleshoot {
-            resource,
-            principal_email,
-            permission,
-        } => troubleshoot(ctx, &resource, &principal_email, &permission),
+        IamCmd::Troubleshoot(t) => troubleshoot(ctx, &t),
     }
 }
 
@@ -310,12 +306,12 @@ fn roles(ctx: &mut Ctx<'_>, cmd: RolesCmd) -> Result<()> {
 }
 
 /// Policy Troubleshooter v3 (`POST /v3/iam:troubleshoot`), explained in sentences.
-fn troubleshoot(
-    ctx: &mut Ctx<'_>,
-    resource: &str,
-    principal: &str,
-    permission: &str,
-) -> Result<()> {
+pub fn troubleshoot(ctx: &mut Ctx<'_>, t: &Troubleshoot) -> Result<()> {
+    let (resource, principal, permission) = (
+        t.resource.as_str(),
+        t.principal_email.as_str(),
+        t.permission.as_str(),
+    );
     let body = json!({"accessTuple": {"principal": principal, "fullResourceName": resource, "permission": permission}});
     let resp = ctx.post("/v3/iam:troubleshoot", &body)?;
     if ctx.global.format.is_some() {

@@ -28,6 +28,17 @@ pub fn dispatch(ctx: &mut Ctx<'_>, cmd: Top) -> Result<()> {
         Top::Identity(i) => misc::identity(ctx, i.cmd),
         Top::Auth(a) => auth::auth(ctx, a.cmd),
         Top::Config(c) => config::config(ctx, c.cmd),
+        Top::PolicyIntelligence(p) => {
+            let crate::cli::PolicyIntelligenceCmd::TroubleshootPolicy(t) = p.cmd;
+            let crate::cli::TroubleshootPolicyCmd::Iam(t) = t.cmd;
+            iam::troubleshoot(ctx, &t)
+        }
+        Top::Completion { shell } => {
+            use clap::CommandFactory as _;
+            let mut command = crate::cli::Cli::command();
+            clap_complete::generate(shell, &mut command, ctx.prog.clone(), &mut ctx.out);
+            Ok(())
+        }
     }
 }
 

@@ -107,19 +107,28 @@ fn parse_env(pairs: &[String]) -> Result<Vec<(String, String)>> {
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .ok_or_else(|| {
                     CliError::Usage(format!(
-                        "argument --set-env-vars: Bad syntax for dict arg: [{p}]"
+                        "Bad syntax for dict arg: [{p}]; environment variables are KEY=VALUE"
                     ))
                 })
         })
         .collect()
 }
 
-fn upsert_env(container: &mut Value, vars: &[(String, String)]) {
+/// `--set-env-vars` replaces every variable; `--update-env-vars` merges (gcloud's split).
+fn env_flags(set: &[String], update: &[String]) -> Result<(Vec<(String, String)>, bool)> {
+    if set.is_empty() {
+        Ok((parse_env(update)?, false))
+    } else {
+        Ok((parse_env(set)?, true))
+    }
+}
+
+fn upsert_env(container: &mut Value, vars: &[(String, String)], replace: bool) {
     if vars.is_empty() {
         return;
     }
     let slot = ensure(container, &["env"]);
-    if !slot.is_array() {
+    if replace || !slot.is_array() {
         *slot = json!([]);
     }
     if let Some(env) = slot.as_array_mut() {
@@ -210,7 +219,7 @@ fn apply_service_flags(svc: &mut Value, f: &ServiceFlags) -> Result<()> {
     if let Some(c) = f.concurrency {
         *ensure(spec, &["containerConcurrency"]) = json!(c);
     }
-    let env = parse_env(&f.set_env_vars)?;
+    let (env, replace) = env_flags(&f.set_env_vars, &f.update_env_vars)?;
     let container = first_container(spec);
     if let Some(image) = &f.image {
         *ensure(container, &["image"]) = json!(image);
@@ -218,7 +227,7 @@ fn apply_service_flags(svc: &mut Value, f: &ServiceFlags) -> Result<()> {
     if let Some(port) = f.port {
         *ensure(container, &["ports"]) = json!([{"name": "http1", "containerPort": port}]);
     }
-    upsert_env(container, &env);
+    upsert_env(container, &env, replace);
     Ok(())
 }
 
@@ -246,11 +255,21 @@ fn ready_condition(v: &Value) -> Option<&Value> {
         .find(|c| c["type"] == "Ready" || c["type"] == "Completed")
 }
 
-/// Polls until the object's Ready condition settles for its current generation.
+/// Polls until the object's Ready condition settles for its current generation, with a spinner
+/// on a terminal (erased before the result lines, so captured output has none).
 fn wait_ready(ctx: &mut Ctx<'_>, path: &str) -> Result<Value> {
+    let result = poll_ready(ctx, path);
+    if ctx.env.stderr_is_tty {
+        let _ = write!(ctx.err, "\r\x1b[K");
+    }
+    result
+}
+
+fn poll_ready(ctx: &mut Ctx<'_>, path: &str) -> Result<Value> {
+    const FRAMES: [char; 4] = ['|', '/', '-', '\\'];
     let start = Instant::now();
     let mut delay = Duration::from_millis(200);
-    loop {
+    for tick in 0usize.. {
         let v = ctx.get(path)?;
         let observed = v["status"]["observedGeneration"].as_i64().unwrap_or(0);
         let generation = v["metadata"]["generation"].as_i64().unwrap_or(0);
@@ -269,14 +288,23 @@ fn wait_ready(ctx: &mut Ctx<'_>, path: &str) -> Result<Value> {
             }
         }
         if start.elapsed() > READY_TIMEOUT {
-            return Err(CliError::Msg(format!(
-                "Timed out after {}s waiting for the resource to become ready.",
-                READY_TIMEOUT.as_secs()
-            )));
+            break;
+        }
+        if ctx.env.stderr_is_tty {
+            let _ = write!(
+                ctx.err,
+                "\r{} Waiting for the resource to become ready...",
+                FRAMES[tick % FRAMES.len()]
+            );
+            let _ = ctx.err.flush();
         }
         std::thread::sleep(delay);
         delay = (delay * 2).min(Duration::from_secs(2));
     }
+    Err(CliError::Msg(format!(
+        "Timed out after {}s waiting for the resource to become ready.",
+        READY_TIMEOUT.as_secs()
+    )))
 }
 
 fn serving_lines(ctx: &mut Ctx<'_>, name: &str, svc: &Value) {
@@ -619,7 +647,7 @@ fn apply_job_flags(job: &mut Value, f: &JobFlags) -> Result<()> {
         })?;
         *ensure(task_spec, &["timeoutSeconds"]) = json!(secs);
     }
-    let env = parse_env(&f.set_env_vars)?;
+    let (env, replace) = env_flags(&f.set_env_vars, &f.update_env_vars)?;
     let container = first_container(task_spec);
     if let Some(image) = &f.image {
         *ensure(container, &["image"]) = json!(image);
@@ -627,7 +655,7 @@ fn apply_job_flags(job: &mut Value, f: &JobFlags) -> Result<()> {
     if !f.args.is_empty() {
         *ensure(container, &["args"]) = json!(f.args);
     }
-    upsert_env(container, &env);
+    upsert_env(container, &env, replace);
     Ok(())
 }
 

@@ -236,6 +236,7 @@ impl Cli {
                 endpoint: Some(fake.base.clone()),
                 overrides: Default::default(),
                 stdin_is_tty: false,
+                stderr_is_tty: false,
             },
         }
     }
