@@ -7,6 +7,7 @@
 //! (`kumo-wire` types), so that every field a client sends round-trips unchanged; IAM allow
 //! policies and organization policies are persisted as the engines' own types.
 
+pub mod artifact_registry;
 pub mod audit;
 mod directory;
 pub mod authz;
@@ -14,16 +15,22 @@ mod caller;
 mod error;
 pub mod hierarchy;
 pub mod iap;
+pub mod iam_admin;
 pub mod iam_policy;
+pub mod invoke;
+pub mod logging;
 pub mod identity;
 pub mod records;
 pub mod org_constraints;
+pub mod org_policy_api;
 mod organizations;
 pub mod operations;
 mod projects;
 mod resource;
+pub mod resource_manager;
 pub mod run;
 pub mod runtime;
+pub mod service_usage;
 
 pub use caller::{AuthorizationRecord, Call, Caller};
 pub use error::{Error, FieldViolation, PreconditionViolation};

@@ -143,8 +143,8 @@ impl TaskOutcome {
 /// Where one request goes: a reserved slot on an instance of `revision`. Dropping it releases the
 /// slot.
 pub struct Slot {
-    /// The revision's full name.
-    pub revision: String,
+    /// The revision.
+    pub info: RevisionInfo,
     /// The instance's address.
     pub addr: std::net::SocketAddr,
     _guard: SlotGuard,
@@ -157,6 +157,8 @@ pub struct RevisionInfo {
     pub name: String,
     /// Request timeout (`timeout`).
     pub timeout: Duration,
+    /// The container port is named `h2c`: speak HTTP/2 cleartext to it.
+    pub h2c: bool,
 }
 
 struct RevisionPool {
@@ -177,6 +179,7 @@ pub struct Runtime {
     logs: std::sync::mpsc::Sender<Value>,
     store: Arc<dyn Store>,
     idle_timeout: RwLock<Duration>,
+    invoke: crate::invoke::InvokeCaches,
 }
 
 impl Control {
@@ -225,7 +228,12 @@ impl Runtime {
             logs: tx,
             store,
             idle_timeout: RwLock::new(DEFAULT_IDLE),
+            invoke: crate::invoke::InvokeCaches::new(),
         }
+    }
+
+    pub(crate) fn invoke_caches(&self) -> &crate::invoke::InvokeCaches {
+        &self.invoke
     }
 
     /// Install the metadata server workloads get (the binary does this at start-up).
@@ -285,6 +293,8 @@ impl Runtime {
         revision: &Revision,
         service: &Service,
     ) -> Result<(), Error> {
+        // The service's URLs (and so its port listener) exist now; the gateway starts listening.
+        self.invoke.service_changed(&revision_service(revision));
         let pool = self.pool_for(revision, service).await?;
         match pool.pool.acquire().await {
             Ok(slot) => {
@@ -300,6 +310,7 @@ impl Runtime {
 
     /// Stop every instance of a deleted service.
     pub async fn retire_service(&self, service_name: &str) {
+        self.invoke.service_changed(service_name);
         let victims: Vec<Arc<RevisionPool>> = match self.pools.lock() {
             Ok(mut pools) => {
                 let names: Vec<String> = pools
@@ -361,10 +372,30 @@ impl Runtime {
         };
         let guard = pool.pool.acquire().await.map_err(pool_error)?;
         Ok(Slot {
-            revision: pool.info.name.clone(),
+            info: pool.info.clone(),
             addr: guard.addr,
             _guard: guard,
         })
+    }
+
+    /// Queue one `LogEntry` for the batched writer (request logs of the gateway). Never blocks.
+    pub fn append_log(&self, entry: Value) {
+        if self.logs.send(entry).is_err() {
+            tracing::warn!("log writer stopped; dropping a log entry");
+        }
+    }
+
+    /// Process groups of every running service instance (the gateway tells Kumo's own workloads
+    /// from other local clients with it, for `ingress: internal`).
+    pub fn workload_process_groups(&self) -> Vec<u32> {
+        self.pools
+            .lock()
+            .map(|p| {
+                p.values()
+                    .flat_map(|p| p.pool.instances().into_iter().filter_map(|i| i.pid))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The request timeout and name of a revision (from the running pool or the store).
@@ -378,10 +409,7 @@ impl Runtime {
             return Ok(p.info.clone());
         }
         let (revision, _) = self.load_revision(revision_name)?;
-        Ok(RevisionInfo {
-            name: revision.name.clone(),
-            timeout: request_timeout(&revision),
-        })
+        Ok(revision_info(&revision))
     }
 
     /// How many instances `revision_name` has now (0 when scaled to zero).
@@ -500,10 +528,7 @@ impl Runtime {
         let pool = InstancePool::new(Arc::clone(&self.driver), spec, cfg, sink, None);
         let entry = Arc::new(RevisionPool {
             pool,
-            info: RevisionInfo {
-                name: revision.name.clone(),
-                timeout: request_timeout(revision),
-            },
+            info: revision_info(revision),
             service: revision_service(revision),
             _metadata: stop,
         });
@@ -863,6 +888,16 @@ fn startup_timeout(container: &Container) -> Duration {
     let total =
         num("initialDelaySeconds", 0) + num("periodSeconds", 10) * num("failureThreshold", 3);
     Duration::from_secs(total.clamp(1, 3600))
+}
+
+fn revision_info(revision: &Revision) -> RevisionInfo {
+    let h2c =
+        ingress_container(revision).is_ok_and(|c| c.ports.first().is_some_and(|p| p.name == "h2c"));
+    RevisionInfo {
+        name: revision.name.clone(),
+        timeout: request_timeout(revision),
+        h2c,
+    }
 }
 
 /// The revision's `timeout` ("300s"), Cloud Run's request timeout.

@@ -1,1 +1,796 @@
-//! kumo-gateway
+//! Kumo's data plane: Cloud Run's front end for the services Kumo runs.
+//!
+//! A request reaches a service either on Kumo's main port with a `*.run.localhost` Host (the
+//! binary hands such requests to [`Gateway::handle`]) or on the service's own
+//! `127.0.0.1:SERVICEPORT` listener ([`Gateway::serve_service_ports`]). Each request goes through
+//! the same phases, each a function that continues or answers: route → authenticate →
+//! authorize → forward → record. The decision itself is the control plane's
+//! ([`kumo_control::invoke`]); this crate is HTTP.
+
+mod headers;
+pub mod pages;
+mod peer;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode, Version};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body, Frame, SizeHint};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use kumo_control::invoke::{
+    InvocationDecision, InvocationRequest, ServiceRoute, Source, TokenHeader,
+};
+use kumo_control::runtime::Slot;
+use kumo_control::{Caller, Control, Error, Mode};
+use serde_json::{Value, json};
+
+pub use headers::{SIGNATURE_REMOVED, X_KUMO_EXPLANATION, X_SERVERLESS_AUTHORIZATION};
+
+/// Errors of streamed bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// Every body the gateway sends or forwards.
+pub type GatewayBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// How long a host → service lookup is trusted before it is read again.
+const HOST_TTL: Duration = Duration::from_secs(2);
+/// How often listeners are reconciled even without a change notification.
+const RECONCILE_EVERY: Duration = Duration::from_secs(5);
+
+/// Cloud Run's request-log texts for refusals (cloudrun-security-spec.md §2.6).
+const LOG_403: &str = "The request was not authenticated. Either allow unauthenticated invocations or set the proper Authorization header. Read more at https://cloud.google.com/run/docs/securing/authenticating Additional troubleshooting documentation can be found at: https://cloud.google.com/run/docs/troubleshooting#unauthorized-client";
+const LOG_401: &str = "The request was not authorized to invoke this service. Read more at https://cloud.google.com/run/docs/securing/authenticating Additional troubleshooting documentation can be found at: https://cloud.google.com/run/docs/troubleshooting#401";
+const LOG_NO_INSTANCE: &str = "The request was aborted because there was no available instance. Additional troubleshooting documentation can be found at: https://cloud.google.com/run/docs/troubleshooting#abort-request";
+
+/// Which door a request came through.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    /// Kumo's main port: the Host header names the service.
+    Host,
+    /// A service's own port.
+    ServicePort(String),
+}
+
+/// The connection a request arrived on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Conn {
+    /// The client's address.
+    pub peer: Option<SocketAddr>,
+    /// The local address it connected to.
+    pub local: Option<SocketAddr>,
+}
+
+/// The data plane. Cheap to clone.
+#[derive(Clone)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    control: Control,
+    h1: Client<HttpConnector, GatewayBody>,
+    h2: Client<HttpConnector, GatewayBody>,
+    hosts: Mutex<HashMap<String, (Instant, Option<String>)>>,
+}
+
+/// A phase either hands its result to the next one or answers the request.
+enum Flow<T> {
+    Continue(T),
+    Respond(Response<GatewayBody>),
+}
+
+/// What routing found.
+struct Routed {
+    service: String,
+    tag: Option<String>,
+    path: String,
+}
+
+/// What the front end knows of the request for its request log.
+struct LogContext {
+    method: String,
+    url: String,
+    user_agent: Option<String>,
+    referer: Option<String>,
+    request_size: Option<u64>,
+    protocol: &'static str,
+    remote_ip: Option<String>,
+    trace: headers::Trace,
+    started: Instant,
+    received: SystemTime,
+}
+
+/// `*.run.localhost[:port]`: the Host routes to the gateway.
+pub fn is_gateway_host(host: &str) -> bool {
+    let name = strip_port(host).trim_end_matches('.');
+    name.len() > ".run.localhost".len() && name.to_ascii_lowercase().ends_with(".run.localhost")
+}
+
+/// The Host of a request: the header, or the URI authority (HTTP/2).
+pub fn request_host<B>(req: &Request<B>) -> Option<&str> {
+    req.headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+}
+
+fn strip_port(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+fn full_body(text: impl Into<Bytes>) -> GatewayBody {
+    Full::new(text.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+fn html(status: StatusCode, page: String) -> Response<GatewayBody> {
+    let mut resp = Response::new(full_body(page));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=UTF-8"),
+    );
+    resp
+}
+
+fn with_explanation(
+    mut resp: Response<GatewayBody>,
+    explanation: Option<&str>,
+) -> Response<GatewayBody> {
+    if let Some(text) = explanation
+        && let Ok(v) = HeaderValue::from_str(text)
+    {
+        resp.headers_mut().insert(X_KUMO_EXPLANATION, v);
+    }
+    resp
+}
+
+impl Gateway {
+    /// A gateway over `control`.
+    pub fn new(control: Control) -> Gateway {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let h1 = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(256)
+            .build(connector.clone());
+        let h2 = Client::builder(TokioExecutor::new())
+            .http2_only(true)
+            .build(connector);
+        Gateway {
+            inner: Arc::new(Inner {
+                control,
+                h1,
+                h2,
+                hosts: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    fn control(&self) -> &Control {
+        &self.inner.control
+    }
+
+    /// Serve one request that came through `entry`.
+    pub async fn handle<B>(
+        &self,
+        req: Request<B>,
+        entry: &Entry,
+        conn: Conn,
+    ) -> Response<GatewayBody>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let req = req.map(|b| b.map_err(Into::into).boxed_unsync());
+        let log = log_context(&req, conn);
+        let routed = match self.route(&req, entry) {
+            Flow::Continue(r) => r,
+            Flow::Respond(resp) => return resp,
+        };
+        let presented = headers::presented_token(req.headers());
+        let (route, caller) = match self.authorize(&routed, &presented, conn) {
+            Flow::Continue(ok) => ok,
+            Flow::Respond(resp) => {
+                if let Some(route) = self.control().service_route(&routed.service).ok().flatten() {
+                    let revision = route
+                        .pick_revision(rand::random::<u32>() % 100)
+                        .map(str::to_owned);
+                    self.record(&route, revision.as_deref(), &log, resp.status(), None);
+                }
+                return resp;
+            }
+        };
+        let (resp, revision) = self
+            .forward(req, &routed, &route, &caller, &presented, &log, conn)
+            .await;
+        self.record(&route, revision.as_deref(), &log, resp.status(), None);
+        resp
+    }
+
+    /// Route: which service (and tag) the request is for; 404 when none.
+    fn route(&self, req: &Request<GatewayBody>, entry: &Entry) -> Flow<Routed> {
+        let path = req.uri().path().to_owned();
+        let (service, tag) = match entry {
+            Entry::ServicePort(service) => (Some(service.clone()), None),
+            Entry::Host => {
+                let host = request_host(req).unwrap_or_default();
+                let name = strip_port(host).to_ascii_lowercase();
+                let (tag, rest) = match name.split_once("---") {
+                    Some((tag, rest)) => (Some(tag.to_owned()), rest.to_owned()),
+                    None => (None, name),
+                };
+                (self.service_for_host(&rest), tag)
+            }
+        };
+        let reserved = path == "/eventlog" || path.starts_with("/_ah/") || path == "/healthz";
+        match service {
+            Some(service) if !reserved => Flow::Continue(Routed { service, tag, path }),
+            _ => Flow::Respond(html(StatusCode::NOT_FOUND, pages::not_found(&path))),
+        }
+    }
+
+    fn service_for_host(&self, host: &str) -> Option<String> {
+        if let Ok(hosts) = self.inner.hosts.lock()
+            && let Some((at, service)) = hosts.get(host)
+            && at.elapsed() < HOST_TTL
+        {
+            return service.clone();
+        }
+        let service = match self.control().service_for_host(host) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, host, "host lookup failed");
+                return None;
+            }
+        };
+        if let Ok(mut hosts) = self.inner.hosts.lock() {
+            if hosts.len() > 10_000 {
+                hosts.clear();
+            }
+            hosts.insert(host.to_owned(), (Instant::now(), service.clone()));
+        }
+        service
+    }
+
+    /// Authenticate + authorize: the control plane's invocation decision.
+    fn authorize(
+        &self,
+        routed: &Routed,
+        presented: &headers::Presented,
+        conn: Conn,
+    ) -> Flow<(Arc<ServiceRoute>, Caller)> {
+        let (token, via_header) = match presented {
+            headers::Presented::None => (None, TokenHeader::Authorization),
+            headers::Presented::Token {
+                token,
+                x_serverless,
+            } => (Some(token.as_str()), via(*x_serverless)),
+            // Not one bearer JWT: the verifier refuses it as malformed (401) on private services.
+            headers::Presented::Malformed { x_serverless } => {
+                (Some("malformed, not a bearer JWT"), via(*x_serverless))
+            }
+        };
+        let source = self.source(&routed.service, conn);
+        let request = InvocationRequest {
+            service: &routed.service,
+            token,
+            via_header,
+            source,
+        };
+        let decision = match self.control().invocation_decision(&request) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, service = %routed.service, "invocation decision failed");
+                return Flow::Respond(html(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    pages::server_error(
+                        500,
+                        "Internal Server Error",
+                        "The server encountered an error.",
+                    ),
+                ));
+            }
+        };
+        let dev = self.control().config().mode == Mode::Dev;
+        match decision {
+            InvocationDecision::Allowed { route, caller } => Flow::Continue((route, caller)),
+            InvocationDecision::NotFound => {
+                Flow::Respond(html(StatusCode::NOT_FOUND, pages::not_found(&routed.path)))
+            }
+            InvocationDecision::Unauthorized {
+                reason,
+                explanation,
+                ..
+            } => {
+                tracing::debug!(?reason, service = %routed.service, "401");
+                let resp = html(StatusCode::UNAUTHORIZED, pages::unauthorized(&routed.path));
+                Flow::Respond(with_explanation(
+                    resp,
+                    explanation.as_deref().filter(|_| dev),
+                ))
+            }
+            InvocationDecision::Forbidden { explanation, .. } => {
+                let resp = html(StatusCode::FORBIDDEN, pages::forbidden(&routed.path));
+                Flow::Respond(with_explanation(
+                    resp,
+                    explanation.as_deref().filter(|_| dev),
+                ))
+            }
+        }
+    }
+
+    /// Internal only matters for services that restrict ingress; the /proc walk is skipped
+    /// otherwise.
+    fn source(&self, service: &str, conn: Conn) -> Source {
+        let restricted = self
+            .control()
+            .service_route(service)
+            .ok()
+            .flatten()
+            .is_some_and(|r| r.ingress_restricted());
+        match (restricted, conn.peer, conn.local) {
+            (true, Some(peer), Some(local)) => {
+                let groups = self.control().runtime().workload_process_groups();
+                if peer::is_workload(peer, local, &groups) {
+                    Source::Internal
+                } else {
+                    Source::External
+                }
+            }
+            _ => Source::External,
+        }
+    }
+
+    /// Forward to an instance of the chosen revision and stream the answer back.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call site; the phase needs all of it"
+    )]
+    async fn forward(
+        &self,
+        mut req: Request<GatewayBody>,
+        routed: &Routed,
+        route: &ServiceRoute,
+        caller: &Caller,
+        presented: &headers::Presented,
+        log: &LogContext,
+        conn: Conn,
+    ) -> (Response<GatewayBody>, Option<String>) {
+        let roll = rand::random::<u32>() % 100;
+        let revision = match &routed.tag {
+            Some(tag) => route.tagged_revision(tag),
+            None => route.pick_revision(roll),
+        };
+        let Some(revision) = revision.map(str::to_owned) else {
+            return (
+                html(StatusCode::NOT_FOUND, pages::not_found(&routed.path)),
+                None,
+            );
+        };
+        let slot = match self.control().runtime().acquire(&revision).await {
+            Ok(slot) => slot,
+            Err(Error::ResourceExhausted { .. }) => {
+                let resp = html(StatusCode::TOO_MANY_REQUESTS, pages::too_many_requests());
+                self.record(
+                    route,
+                    Some(&revision),
+                    log,
+                    resp.status(),
+                    Some(LOG_NO_INSTANCE),
+                );
+                return (resp, Some(revision));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, %revision, "no instance");
+                let resp = html(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    pages::server_error(
+                        503,
+                        "Service Unavailable",
+                        "The request failed because the instance could not start successfully.",
+                    ),
+                );
+                return (resp, Some(revision));
+            }
+        };
+        let upgrade = headers::is_upgrade(req.headers());
+        let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+        let (mut parts, body) = req.into_parts();
+        let host = parts.headers.get(header::HOST).cloned().or_else(|| {
+            parts
+                .uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        });
+        headers::strip_inbound(&mut parts.headers, upgrade);
+        headers::add_forwarding(&mut parts.headers, conn.peer.map(|p| p.ip()), &log.trace);
+        // X-Serverless-Authorization always loses its signature; an Authorization token only when it
+        // is a user's CLI token that Kumo checked (Cloud Run redacts gcloud tokens so the app
+        // cannot replay them).
+        if matches!(
+            presented,
+            headers::Presented::Token {
+                x_serverless: true,
+                ..
+            }
+        ) {
+            headers::redact_header(&mut parts.headers, X_SERVERLESS_AUTHORIZATION);
+        }
+        if let (
+            headers::Presented::Token {
+                token,
+                x_serverless: false,
+            },
+            Caller::User { .. },
+        ) = (presented, caller)
+            && headers::jwt_audience_is(token, kumo_control::invoke::CLI_CLIENT_ID)
+        {
+            headers::redact_header(&mut parts.headers, header::AUTHORIZATION.as_str());
+        }
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let uri = match format!("http://{}{path}", slot.addr).parse::<http::Uri>() {
+            Ok(uri) => uri,
+            Err(_) => {
+                return (
+                    html(StatusCode::BAD_REQUEST, pages::not_found(&routed.path)),
+                    Some(revision),
+                );
+            }
+        };
+        parts.uri = uri;
+        let h2c = slot.info.h2c;
+        parts.version = if h2c {
+            Version::HTTP_2
+        } else {
+            Version::HTTP_11
+        };
+        if h2c {
+            parts.headers.remove(header::HOST);
+        } else if let Some(host) = host {
+            parts.headers.insert(header::HOST, host);
+        }
+        let upstream = Request::from_parts(parts, body);
+        let client = if h2c { &self.inner.h2 } else { &self.inner.h1 };
+        let timeout = slot.info.timeout;
+        let answer = tokio::time::timeout(timeout, client.request(upstream)).await;
+        let mut resp = match answer {
+            Ok(Ok(resp)) => resp,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, %revision, "instance unreachable");
+                let resp = html(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    pages::server_error(
+                        503,
+                        "Service Unavailable",
+                        "The service is temporarily unavailable.",
+                    ),
+                );
+                return (resp, Some(revision));
+            }
+            Err(_) => {
+                let mut resp = Response::new(full_body("upstream request timeout"));
+                *resp.status_mut() = StatusCode::GATEWAY_TIMEOUT;
+                return (resp, Some(revision));
+            }
+        };
+        if upgrade && resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+            let instance_upgrade = hyper::upgrade::on(&mut resp);
+            if let Some(client_upgrade) = client_upgrade {
+                tokio::spawn(tunnel(client_upgrade, instance_upgrade, slot));
+            }
+            let (mut parts, _) = resp.into_parts();
+            headers::strip_outbound(&mut parts.headers, true);
+            return (
+                Response::from_parts(parts, full_body(Bytes::new())),
+                Some(revision),
+            );
+        }
+        let (mut parts, body) = resp.into_parts();
+        headers::strip_outbound(&mut parts.headers, false);
+        let body = Held {
+            inner: body.map_err(BoxError::from).boxed_unsync(),
+            _slot: slot,
+        }
+        .boxed_unsync();
+        (Response::from_parts(parts, body), Some(revision))
+    }
+
+    /// Record: the request-log entry Cloud Run writes (§2.7), batched through the runtime.
+    fn record(
+        &self,
+        route: &ServiceRoute,
+        revision: Option<&str>,
+        log: &LogContext,
+        status: StatusCode,
+        text: Option<&str>,
+    ) {
+        let text = text.or(match status {
+            StatusCode::FORBIDDEN => Some(LOG_403),
+            StatusCode::UNAUTHORIZED => Some(LOG_401),
+            _ => None,
+        });
+        let entry = request_log_entry(route, revision, log, status, text);
+        self.control().runtime().append_log(entry);
+    }
+
+    /// Listen on every service's own port until `shutdown` turns true, following service
+    /// creation and deletion.
+    pub async fn serve_service_ports(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut changes = self.control().endpoint_changes();
+        let mut listeners: HashMap<u16, (String, tokio::task::JoinHandle<()>)> = HashMap::new();
+        loop {
+            self.reconcile(&mut listeners, &shutdown).await;
+            tokio::select! {
+                _ = changes.changed() => {}
+                _ = tokio::time::sleep(RECONCILE_EVERY) => {}
+                _ = shutdown.wait_for(|s| *s) => break,
+            }
+        }
+        for (_, (_, task)) in listeners {
+            task.abort();
+        }
+    }
+
+    async fn reconcile(
+        &self,
+        listeners: &mut HashMap<u16, (String, tokio::task::JoinHandle<()>)>,
+        shutdown: &tokio::sync::watch::Receiver<bool>,
+    ) {
+        let wanted = match self.control().service_ports() {
+            Ok(ports) => ports,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list service ports");
+                return;
+            }
+        };
+        let wanted_map: HashMap<u16, String> = wanted.into_iter().collect();
+        listeners.retain(|port, (service, task)| {
+            let keep = wanted_map.get(port) == Some(service) && !task.is_finished();
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        for (port, service) in wanted_map {
+            if listeners.contains_key(&port) {
+                continue;
+            }
+            match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+                Ok(listener) => {
+                    tracing::info!(port, %service, "service listener");
+                    let task = tokio::spawn(self.clone().accept_loop(
+                        listener,
+                        Entry::ServicePort(service.clone()),
+                        shutdown.clone(),
+                    ));
+                    listeners.insert(port, (service, task));
+                }
+                Err(e) => {
+                    tracing::warn!(port, %service, error = %e, "cannot listen on the service port")
+                }
+            }
+        }
+    }
+
+    /// Accept connections on `listener` (HTTP/1.1 with upgrades, and h2c) until shutdown.
+    pub async fn accept_loop(
+        self,
+        listener: tokio::net::TcpListener,
+        entry: Entry,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let entry = Arc::new(entry);
+        loop {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                _ = shutdown.wait_for(|s| *s) => return,
+            };
+            let (stream, peer) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::debug!(error = %e, "accept");
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let conn = Conn {
+                peer: Some(peer),
+                local: stream.local_addr().ok(),
+            };
+            let gateway = self.clone();
+            let entry = Arc::clone(&entry);
+            tokio::spawn(async move {
+                let service =
+                    hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                        let gateway = gateway.clone();
+                        let entry = Arc::clone(&entry);
+                        async move {
+                            Ok::<_, std::convert::Infallible>(
+                                gateway.handle(req, &entry, conn).await,
+                            )
+                        }
+                    });
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                if let Err(e) = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .await
+                {
+                    tracing::debug!(error = %e, "connection");
+                }
+            });
+        }
+    }
+}
+
+fn via(x_serverless: bool) -> TokenHeader {
+    if x_serverless {
+        TokenHeader::XServerless
+    } else {
+        TokenHeader::Authorization
+    }
+}
+
+/// Copies bytes both ways between the client and the instance after a 101.
+async fn tunnel(
+    client: hyper::upgrade::OnUpgrade,
+    instance: hyper::upgrade::OnUpgrade,
+    slot: Slot,
+) {
+    let (client, instance) = match (client.await, instance.await) {
+        (Ok(c), Ok(i)) => (c, i),
+        (c, i) => {
+            tracing::debug!(client = c.is_ok(), instance = i.is_ok(), "upgrade failed");
+            return;
+        }
+    };
+    let mut client = TokioIo::new(client);
+    let mut instance = TokioIo::new(instance);
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut instance).await;
+    drop(slot);
+}
+
+/// A response body that keeps its instance slot reserved until it is fully sent (for
+/// `containerConcurrency`).
+struct Held {
+    inner: GatewayBody,
+    _slot: Slot,
+}
+
+impl Body for Held {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+fn log_context(req: &Request<GatewayBody>, conn: Conn) -> LogContext {
+    let header = |name: header::HeaderName| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let host = request_host(req).unwrap_or("localhost");
+    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    LogContext {
+        method: req.method().to_string(),
+        url: format!("http://{host}{path}"),
+        user_agent: header(header::USER_AGENT),
+        referer: header(header::REFERER),
+        request_size: req.body().size_hint().exact(),
+        protocol: match req.version() {
+            Version::HTTP_2 => "HTTP/2",
+            Version::HTTP_10 => "HTTP/1.0",
+            _ => "HTTP/1.1",
+        },
+        remote_ip: conn.peer.map(|p| p.ip().to_string()),
+        trace: headers::Trace::of(req.headers()),
+        started: Instant::now(),
+        received: SystemTime::now(),
+    }
+}
+
+fn request_log_entry(
+    route: &ServiceRoute,
+    revision: Option<&str>,
+    log: &LogContext,
+    status: StatusCode,
+    text: Option<&str>,
+) -> Value {
+    let latency = log.started.elapsed().as_secs_f64();
+    let severity = match status.as_u16() {
+        500.. => "ERROR",
+        400.. => "WARNING",
+        _ => "INFO",
+    };
+    let timestamp = kumo_control::runtime::timestamp(log.received);
+    let mut http_request = json!({
+        "requestMethod": log.method,
+        "requestUrl": log.url,
+        "status": status.as_u16(),
+        "latency": format!("{latency:.9}s"),
+        "protocol": log.protocol,
+    });
+    if let Some(ua) = &log.user_agent {
+        http_request["userAgent"] = json!(ua);
+    }
+    if let Some(r) = &log.referer {
+        http_request["referer"] = json!(r);
+    }
+    if let Some(ip) = &log.remote_ip {
+        http_request["remoteIp"] = json!(ip);
+    }
+    if let Some(size) = log.request_size {
+        http_request["requestSize"] = json!(size.to_string());
+    }
+    let revision_id = revision
+        .and_then(|r| r.rsplit('/').next())
+        .unwrap_or_default();
+    let mut entry = json!({
+        "httpRequest": http_request,
+        "insertId": format!("{:016x}", rand::random::<u64>()),
+        "logName": format!("projects/{}/logs/run.googleapis.com%2Frequests", route.project_id),
+        "resource": {
+            "type": "cloud_run_revision",
+            "labels": {
+                "configuration_name": route.service,
+                "location": route.location,
+                "project_id": route.project_id,
+                "revision_name": revision_id,
+                "service_name": route.service,
+            }
+        },
+        "severity": severity,
+        "timestamp": timestamp,
+        "receiveTimestamp": kumo_control::runtime::timestamp(SystemTime::now()),
+        "trace": format!("projects/{}/traces/{}", route.project_id, log.trace.trace_id),
+        "spanId": format!("{:016x}", log.trace.span_id),
+        "traceSampled": log.trace.sampled,
+    });
+    if let Some(text) = text {
+        entry["textPayload"] = json!(text);
+    }
+    entry
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gateway_hosts() {
+        assert!(is_gateway_host("hello-123.us-central1.run.localhost:8080"));
+        assert!(is_gateway_host("hello-abcdefghij-uc.a.run.localhost"));
+        assert!(is_gateway_host("HELLO-1.R.RUN.LOCALHOST"));
+        assert!(!is_gateway_host("run.localhost"));
+        assert!(!is_gateway_host("127.0.0.1:8080"));
+        assert!(!is_gateway_host("example.com"));
+    }
+}

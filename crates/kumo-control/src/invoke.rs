@@ -1,0 +1,639 @@
+//! The invocation decision of the data plane (cloudrun-security-spec.md §2), in Cloud Run's
+//! order: ingress (404, no log) → invoker check disabled (allow, no authentication) → public
+//! through `allUsers` (allow, the token is not looked at) → the ID token (401: malformed, bad
+//! signature, expired, wrong audience, not an ID token) → `run.routes.invoke` through the IAM
+//! engine over the real ancestry (403).
+//!
+//! The hot path reads no store for unchanged data: service routing facts are cached until the
+//! service is written ([`Control::invalidate_service`]) or briefly at most; verified tokens are
+//! cached until they expire; decisions are cached per IAM generation, so an IAM change takes
+//! effect on the very next request.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kumo_wire::run_v2::{IngressTraffic, Service, TrafficTargetAllocationType};
+use serde_json::Value;
+
+use crate::records::Collection;
+use crate::{Caller, Control, Error, Mode, ResourceRef};
+
+/// The permission Cloud Run checks on every request.
+pub const INVOKE_PERMISSION: &str = "run.routes.invoke";
+/// gcloud's user ID tokens carry its OAuth client as `aud`; Kumo's CLI is `kumo-cli` (spec §2.1).
+pub const CLI_CLIENT_ID: &str = "kumo-cli";
+/// A routing fact is re-read at least this often even without an invalidation (a safety net for
+/// writers that do not call [`Control::invalidate_service`]).
+const ROUTE_TTL: Duration = Duration::from_secs(2);
+/// Bounds of the caches (entries); when full, expired entries go first, then everything.
+const TOKEN_CACHE_MAX: usize = 10_000;
+const DECISION_CACHE_MAX: usize = 50_000;
+/// Clock skew tolerated on `exp`/`iat`/`nbf` (Google's libraries allow a few seconds).
+const LEEWAY: i64 = 5;
+
+/// Which header carried the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenHeader {
+    /// `Authorization: Bearer …`.
+    Authorization,
+    /// `X-Serverless-Authorization: Bearer …` (wins when both are sent).
+    XServerless,
+}
+
+/// Where the request comes from, for the ingress setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Anything but Kumo's own workloads.
+    External,
+    /// A Kumo workload (Cloud Run's "internal").
+    Internal,
+}
+
+/// One request to decide on.
+#[derive(Debug, Clone, Copy)]
+pub struct InvocationRequest<'a> {
+    /// The service, `projects/PROJECT_ID/locations/L/services/S`.
+    pub service: &'a str,
+    /// The bearer token (without `Bearer `), from the header that wins.
+    pub token: Option<&'a str>,
+    /// Which header it came from.
+    pub via_header: TokenHeader,
+    /// External or internal.
+    pub source: Source,
+}
+
+/// Why a token was refused (401). Logged, never sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenRefusal {
+    /// Not a JWT, or several of them.
+    Malformed,
+    /// An access token (`ya29.`) or another non-ID token.
+    NotIdToken,
+    /// The signature, algorithm or key id does not verify.
+    BadSignature,
+    /// `exp` passed or `iat`/`nbf` in the future.
+    Expired,
+    /// `aud` is none of the service's audiences.
+    WrongAudience,
+    /// Anything else the verifier refused (issuer, missing claims).
+    Invalid(String),
+}
+
+/// The decision.
+#[derive(Debug, Clone)]
+pub enum InvocationDecision {
+    /// 404 and no request log: unknown service, or the ingress setting excludes the source.
+    NotFound,
+    /// Forward to the service.
+    Allowed {
+        /// The service's routing facts.
+        route: Arc<ServiceRoute>,
+        /// Who called (anonymous for public services and the disabled check).
+        caller: Caller,
+    },
+    /// 401.
+    Unauthorized {
+        /// The service's routing facts.
+        route: Arc<ServiceRoute>,
+        /// Why.
+        reason: TokenRefusal,
+        /// Dev mode only: a one-line explanation.
+        explanation: Option<String>,
+    },
+    /// 403: no token on a private service, or the caller lacks `run.routes.invoke`.
+    Forbidden {
+        /// The service's routing facts.
+        route: Arc<ServiceRoute>,
+        /// Who called.
+        caller: Caller,
+        /// Dev mode only: the missing permission and the command that grants it.
+        explanation: Option<String>,
+    },
+}
+
+/// What the data plane needs about a service, read once per service write.
+#[derive(Debug, Clone)]
+pub struct ServiceRoute {
+    /// `projects/PROJECT_ID/locations/L/services/S`.
+    pub name: String,
+    /// Project id.
+    pub project_id: String,
+    /// Project number (0-less string; empty when unknown).
+    pub project_number: String,
+    /// Region.
+    pub location: String,
+    /// Service id.
+    pub service: String,
+    /// The ingress setting.
+    pub ingress: IngressTraffic,
+    /// `invokerIamDisabled`.
+    pub invoker_iam_disabled: bool,
+    /// Accepted `aud` values: the service's URLs and custom audiences.
+    pub audiences: Vec<String>,
+    /// Serving revisions (full names) and their percent.
+    pub traffic: Vec<(String, u32)>,
+    /// Tags → revision full names (`TAG---SERVICE…` URLs).
+    pub tags: Vec<(String, String)>,
+    /// The store revision of the service record this was built from.
+    pub record_revision: u64,
+}
+
+impl ServiceRoute {
+    /// The IAM resource.
+    pub fn resource(&self) -> ResourceRef {
+        ResourceRef::RunService {
+            project: self.project_id.clone(),
+            location: self.location.clone(),
+            service: self.service.clone(),
+        }
+    }
+
+    /// Whether only some sources may call (internal ingress settings).
+    pub fn ingress_restricted(&self) -> bool {
+        !matches!(
+            self.ingress,
+            IngressTraffic::All | IngressTraffic::Unspecified
+        )
+    }
+
+    /// A revision by traffic percent; `roll` is uniform in 0..100.
+    pub fn pick_revision(&self, roll: u32) -> Option<&str> {
+        let mut acc = 0;
+        for (revision, percent) in &self.traffic {
+            acc += percent;
+            if roll < acc {
+                return Some(revision);
+            }
+        }
+        self.traffic
+            .iter()
+            .rev()
+            .find(|(_, p)| *p > 0)
+            .map(|(r, _)| r.as_str())
+    }
+
+    /// The revision a traffic tag names.
+    pub fn tagged_revision(&self, tag: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|(t, _)| t == tag)
+            .map(|(_, r)| r.as_str())
+    }
+}
+
+/// A verified ID token, cached until it expires.
+#[derive(Debug, Clone)]
+struct VerifiedToken {
+    caller: Caller,
+    audiences: Vec<String>,
+    exp: i64,
+}
+
+/// A cached routing fact: when it was read, and the route (`None`: no such service).
+type RouteEntry = (Instant, Option<Arc<ServiceRoute>>);
+/// Decisions of one IAM generation, keyed by (service, member).
+type Decisions = (u64, HashMap<(String, String), bool>);
+
+/// The data plane's caches.
+pub(crate) struct InvokeCaches {
+    routes: Mutex<HashMap<String, RouteEntry>>,
+    tokens: Mutex<HashMap<Box<str>, VerifiedToken>>,
+    decisions: Mutex<Decisions>,
+    endpoints: tokio::sync::watch::Sender<u64>,
+}
+
+impl InvokeCaches {
+    pub(crate) fn new() -> InvokeCaches {
+        InvokeCaches {
+            routes: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
+            decisions: Mutex::new((0, HashMap::new())),
+            endpoints: tokio::sync::watch::Sender::new(0),
+        }
+    }
+
+    /// Forget a service's routing facts and tell the gateway to reconcile its listeners.
+    pub(crate) fn service_changed(&self, service_name: &str) {
+        if let Ok(mut routes) = self.routes.lock() {
+            routes.remove(service_name);
+        }
+        self.endpoints.send_modify(|n| *n += 1);
+    }
+}
+
+impl Control {
+    fn invoke_caches(&self) -> &InvokeCaches {
+        self.runtime().invoke_caches()
+    }
+
+    /// Drop what the data plane knows about `service_name` (call after every write of the service
+    /// or its revisions); listeners are reconciled too.
+    pub fn invalidate_service(&self, service_name: &str) {
+        self.invoke_caches().service_changed(service_name);
+    }
+
+    /// Changes whenever a service was written: the gateway re-reads which ports to listen on.
+    pub fn endpoint_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.invoke_caches().endpoints.subscribe()
+    }
+
+    /// Every allocated service port and its service (`projects/P/locations/L/services/S`): the
+    /// gateway listens on each.
+    pub fn service_ports(&self) -> Result<Vec<(u16, String)>, Error> {
+        let mut out = Vec::new();
+        let mut query = kumo_store::ListQuery {
+            parent: kumo_store::ParentFilter::Is(crate::run::urls::ENDPOINTS_PARENT.to_owned()),
+            name_prefix: Some("endpoints/ports/".to_owned()),
+            ..Default::default()
+        };
+        loop {
+            let page = self
+                .store()
+                .list(Collection::Services.as_str(), &query)
+                .map_err(crate::records::store_error)?;
+            for record in &page.records {
+                let port = record
+                    .name
+                    .rsplit('/')
+                    .next()
+                    .and_then(|p| p.parse::<u16>().ok());
+                if let (Some(port), Some(service)) = (port, record.data["service"].as_str()) {
+                    out.push((port, service.to_owned()));
+                }
+            }
+            match page.next_page_token {
+                Some(token) => query.page_token = Some(token),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// The routing facts of a service (cached), `None` when it does not exist.
+    pub fn service_route(&self, service_name: &str) -> Result<Option<Arc<ServiceRoute>>, Error> {
+        if let Ok(routes) = self.invoke_caches().routes.lock()
+            && let Some((at, route)) = routes.get(service_name)
+            && at.elapsed() < ROUTE_TTL
+        {
+            return Ok(route.clone());
+        }
+        let route = self.read_route(service_name)?.map(Arc::new);
+        if let Ok(mut routes) = self.invoke_caches().routes.lock() {
+            routes.insert(service_name.to_owned(), (Instant::now(), route.clone()));
+        }
+        Ok(route)
+    }
+
+    fn read_route(&self, service_name: &str) -> Result<Option<ServiceRoute>, Error> {
+        let Some(record) = self
+            .store()
+            .get(Collection::Services.as_str(), service_name)
+            .map_err(crate::records::store_error)?
+        else {
+            return Ok(None);
+        };
+        let parts: Vec<&str> = service_name.split('/').collect();
+        let [
+            "projects",
+            project,
+            "locations",
+            location,
+            "services",
+            service,
+        ] = parts.as_slice()
+        else {
+            return Ok(None);
+        };
+        let wire: Service = serde_json::from_value(record.data)
+            .map_err(|e| Error::internal(format!("corrupt service {service_name}: {e}")))?;
+        let project_number = self
+            .resolve_project(project)?
+            .map(|p| p.number)
+            .unwrap_or_default();
+        let ingress = wire.ingress.unwrap_or(IngressTraffic::All);
+        let invoker_iam_disabled = wire.invoker_iam_disabled
+            || wire
+                .annotations
+                .get("run.googleapis.com/invoker-iam-disabled")
+                .is_some_and(|v| v == "true");
+        let mut audiences = wire.urls.clone();
+        if !wire.uri.is_empty() && !audiences.contains(&wire.uri) {
+            audiences.push(wire.uri.clone());
+        }
+        audiences.extend(wire.custom_audiences.iter().cloned());
+        let prefix = format!("{service_name}/revisions/");
+        let full = |r: &str| {
+            if r.contains('/') {
+                r.to_owned()
+            } else {
+                format!("{prefix}{r}")
+            }
+        };
+        let latest = if wire.latest_ready_revision.is_empty() {
+            wire.latest_created_revision.clone()
+        } else {
+            wire.latest_ready_revision.clone()
+        };
+        let mut traffic = Vec::new();
+        let mut tags = Vec::new();
+        let targets = if wire.traffic.is_empty() {
+            vec![kumo_wire::run_v2::TrafficTarget {
+                kind: Some(TrafficTargetAllocationType::Latest),
+                percent: Some(100),
+                ..Default::default()
+            }]
+        } else {
+            wire.traffic.clone()
+        };
+        for target in &targets {
+            let revision = match target.kind {
+                Some(TrafficTargetAllocationType::Latest) => latest.clone(),
+                _ if target.revision.is_empty() => latest.clone(),
+                _ => target.revision.clone(),
+            };
+            if revision.is_empty() {
+                continue;
+            }
+            let revision = full(&revision);
+            let percent = u32::try_from(target.percent.unwrap_or(0)).unwrap_or(0);
+            if percent > 0 {
+                traffic.push((revision.clone(), percent));
+            }
+            if !target.tag.is_empty() {
+                tags.push((target.tag.clone(), revision));
+            }
+        }
+        Ok(Some(ServiceRoute {
+            name: service_name.to_owned(),
+            project_id: (*project).to_owned(),
+            project_number,
+            location: (*location).to_owned(),
+            service: (*service).to_owned(),
+            ingress,
+            invoker_iam_disabled,
+            audiences,
+            traffic,
+            tags,
+            record_revision: record.revision,
+        }))
+    }
+
+    /// Decide on one request (see the module comment for the order).
+    pub fn invocation_decision(
+        &self,
+        request: &InvocationRequest<'_>,
+    ) -> Result<InvocationDecision, Error> {
+        let Some(route) = self.service_route(request.service)? else {
+            return Ok(InvocationDecision::NotFound);
+        };
+        let admitted = match route.ingress {
+            IngressTraffic::All | IngressTraffic::Unspecified => true,
+            IngressTraffic::InternalOnly | IngressTraffic::InternalLoadBalancer => {
+                request.source == Source::Internal
+            }
+            IngressTraffic::None => false,
+        };
+        if !admitted {
+            return Ok(InvocationDecision::NotFound);
+        }
+        if route.invoker_iam_disabled {
+            return Ok(InvocationDecision::Allowed {
+                route,
+                caller: Caller::Anonymous,
+            });
+        }
+        // Public through allUsers: Cloud Run does not look at the token at all then.
+        if self.invoke_allowed(&route, &Caller::Anonymous)? {
+            return Ok(InvocationDecision::Allowed {
+                route,
+                caller: Caller::Anonymous,
+            });
+        }
+        let Some(token) = request.token else {
+            let explanation = self.refusal_explanation(&route, &Caller::Anonymous);
+            return Ok(InvocationDecision::Forbidden {
+                route,
+                caller: Caller::Anonymous,
+                explanation,
+            });
+        };
+        let caller = match self.verify_invocation_token(token, &route) {
+            Ok(caller) => caller,
+            Err(reason) => {
+                let explanation =
+                    (self.config().mode == Mode::Dev).then(|| token_explanation(&reason, &route));
+                return Ok(InvocationDecision::Unauthorized {
+                    route,
+                    reason,
+                    explanation,
+                });
+            }
+        };
+        if self.invoke_allowed(&route, &caller)? {
+            Ok(InvocationDecision::Allowed { route, caller })
+        } else {
+            let explanation = self.refusal_explanation(&route, &caller);
+            Ok(InvocationDecision::Forbidden {
+                route,
+                caller,
+                explanation,
+            })
+        }
+    }
+
+    /// `run.routes.invoke` for `caller`, cached per IAM generation.
+    fn invoke_allowed(&self, route: &ServiceRoute, caller: &Caller) -> Result<bool, Error> {
+        let generation = self.iam_generation();
+        let key = (
+            route.name.clone(),
+            caller.member().unwrap_or_else(|| "allUsers".to_owned()),
+        );
+        if let Ok(cache) = self.invoke_caches().decisions.lock()
+            && cache.0 == generation
+            && let Some(granted) = cache.1.get(&key)
+        {
+            return Ok(*granted);
+        }
+        let granted = self.has_permission(caller, INVOKE_PERMISSION, &route.resource())?;
+        if let Ok(mut cache) = self.invoke_caches().decisions.lock() {
+            if cache.0 != generation || cache.1.len() >= DECISION_CACHE_MAX {
+                *cache = (generation, HashMap::new());
+            }
+            cache.1.insert(key, granted);
+        }
+        Ok(granted)
+    }
+
+    /// Dev mode: the engine's verdict and the command that would grant the permission.
+    fn refusal_explanation(&self, route: &ServiceRoute, caller: &Caller) -> Option<String> {
+        if self.config().mode != Mode::Dev {
+            return None;
+        }
+        let role = self
+            .explain(caller, INVOKE_PERMISSION, &route.resource())
+            .ok()
+            .and_then(|e| e.suggested_roles.first().map(ToString::to_string))
+            .unwrap_or_else(|| "roles/run.invoker".to_owned());
+        let member = caller.member().unwrap_or_else(|| "allUsers".to_owned());
+        let who = caller
+            .member()
+            .unwrap_or_else(|| "an unauthenticated caller (no ID token)".to_owned());
+        Some(format!(
+            "{who} lacks permission '{INVOKE_PERMISSION}' on '{}'. Grant it with: gcloud run services add-iam-policy-binding {} --region={} --project={} --member={member} --role={role}",
+            route.resource().relative_name(),
+            route.service,
+            route.location,
+            route.project_id,
+        ))
+    }
+
+    /// Verifies an ID token for `route` (cached by token until `exp`).
+    fn verify_invocation_token(
+        &self,
+        token: &str,
+        route: &ServiceRoute,
+    ) -> Result<Caller, TokenRefusal> {
+        let now = self.now().timestamp();
+        let cached = self
+            .invoke_caches()
+            .tokens
+            .lock()
+            .ok()
+            .and_then(|c| c.get(token).cloned());
+        let verified = match cached {
+            Some(v) if v.exp + LEEWAY > now => v,
+            _ => {
+                let v = self.verify_id_token_uncached(token, now)?;
+                if let Ok(mut cache) = self.invoke_caches().tokens.lock() {
+                    if cache.len() >= TOKEN_CACHE_MAX {
+                        cache.retain(|_, t| t.exp + LEEWAY > now);
+                        if cache.len() >= TOKEN_CACHE_MAX {
+                            cache.clear();
+                        }
+                    }
+                    cache.insert(token.into(), v.clone());
+                }
+                v
+            }
+        };
+        let for_service = verified
+            .audiences
+            .iter()
+            .any(|a| route.audiences.contains(a));
+        // gcloud-style user tokens name the CLI client; service-account tokens must name the service.
+        let cli_user = matches!(verified.caller, Caller::User { .. })
+            && verified.audiences.iter().any(|a| a == CLI_CLIENT_ID);
+        if for_service || cli_user {
+            Ok(verified.caller)
+        } else {
+            Err(TokenRefusal::WrongAudience)
+        }
+    }
+
+    fn verify_id_token_uncached(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<VerifiedToken, TokenRefusal> {
+        use kumo_identity::jwt::JwtError;
+        if token.starts_with(kumo_identity::tokens::ACCESS_TOKEN_PREFIX) {
+            return Err(TokenRefusal::NotIdToken);
+        }
+        if token.bytes().filter(|b| *b == b'.').count() != 2 || token.contains([' ', ',']) {
+            return Err(TokenRefusal::Malformed);
+        }
+        let ring = self
+            .signing_keys()
+            .map_err(|e| TokenRefusal::Invalid(e.to_string()))?;
+        let issuer = self.issuer();
+        let claims =
+            kumo_identity::tokens::verify_id_token(&ring, token, &issuer, &[], now, LEEWAY)
+                .map_err(|e| match e {
+                    JwtError::TooLarge | JwtError::Malformed(_) => TokenRefusal::Malformed,
+                    JwtError::UnsupportedAlg(_)
+                    | JwtError::AlgMismatch { .. }
+                    | JwtError::MissingKid
+                    | JwtError::UnknownKid(_)
+                    | JwtError::InvalidSignature => TokenRefusal::BadSignature,
+                    JwtError::Expired | JwtError::NotYetValid | JwtError::LifetimeTooLong => {
+                        TokenRefusal::Expired
+                    }
+                    JwtError::WrongAudience => TokenRefusal::WrongAudience,
+                    JwtError::WrongTokenType => TokenRefusal::NotIdToken,
+                    other => TokenRefusal::Invalid(other.to_string()),
+                })?;
+        let email = claims
+            .get("email")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let Some(email) = email else {
+            // Without `email` Cloud Run cannot name the principal; such a token never passes IAM.
+            return Err(TokenRefusal::Invalid("ID token without email".into()));
+        };
+        let caller = if email.ends_with(".gserviceaccount.com") {
+            Caller::ServiceAccount { email }
+        } else {
+            Caller::User { email }
+        };
+        let audiences = match claims.get("aud") {
+            Some(Value::String(a)) => vec![a.clone()],
+            Some(Value::Array(list)) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            _ => Vec::new(),
+        };
+        let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
+        Ok(VerifiedToken {
+            caller,
+            audiences,
+            exp,
+        })
+    }
+}
+
+/// Dev mode text for a 401.
+fn token_explanation(reason: &TokenRefusal, route: &ServiceRoute) -> String {
+    match reason {
+        TokenRefusal::Malformed => "The token is not a single JWT.".to_owned(),
+        TokenRefusal::NotIdToken => {
+            "The token is not an ID token (access tokens are refused); use `kumo auth print-identity-token`.".to_owned()
+        }
+        TokenRefusal::BadSignature => "The token's signature does not verify against Kumo's keys.".to_owned(),
+        TokenRefusal::Expired => "The token is expired or not yet valid.".to_owned(),
+        TokenRefusal::WrongAudience => format!(
+            "The token's audience is none of this service's: {}.",
+            route.audiences.join(", ")
+        ),
+        TokenRefusal::Invalid(why) => format!("The token is invalid: {why}."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pick_revision_by_percent() {
+        let route = ServiceRoute {
+            name: "projects/p/locations/l/services/s".into(),
+            project_id: "p".into(),
+            project_number: "1".into(),
+            location: "l".into(),
+            service: "s".into(),
+            ingress: IngressTraffic::All,
+            invoker_iam_disabled: false,
+            audiences: vec![],
+            traffic: vec![("a".into(), 30), ("b".into(), 70)],
+            tags: vec![("green".into(), "b".into())],
+            record_revision: 1,
+        };
+        assert_eq!(route.pick_revision(0), Some("a"));
+        assert_eq!(route.pick_revision(29), Some("a"));
+        assert_eq!(route.pick_revision(30), Some("b"));
+        assert_eq!(route.pick_revision(99), Some("b"));
+        assert_eq!(route.tagged_revision("green"), Some("b"));
+        assert_eq!(route.tagged_revision("blue"), None);
+    }
+}

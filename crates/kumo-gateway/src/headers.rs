@@ -1,0 +1,433 @@
+//! What the front end does to headers (cloudrun-security-spec.md §2.3): which token counts, what
+//! is stripped, what is added, and the signature redaction.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+/// Cloud Run's replacement for a redacted signature.
+pub const SIGNATURE_REMOVED: &str = "SIGNATURE_REMOVED_BY_GOOGLE";
+/// Google's header for the token when the app uses `Authorization` itself.
+pub const X_SERVERLESS_AUTHORIZATION: &str = "x-serverless-authorization";
+/// The dev-mode explanation header on refusals (never in strict mode).
+pub const X_KUMO_EXPLANATION: &str = "x-kumo-explanation";
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) plus the ones the front end drops.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+];
+
+/// The token a request carries, as the front end sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presented {
+    /// No token header.
+    None,
+    /// One bearer token from the winning header.
+    Token { token: String, x_serverless: bool },
+    /// Several headers, several tokens, or not a bearer token: always 401 on a private service.
+    Malformed { x_serverless: bool },
+}
+
+/// `X-Serverless-Authorization` wins when present; otherwise `Authorization`.
+pub fn presented_token(headers: &HeaderMap) -> Presented {
+    let (values, x_serverless) = match headers.get_all(X_SERVERLESS_AUTHORIZATION).iter().count() {
+        0 => (
+            headers
+                .get_all(header::AUTHORIZATION)
+                .iter()
+                .collect::<Vec<_>>(),
+            false,
+        ),
+        _ => (
+            headers.get_all(X_SERVERLESS_AUTHORIZATION).iter().collect(),
+            true,
+        ),
+    };
+    match values.as_slice() {
+        [] => Presented::None,
+        [one] => match bearer(one) {
+            Some(token) => Presented::Token {
+                token: token.to_owned(),
+                x_serverless,
+            },
+            None => Presented::Malformed { x_serverless },
+        },
+        _ => Presented::Malformed { x_serverless },
+    }
+}
+
+fn bearer(value: &HeaderValue) -> Option<&str> {
+    let text = value.to_str().ok()?;
+    let (scheme, token) = text.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains([' ', ',']))
+        .then_some(token)
+}
+
+/// `HEADER.PAYLOAD.SIGNATURE_REMOVED_BY_GOOGLE` for a JWT; `None` for anything else.
+pub fn redact_jwt(token: &str) -> Option<String> {
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    Some(format!("{h}.{p}.{SIGNATURE_REMOVED}"))
+}
+
+/// The unverified `aud` of a JWT (only called on tokens the gateway already verified).
+pub fn jwt_audience_is(token: &str, audience: &str) -> bool {
+    let Some(payload) = token.split('.').nth(1) else {
+        return false;
+    };
+    let Ok(bytes) = URL_SAFE_NO_PAD.decode(payload) else {
+        return false;
+    };
+    let Ok(claims) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return false;
+    };
+    match &claims["aud"] {
+        serde_json::Value::String(a) => a == audience,
+        serde_json::Value::Array(list) => list.iter().any(|a| a.as_str() == Some(audience)),
+        _ => false,
+    }
+}
+
+/// Replace the bearer token of `name` by its redacted form.
+pub fn redact_header(headers: &mut HeaderMap, name: &str) {
+    let Some(value) = headers.get(name) else {
+        return;
+    };
+    let Some(token) = bearer(value) else { return };
+    let Some(redacted) = redact_jwt(token) else {
+        return;
+    };
+    if let Ok(v) = HeaderValue::from_str(&format!("Bearer {redacted}")) {
+        headers.insert(
+            HeaderName::from_bytes(name.as_bytes()).unwrap_or(header::AUTHORIZATION),
+            v,
+        );
+    }
+}
+
+/// Whether the request asks for a protocol upgrade (WebSocket).
+pub fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::UPGRADE)
+        && headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+/// Drop hop-by-hop headers (and those `Connection` names), and client-sent `X-Google-*` /
+/// `X-Goog-IAP-*`. An upgrade keeps `Upgrade` and `Connection: upgrade`.
+pub fn strip_inbound(headers: &mut HeaderMap, upgrade: bool) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .filter(|n| n != header::UPGRADE)
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    if upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    } else {
+        headers.remove(header::UPGRADE);
+    }
+    let google: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| {
+            let k = k.as_str();
+            k.starts_with("x-google-") || k.starts_with("x-goog-iap-")
+        })
+        .cloned()
+        .collect();
+    for name in google {
+        headers.remove(name);
+    }
+}
+
+/// Hop-by-hop headers are not forwarded back either.
+pub fn strip_outbound(headers: &mut HeaderMap, upgrade: bool) {
+    for name in HOP_BY_HOP {
+        if upgrade && name == "connection" {
+            continue;
+        }
+        headers.remove(name);
+    }
+}
+
+/// The trace of a request: the client's `X-Cloud-Trace-Context` / `traceparent` when valid,
+/// else a fresh one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trace {
+    /// 32 lowercase hex digits.
+    pub trace_id: String,
+    /// The span id as a number.
+    pub span_id: u64,
+    /// Sampled flag.
+    pub sampled: bool,
+}
+
+impl Trace {
+    /// From the request, or new.
+    pub fn of(headers: &HeaderMap) -> Trace {
+        let from_cloud = headers
+            .get("x-cloud-trace-context")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_cloud_trace);
+        let from_w3c = || {
+            headers
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_traceparent)
+        };
+        from_cloud.or_else(from_w3c).unwrap_or_else(|| Trace {
+            trace_id: format!("{:032x}", rand::random::<u128>()),
+            span_id: rand::random::<u64>() >> 1,
+            sampled: true,
+        })
+    }
+
+    /// `X-Cloud-Trace-Context`.
+    pub fn cloud_header(&self) -> String {
+        format!(
+            "{}/{};o={}",
+            self.trace_id,
+            self.span_id,
+            u8::from(self.sampled)
+        )
+    }
+
+    /// W3C `traceparent`.
+    pub fn traceparent(&self) -> String {
+        format!(
+            "00-{}-{:016x}-{:02x}",
+            self.trace_id,
+            self.span_id,
+            u8::from(self.sampled)
+        )
+    }
+}
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit()) && s.bytes().any(|b| b != b'0')
+}
+
+fn parse_cloud_trace(text: &str) -> Option<Trace> {
+    let (trace_id, rest) = text.split_once('/').map_or((text, ""), |(t, r)| (t, r));
+    if !is_hex(trace_id, 32) {
+        return None;
+    }
+    let (span, options) = rest.split_once(';').map_or((rest, ""), |(s, o)| (s, o));
+    let span_id = if span.is_empty() {
+        rand::random::<u64>() >> 1
+    } else {
+        span.parse().ok()?
+    };
+    Some(Trace {
+        trace_id: trace_id.to_ascii_lowercase(),
+        span_id,
+        sampled: options.trim() != "o=0",
+    })
+}
+
+fn parse_traceparent(text: &str) -> Option<Trace> {
+    let parts: Vec<&str> = text.trim().split('-').collect();
+    let [version, trace_id, span, flags] = parts.as_slice() else {
+        return None;
+    };
+    if *version != "00" || !is_hex(trace_id, 32) || !is_hex(span, 16) || flags.len() != 2 {
+        return None;
+    }
+    Some(Trace {
+        trace_id: trace_id.to_ascii_lowercase(),
+        span_id: u64::from_str_radix(span, 16).ok()?,
+        sampled: u8::from_str_radix(flags, 16).ok()? & 1 == 1,
+    })
+}
+
+/// Adds the front end's headers: `X-Forwarded-For` (appended), `X-Forwarded-Proto`,
+/// `Forwarded`, `X-Cloud-Trace-Context`, `traceparent`.
+pub fn add_forwarding(headers: &mut HeaderMap, client_ip: Option<std::net::IpAddr>, trace: &Trace) {
+    if let Some(ip) = client_ip {
+        let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            Some(prior) if !prior.trim().is_empty() => format!("{prior}, {ip}"),
+            _ => ip.to_string(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&xff) {
+            headers.insert("x-forwarded-for", v);
+        }
+        let node = match ip {
+            std::net::IpAddr::V4(v4) => v4.to_string(),
+            std::net::IpAddr::V6(v6) => format!("\"[{v6}]\""),
+        };
+        if let Ok(v) = HeaderValue::from_str(&format!("for={node};proto=http")) {
+            headers.insert("forwarded", v);
+        }
+    }
+    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    if let Ok(v) = HeaderValue::from_str(&trace.cloud_header()) {
+        headers.insert("x-cloud-trace-context", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&trace.traceparent()) {
+        headers.insert("traceparent", v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        m
+    }
+
+    #[test]
+    fn token_precedence_and_malformed_cases() {
+        let tok = |x: bool| Presented::Token {
+            token: "a.b.c".into(),
+            x_serverless: x,
+        };
+        assert_eq!(presented_token(&map(&[])), Presented::None);
+        assert_eq!(
+            presented_token(&map(&[("authorization", "Bearer a.b.c")])),
+            tok(false)
+        );
+        assert_eq!(
+            presented_token(&map(&[("authorization", "bearer a.b.c")])),
+            tok(false)
+        );
+        assert_eq!(
+            presented_token(&map(&[
+                ("authorization", "Basic Zm9v"),
+                ("x-serverless-authorization", "Bearer a.b.c")
+            ])),
+            tok(true)
+        );
+        assert_eq!(
+            presented_token(&map(&[
+                ("authorization", "Bearer a.b.c"),
+                ("authorization", "Bearer d.e.f")
+            ])),
+            Presented::Malformed {
+                x_serverless: false
+            }
+        );
+        assert_eq!(
+            presented_token(&map(&[("authorization", "Bearer a.b.c, d.e.f")])),
+            Presented::Malformed {
+                x_serverless: false
+            }
+        );
+        assert_eq!(
+            presented_token(&map(&[("authorization", "Basic Zm9v")])),
+            Presented::Malformed {
+                x_serverless: false
+            }
+        );
+    }
+
+    #[test]
+    fn redaction() {
+        assert_eq!(
+            redact_jwt("h.p.s").as_deref(),
+            Some("h.p.SIGNATURE_REMOVED_BY_GOOGLE")
+        );
+        assert_eq!(redact_jwt("h.p"), None);
+        assert_eq!(redact_jwt("h.p.s.x"), None);
+        let mut m = map(&[("x-serverless-authorization", "Bearer h.p.s")]);
+        redact_header(&mut m, X_SERVERLESS_AUTHORIZATION);
+        assert_eq!(
+            m["x-serverless-authorization"],
+            "Bearer h.p.SIGNATURE_REMOVED_BY_GOOGLE"
+        );
+    }
+
+    #[test]
+    fn stripping_and_forwarding() {
+        let mut m = map(&[
+            ("connection", "keep-alive, x-private"),
+            ("x-private", "1"),
+            ("keep-alive", "5"),
+            ("te", "trailers"),
+            ("x-google-foo", "spoof"),
+            ("x-goog-iap-jwt-assertion", "spoof"),
+            ("x-goog-other", "kept"),
+            ("x-forwarded-for", "10.0.0.1"),
+            ("upgrade", "h2c"),
+        ]);
+        strip_inbound(&mut m, false);
+        for gone in [
+            "connection",
+            "x-private",
+            "keep-alive",
+            "te",
+            "x-google-foo",
+            "x-goog-iap-jwt-assertion",
+            "upgrade",
+        ] {
+            assert!(!m.contains_key(gone), "{gone}");
+        }
+        assert!(m.contains_key("x-goog-other"));
+        let trace = Trace {
+            trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
+            span_id: 1,
+            sampled: true,
+        };
+        add_forwarding(&mut m, Some("127.0.0.1".parse().unwrap()), &trace);
+        assert_eq!(m["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
+        assert_eq!(m["x-forwarded-proto"], "http");
+        assert_eq!(m["forwarded"], "for=127.0.0.1;proto=http");
+        assert_eq!(
+            m["x-cloud-trace-context"],
+            "0af7651916cd43dd8448eb211c80319c/1;o=1"
+        );
+        assert_eq!(
+            m["traceparent"],
+            "00-0af7651916cd43dd8448eb211c80319c-0000000000000001-01"
+        );
+    }
+
+    #[test]
+    fn traces_from_client_headers() {
+        let t = Trace::of(&map(&[(
+            "x-cloud-trace-context",
+            "0AF7651916CD43DD8448EB211C80319C/42;o=0",
+        )]));
+        assert_eq!(
+            (t.trace_id.as_str(), t.span_id, t.sampled),
+            ("0af7651916cd43dd8448eb211c80319c", 42, false)
+        );
+        let t = Trace::of(&map(&[(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01",
+        )]));
+        assert_eq!(t.span_id, 0x00f0_67aa_0ba9_02b7);
+        let fresh = Trace::of(&map(&[("x-cloud-trace-context", "zz")]));
+        assert_eq!(fresh.trace_id.len(), 32);
+    }
+}
