@@ -117,8 +117,18 @@ impl<'a> Ctx<'a> {
         body: Option<&Value>,
     ) -> Result<Value> {
         let token = self.token()?;
-        let body = body.map_or(Body::None, Body::Json);
-        self.http.call(method, path, query, Some(&token), body)
+        let wrap = || body.map_or(Body::None, Body::Json);
+        match self.http.call(method, path, query, Some(&token), wrap()) {
+            // A cached token the server no longer honours (revoked, server restarted with a new
+            // key): refresh once and retry, as gcloud does.
+            Err(CliError::Api { http: 401, .. }) => {
+                crate::creds::forget_cached(self)?;
+                self.token = None;
+                let token = self.token()?;
+                self.http.call(method, path, query, Some(&token), wrap())
+            }
+            other => other,
+        }
     }
 
     pub fn get(&mut self, path: &str) -> Result<Value> {

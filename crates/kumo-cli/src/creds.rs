@@ -225,6 +225,14 @@ fn jwt_bearer_grant(ctx: &Ctx<'_>, key: &Value, extra: &[(&str, &str)]) -> Resul
     ctx.http.call("POST", &uri, &[], None, Body::Form(&form))
 }
 
+/// Drops the active account's cached access token so the next use refreshes it.
+pub fn forget_cached(ctx: &Ctx<'_>) -> Result<()> {
+    let (account, mut cred) = active(ctx, None)?;
+    cred.access_token = None;
+    cred.access_token_expiry = None;
+    update_cached(ctx, &account, &cred)
+}
+
 /// The token used for API calls: the active account's, or a service account's through
 /// `generateAccessToken` when `--impersonate-service-account` is set.
 pub fn api_token(ctx: &mut Ctx<'_>) -> Result<String> {

@@ -421,3 +421,43 @@ fn completion_scripts_and_troubleshoot_alias() {
         "bob@example.com DOES NOT HAVE permission run.services.get on //cloudresourcemanager.googleapis.com/projects/p.\n\nNo allow policy on the resource or its ancestors grants anything relevant.\n"
     );
 }
+
+#[test]
+fn a_401_refreshes_the_token_once_and_retries() {
+    let fake = Fake::start();
+    fake.on(
+        "GET",
+        "/v1/projects/demo-project",
+        vec![
+            err(
+                401,
+                "UNAUTHENTICATED",
+                "Request had invalid authentication credentials.",
+            ),
+            ok(json!({"projectId": "demo-project"})),
+        ],
+    );
+    fake.on(
+        "POST",
+        "/token",
+        vec![ok(
+            json!({"access_token": "ya29.renewed", "expires_in": 3600}),
+        )],
+    );
+    let o = Cli::new(&fake).run("projects describe demo-project --format 'value(projectId)'");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "demo-project\n");
+    let auths: Vec<Option<String>> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET")
+        .map(|r| r.auth.clone())
+        .collect();
+    assert_eq!(
+        auths,
+        [
+            Some("Bearer ya29.alice".to_owned()),
+            Some("Bearer ya29.renewed".to_owned())
+        ]
+    );
+}
