@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 mod dispatch;
 mod extract;
+pub mod iap;
 pub mod path;
 pub mod routes;
 pub mod status;
@@ -42,6 +43,7 @@ impl Api {
 pub fn router(api: Api) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/iap/verify/public_key-jwk", get(iap::public_key_jwk))
         .fallback(dispatch::dispatch)
         .with_state(api)
 }

@@ -28,4 +28,32 @@ pub static ROUTES: &[Route] = &[
     // == run jobs / artifact registry / logging ==
     // == identity / iam credentials / directory ==
     // == iap ==
+    Route {
+        method: Method::POST,
+        template: "/v1/projects/{project}/iap_web/{web}/services/{service}:getIamPolicy",
+        permission: Some("iap.webServiceVersions.getIamPolicy"),
+        rpc: "google.cloud.iap.v1.IdentityAwareProxyAdminService.GetIamPolicy",
+        handler: |api, req| Box::pin(crate::iap::get_iam_policy(api, req)),
+    },
+    Route {
+        method: Method::POST,
+        template: "/v1/projects/{project}/iap_web/{web}/services/{service}:setIamPolicy",
+        permission: Some("iap.webServiceVersions.setIamPolicy"),
+        rpc: "google.cloud.iap.v1.IdentityAwareProxyAdminService.SetIamPolicy",
+        handler: |api, req| Box::pin(crate::iap::set_iam_policy(api, req)),
+    },
+    Route {
+        method: Method::POST,
+        template: "/v1/projects/{project}/iap_web/{web}/services/{service}:testIamPermissions",
+        permission: None,
+        rpc: "google.cloud.iap.v1.IdentityAwareProxyAdminService.TestIamPermissions",
+        handler: |api, req| Box::pin(crate::iap::test_iam_permissions(api, req)),
+    },
+    Route {
+        method: Method::GET,
+        template: "/v1/projects/{project}/iap_web/{web}/services/{service}:iapSettings",
+        permission: Some("iap.webServiceVersions.getSettings"),
+        rpc: "google.cloud.iap.v1.IdentityAwareProxyAdminService.GetIapSettings",
+        handler: |api, req| Box::pin(crate::iap::get_iap_settings(api, req)),
+    },
 ];
