@@ -8,6 +8,7 @@
 //! ([`kumo_control::invoke`]); this crate is HTTP.
 
 mod headers;
+mod iap;
 pub mod pages;
 mod peer;
 
@@ -86,6 +87,14 @@ struct Inner {
 enum Flow<T> {
     Continue(T),
     Respond(Response<GatewayBody>),
+}
+
+/// The request on its way to the instance, already stripped of hop-by-hop headers.
+struct Upstream {
+    parts: http::request::Parts,
+    body: GatewayBody,
+    upgrade: bool,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
 }
 
 /// What routing found.
@@ -195,30 +204,72 @@ impl Gateway {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let req = req.map(|b| b.map_err(Into::into).boxed_unsync());
+        let mut req = req.map(|b| b.map_err(Into::into).boxed_unsync());
         let log = log_context(&req, conn);
         let routed = match self.route(&req, entry) {
             Flow::Continue(r) => r,
             Flow::Respond(resp) => return resp,
         };
-        let presented = headers::presented_token(req.headers());
+        let upgrade = headers::is_upgrade(req.headers());
+        let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+        let (mut parts, body) = req.into_parts();
+        // IAP reads Proxy-Authorization, a hop-by-hop header the stripping removes.
+        let proxy_authorization = parts.headers.get(header::PROXY_AUTHORIZATION).cloned();
+        headers::strip_inbound(&mut parts.headers, upgrade);
+        match iap::iap_phase(
+            self.control(),
+            &routed.service,
+            &mut parts,
+            proxy_authorization.as_ref(),
+        ) {
+            iap::IapFlow::Off => {}
+            iap::IapFlow::Admitted { user } => {
+                tracing::debug!(user = %user.email, service = %routed.service, "IAP admitted");
+            }
+            iap::IapFlow::Respond { response, log_text } => {
+                let resp = response.map(full_body);
+                self.record_refusal(&routed, &log, resp.status(), log_text.as_deref());
+                return resp;
+            }
+        }
+        let presented = headers::presented_token(&parts.headers);
         let (route, caller) = match self.authorize(&routed, &presented, conn) {
             Flow::Continue(ok) => ok,
             Flow::Respond(resp) => {
-                if let Some(route) = self.control().service_route(&routed.service).ok().flatten() {
-                    let revision = route
-                        .pick_revision(rand::random::<u32>() % 100)
-                        .map(str::to_owned);
-                    self.record(&route, revision.as_deref(), &log, resp.status(), None);
+                if resp.status() != StatusCode::NOT_FOUND {
+                    self.record_refusal(&routed, &log, resp.status(), None);
                 }
                 return resp;
             }
         };
+        let request = Upstream {
+            parts,
+            body,
+            upgrade,
+            client_upgrade,
+        };
         let (resp, revision) = self
-            .forward(req, &routed, &route, &caller, &presented, &log, conn)
+            .forward(request, &routed, &route, &caller, &presented, &log, conn)
             .await;
         self.record(&route, revision.as_deref(), &log, resp.status(), None);
         resp
+    }
+
+    /// The request log of a refusal names the revision traffic would have gone to.
+    fn record_refusal(
+        &self,
+        routed: &Routed,
+        log: &LogContext,
+        status: StatusCode,
+        text: Option<&str>,
+    ) {
+        if let Some(route) = self.control().service_route(&routed.service).ok().flatten() {
+            let revision = match &routed.tag {
+                Some(tag) => route.tagged_revision(tag),
+                None => route.pick_revision(rand::random::<u32>() % 100),
+            };
+            self.record(&route, revision, log, status, text);
+        }
     }
 
     /// Route: which service (and tag) the request is for; 404 when none.
@@ -362,7 +413,7 @@ impl Gateway {
     )]
     async fn forward(
         &self,
-        mut req: Request<GatewayBody>,
+        request: Upstream,
         routed: &Routed,
         route: &ServiceRoute,
         caller: &Caller,
@@ -370,6 +421,12 @@ impl Gateway {
         log: &LogContext,
         conn: Conn,
     ) -> (Response<GatewayBody>, Option<String>) {
+        let Upstream {
+            mut parts,
+            body,
+            upgrade,
+            client_upgrade,
+        } = request;
         let roll = rand::random::<u32>() % 100;
         let revision = match &routed.tag {
             Some(tag) => route.tagged_revision(tag),
@@ -407,16 +464,12 @@ impl Gateway {
                 return (resp, Some(revision));
             }
         };
-        let upgrade = headers::is_upgrade(req.headers());
-        let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
-        let (mut parts, body) = req.into_parts();
         let host = parts.headers.get(header::HOST).cloned().or_else(|| {
             parts
                 .uri
                 .authority()
                 .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
         });
-        headers::strip_inbound(&mut parts.headers, upgrade);
         headers::add_forwarding(&mut parts.headers, conn.peer.map(|p| p.ip()), &log.trace);
         // X-Serverless-Authorization always loses its signature; an Authorization token only when it
         // is a user's CLI token that Kumo checked (Cloud Run redacts gcloud tokens so the app
