@@ -542,3 +542,27 @@ fn set_env_vars_replaces_update_env_vars_merges() {
     let o = Cli::new(&fake).run("run deploy s --image i --set-env-vars NOEQUALS");
     assert_eq!(o.code, 2, "{}", o.stderr);
 }
+
+#[test]
+fn update_waits_for_the_generation_it_wrote() {
+    let path = "/v1/projects/demo-project/locations/asia-northeast1/services/s";
+    let old = ready_service("s");
+    let mut written = old.clone();
+    written["metadata"]["generation"] = json!(2);
+    let mut new = written.clone();
+    new["status"]["observedGeneration"] = json!(2);
+    new["status"]["latestReadyRevisionName"] = json!("s-00002-abc");
+    new["status"]["traffic"] = json!([{"revisionName": "s-00002-abc", "percent": 100}]);
+    let fake = Fake::start();
+    // The first read after the write still shows the old, ready generation.
+    fake.on("GET", path, vec![ok(old.clone()), ok(old), ok(new)]);
+    fake.on("PUT", path, vec![ok(written)]);
+    let o = Cli::new(&fake).run("run services update s --concurrency 5");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("Service [s] revision [s-00002-abc] has been deployed"),
+        "{}",
+        o.stderr
+    );
+}

@@ -257,15 +257,17 @@ fn ready_condition(v: &Value) -> Option<&Value> {
 
 /// Polls until the object's Ready condition settles for its current generation, with a spinner
 /// on a terminal (erased before the result lines, so captured output has none).
-fn wait_ready(ctx: &mut Ctx<'_>, path: &str) -> Result<Value> {
-    let result = poll_ready(ctx, path);
+fn wait_ready(ctx: &mut Ctx<'_>, path: &str, written: &Value) -> Result<Value> {
+    // The generation the write produced: an older, still-ready state must not end the wait.
+    let min_generation = written["metadata"]["generation"].as_i64().unwrap_or(0);
+    let result = poll_ready(ctx, path, min_generation);
     if ctx.env.stderr_is_tty {
         let _ = write!(ctx.err, "\r\x1b[K");
     }
     result
 }
 
-fn poll_ready(ctx: &mut Ctx<'_>, path: &str) -> Result<Value> {
+fn poll_ready(ctx: &mut Ctx<'_>, path: &str, min_generation: i64) -> Result<Value> {
     const FRAMES: [char; 4] = ['|', '/', '-', '\\'];
     let start = Instant::now();
     let mut delay = Duration::from_millis(200);
@@ -273,7 +275,7 @@ fn poll_ready(ctx: &mut Ctx<'_>, path: &str) -> Result<Value> {
         let v = ctx.get(path)?;
         let observed = v["status"]["observedGeneration"].as_i64().unwrap_or(0);
         let generation = v["metadata"]["generation"].as_i64().unwrap_or(0);
-        if observed >= generation {
+        if observed >= generation.max(min_generation) {
             match ready_condition(&v).map(|c| c["status"].as_str().unwrap_or("")) {
                 Some("True") => return Ok(v),
                 Some("False") => {
@@ -366,11 +368,7 @@ fn deploy(ctx: &mut Ctx<'_>, d: Deploy) -> Result<()> {
     } else {
         ctx.call("PUT", &path, &[], Some(&svc))
     };
-    if let Err(e) = sent {
-        ctx.status("Deployment failed");
-        return Err(e);
-    }
-    let ready = match wait_ready(ctx, &path) {
+    let ready = match sent.and_then(|w| wait_ready(ctx, &path, &w)) {
         Ok(v) => v,
         Err(e) => {
             ctx.status("Deployment failed");
@@ -484,7 +482,7 @@ fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
             ctx.status("Deploying...");
             if let Err(e) = ctx
                 .call("PUT", &path, &[], Some(&svc))
-                .and_then(|_| wait_ready(ctx, &path))
+                .and_then(|w| wait_ready(ctx, &path, &w))
             {
                 ctx.status("Update failed");
                 return Err(e);
@@ -588,7 +586,7 @@ fn replace_service(ctx: &mut Ctx<'_>, project: &str, file: &str) -> Result<()> {
     } else {
         ctx.post(&services_path(project, &region), &svc)
     };
-    let ready = match sent.and_then(|_| wait_ready(ctx, &path)) {
+    let ready = match sent.and_then(|w| wait_ready(ctx, &path, &w)) {
         Ok(v) => v,
         Err(e) => {
             ctx.status("Deployment failed");
@@ -738,7 +736,7 @@ fn jobs(ctx: &mut Ctx<'_>, cmd: RunJobsCmd) -> Result<()> {
             ));
             if let Err(e) = ctx
                 .post(&jobs_path(&project), &v)
-                .and_then(|_| wait_ready(ctx, &job_path(&job)))
+                .and_then(|w| wait_ready(ctx, &job_path(&job), &w))
             {
                 ctx.status("Job failed to deploy");
                 return Err(e);
@@ -764,7 +762,7 @@ fn jobs(ctx: &mut Ctx<'_>, cmd: RunJobsCmd) -> Result<()> {
             ));
             if let Err(e) = ctx
                 .call("PUT", &path, &[], Some(&v))
-                .and_then(|_| wait_ready(ctx, &path))
+                .and_then(|w| wait_ready(ctx, &path, &w))
             {
                 ctx.status("Job failed to deploy");
                 return Err(e);
@@ -832,7 +830,7 @@ fn jobs(ctx: &mut Ctx<'_>, cmd: RunJobsCmd) -> Result<()> {
             } else {
                 ctx.post(&jobs_path(&project), &v)
             };
-            if let Err(e) = sent.and_then(|_| wait_ready(ctx, &path)) {
+            if let Err(e) = sent.and_then(|w| wait_ready(ctx, &path, &w)) {
                 ctx.status("Job failed to deploy");
                 return Err(e);
             }
@@ -879,7 +877,7 @@ fn execute(
     ctx.status("OK Creating execution... Done.");
     if wait {
         let epath = format!("{}/{}", executions_path(project), enc(&name));
-        if let Err(e) = wait_ready(ctx, &epath) {
+        if let Err(e) = wait_ready(ctx, &epath, &execution) {
             ctx.status(&format!("Execution [{name}] failed."));
             return Err(e);
         }
