@@ -5,13 +5,16 @@
 //! The Google API surface is the table in [`routes`]; everything else served on the port (health,
 //! the OAuth2/OIDC issuer endpoints) is listed in [`router`].
 
+pub mod artifact_registry;
 pub mod audit;
 pub mod auth;
 mod dispatch;
 mod extract;
 pub mod iap;
+pub mod logging;
 pub mod path;
 pub mod routes;
+pub mod run_jobs;
 pub mod status;
 #[cfg(feature = "testing")]
 pub mod testing;

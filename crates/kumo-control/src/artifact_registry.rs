@@ -7,7 +7,9 @@
 //! and the gcr.io-backed repositories (`gcr.io/PROJECT/IMAGE` is repository `gcr.io` in `us`).
 
 use kumo_store::{ListQuery, ParentFilter, Write};
-use kumo_wire::artifact_registry::{DockerImage, Format, ListDockerImagesResponse, ListRepositoriesResponse, Mode, Repository};
+use kumo_wire::artifact_registry::{
+    DockerImage, Format, ListDockerImagesResponse, ListRepositoriesResponse, Mode, Repository,
+};
 use kumo_wire::protobuf::format_timestamp;
 use serde_json::{Value, json};
 
@@ -85,7 +87,11 @@ pub fn parse_image_ref(reference: &str) -> Option<ImageRef> {
     if project.is_empty() || image.is_empty() || image.split('/').any(str::is_empty) {
         return None;
     }
-    if digest.as_deref().is_some_and(|digest| !valid_digest(digest)) || tag.as_deref().is_some_and(|tag| !valid_tag(tag)) {
+    if digest
+        .as_deref()
+        .is_some_and(|digest| !valid_digest(digest))
+        || tag.as_deref().is_some_and(|tag| !valid_tag(tag))
+    {
         return None;
     }
     Some(ImageRef {
@@ -102,15 +108,20 @@ pub fn parse_image_ref(reference: &str) -> Option<ImageRef> {
 fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 63
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && id.as_bytes()[0].is_ascii_lowercase()
         && !id.ends_with('-')
 }
 
 fn valid_digest(digest: &str) -> bool {
-    digest
-        .strip_prefix("sha256:")
-        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+    digest.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    })
 }
 
 fn valid_tag(tag: &str) -> bool {
@@ -118,7 +129,9 @@ fn valid_tag(tag: &str) -> bool {
     !tag.is_empty()
         && tag.len() <= 128
         && !tag.starts_with(['.', '-'])
-        && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
 }
 
 /// Repository ids: Google's rule, checked on create.
@@ -154,30 +167,53 @@ impl Control {
 
     /// Whether a repository exists (no authorization; for deploy-time checks).
     pub fn repository_exists(&self, repository: &ResourceRef) -> Result<bool, Error> {
-        let ResourceRef::Repository { project, location, repository } = repository else {
+        let ResourceRef::Repository {
+            project,
+            location,
+            repository,
+        } = repository
+        else {
             return Ok(false);
         };
         Ok(self
-            .load::<Value>(Collection::Repositories, &repository_name(project, location, repository))?
+            .load::<Value>(
+                Collection::Repositories,
+                &repository_name(project, location, repository),
+            )?
             .is_some())
     }
 
     /// The project id of a `{project}` path segment (id or number). An unknown project is refused
     /// as Google does: with the permission on the resource the caller named.
-    fn ar_project(&self, call: &Call, given: &str, permission: &str, named: &str) -> Result<String, Error> {
+    fn ar_project(
+        &self,
+        call: &Call,
+        given: &str,
+        permission: &str,
+        named: &str,
+    ) -> Result<String, Error> {
         match self.resolve_project(given)? {
             Some(project) => Ok(project.id),
             None => {
                 let resource = ResourceRef::Project(given.to_owned());
                 // Record the refusal for the audit log like any other decision.
-                self.authorize(call, permission, &resource).and(Err(Error::permission_denied(permission, named)))
+                self.authorize(call, permission, &resource)
+                    .and(Err(Error::permission_denied(permission, named)))
             }
         }
     }
 
-    fn load_repository(&self, project: &str, location: &str, repository: &str) -> Result<kumo_store::Record, Error> {
+    fn load_repository(
+        &self,
+        project: &str,
+        location: &str,
+        repository: &str,
+    ) -> Result<kumo_store::Record, Error> {
         self.store()
-            .get(Collection::Repositories.as_str(), &repository_name(project, location, repository))
+            .get(
+                Collection::Repositories.as_str(),
+                &repository_name(project, location, repository),
+            )
             .map_err(crate::records::store_error)?
             .ok_or_else(|| Error::not_found(NOT_FOUND))
     }
@@ -202,15 +238,26 @@ impl Control {
         mut repository: Repository,
     ) -> Result<Value, Error> {
         let permission = "artifactregistry.repositories.create";
-        let project = self.ar_project(call, project, permission, &format!("projects/{project}/locations/{location}"))?;
+        let project = self.ar_project(
+            call,
+            project,
+            permission,
+            &format!("projects/{project}/locations/{location}"),
+        )?;
         self.authorize(call, permission, &ResourceRef::Project(project.clone()))?;
         if !valid_id(location) {
-            return Err(Error::invalid_field("parent", format!("Invalid location \"{location}\".")));
+            return Err(Error::invalid_field(
+                "parent",
+                format!("Invalid location \"{location}\"."),
+            ));
         }
         validate_repository_id(repository_id)?;
         match repository.format {
             None | Some(Format::Unspecified) => {
-                return Err(Error::invalid_field("repository.format", "Repository format must be specified."));
+                return Err(Error::invalid_field(
+                    "repository.format",
+                    "Repository format must be specified.",
+                ));
             }
             Some(_) => {}
         }
@@ -235,21 +282,47 @@ impl Control {
                 data: encode(&repository)?,
             }])
             .map_err(|error| match error {
-                Error::AlreadyExists { .. } => Error::already_exists(format!("the repository already exists: {name}")),
+                Error::AlreadyExists { .. } => {
+                    Error::already_exists(format!("the repository already exists: {name}"))
+                }
                 other => other,
             })?;
-        let record = records.first().ok_or_else(|| Error::internal("create returned no record"))?;
+        let record = records
+            .first()
+            .ok_or_else(|| Error::internal("create returned no record"))?;
         let created = self.repository_view(record)?;
         let operation = self.start_operation(&project, location, ar_metadata())?;
         let operation_name = operation["name"].as_str().unwrap_or_default().to_owned();
-        self.finish_operation(&operation_name, None, Ok(any("google.devtools.artifactregistry.v1.Repository", &created)?))
+        self.finish_operation(
+            &operation_name,
+            None,
+            Ok(any(
+                "google.devtools.artifactregistry.v1.Repository",
+                &created,
+            )?),
+        )
     }
 
     /// `repositories.get`.
-    pub fn get_repository(&self, call: &Call, project: &str, location: &str, repository: &str) -> Result<Repository, Error> {
+    pub fn get_repository(
+        &self,
+        call: &Call,
+        project: &str,
+        location: &str,
+        repository: &str,
+    ) -> Result<Repository, Error> {
         let permission = "artifactregistry.repositories.get";
-        let project = self.ar_project(call, project, permission, &repository_name(project, location, repository))?;
-        self.authorize(call, permission, &repository_ref(&project, location, repository))?;
+        let project = self.ar_project(
+            call,
+            project,
+            permission,
+            &repository_name(project, location, repository),
+        )?;
+        self.authorize(
+            call,
+            permission,
+            &repository_ref(&project, location, repository),
+        )?;
         let record = self.load_repository(&project, location, repository)?;
         self.repository_view(&record)
     }
@@ -264,7 +337,12 @@ impl Control {
         page_token: Option<String>,
     ) -> Result<ListRepositoriesResponse, Error> {
         let permission = "artifactregistry.repositories.list";
-        let project = self.ar_project(call, project, permission, &format!("projects/{project}/locations/{location}"))?;
+        let project = self.ar_project(
+            call,
+            project,
+            permission,
+            &format!("projects/{project}/locations/{location}"),
+        )?;
         self.authorize(call, permission, &ResourceRef::Project(project.clone()))?;
         let page = self
             .store()
@@ -278,11 +356,20 @@ impl Control {
                 },
             )
             .map_err(|error| match error {
-                kumo_store::StoreError::InvalidArgument(_) => Error::invalid_field("page_token", "Invalid page token."),
+                kumo_store::StoreError::InvalidArgument(_) => {
+                    Error::invalid_field("page_token", "Invalid page token.")
+                }
                 other => crate::records::store_error(other),
             })?;
-        let repositories = page.records.iter().map(|record| self.repository_view(record)).collect::<Result<_, _>>()?;
-        Ok(ListRepositoriesResponse { repositories, next_page_token: page.next_page_token.unwrap_or_default() })
+        let repositories = page
+            .records
+            .iter()
+            .map(|record| self.repository_view(record))
+            .collect::<Result<_, _>>()?;
+        Ok(ListRepositoriesResponse {
+            repositories,
+            next_page_token: page.next_page_token.unwrap_or_default(),
+        })
     }
 
     /// `repositories.patch`: needs `get` and `update`. `update_mask` names the fields to replace
@@ -305,22 +392,41 @@ impl Control {
         let mut current: Repository = self.decode(record.clone())?.value;
         let fields: Vec<String> = match update_mask {
             Some(mask) if !mask.trim().is_empty() => kumo_wire::protobuf::parse_field_mask(mask),
-            _ => ["description", "labels", "cleanupPolicies", "cleanupPolicyDryRun", "dockerConfig", "vulnerabilityScanningConfig"]
-                .map(str::to_owned)
-                .to_vec(),
+            _ => [
+                "description",
+                "labels",
+                "cleanupPolicies",
+                "cleanupPolicyDryRun",
+                "dockerConfig",
+                "vulnerabilityScanningConfig",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
         };
         for field in &fields {
             match field.as_str() {
                 "description" => current.description = patch.description.clone(),
                 "labels" => current.labels = patch.labels.clone(),
-                "cleanupPolicies" | "cleanup_policies" => current.cleanup_policies = patch.cleanup_policies.clone(),
-                "cleanupPolicyDryRun" | "cleanup_policy_dry_run" => current.cleanup_policy_dry_run = patch.cleanup_policy_dry_run,
-                "dockerConfig" | "docker_config" => current.docker_config = patch.docker_config.clone(),
+                "cleanupPolicies" | "cleanup_policies" => {
+                    current.cleanup_policies = patch.cleanup_policies.clone()
+                }
+                "cleanupPolicyDryRun" | "cleanup_policy_dry_run" => {
+                    current.cleanup_policy_dry_run = patch.cleanup_policy_dry_run
+                }
+                "dockerConfig" | "docker_config" => {
+                    current.docker_config = patch.docker_config.clone()
+                }
                 "vulnerabilityScanningConfig" | "vulnerability_scanning_config" => {
-                    current.vulnerability_scanning_config = patch.vulnerability_scanning_config.clone();
+                    current.vulnerability_scanning_config =
+                        patch.vulnerability_scanning_config.clone();
                 }
                 other => {
-                    return Err(Error::invalid_field("update_mask", format!("Invalid update_mask provided: \"{other}\" is not an updatable field.")));
+                    return Err(Error::invalid_field(
+                        "update_mask",
+                        format!(
+                            "Invalid update_mask provided: \"{other}\" is not an updatable field."
+                        ),
+                    ));
                 }
             }
         }
@@ -330,15 +436,28 @@ impl Control {
             data: encode(&current)?,
             expected_revision: Some(record.revision),
         }])?;
-        let record = records.first().ok_or_else(|| Error::internal("update returned no record"))?;
+        let record = records
+            .first()
+            .ok_or_else(|| Error::internal("update returned no record"))?;
         self.repository_view(record)
     }
 
     /// `repositories.delete`: removes the repository, its images and its IAM policy (a new
     /// repository of the same name must not inherit the old grants). Returns the done operation.
-    pub fn delete_repository(&self, call: &Call, project: &str, location: &str, repository: &str) -> Result<Value, Error> {
+    pub fn delete_repository(
+        &self,
+        call: &Call,
+        project: &str,
+        location: &str,
+        repository: &str,
+    ) -> Result<Value, Error> {
         let permission = "artifactregistry.repositories.delete";
-        let project = self.ar_project(call, project, permission, &repository_name(project, location, repository))?;
+        let project = self.ar_project(
+            call,
+            project,
+            permission,
+            &repository_name(project, location, repository),
+        )?;
         let resource = repository_ref(&project, location, repository);
         self.authorize(call, permission, &resource)?;
         let record = self.load_repository(&project, location, repository)?;
@@ -346,7 +465,10 @@ impl Control {
             .store()
             .list(
                 Collection::DockerImages.as_str(),
-                &ListQuery { parent: ParentFilter::Is(record.name.clone()), ..ListQuery::default() },
+                &ListQuery {
+                    parent: ParentFilter::Is(record.name.clone()),
+                    ..ListQuery::default()
+                },
             )
             .map_err(crate::records::store_error)?;
         let mut writes: Vec<Write> = images
@@ -363,7 +485,10 @@ impl Control {
             name: record.name.clone(),
             expected_revision: Some(record.revision),
         });
-        if self.load::<Value>(Collection::IamPolicies, &resource.full_name())?.is_some() {
+        if self
+            .load::<Value>(Collection::IamPolicies, &resource.full_name())?
+            .is_some()
+        {
             writes.push(Write::HardDelete {
                 collection: Collection::IamPolicies.as_str().to_owned(),
                 name: resource.full_name(),
@@ -374,7 +499,11 @@ impl Control {
         self.invalidate_iam();
         let operation = self.start_operation(&project, location, ar_metadata())?;
         let operation_name = operation["name"].as_str().unwrap_or_default().to_owned();
-        self.finish_operation(&operation_name, None, Ok(json!({"@type": "type.googleapis.com/google.protobuf.Empty"})))
+        self.finish_operation(
+            &operation_name,
+            None,
+            Ok(json!({"@type": "type.googleapis.com/google.protobuf.Empty"})),
+        )
     }
 
     /// `repositories.getIamPolicy`.
@@ -415,7 +544,10 @@ impl Control {
         repository: &str,
         permissions: &[String],
     ) -> Result<Vec<String>, Error> {
-        let project = self.resolve_project(project)?.map(|info| info.id).unwrap_or_else(|| project.to_owned());
+        let project = self
+            .resolve_project(project)?
+            .map(|info| info.id)
+            .unwrap_or_else(|| project.to_owned());
         let resource = repository_ref(&project, location, repository);
         self.test_iam_permissions(call, &resource, permissions)
     }
@@ -429,7 +561,12 @@ impl Control {
         repository: &str,
         permission: &str,
     ) -> Result<ResourceRef, Error> {
-        let project = self.ar_project(call, project, permission, &repository_name(project, location, repository))?;
+        let project = self.ar_project(
+            call,
+            project,
+            permission,
+            &repository_name(project, location, repository),
+        )?;
         let resource = repository_ref(&project, location, repository);
         self.authorize(call, permission, &resource)?;
         self.load_repository(&project, location, repository)?;
@@ -440,7 +577,10 @@ impl Control {
     /// in the repository of the path, moving `tags` to it. Needs
     /// `artifactregistry.repositories.uploadArtifacts`, like `docker push`. Without a digest in
     /// the uri, a fresh one is assigned: every push of a tag is a new image version.
-    #[expect(clippy::too_many_arguments, reason = "mirrors the push request's fields")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "mirrors the push request's fields"
+    )]
     pub fn push_docker_image(
         &self,
         call: &Call,
@@ -452,27 +592,44 @@ impl Control {
         image_size_bytes: Option<i64>,
     ) -> Result<DockerImage, Error> {
         let permission = "artifactregistry.repositories.uploadArtifacts";
-        let project = self.ar_project(call, project, permission, &repository_name(project, location, repository))?;
+        let project = self.ar_project(
+            call,
+            project,
+            permission,
+            &repository_name(project, location, repository),
+        )?;
         let resource = repository_ref(&project, location, repository);
         self.authorize(call, permission, &resource)?;
         let record = self.load_repository(&project, location, repository)?;
         let stored: Repository = self.decode(record.clone())?.value;
         if stored.format != Some(Format::Docker) {
-            return Err(Error::failed_precondition(format!("Repository {} is not a Docker repository.", record.name)));
+            return Err(Error::failed_precondition(format!(
+                "Repository {} is not a Docker repository.",
+                record.name
+            )));
         }
         let Some(image) = parse_image_ref(uri) else {
-            return Err(Error::invalid_field("uri", format!("Invalid image reference \"{uri}\".")));
+            return Err(Error::invalid_field(
+                "uri",
+                format!("Invalid image reference \"{uri}\"."),
+            ));
         };
         if image.repository_ref() != resource {
             return Err(Error::invalid_field(
                 "uri",
-                format!("Image \"{uri}\" does not belong to repository {}.", record.name),
+                format!(
+                    "Image \"{uri}\" does not belong to repository {}.",
+                    record.name
+                ),
             ));
         }
         let mut all_tags: Vec<String> = image.tag.iter().cloned().collect();
         for tag in tags {
             if !valid_tag(tag) {
-                return Err(Error::invalid_field("tags", format!("Invalid tag \"{tag}\".")));
+                return Err(Error::invalid_field(
+                    "tags",
+                    format!("Invalid tag \"{tag}\"."),
+                ));
             }
             if !all_tags.contains(tag) {
                 all_tags.push(tag.clone());
@@ -481,10 +638,18 @@ impl Control {
         let digest = image.digest.clone().unwrap_or_else(|| {
             // No layers are stored, so there is no content to hash: a random 256-bit value is
             // as unique as a real digest.
-            format!("sha256:{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+            format!(
+                "sha256:{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            )
         });
         let now = format_timestamp(&self.now());
-        let name = format!("{}/dockerImages/{}", record.name, docker_image_id(&image.image, &digest));
+        let name = format!(
+            "{}/dockerImages/{}",
+            record.name,
+            docker_image_id(&image.image, &digest)
+        );
         let mut writes = Vec::new();
         // A tag names one version of an image: take it away from the others.
         let siblings = self
@@ -493,7 +658,11 @@ impl Control {
                 Collection::DockerImages.as_str(),
                 &ListQuery {
                     parent: ParentFilter::Is(record.name.clone()),
-                    name_prefix: Some(format!("{}/dockerImages/{}@", record.name, image.image.replace('/', "%2F"))),
+                    name_prefix: Some(format!(
+                        "{}/dockerImages/{}@",
+                        record.name,
+                        image.image.replace('/', "%2F")
+                    )),
                     ..ListQuery::default()
                 },
             )
@@ -575,7 +744,9 @@ impl Control {
                 },
             )
             .map_err(|error| match error {
-                kumo_store::StoreError::InvalidArgument(_) => Error::invalid_field("page_token", "Invalid page token."),
+                kumo_store::StoreError::InvalidArgument(_) => {
+                    Error::invalid_field("page_token", "Invalid page token.")
+                }
                 other => crate::records::store_error(other),
             })?;
         let docker_images = page
@@ -583,7 +754,10 @@ impl Control {
             .into_iter()
             .map(|record| Ok(self.decode::<DockerImage>(record)?.value))
             .collect::<Result<_, Error>>()?;
-        Ok(ListDockerImagesResponse { docker_images, next_page_token: page.next_page_token.unwrap_or_default() })
+        Ok(ListDockerImagesResponse {
+            docker_images,
+            next_page_token: page.next_page_token.unwrap_or_default(),
+        })
     }
 
     /// `dockerImages.get`; `image` is `IMAGE@sha256:…` (the image path's `/` may be `%2F`).
@@ -600,7 +774,11 @@ impl Control {
         let ResourceRef::Repository { project, .. } = &resource else {
             return Err(Error::internal("repository resource expected"));
         };
-        let name = format!("{}/dockerImages/{}", repository_name(project, location, repository), image.replace('/', "%2F"));
+        let name = format!(
+            "{}/dockerImages/{}",
+            repository_name(project, location, repository),
+            image.replace('/', "%2F")
+        );
         match self.load::<DockerImage>(Collection::DockerImages, &name)? {
             Some(stored) => Ok(stored.value),
             None => Err(Error::not_found(NOT_FOUND)),
@@ -618,7 +796,11 @@ fn image_prefix(image: &ImageRef) -> String {
 }
 
 fn repository_ref(project: &str, location: &str, repository: &str) -> ResourceRef {
-    ResourceRef::Repository { project: project.to_owned(), location: location.to_owned(), repository: repository.to_owned() }
+    ResourceRef::Repository {
+        project: project.to_owned(),
+        location: location.to_owned(),
+        repository: repository.to_owned(),
+    }
 }
 
 /// Artifact Registry's operation metadata (an empty message).
@@ -635,14 +817,28 @@ mod tests {
     use super::*;
 
     /// location, project, repository, image, tag, digest.
-    type Expected<'a> = (&'a str, &'a str, &'a str, &'a str, Option<&'a str>, Option<&'a str>);
+    type Expected<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        Option<&'a str>,
+        Option<&'a str>,
+    );
 
     #[test]
     fn parses_artifact_registry_and_gcr_references() {
         let cases: &[(&str, Option<Expected<'_>>)] = &[
             (
                 "asia-northeast1-docker.pkg.dev/demo/docker-repo/my-cloud-run-app:latest",
-                Some(("asia-northeast1", "demo", "docker-repo", "my-cloud-run-app", Some("latest"), None)),
+                Some((
+                    "asia-northeast1",
+                    "demo",
+                    "docker-repo",
+                    "my-cloud-run-app",
+                    Some("latest"),
+                    None,
+                )),
             ),
             (
                 "us-docker.pkg.dev/cloudrun/container/job",
@@ -650,10 +846,23 @@ mod tests {
             ),
             (
                 "europe-west1-docker.pkg.dev/p/r/team/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-                Some(("europe-west1", "p", "r", "team/app", None, Some("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"))),
+                Some((
+                    "europe-west1",
+                    "p",
+                    "r",
+                    "team/app",
+                    None,
+                    Some("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+                )),
             ),
-            ("gcr.io/cloudrun/hello", Some(("us", "cloudrun", "gcr.io", "hello", None, None))),
-            ("eu.gcr.io/p/a/b:v1", Some(("europe", "p", "eu.gcr.io", "a/b", Some("v1"), None))),
+            (
+                "gcr.io/cloudrun/hello",
+                Some(("us", "cloudrun", "gcr.io", "hello", None, None)),
+            ),
+            (
+                "eu.gcr.io/p/a/b:v1",
+                Some(("europe", "p", "eu.gcr.io", "a/b", Some("v1"), None)),
+            ),
             ("docker.io/library/nginx:latest", None),
             ("nginx", None),
             ("us-docker.pkg.dev/p/r", None),

@@ -50,26 +50,47 @@ impl Control {
     /// Resolves `projects/ID|NUMBER`, `folders/F` or `organizations/O`. Unknown projects are
     /// refused like missing permissions, so that existence is not revealed.
     fn log_parent(&self, name: &str, permission: &str) -> Result<LogParent, Error> {
-        let invalid = || Error::invalid_field("resource_names", format!("Invalid resource name: \"{name}\"."));
+        let invalid = || {
+            Error::invalid_field(
+                "resource_names",
+                format!("Invalid resource name: \"{name}\"."),
+            )
+        };
         let (kind, id) = name.split_once('/').ok_or_else(invalid)?;
         if id.is_empty() || id.contains('/') {
             return Err(invalid());
         }
         match kind {
             "projects" => match self.resolve_project(id)? {
-                Some(project) => Ok(LogParent { name: format!("projects/{}", project.id), resource: ResourceRef::Project(project.id) }),
+                Some(project) => Ok(LogParent {
+                    name: format!("projects/{}", project.id),
+                    resource: ResourceRef::Project(project.id),
+                }),
                 None => Err(Error::permission_denied(permission, name)),
             },
-            "folders" => Ok(LogParent { name: name.to_owned(), resource: ResourceRef::Folder(id.to_owned()) }),
-            "organizations" => Ok(LogParent { name: name.to_owned(), resource: ResourceRef::Organization(id.to_owned()) }),
+            "folders" => Ok(LogParent {
+                name: name.to_owned(),
+                resource: ResourceRef::Folder(id.to_owned()),
+            }),
+            "organizations" => Ok(LogParent {
+                name: name.to_owned(),
+                resource: ResourceRef::Organization(id.to_owned()),
+            }),
             _ => Err(invalid()),
         }
     }
 
     /// `entries.list`: needs `logging.logEntries.list` on every resource named.
-    pub fn list_log_entries(&self, call: &Call, request: &ListLogEntriesRequest) -> Result<LogEntriesPage, Error> {
+    pub fn list_log_entries(
+        &self,
+        call: &Call,
+        request: &ListLogEntriesRequest,
+    ) -> Result<LogEntriesPage, Error> {
         if request.resource_names.is_empty() {
-            return Err(Error::invalid_field("resource_names", "At least one resource name must be specified."));
+            return Err(Error::invalid_field(
+                "resource_names",
+                "At least one resource name must be specified.",
+            ));
         }
         let permission = "logging.logEntries.list";
         let mut parents = Vec::with_capacity(request.resource_names.len());
@@ -81,34 +102,52 @@ impl Control {
         // Private logs are filtered per parent: readable where the caller holds the permission.
         let mut private_readable = BTreeSet::new();
         for parent in &parents {
-            if self.has_permission(&call.caller, "logging.privateLogEntries.list", &parent.resource)? {
+            if self.has_permission(
+                &call.caller,
+                "logging.privateLogEntries.list",
+                &parent.resource,
+            )? {
                 private_readable.insert(format!("{}/logs/", parent.name));
             }
         }
         if request.filter.chars().count() > MAX_FILTER_CHARS {
-            return Err(Error::invalid_field("filter", format!("Filter is longer than {MAX_FILTER_CHARS} characters.")));
+            return Err(Error::invalid_field(
+                "filter",
+                format!("Filter is longer than {MAX_FILTER_CHARS} characters."),
+            ));
         }
-        let filter = Filter::parse(&request.filter).map_err(|error| Error::invalid_field("filter", error.to_string()))?;
+        let filter = Filter::parse(&request.filter)
+            .map_err(|error| Error::invalid_field("filter", error.to_string()))?;
         let order = match request.order_by.trim().to_ascii_lowercase().as_str() {
             "" | "timestamp" | "timestamp asc" => LogOrder::Ascending,
             "timestamp desc" => LogOrder::Descending,
             other => {
                 return Err(Error::invalid_field(
                     "order_by",
-                    format!("Invalid order_by \"{other}\": only \"timestamp asc\" and \"timestamp desc\" are supported."),
+                    format!(
+                        "Invalid order_by \"{other}\": only \"timestamp asc\" and \"timestamp desc\" are supported."
+                    ),
                 ));
             }
         };
         let page_size = match request.page_size {
             None | Some(0) => DEFAULT_PAGE_SIZE,
             Some(size) if size < 0 => {
-                return Err(Error::invalid_field("page_size", format!("Invalid page_size {size}: must not be negative.")));
+                return Err(Error::invalid_field(
+                    "page_size",
+                    format!("Invalid page_size {size}: must not be negative."),
+                ));
             }
-            Some(size) => usize::try_from(size).unwrap_or(MAX_PAGE_SIZE).min(MAX_PAGE_SIZE),
+            Some(size) => usize::try_from(size)
+                .unwrap_or(MAX_PAGE_SIZE)
+                .min(MAX_PAGE_SIZE),
         };
         let (start_time, end_time) = filter.timestamp_bounds();
         let query = LogQuery {
-            log_name_prefixes: parents.iter().map(|parent| format!("{}/logs/", parent.name)).collect(),
+            log_name_prefixes: parents
+                .iter()
+                .map(|parent| format!("{}/logs/", parent.name))
+                .collect(),
             // The filter's bounds may be inclusive; the store's end is exclusive, so widen it by
             // the smallest step. The filter itself decides exactly.
             start_time,
@@ -121,25 +160,42 @@ impl Control {
         let mut include = |entry: &Value| {
             let log_name = entry["logName"].as_str().unwrap_or_default();
             if log_name.ends_with(&format!("/logs/{DATA_ACCESS_LOG_ID}"))
-                && !private_readable.iter().any(|prefix| log_name.starts_with(prefix.as_str()))
+                && !private_readable
+                    .iter()
+                    .any(|prefix| log_name.starts_with(prefix.as_str()))
             {
                 return false;
             }
             filter.matches(entry)
         };
-        let page = self.store().query_log(&query, &mut include).map_err(|error| match error {
-            kumo_store::StoreError::InvalidArgument(_) => Error::invalid_field("page_token", "Invalid page token."),
-            other => crate::records::store_error(other),
-        })?;
-        Ok(LogEntriesPage { entries: page.entries, next_page_token: page.next_page_token.unwrap_or_default() })
+        let page = self
+            .store()
+            .query_log(&query, &mut include)
+            .map_err(|error| match error {
+                kumo_store::StoreError::InvalidArgument(_) => {
+                    Error::invalid_field("page_token", "Invalid page token.")
+                }
+                other => crate::records::store_error(other),
+            })?;
+        Ok(LogEntriesPage {
+            entries: page.entries,
+            next_page_token: page.next_page_token.unwrap_or_default(),
+        })
     }
 
     /// `entries.write`: needs `logging.logEntries.create` on the project (or folder or
     /// organization) of every entry's log. Entries take the request's `logName`, `resource` and
     /// `labels` as defaults; missing timestamps and insert ids are filled in.
-    pub fn write_log_entries(&self, call: &Call, request: &WriteLogEntriesRequest) -> Result<(), Error> {
+    pub fn write_log_entries(
+        &self,
+        call: &Call,
+        request: &WriteLogEntriesRequest,
+    ) -> Result<(), Error> {
         if request.entries.is_empty() {
-            return Err(Error::invalid_field("entries", "At least one log entry must be specified."));
+            return Err(Error::invalid_field(
+                "entries",
+                "At least one log entry must be specified.",
+            ));
         }
         let permission = "logging.logEntries.create";
         let now = self.now();
@@ -154,22 +210,40 @@ impl Control {
                 entry.resource = request.resource.clone();
             }
             for (key, value) in &request.labels {
-                entry.labels.entry(key.clone()).or_insert_with(|| value.clone());
+                entry
+                    .labels
+                    .entry(key.clone())
+                    .or_insert_with(|| value.clone());
             }
             let field = format!("entries[{index}]");
-            let (parent_name, log_id) = split_log_name(&entry.log_name)
-                .ok_or_else(|| Error::invalid_field(format!("{field}.log_name"), format!("Invalid log name: \"{}\".", entry.log_name)))?;
-            if entry.resource.as_ref().is_none_or(|resource| resource.kind.is_empty()) {
-                return Err(Error::invalid_field(format!("{field}.resource"), "A monitored resource must be specified."));
+            let (parent_name, log_id) = split_log_name(&entry.log_name).ok_or_else(|| {
+                Error::invalid_field(
+                    format!("{field}.log_name"),
+                    format!("Invalid log name: \"{}\".", entry.log_name),
+                )
+            })?;
+            if entry
+                .resource
+                .as_ref()
+                .is_none_or(|resource| resource.kind.is_empty())
+            {
+                return Err(Error::invalid_field(
+                    format!("{field}.resource"),
+                    "A monitored resource must be specified.",
+                ));
             }
             let payloads = usize::from(entry.text_payload.is_some())
                 + usize::from(entry.json_payload.is_some())
                 + usize::from(entry.proto_payload.is_some());
             if payloads > 1 {
-                return Err(Error::invalid_field(field.clone(), "Only one of textPayload, jsonPayload and protoPayload may be set."));
+                return Err(Error::invalid_field(
+                    field.clone(),
+                    "Only one of textPayload, jsonPayload and protoPayload may be set.",
+                ));
             }
             if let Some(timestamp) = &entry.timestamp {
-                kumo_wire::protobuf::parse_timestamp(timestamp).map_err(|error| Error::invalid_field(format!("{field}.timestamp"), error))?;
+                kumo_wire::protobuf::parse_timestamp(timestamp)
+                    .map_err(|error| Error::invalid_field(format!("{field}.timestamp"), error))?;
             }
             let parent = self.log_parent(parent_name, permission)?;
             if checked.insert(parent.name.clone()) {
@@ -190,31 +264,60 @@ impl Control {
             return Ok(());
         }
         self.store().append_log(&out).map_err(|error| match error {
-            kumo_store::StoreError::InvalidArgument(message) => Error::invalid_field("entries", message),
+            kumo_store::StoreError::InvalidArgument(message) => {
+                Error::invalid_field("entries", message)
+            }
             other => crate::records::store_error(other),
         })
     }
 
     /// `logs.list`: the distinct log names under `parent`, sorted; needs `logging.logs.list`.
-    pub fn list_logs(&self, call: &Call, parent: &str, page_size: usize, page_token: &str) -> Result<(Vec<String>, String), Error> {
+    pub fn list_logs(
+        &self,
+        call: &Call,
+        parent: &str,
+        page_size: usize,
+        page_token: &str,
+    ) -> Result<(Vec<String>, String), Error> {
         let permission = "logging.logs.list";
         let parent = self.log_parent(parent, permission)?;
         self.authorize(call, permission, &parent.resource)?;
-        let private = self.has_permission(&call.caller, "logging.privateLogEntries.list", &parent.resource)?;
+        let private = self.has_permission(
+            &call.caller,
+            "logging.privateLogEntries.list",
+            &parent.resource,
+        )?;
         let mut names = BTreeSet::new();
-        let query = LogQuery { log_name_prefixes: vec![format!("{}/logs/", parent.name)], ..LogQuery::default() };
+        let query = LogQuery {
+            log_name_prefixes: vec![format!("{}/logs/", parent.name)],
+            ..LogQuery::default()
+        };
         self.store()
             .query_log(&query, &mut |entry: &Value| {
-                if let Some(name) = entry["logName"].as_str().filter(|name| private || !name.ends_with(DATA_ACCESS_LOG_ID)) {
+                if let Some(name) = entry["logName"]
+                    .as_str()
+                    .filter(|name| private || !name.ends_with(DATA_ACCESS_LOG_ID))
+                {
                     names.insert(name.to_owned());
                 }
                 false
             })
             .map_err(crate::records::store_error)?;
         // The page token is the last name of the previous page: names are listed in order.
-        let size = if page_size == 0 { MAX_PAGE_SIZE } else { page_size.min(MAX_PAGE_SIZE) };
-        let remaining: Vec<String> = names.into_iter().filter(|name| page_token.is_empty() || name.as_str() > page_token).collect();
-        let next = if remaining.len() > size { remaining[size - 1].clone() } else { String::new() };
+        let size = if page_size == 0 {
+            MAX_PAGE_SIZE
+        } else {
+            page_size.min(MAX_PAGE_SIZE)
+        };
+        let remaining: Vec<String> = names
+            .into_iter()
+            .filter(|name| page_token.is_empty() || name.as_str() > page_token)
+            .collect();
+        let next = if remaining.len() > size {
+            remaining[size - 1].clone()
+        } else {
+            String::new()
+        };
         Ok((remaining.into_iter().take(size).collect(), next))
     }
 }
@@ -248,7 +351,10 @@ pub fn logs_link(external_url: &str, project: &str, filter: &str) -> String {
             encoded.push_str(&format!("%{byte:02X}"));
         }
     }
-    format!("{}/logs/viewer?project={project}&advancedFilter={encoded}", external_url.trim_end_matches('/'))
+    format!(
+        "{}/logs/viewer?project={project}&advancedFilter={encoded}",
+        external_url.trim_end_matches('/')
+    )
 }
 
 /// The JSON page `entries.list` answers with.
@@ -269,7 +375,10 @@ mod tests {
 
     #[test]
     fn log_names_split_and_escape() {
-        assert_eq!(split_log_name("projects/p/logs/my-log"), Some(("projects/p", "my-log")));
+        assert_eq!(
+            split_log_name("projects/p/logs/my-log"),
+            Some(("projects/p", "my-log"))
+        );
         assert_eq!(
             split_log_name("projects/p/logs/cloudaudit.googleapis.com%2Factivity"),
             Some(("projects/p", "cloudaudit.googleapis.com%2Factivity"))
@@ -277,13 +386,20 @@ mod tests {
         assert_eq!(split_log_name("projects/p/logs/"), None);
         assert_eq!(split_log_name("projects/p"), None);
         assert_eq!(split_log_name("projects/p/logs/bad log"), None);
-        assert_eq!(escape_log_id("run.googleapis.com/stdout"), "run.googleapis.com%2Fstdout");
+        assert_eq!(
+            escape_log_id("run.googleapis.com/stdout"),
+            "run.googleapis.com%2Fstdout"
+        );
     }
 
     #[test]
     fn logs_link_encodes_the_filter() {
         assert_eq!(
-            logs_link("http://127.0.0.1:8080/", "p", "resource.type=\"cloud_run_job\""),
+            logs_link(
+                "http://127.0.0.1:8080/",
+                "p",
+                "resource.type=\"cloud_run_job\""
+            ),
             "http://127.0.0.1:8080/logs/viewer?project=p&advancedFilter=resource.type%3D%22cloud_run_job%22"
         );
     }

@@ -17,8 +17,8 @@ use chrono::{DateTime, Utc};
 use kumo_store::{ListQuery, ParentFilter, Record, Write};
 use kumo_wire::protobuf::format_timestamp;
 use kumo_wire::run_v2::{
-    CompletionStatus, Condition, ConditionState, Execution, ExecutionReason, Job, ListExecutionsResponse, ListTasksResponse, Task,
-    TaskAttemptResult, TaskTemplate,
+    CompletionStatus, Condition, ConditionState, Execution, ExecutionReason, Job,
+    ListExecutionsResponse, ListTasksResponse, Task, TaskAttemptResult, TaskTemplate,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -69,7 +69,12 @@ pub(crate) fn task_name(execution_name: &str, execution_id: &str, index: i32) ->
 }
 
 fn condition(kind: &str, state: ConditionState, now: &str) -> Condition {
-    Condition { kind: kind.to_owned(), state: Some(state), last_transition_time: Some(now.to_owned()), ..Condition::default() }
+    Condition {
+        kind: kind.to_owned(),
+        state: Some(state),
+        last_transition_time: Some(now.to_owned()),
+        ..Condition::default()
+    }
 }
 
 /// The conditions of a new execution: nothing has happened yet.
@@ -83,11 +88,17 @@ pub(crate) fn initial_conditions(now: &str) -> Vec<Condition> {
 
 /// The conditions of a task that has not started.
 pub(crate) fn pending_task_conditions(now: &str) -> Vec<Condition> {
-    vec![condition("Completed", ConditionState::Pending, now), condition("Started", ConditionState::Pending, now)]
+    vec![
+        condition("Completed", ConditionState::Pending, now),
+        condition("Started", ConditionState::Pending, now),
+    ]
 }
 
 fn set_condition(conditions: &mut Vec<Condition>, new: Condition) {
-    match conditions.iter_mut().find(|existing| existing.kind == new.kind) {
+    match conditions
+        .iter_mut()
+        .find(|existing| existing.kind == new.kind)
+    {
         Some(existing) => *existing = new,
         None => conditions.push(new),
     }
@@ -111,16 +122,21 @@ fn any<T: Serialize>(type_name: &str, message: &T) -> Result<Value, Error> {
 }
 
 fn execution_not_found(project: &str, location: &str, execution: &str) -> Error {
-    Error::not_found(format!("Resource '{execution}' of kind 'EXECUTION' in region '{location}' in project '{project}' does not exist."))
+    Error::not_found(format!(
+        "Resource '{execution}' of kind 'EXECUTION' in region '{location}' in project '{project}' does not exist."
+    ))
 }
 
 fn task_not_found(project: &str, location: &str, task: &str) -> Error {
-    Error::not_found(format!("Resource '{task}' of kind 'TASK' in region '{location}' in project '{project}' does not exist."))
+    Error::not_found(format!(
+        "Resource '{task}' of kind 'TASK' in region '{location}' in project '{project}' does not exist."
+    ))
 }
 
 /// Starts the runner of an execution on the current tokio runtime.
 pub(crate) fn spawn(control: Control, plan: ExecutionPlan) -> Result<(), Error> {
-    let handle = tokio::runtime::Handle::try_current().map_err(|_| Error::internal("jobs.run outside a tokio runtime"))?;
+    let handle = tokio::runtime::Handle::try_current()
+        .map_err(|_| Error::internal("jobs.run outside a tokio runtime"))?;
     handle.spawn(async move {
         if let Err(error) = drive(&control, &plan).await {
             tracing::error!(%error, execution = %plan.execution_name, "execution runner failed");
@@ -145,7 +161,11 @@ struct Counts {
 async fn drive(control: &Control, plan: &ExecutionPlan) -> Result<(), Error> {
     let cancel = CancelToken::new();
     let task_count = plan.task_count.max(0);
-    let limit = if plan.parallelism <= 0 || plan.parallelism > task_count { task_count } else { plan.parallelism };
+    let limit = if plan.parallelism <= 0 || plan.parallelism > task_count {
+        task_count
+    } else {
+        plan.parallelism
+    };
     let mut queue: VecDeque<(i32, u32)> = (0..task_count).map(|index| (index, 0)).collect();
     let mut running = tokio::task::JoinSet::new();
     let mut counts = Counts::default();
@@ -154,7 +174,9 @@ async fn drive(control: &Control, plan: &ExecutionPlan) -> Result<(), Error> {
     let mut started = false;
     loop {
         while !cancelled && running.len() < usize::try_from(limit).unwrap_or(0) {
-            let Some((index, attempt)) = queue.pop_front() else { break };
+            let Some((index, attempt)) = queue.pop_front() else {
+                break;
+            };
             if !started {
                 started = true;
                 control.execution_started(plan)?;
@@ -164,7 +186,10 @@ async fn drive(control: &Control, plan: &ExecutionPlan) -> Result<(), Error> {
             control.update_doc::<Task>(Collection::Tasks, &task, |task| {
                 task.start_time = Some(now.clone());
                 task.retried = (attempt > 0).then_some(i32::try_from(attempt).unwrap_or(i32::MAX));
-                set_condition(&mut task.conditions, condition("Started", ConditionState::Succeeded, &now));
+                set_condition(
+                    &mut task.conditions,
+                    condition("Started", ConditionState::Succeeded, &now),
+                );
             })?;
             counts.running += 1;
             control.write_counts(plan, counts)?;
@@ -214,8 +239,12 @@ async fn drive(control: &Control, plan: &ExecutionPlan) -> Result<(), Error> {
         }
         if !cancelled {
             // A cancellation that arrived while the last attempts ended must still win.
-            let current = control.load::<Execution>(Collection::Executions, &plan.execution_name)?;
-            if current.as_ref().is_none_or(|stored| cancelling(&stored.value)) {
+            let current =
+                control.load::<Execution>(Collection::Executions, &plan.execution_name)?;
+            if current
+                .as_ref()
+                .is_none_or(|stored| cancelling(&stored.value))
+            {
                 cancelled = true;
                 cancel.cancel();
             }
@@ -228,17 +257,28 @@ async fn drive(control: &Control, plan: &ExecutionPlan) -> Result<(), Error> {
             let task = task_name(&plan.execution_name, &plan.execution_id, index);
             control.task_never_ran(&task)?;
         }
+        control.write_counts(plan, counts)?;
     }
     control.execution_finished(plan, counts, cancelled, first_failure)
 }
 
 fn task_spec(plan: &ExecutionPlan, index: i32, attempt: u32, cancel: CancelToken) -> TaskSpec {
-    let container = plan.template.containers.first().cloned().unwrap_or_default();
+    let container = plan
+        .template
+        .containers
+        .first()
+        .cloned()
+        .unwrap_or_default();
     let env = container
         .env
         .iter()
         .filter(|variable| variable.value_source.is_none())
-        .map(|variable| (variable.name.clone(), variable.value.clone().unwrap_or_default()))
+        .map(|variable| {
+            (
+                variable.name.clone(),
+                variable.value.clone().unwrap_or_default(),
+            )
+        })
         .collect();
     TaskSpec {
         project: plan.project.id.clone(),
@@ -263,7 +303,13 @@ fn task_spec(plan: &ExecutionPlan, index: i32, attempt: u32, cancel: CancelToken
 
 /// An attempt that could not start (unknown image, spawn failure) counts as a failed attempt.
 fn start_failure(now: DateTime<Utc>, error: &Error) -> TaskOutcome {
-    TaskOutcome { end: TaskEnd::Exited, exit_code: None, start_time: now, end_time: now, message: Some(error.public_message()) }
+    TaskOutcome {
+        end: TaskEnd::Exited,
+        exit_code: None,
+        start_time: now,
+        end_time: now,
+        message: Some(error.public_message()),
+    }
 }
 
 /// How an attempt ended, for the task record.
@@ -278,9 +324,16 @@ enum TaskResult {
 impl Control {
     /// Reads, changes and writes one document with optimistic concurrency, retrying when
     /// another writer got in between. `None` when the document is gone.
-    fn update_doc<T: DeserializeOwned + Serialize>(&self, collection: Collection, name: &str, mut change: impl FnMut(&mut T)) -> Result<Option<T>, Error> {
+    fn update_doc<T: DeserializeOwned + Serialize>(
+        &self,
+        collection: Collection,
+        name: &str,
+        mut change: impl FnMut(&mut T),
+    ) -> Result<Option<T>, Error> {
         for _ in 0..16 {
-            let Some(stored) = self.load::<T>(collection, name)? else { return Ok(None) };
+            let Some(stored) = self.load::<T>(collection, name)? else {
+                return Ok(None);
+            };
             let mut value = stored.value;
             change(&mut value);
             let write = Write::Update {
@@ -297,7 +350,9 @@ impl Control {
                 Err(other) => return Err(other),
             }
         }
-        Err(Error::internal(format!("could not update {name}: too many concurrent writes")))
+        Err(Error::internal(format!(
+            "could not update {name}: too many concurrent writes"
+        )))
     }
 
     /// The execution and the job reference say it has started.
@@ -305,11 +360,21 @@ impl Control {
         let now = format_timestamp(&self.now());
         self.update_doc::<Execution>(Collection::Executions, &plan.execution_name, |execution| {
             execution.start_time = Some(now.clone());
-            set_condition(&mut execution.conditions, condition("ResourcesAvailable", ConditionState::Succeeded, &now));
-            set_condition(&mut execution.conditions, condition("Started", ConditionState::Succeeded, &now));
+            set_condition(
+                &mut execution.conditions,
+                condition("ResourcesAvailable", ConditionState::Succeeded, &now),
+            );
+            set_condition(
+                &mut execution.conditions,
+                condition("Started", ConditionState::Succeeded, &now),
+            );
         })?;
         self.update_doc::<Job>(Collection::Jobs, &plan.job_name, |job| {
-            if let Some(reference) = job.latest_created_execution.as_mut().filter(|r| r.name == plan.execution_name) {
+            if let Some(reference) = job
+                .latest_created_execution
+                .as_mut()
+                .filter(|r| r.name == plan.execution_name)
+            {
                 reference.completion_status = Some(CompletionStatus::ExecutionRunning);
             }
         })?;
@@ -329,17 +394,38 @@ impl Control {
         Ok(())
     }
 
-    fn task_finished(&self, task: &str, outcome: &TaskOutcome, result: TaskResult) -> Result<(), Error> {
+    fn task_finished(
+        &self,
+        task: &str,
+        outcome: &TaskOutcome,
+        result: TaskResult,
+    ) -> Result<(), Error> {
         let end = format_timestamp(&outcome.end_time);
         let (code, message) = match (result, outcome.end) {
             (TaskResult::Succeeded, _) => (0, String::new()),
-            (TaskResult::Cancelled, _) | (_, TaskEnd::Cancelled) => (1, outcome.message.clone().unwrap_or_else(|| "The task was cancelled.".to_owned())),
+            (TaskResult::Cancelled, _) | (_, TaskEnd::Cancelled) => (
+                1,
+                outcome
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| "The task was cancelled.".to_owned()),
+            ),
             (_, TaskEnd::TimedOut) => (4, outcome.message.clone().unwrap_or_default()),
-            _ => (2, outcome.message.clone().unwrap_or_else(|| "The container exited with an error.".to_owned())),
+            _ => (
+                2,
+                outcome
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| "The container exited with an error.".to_owned()),
+            ),
         };
         self.update_doc::<Task>(Collection::Tasks, task, |task| {
             task.last_attempt_result = Some(TaskAttemptResult {
-                status: Some(kumo_wire::rpc::Status { code, message: message.clone(), details: Vec::new() }),
+                status: Some(kumo_wire::rpc::Status {
+                    code,
+                    message: message.clone(),
+                    details: Vec::new(),
+                }),
                 exit_code: outcome.exit_code,
                 term_signal: None,
             });
@@ -382,31 +468,57 @@ impl Control {
     }
 
     /// Final state of the execution, the job's reference to it, and the `run` operation.
-    fn execution_finished(&self, plan: &ExecutionPlan, counts: Counts, cancelled: bool, first_failure: Option<String>) -> Result<(), Error> {
+    fn execution_finished(
+        &self,
+        plan: &ExecutionPlan,
+        counts: Counts,
+        cancelled: bool,
+        first_failure: Option<String>,
+    ) -> Result<(), Error> {
         let now = self.now();
         let now_text = format_timestamp(&now);
         let (state, reason, message, status) = if cancelled {
-            (ConditionState::Failed, Some(ExecutionReason::Cancelled), "The execution was cancelled.".to_owned(), CompletionStatus::ExecutionCancelled)
+            (
+                ConditionState::Failed,
+                Some(ExecutionReason::Cancelled),
+                "The execution was cancelled.".to_owned(),
+                CompletionStatus::ExecutionCancelled,
+            )
         } else if counts.failed > 0 {
             (
                 ConditionState::Failed,
                 Some(ExecutionReason::NonZeroExitCode),
-                first_failure.unwrap_or_else(|| format!("{} of {} tasks failed.", counts.failed, plan.task_count)),
+                first_failure.unwrap_or_else(|| {
+                    format!("{} of {} tasks failed.", counts.failed, plan.task_count)
+                }),
                 CompletionStatus::ExecutionFailed,
             )
         } else {
-            (ConditionState::Succeeded, None, String::new(), CompletionStatus::ExecutionSucceeded)
+            (
+                ConditionState::Succeeded,
+                None,
+                String::new(),
+                CompletionStatus::ExecutionSucceeded,
+            )
         };
-        let updated = self.update_doc::<Execution>(Collection::Executions, &plan.execution_name, |execution| {
-            execution.completion_time = Some(now_text.clone());
-            execution.update_time = Some(now_text.clone());
-            execution.reconciling = false;
-            execution.running_count = None;
-            set_condition(
-                &mut execution.conditions,
-                Condition { message: message.clone(), execution_reason: reason, ..condition("Completed", state, &now_text) },
-            );
-        })?;
+        let updated = self.update_doc::<Execution>(
+            Collection::Executions,
+            &plan.execution_name,
+            |execution| {
+                execution.completion_time = Some(now_text.clone());
+                execution.update_time = Some(now_text.clone());
+                execution.reconciling = false;
+                execution.running_count = None;
+                set_condition(
+                    &mut execution.conditions,
+                    Condition {
+                        message: message.clone(),
+                        execution_reason: reason,
+                        ..condition("Completed", state, &now_text)
+                    },
+                );
+            },
+        )?;
         if updated.is_none() {
             // Deleted while running: the operation ends with the deletion.
             let error = execution_not_found(&plan.project.id, &plan.location, &plan.execution_id);
@@ -414,12 +526,20 @@ impl Control {
             return Ok(());
         }
         self.update_doc::<Job>(Collection::Jobs, &plan.job_name, |job| {
-            if let Some(reference) = job.latest_created_execution.as_mut().filter(|r| r.name == plan.execution_name) {
+            if let Some(reference) = job
+                .latest_created_execution
+                .as_mut()
+                .filter(|r| r.name == plan.execution_name)
+            {
                 reference.completion_status = Some(status);
                 reference.completion_time = Some(now_text.clone());
             }
         })?;
-        let Some(record) = self.store().get(Collection::Executions.as_str(), &plan.execution_name).map_err(crate::records::store_error)? else {
+        let Some(record) = self
+            .store()
+            .get(Collection::Executions.as_str(), &plan.execution_name)
+            .map_err(crate::records::store_error)?
+        else {
             return Ok(());
         };
         let view = self.execution_view(&record)?;
@@ -456,15 +576,36 @@ impl Control {
     }
 
     /// The job resource of an execution method after checking `permission` on it.
-    fn execution_scope(&self, call: &Call, project: &str, location: &str, job: &str, permission: &str, named: &str) -> Result<(ProjectInfo, ResourceRef), Error> {
+    fn execution_scope(
+        &self,
+        call: &Call,
+        project: &str,
+        location: &str,
+        job: &str,
+        permission: &str,
+        named: &str,
+    ) -> Result<(ProjectInfo, ResourceRef), Error> {
         let project = self.run_project(call, project, permission, named)?;
-        let resource = ResourceRef::RunJob { project: project.id.clone(), location: location.to_owned(), job: job.to_owned() };
+        let resource = ResourceRef::RunJob {
+            project: project.id.clone(),
+            location: location.to_owned(),
+            job: job.to_owned(),
+        };
         self.authorize(call, permission, &resource)?;
         Ok((project, resource))
     }
 
-    fn load_execution(&self, project: &str, location: &str, job: &str, execution: &str) -> Result<Record, Error> {
-        let name = format!("{}/executions/{execution}", job_name(project, location, job));
+    fn load_execution(
+        &self,
+        project: &str,
+        location: &str,
+        job: &str,
+        execution: &str,
+    ) -> Result<Record, Error> {
+        let name = format!(
+            "{}/executions/{execution}",
+            job_name(project, location, job)
+        );
         self.store()
             .get(Collection::Executions.as_str(), &name)
             .map_err(crate::records::store_error)?
@@ -472,16 +613,35 @@ impl Control {
     }
 
     /// `executions.get`.
-    pub fn get_execution(&self, call: &Call, project: &str, location: &str, job: &str, execution: &str) -> Result<Execution, Error> {
-        let named = format!("{}/executions/{execution}", job_name(project, location, job));
-        let (project, _) = self.execution_scope(call, project, location, job, "run.executions.get", &named)?;
+    pub fn get_execution(
+        &self,
+        call: &Call,
+        project: &str,
+        location: &str,
+        job: &str,
+        execution: &str,
+    ) -> Result<Execution, Error> {
+        let named = format!(
+            "{}/executions/{execution}",
+            job_name(project, location, job)
+        );
+        let (project, _) =
+            self.execution_scope(call, project, location, job, "run.executions.get", &named)?;
         let record = self.load_execution(&project.id, location, job, execution)?;
         self.execution_view(&record)
     }
 
     /// `executions.list`, newest first; job `-` lists the executions of every job of the
     /// location (the permission is then checked on the project).
-    pub fn list_executions(&self, call: &Call, project: &str, location: &str, job: &str, page_size: usize, page_token: &str) -> Result<ListExecutionsResponse, Error> {
+    pub fn list_executions(
+        &self,
+        call: &Call,
+        project: &str,
+        location: &str,
+        job: &str,
+        page_size: usize,
+        page_token: &str,
+    ) -> Result<ListExecutionsResponse, Error> {
         let permission = "run.executions.list";
         let named = job_name(project, location, job);
         let parent = if job == "-" {
@@ -490,7 +650,8 @@ impl Control {
             let prefix = format!("projects/{}/locations/{location}/jobs/", project.id);
             ParentFilter::StartsWith(prefix)
         } else {
-            let (project, _) = self.execution_scope(call, project, location, job, permission, &named)?;
+            let (project, _) =
+                self.execution_scope(call, project, location, job, permission, &named)?;
             let parent = job_name(&project.id, location, job);
             if self.load::<Value>(Collection::Jobs, &parent)?.is_none() {
                 return Err(crate::run::jobs::job_not_found(&project.id, location, job));
@@ -499,47 +660,125 @@ impl Control {
         };
         let page = self
             .store()
-            .list(Collection::Executions.as_str(), &ListQuery { parent, ..ListQuery::default() })
+            .list(
+                Collection::Executions.as_str(),
+                &ListQuery {
+                    parent,
+                    ..ListQuery::default()
+                },
+            )
             .map_err(crate::records::store_error)?;
         let mut records = page.records;
-        records.sort_by(|a, b| b.create_time.cmp(&a.create_time).then_with(|| b.name.cmp(&a.name)));
+        records.sort_by(|a, b| {
+            b.create_time
+                .cmp(&a.create_time)
+                .then_with(|| b.name.cmp(&a.name))
+        });
         let (start, end, next) = page_window(records.len(), page_size, page_token)?;
-        let executions = records[start..end].iter().map(|record| self.execution_view(record)).collect::<Result<_, _>>()?;
-        Ok(ListExecutionsResponse { executions, next_page_token: next })
+        let executions = records[start..end]
+            .iter()
+            .map(|record| self.execution_view(record))
+            .collect::<Result<_, _>>()?;
+        Ok(ListExecutionsResponse {
+            executions,
+            next_page_token: next,
+        })
     }
 
     /// `executions.delete`: removes the execution and its tasks; a running one stops. Returns
     /// the done operation with the deleted execution.
-    pub fn delete_execution(&self, call: &Call, project: &str, location: &str, job: &str, execution: &str, etag: Option<&str>) -> Result<Value, Error> {
-        let named = format!("{}/executions/{execution}", job_name(project, location, job));
-        let (project, _) = self.execution_scope(call, project, location, job, "run.executions.delete", &named)?;
+    pub fn delete_execution(
+        &self,
+        call: &Call,
+        project: &str,
+        location: &str,
+        job: &str,
+        execution: &str,
+        etag: Option<&str>,
+    ) -> Result<Value, Error> {
+        let named = format!(
+            "{}/executions/{execution}",
+            job_name(project, location, job)
+        );
+        let (project, _) = self.execution_scope(
+            call,
+            project,
+            location,
+            job,
+            "run.executions.delete",
+            &named,
+        )?;
         let record = self.load_execution(&project.id, location, job, execution)?;
         check_etag(etag, &record)?;
         let mut view = self.execution_view(&record)?;
         view.delete_time = Some(format_timestamp(&self.now()));
         let tasks = self
             .store()
-            .list(Collection::Tasks.as_str(), &ListQuery { parent: ParentFilter::Is(record.name.clone()), ..ListQuery::default() })
+            .list(
+                Collection::Tasks.as_str(),
+                &ListQuery {
+                    parent: ParentFilter::Is(record.name.clone()),
+                    ..ListQuery::default()
+                },
+            )
             .map_err(crate::records::store_error)?;
         let mut writes: Vec<Write> = tasks
             .records
             .into_iter()
-            .map(|task| Write::HardDelete { collection: Collection::Tasks.as_str().to_owned(), name: task.name, expected_revision: None })
+            .map(|task| Write::HardDelete {
+                collection: Collection::Tasks.as_str().to_owned(),
+                name: task.name,
+                expected_revision: None,
+            })
             .collect();
-        writes.push(Write::HardDelete { collection: Collection::Executions.as_str().to_owned(), name: record.name.clone(), expected_revision: None });
+        writes.push(Write::HardDelete {
+            collection: Collection::Executions.as_str().to_owned(),
+            name: record.name.clone(),
+            expected_revision: None,
+        });
         self.commit(&writes)?;
-        let operation = self.start_operation(&project.id, location, any("google.cloud.run.v2.Execution", &view)?)?;
+        let operation = self.start_operation(
+            &project.id,
+            location,
+            any("google.cloud.run.v2.Execution", &view)?,
+        )?;
         let operation_name = operation["name"].as_str().unwrap_or_default().to_owned();
-        self.finish_operation(&operation_name, None, Ok(any("google.cloud.run.v2.Execution", &view)?))
+        self.finish_operation(
+            &operation_name,
+            None,
+            Ok(any("google.cloud.run.v2.Execution", &view)?),
+        )
     }
 
     /// `executions.cancel`: needs `run.executions.cancel` (and, through v1, `run.jobs.run`).
     /// Marks the execution `CANCELLING`; its runner stops the attempts and completes it as
     /// cancelled. Returns the done operation with the execution as marked.
-    #[expect(clippy::too_many_arguments, reason = "mirrors the request message's fields")]
-    pub fn cancel_execution(&self, call: &Call, project: &str, location: &str, job: &str, execution: &str, etag: Option<&str>, v1: bool) -> Result<Value, Error> {
-        let named = format!("{}/executions/{execution}", job_name(project, location, job));
-        let (project, resource) = self.execution_scope(call, project, location, job, "run.executions.cancel", &named)?;
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "mirrors the request message's fields"
+    )]
+    pub fn cancel_execution(
+        &self,
+        call: &Call,
+        project: &str,
+        location: &str,
+        job: &str,
+        execution: &str,
+        etag: Option<&str>,
+        v1: bool,
+    ) -> Result<Value, Error> {
+        let named = format!(
+            "{}/executions/{execution}",
+            job_name(project, location, job)
+        );
+        let (project, resource) = self.execution_scope(
+            call,
+            project,
+            location,
+            job,
+            "run.executions.cancel",
+            &named,
+        )?;
         if v1 {
             self.authorize(call, "run.jobs.run", &resource)?;
         }
@@ -547,7 +786,9 @@ impl Control {
         check_etag(etag, &record)?;
         let current = self.execution_view(&record)?;
         if completed(&current) {
-            return Err(Error::failed_precondition(format!("Execution {execution} has already completed and cannot be cancelled.")));
+            return Err(Error::failed_precondition(format!(
+                "Execution {execution} has already completed and cannot be cancelled."
+            )));
         }
         let now = format_timestamp(&self.now());
         self.update_doc::<Execution>(Collection::Executions, &record.name, |execution| {
@@ -564,16 +805,39 @@ impl Control {
         })?;
         let record = self.load_execution(&project.id, location, job, execution)?;
         let view = self.execution_view(&record)?;
-        let operation = self.start_operation(&project.id, location, any("google.cloud.run.v2.Execution", &view)?)?;
+        let operation = self.start_operation(
+            &project.id,
+            location,
+            any("google.cloud.run.v2.Execution", &view)?,
+        )?;
         let operation_name = operation["name"].as_str().unwrap_or_default().to_owned();
-        self.finish_operation(&operation_name, None, Ok(any("google.cloud.run.v2.Execution", &view)?))
+        self.finish_operation(
+            &operation_name,
+            None,
+            Ok(any("google.cloud.run.v2.Execution", &view)?),
+        )
     }
 
     /// `tasks.get`.
-    pub fn get_task(&self, call: &Call, project: &str, location: &str, job: &str, execution: &str, task: &str) -> Result<Task, Error> {
-        let named = format!("{}/executions/{execution}/tasks/{task}", job_name(project, location, job));
-        let (project, _) = self.execution_scope(call, project, location, job, "run.tasks.get", &named)?;
-        let name = format!("{}/executions/{execution}/tasks/{task}", job_name(&project.id, location, job));
+    pub fn get_task(
+        &self,
+        call: &Call,
+        project: &str,
+        location: &str,
+        job: &str,
+        execution: &str,
+        task: &str,
+    ) -> Result<Task, Error> {
+        let named = format!(
+            "{}/executions/{execution}/tasks/{task}",
+            job_name(project, location, job)
+        );
+        let (project, _) =
+            self.execution_scope(call, project, location, job, "run.tasks.get", &named)?;
+        let name = format!(
+            "{}/executions/{execution}/tasks/{task}",
+            job_name(&project.id, location, job)
+        );
         let record = self
             .store()
             .get(Collection::Tasks.as_str(), &name)
@@ -583,27 +847,66 @@ impl Control {
     }
 
     /// `tasks.list`, by index.
-    #[expect(clippy::too_many_arguments, reason = "mirrors the request message's fields")]
-    pub fn list_tasks(&self, call: &Call, project: &str, location: &str, job: &str, execution: &str, page_size: usize, page_token: &str) -> Result<ListTasksResponse, Error> {
-        let named = format!("{}/executions/{execution}", job_name(project, location, job));
-        let (project, _) = self.execution_scope(call, project, location, job, "run.tasks.list", &named)?;
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "mirrors the request message's fields"
+    )]
+    pub fn list_tasks(
+        &self,
+        call: &Call,
+        project: &str,
+        location: &str,
+        job: &str,
+        execution: &str,
+        page_size: usize,
+        page_token: &str,
+    ) -> Result<ListTasksResponse, Error> {
+        let named = format!(
+            "{}/executions/{execution}",
+            job_name(project, location, job)
+        );
+        let (project, _) =
+            self.execution_scope(call, project, location, job, "run.tasks.list", &named)?;
         let record = self.load_execution(&project.id, location, job, execution)?;
         let page = self
             .store()
-            .list(Collection::Tasks.as_str(), &ListQuery { parent: ParentFilter::Is(record.name.clone()), ..ListQuery::default() })
+            .list(
+                Collection::Tasks.as_str(),
+                &ListQuery {
+                    parent: ParentFilter::Is(record.name.clone()),
+                    ..ListQuery::default()
+                },
+            )
             .map_err(crate::records::store_error)?;
-        let mut tasks: Vec<Task> = page.records.iter().map(|record| self.task_view(record)).collect::<Result<_, _>>()?;
+        let mut tasks: Vec<Task> = page
+            .records
+            .iter()
+            .map(|record| self.task_view(record))
+            .collect::<Result<_, _>>()?;
         tasks.sort_by_key(|task| task.index.unwrap_or(0));
         let (start, end, next) = page_window(tasks.len(), page_size, page_token)?;
-        Ok(ListTasksResponse { tasks: tasks[start..end].to_vec(), next_page_token: next })
+        Ok(ListTasksResponse {
+            tasks: tasks[start..end].to_vec(),
+            next_page_token: next,
+        })
     }
 
     /// Waits until the execution is over (tests and `--wait`-style callers); returns it.
-    pub async fn wait_execution(&self, execution_name: &str, timeout: StdDuration) -> Result<Execution, Error> {
+    pub async fn wait_execution(
+        &self,
+        execution_name: &str,
+        timeout: StdDuration,
+    ) -> Result<Execution, Error> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let Some(record) = self.store().get(Collection::Executions.as_str(), execution_name).map_err(crate::records::store_error)? else {
-                return Err(Error::not_found(format!("Execution {execution_name} not found.")));
+            let Some(record) = self
+                .store()
+                .get(Collection::Executions.as_str(), execution_name)
+                .map_err(crate::records::store_error)?
+            else {
+                return Err(Error::not_found(format!(
+                    "Execution {execution_name} not found."
+                )));
             };
             let execution = self.execution_view(&record)?;
             if completed(&execution) || tokio::time::Instant::now() >= deadline {
@@ -615,8 +918,14 @@ impl Control {
 }
 
 fn check_etag(etag: Option<&str>, record: &Record) -> Result<(), Error> {
-    match etag.map(|etag| etag.trim_matches('"')).filter(|etag| !etag.is_empty()) {
-        Some(etag) if etag != record.etag => Err(Error::aborted(format!("The etag does not match the current etag of {}.", record.name))),
+    match etag
+        .map(|etag| etag.trim_matches('"'))
+        .filter(|etag| !etag.is_empty())
+    {
+        Some(etag) if etag != record.etag => Err(Error::aborted(format!(
+            "The etag does not match the current etag of {}.",
+            record.name
+        ))),
         _ => Ok(()),
     }
 }
@@ -627,16 +936,29 @@ mod tests {
 
     #[test]
     fn task_names_follow_cloud_run() {
-        assert_eq!(task_name("projects/p/locations/l/jobs/j/executions/j-abcde", "j-abcde", 2), "projects/p/locations/l/jobs/j/executions/j-abcde/tasks/j-abcde-task2");
+        assert_eq!(
+            task_name(
+                "projects/p/locations/l/jobs/j/executions/j-abcde",
+                "j-abcde",
+                2
+            ),
+            "projects/p/locations/l/jobs/j/executions/j-abcde/tasks/j-abcde-task2"
+        );
     }
 
     #[test]
     fn cancelling_is_read_from_the_completed_condition() {
-        let mut execution = Execution { conditions: initial_conditions("2025-01-01T00:00:00Z"), ..Execution::default() };
+        let mut execution = Execution {
+            conditions: initial_conditions("2025-01-01T00:00:00Z"),
+            ..Execution::default()
+        };
         assert!(!cancelling(&execution));
         set_condition(
             &mut execution.conditions,
-            Condition { execution_reason: Some(ExecutionReason::Cancelling), ..condition("Completed", ConditionState::Pending, "t") },
+            Condition {
+                execution_reason: Some(ExecutionReason::Cancelling),
+                ..condition("Completed", ConditionState::Pending, "t")
+            },
         );
         assert!(cancelling(&execution));
         assert_eq!(execution.conditions.len(), 3);

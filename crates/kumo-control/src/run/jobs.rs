@@ -12,8 +12,8 @@
 use kumo_store::{ListQuery, ParentFilter, Record, Write};
 use kumo_wire::protobuf::{Duration, format_timestamp};
 use kumo_wire::run_v2::{
-    CompletionStatus, Condition, ConditionState, Execution, ExecutionReference, Job, LaunchStage, ListJobsResponse, Overrides,
-    RunJobRequest, Task, TaskTemplate,
+    CompletionStatus, Condition, ConditionState, Execution, ExecutionReference, Job, LaunchStage,
+    ListJobsResponse, Overrides, RunJobRequest, Task, TaskTemplate,
 };
 use rand::Rng as _;
 use serde_json::{Value, json};
@@ -32,7 +32,12 @@ const MAX_RETRIES_LIMIT: i32 = 10;
 const MAX_TASK_COUNT: i32 = 10_000;
 const MAX_TASK_TIMEOUT_SECS: i64 = 7 * 24 * 3600;
 /// Annotation and label prefixes Cloud Run reserves for itself.
-const SYSTEM_PREFIXES: &[&str] = &["run.googleapis.com/", "serving.knative.dev/", "autoscaling.knative.dev/", "cloud.googleapis.com/"];
+const SYSTEM_PREFIXES: &[&str] = &[
+    "run.googleapis.com/",
+    "serving.knative.dev/",
+    "autoscaling.knative.dev/",
+    "cloud.googleapis.com/",
+];
 
 /// The full name of a job.
 pub fn job_name(project: &str, location: &str, job: &str) -> String {
@@ -41,7 +46,9 @@ pub fn job_name(project: &str, location: &str, job: &str) -> String {
 
 /// Cloud Run's NOT_FOUND text for a job.
 pub fn job_not_found(project: &str, location: &str, job: &str) -> Error {
-    Error::not_found(format!("Resource '{job}' of kind 'JOB' in region '{location}' in project '{project}' does not exist."))
+    Error::not_found(format!(
+        "Resource '{job}' of kind 'JOB' in region '{location}' in project '{project}' does not exist."
+    ))
 }
 
 /// Job ids: lowercase letters, digits and hyphens, starting with a letter, not ending with a
@@ -51,7 +58,9 @@ pub fn validate_job_id(id: &str) -> Result<(), Error> {
         && id.len() <= 63
         && id.as_bytes()[0].is_ascii_lowercase()
         && !id.ends_with('-')
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if ok {
         Ok(())
     } else {
@@ -78,21 +87,34 @@ pub struct EffectiveTemplate {
 /// Applies `overrides` to a job's template (Google's rules: a container override names its
 /// container, or applies to the only one; `clearArgs` empties the args; env vars are merged by
 /// name; `taskCount` and `timeout` replace the template's).
-pub fn effective_template(job: &Job, overrides: Option<&Overrides>) -> Result<EffectiveTemplate, Error> {
+pub fn effective_template(
+    job: &Job,
+    overrides: Option<&Overrides>,
+) -> Result<EffectiveTemplate, Error> {
     let execution = job.template.clone().unwrap_or_default();
     let mut template = execution.template.clone().unwrap_or_default();
     let mut task_count = execution.task_count.unwrap_or(1);
     if let Some(overrides) = overrides {
         for (index, container_override) in overrides.container_overrides.iter().enumerate() {
             let position = if container_override.name.is_empty() {
-                if template.containers.len() == 1 { Some(0) } else { None }
+                if template.containers.len() == 1 {
+                    Some(0)
+                } else {
+                    None
+                }
             } else {
-                template.containers.iter().position(|container| container.name == container_override.name)
+                template
+                    .containers
+                    .iter()
+                    .position(|container| container.name == container_override.name)
             };
             let Some(position) = position else {
                 return Err(Error::invalid_field(
                     format!("overrides.container_overrides[{index}].name"),
-                    format!("Container \"{}\" is not defined in the job's template.", container_override.name),
+                    format!(
+                        "Container \"{}\" is not defined in the job's template.",
+                        container_override.name
+                    ),
                 ));
             };
             let container = &mut template.containers[position];
@@ -108,7 +130,11 @@ pub fn effective_template(job: &Job, overrides: Option<&Overrides>) -> Result<Ef
                 container.args = container_override.args.clone();
             }
             for variable in &container_override.env {
-                match container.env.iter_mut().find(|existing| existing.name == variable.name) {
+                match container
+                    .env
+                    .iter_mut()
+                    .find(|existing| existing.name == variable.name)
+                {
                     Some(existing) => *existing = variable.clone(),
                     None => container.env.push(variable.clone()),
                 }
@@ -116,12 +142,16 @@ pub fn effective_template(job: &Job, overrides: Option<&Overrides>) -> Result<Ef
         }
         if let Some(count) = overrides.task_count {
             if !(1..=MAX_TASK_COUNT).contains(&count) {
-                return Err(Error::invalid_field("overrides.task_count", format!("task_count must be between 1 and {MAX_TASK_COUNT}.")));
+                return Err(Error::invalid_field(
+                    "overrides.task_count",
+                    format!("task_count must be between 1 and {MAX_TASK_COUNT}."),
+                ));
             }
             task_count = count;
         }
         if let Some(timeout) = &overrides.timeout {
-            let parsed = Duration::parse(timeout).map_err(|error| Error::invalid_field("overrides.timeout", error))?;
+            let parsed = Duration::parse(timeout)
+                .map_err(|error| Error::invalid_field("overrides.timeout", error))?;
             validate_timeout(&parsed, "overrides.timeout")?;
             template.timeout = Some(parsed.format());
         }
@@ -130,13 +160,24 @@ pub fn effective_template(job: &Job, overrides: Option<&Overrides>) -> Result<Ef
     if template.timeout.is_none() {
         template.timeout = Some(Duration::from_secs(DEFAULT_TASK_TIMEOUT_SECS).format());
     }
-    Ok(EffectiveTemplate { task_count, parallelism: execution.parallelism.unwrap_or(0), template })
+    Ok(EffectiveTemplate {
+        task_count,
+        parallelism: execution.parallelism.unwrap_or(0),
+        template,
+    })
 }
 
 fn validate_timeout(timeout: &Duration, field: &str) -> Result<(), Error> {
     match timeout.to_std() {
-        Some(duration) if !duration.is_zero() && duration.as_secs() <= MAX_TASK_TIMEOUT_SECS as u64 => Ok(()),
-        _ => Err(Error::invalid_field(field, format!("timeout must be positive and at most {MAX_TASK_TIMEOUT_SECS}s."))),
+        Some(duration)
+            if !duration.is_zero() && duration.as_secs() <= MAX_TASK_TIMEOUT_SECS as u64 =>
+        {
+            Ok(())
+        }
+        _ => Err(Error::invalid_field(
+            field,
+            format!("timeout must be positive and at most {MAX_TASK_TIMEOUT_SECS}s."),
+        )),
     }
 }
 
@@ -144,43 +185,84 @@ fn validate_timeout(timeout: &Duration, field: &str) -> Result<(), Error> {
 pub fn validate_job(job: &Job) -> Result<(), Error> {
     let mut violations = Vec::new();
     let mut violation = |field: &str, description: String| {
-        violations.push(crate::FieldViolation { field: field.to_owned(), description });
+        violations.push(crate::FieldViolation {
+            field: field.to_owned(),
+            description,
+        });
     };
-    for (field, map) in [("job.annotations", &job.annotations), ("job.labels", &job.labels)] {
+    for (field, map) in [
+        ("job.annotations", &job.annotations),
+        ("job.labels", &job.labels),
+    ] {
         for key in map.keys() {
             if SYSTEM_PREFIXES.iter().any(|prefix| key.starts_with(prefix)) {
-                violation(field, format!("Key \"{key}\" is in a system-reserved namespace and cannot be set."));
+                violation(
+                    field,
+                    format!("Key \"{key}\" is in a system-reserved namespace and cannot be set."),
+                );
             }
         }
     }
     match &job.template {
-        None => violation("job.template", "The job template must be specified.".to_owned()),
+        None => violation(
+            "job.template",
+            "The job template must be specified.".to_owned(),
+        ),
         Some(execution) => {
-            if execution.task_count.is_some_and(|count| !(1..=MAX_TASK_COUNT).contains(&count)) {
-                violation("job.template.task_count", format!("task_count must be between 1 and {MAX_TASK_COUNT}."));
+            if execution
+                .task_count
+                .is_some_and(|count| !(1..=MAX_TASK_COUNT).contains(&count))
+            {
+                violation(
+                    "job.template.task_count",
+                    format!("task_count must be between 1 and {MAX_TASK_COUNT}."),
+                );
             }
-            if execution.parallelism.is_some_and(|parallelism| parallelism < 0) {
-                violation("job.template.parallelism", "parallelism must not be negative.".to_owned());
+            if execution
+                .parallelism
+                .is_some_and(|parallelism| parallelism < 0)
+            {
+                violation(
+                    "job.template.parallelism",
+                    "parallelism must not be negative.".to_owned(),
+                );
             }
             let template = execution.template.clone().unwrap_or_default();
             if template.containers.is_empty() {
-                violation("job.template.template.containers", "At least one container must be specified.".to_owned());
+                violation(
+                    "job.template.template.containers",
+                    "At least one container must be specified.".to_owned(),
+                );
             }
             for (index, container) in template.containers.iter().enumerate() {
                 if container.image.trim().is_empty() {
-                    violation(&format!("job.template.template.containers[{index}].image"), "The container image must be specified.".to_owned());
+                    violation(
+                        &format!("job.template.template.containers[{index}].image"),
+                        "The container image must be specified.".to_owned(),
+                    );
                 }
                 if !container.ports.is_empty() {
-                    violation(&format!("job.template.template.containers[{index}].ports"), "Jobs do not accept ports.".to_owned());
+                    violation(
+                        &format!("job.template.template.containers[{index}].ports"),
+                        "Jobs do not accept ports.".to_owned(),
+                    );
                 }
             }
-            if template.max_retries.is_some_and(|retries| !(0..=MAX_RETRIES_LIMIT).contains(&retries)) {
-                violation("job.template.template.max_retries", format!("max_retries must be between 0 and {MAX_RETRIES_LIMIT}."));
+            if template
+                .max_retries
+                .is_some_and(|retries| !(0..=MAX_RETRIES_LIMIT).contains(&retries))
+            {
+                violation(
+                    "job.template.template.max_retries",
+                    format!("max_retries must be between 0 and {MAX_RETRIES_LIMIT}."),
+                );
             }
             if let Some(timeout) = &template.timeout {
                 match Duration::parse(timeout) {
                     Ok(parsed) => {
-                        if let Err(Error::InvalidArgument { message, .. }) = validate_timeout(&parsed, "job.template.template.timeout") {
+                        if let Err(Error::InvalidArgument { message, .. }) =
+                            validate_timeout(&parsed, "job.template.template.timeout")
+                        {
                             violation("job.template.template.timeout", message);
                         }
                     }
@@ -192,8 +274,15 @@ pub fn validate_job(job: &Job) -> Result<(), Error> {
     if violations.is_empty() {
         Ok(())
     } else {
-        let message = violations.iter().map(|v| v.description.clone()).collect::<Vec<_>>().join(" ");
-        Err(Error::InvalidArgument { message, violations })
+        let message = violations
+            .iter()
+            .map(|v| v.description.clone())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Err(Error::InvalidArgument {
+            message,
+            violations,
+        })
     }
 }
 
@@ -215,13 +304,21 @@ fn any<T: serde::Serialize>(type_name: &str, message: &T) -> Result<Value, Error
 fn random_suffix(len: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::thread_rng();
-    (0..len).map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())])).collect()
+    (0..len)
+        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .collect()
 }
 
 impl Control {
     /// The project of a `{project}` path segment (id or number). An unknown project is refused
     /// with `permission` on the resource the caller named, so that existence is not revealed.
-    pub(crate) fn run_project(&self, call: &Call, given: &str, permission: &str, named: &str) -> Result<ProjectInfo, Error> {
+    pub(crate) fn run_project(
+        &self,
+        call: &Call,
+        given: &str,
+        permission: &str,
+        named: &str,
+    ) -> Result<ProjectInfo, Error> {
         match self.resolve_project(given)? {
             Some(project) => Ok(project),
             None => {
@@ -250,20 +347,51 @@ impl Control {
     }
 
     /// Runs the deploy-time checks for a job's template; returns the runtime service account.
-    fn check_job_deploy(&self, call: &Call, project: &ProjectInfo, location: &str, resource: &ResourceRef, job: &Job, method_name: &str) -> Result<String, Error> {
-        let template = job.template.as_ref().and_then(|execution| execution.template.as_ref());
-        let service_account = template.map(|template| template.service_account.as_str()).unwrap_or("");
-        let images: Vec<&str> = template.map(|template| template.containers.iter().map(|c| c.image.as_str()).collect()).unwrap_or_default();
+    fn check_job_deploy(
+        &self,
+        call: &Call,
+        project: &ProjectInfo,
+        location: &str,
+        resource: &ResourceRef,
+        job: &Job,
+        method_name: &str,
+    ) -> Result<String, Error> {
+        let template = job
+            .template
+            .as_ref()
+            .and_then(|execution| execution.template.as_ref());
+        let service_account = template
+            .map(|template| template.service_account.as_str())
+            .unwrap_or("");
+        let images: Vec<&str> = template
+            .map(|template| {
+                template
+                    .containers
+                    .iter()
+                    .map(|c| c.image.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
         self.check_deploy(
             call,
-            &Deploy { project, location, resource, service_account, images, method_name },
+            &Deploy {
+                project,
+                location,
+                resource,
+                service_account,
+                images,
+                method_name,
+            },
             None,
         )
     }
 
     /// `jobs.create` (v2 `CreateJob`, v1 `namespaces.jobs.create`). Returns the operation, done:
     /// a job has nothing to start until it is run.
-    #[expect(clippy::too_many_arguments, reason = "mirrors the request message's fields")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "mirrors the request message's fields"
+    )]
     pub fn create_job(
         &self,
         call: &Call,
@@ -277,14 +405,20 @@ impl Control {
         let permission = "run.jobs.create";
         let named = job_name(project, location, job_id);
         let project = self.run_project(call, project, permission, &named)?;
-        let resource = ResourceRef::RunJob { project: project.id.clone(), location: location.to_owned(), job: job_id.to_owned() };
+        let resource = ResourceRef::RunJob {
+            project: project.id.clone(),
+            location: location.to_owned(),
+            job: job_id.to_owned(),
+        };
         self.authorize(call, permission, &resource)?;
         validate_job_id(job_id)?;
         validate_job(&job)?;
         self.check_job_deploy(call, &project, location, &resource, &job, method_name)?;
         let name = job_name(&project.id, location, job_id);
         if self.load::<Value>(Collection::Jobs, &name)?.is_some() {
-            return Err(Error::already_exists(format!("Resource '{job_id}' already exists.")));
+            return Err(Error::already_exists(format!(
+                "Resource '{job_id}' already exists."
+            )));
         }
         let now = format_timestamp(&self.now());
         let creator = call.caller.email().unwrap_or_default().to_owned();
@@ -309,29 +443,56 @@ impl Control {
             ..job
         };
         if validate_only {
-            return Ok(json!({"name": "", "done": true, "response": any("google.cloud.run.v2.Job", &stored)?}));
+            return Ok(
+                json!({"name": "", "done": true, "response": any("google.cloud.run.v2.Job", &stored)?}),
+            );
         }
-        let records = self.commit(&[Write::Create {
-            collection: Collection::Jobs.as_str().to_owned(),
-            name: name.clone(),
-            parent: Some(format!("projects/{}/locations/{location}", project.id)),
-            data: encode(&stored)?,
-        }]).map_err(|error| match error {
-            Error::AlreadyExists { .. } => Error::already_exists(format!("Resource '{job_id}' already exists.")),
-            other => other,
-        })?;
-        let record = records.first().ok_or_else(|| Error::internal("create returned no record"))?;
+        let records = self
+            .commit(&[Write::Create {
+                collection: Collection::Jobs.as_str().to_owned(),
+                name: name.clone(),
+                parent: Some(format!("projects/{}/locations/{location}", project.id)),
+                data: encode(&stored)?,
+            }])
+            .map_err(|error| match error {
+                Error::AlreadyExists { .. } => {
+                    Error::already_exists(format!("Resource '{job_id}' already exists."))
+                }
+                other => other,
+            })?;
+        let record = records
+            .first()
+            .ok_or_else(|| Error::internal("create returned no record"))?;
         let view = self.job_view(record)?;
-        let operation = self.start_operation(&project.id, location, any("google.cloud.run.v2.Job", &view)?)?;
+        let operation = self.start_operation(
+            &project.id,
+            location,
+            any("google.cloud.run.v2.Job", &view)?,
+        )?;
         let operation_name = operation["name"].as_str().unwrap_or_default().to_owned();
-        self.finish_operation(&operation_name, None, Ok(any("google.cloud.run.v2.Job", &view)?))
+        self.finish_operation(
+            &operation_name,
+            None,
+            Ok(any("google.cloud.run.v2.Job", &view)?),
+        )
     }
 
     /// `jobs.get`.
-    pub fn get_job(&self, call: &Call, project: &str, location: &str, job: &str) -> Result<Job, Error> {
+    pub fn get_job(
+        &self,
+        call: &Call,
+        project: &str,
+        location: &str,
+        job: &str,
+    ) -> Result<Job, Error> {
         let permission = "run.jobs.get";
-        let project = self.run_project(call, project, permission, &job_name(project, location, job))?;
-        let resource = ResourceRef::RunJob { project: project.id.clone(), location: location.to_owned(), job: job.to_owned() };
+        let project =
+            self.run_project(call, project, permission, &job_name(project, location, job))?;
+        let resource = ResourceRef::RunJob {
+            project: project.id.clone(),
+            location: location.to_owned(),
+            job: job.to_owned(),
+        };
         self.authorize(call, permission, &resource)?;
         let record = self.load_job(&project.id, location, job)?;
         self.job_view(&record)
@@ -339,9 +500,21 @@ impl Control {
 
     /// The jobs of a location, newest first (Google's order); `location` `-` lists every
     /// location. The page token is the offset into that order.
-    pub fn list_jobs(&self, call: &Call, project: &str, location: &str, page_size: usize, page_token: &str) -> Result<ListJobsResponse, Error> {
+    pub fn list_jobs(
+        &self,
+        call: &Call,
+        project: &str,
+        location: &str,
+        page_size: usize,
+        page_token: &str,
+    ) -> Result<ListJobsResponse, Error> {
         let permission = "run.jobs.list";
-        let project = self.run_project(call, project, permission, &format!("projects/{project}/locations/{location}"))?;
+        let project = self.run_project(
+            call,
+            project,
+            permission,
+            &format!("projects/{project}/locations/{location}"),
+        )?;
         self.authorize(call, permission, &ResourceRef::Project(project.id.clone()))?;
         let parent = if location == "-" {
             ParentFilter::StartsWith(format!("projects/{}/locations/", project.id))
@@ -350,19 +523,38 @@ impl Control {
         };
         let page = self
             .store()
-            .list(Collection::Jobs.as_str(), &ListQuery { parent, ..ListQuery::default() })
+            .list(
+                Collection::Jobs.as_str(),
+                &ListQuery {
+                    parent,
+                    ..ListQuery::default()
+                },
+            )
             .map_err(crate::records::store_error)?;
         let mut records = page.records;
-        records.sort_by(|a, b| b.create_time.cmp(&a.create_time).then_with(|| a.name.cmp(&b.name)));
+        records.sort_by(|a, b| {
+            b.create_time
+                .cmp(&a.create_time)
+                .then_with(|| a.name.cmp(&b.name))
+        });
         let (start, end, next) = page_window(records.len(), page_size, page_token)?;
-        let jobs = records[start..end].iter().map(|record| self.job_view(record)).collect::<Result<_, _>>()?;
-        Ok(ListJobsResponse { jobs, next_page_token: next })
+        let jobs = records[start..end]
+            .iter()
+            .map(|record| self.job_view(record))
+            .collect::<Result<_, _>>()?;
+        Ok(ListJobsResponse {
+            jobs,
+            next_page_token: next,
+        })
     }
 
     /// `jobs.patch` (v2 `UpdateJob`; v1 `replaceJob` with `v1 = true`, which needs only
     /// `run.jobs.update`). The body is the whole desired job. With `allow_missing`, a missing
     /// job is created (and `run.jobs.create` is needed too).
-    #[expect(clippy::too_many_arguments, reason = "mirrors the request message's fields")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "mirrors the request message's fields"
+    )]
     pub fn update_job(
         &self,
         call: &Call,
@@ -377,16 +569,32 @@ impl Control {
     ) -> Result<Value, Error> {
         let named = job_name(project, location, job_id);
         let project = self.run_project(call, project, "run.jobs.update", &named)?;
-        let resource = ResourceRef::RunJob { project: project.id.clone(), location: location.to_owned(), job: job_id.to_owned() };
+        let resource = ResourceRef::RunJob {
+            project: project.id.clone(),
+            location: location.to_owned(),
+            job: job_id.to_owned(),
+        };
         self.authorize(call, "run.jobs.update", &resource)?;
         if !v1 {
             self.authorize(call, "run.jobs.get", &resource)?;
         }
         let name = job_name(&project.id, location, job_id);
-        let Some(record) = self.store().get(Collection::Jobs.as_str(), &name).map_err(crate::records::store_error)? else {
+        let Some(record) = self
+            .store()
+            .get(Collection::Jobs.as_str(), &name)
+            .map_err(crate::records::store_error)?
+        else {
             if allow_missing {
                 self.authorize(call, "run.jobs.create", &resource)?;
-                return self.create_job(call, &project.id, location, job_id, job, validate_only, method_name);
+                return self.create_job(
+                    call,
+                    &project.id,
+                    location,
+                    job_id,
+                    job,
+                    validate_only,
+                    method_name,
+                );
             }
             return Err(job_not_found(&project.id, location, job_id));
         };
@@ -428,7 +636,9 @@ impl Control {
             ..job
         };
         if validate_only {
-            return Ok(json!({"name": "", "done": true, "response": any("google.cloud.run.v2.Job", &stored)?}));
+            return Ok(
+                json!({"name": "", "done": true, "response": any("google.cloud.run.v2.Job", &stored)?}),
+            );
         }
         let records = self.commit(&[Write::Update {
             collection: Collection::Jobs.as_str().to_owned(),
@@ -436,35 +646,76 @@ impl Control {
             data: encode(&stored)?,
             expected_revision: Some(record.revision),
         }])?;
-        let record = records.first().ok_or_else(|| Error::internal("update returned no record"))?;
+        let record = records
+            .first()
+            .ok_or_else(|| Error::internal("update returned no record"))?;
         let view = self.job_view(record)?;
-        let operation = self.start_operation(&project.id, location, any("google.cloud.run.v2.Job", &view)?)?;
+        let operation = self.start_operation(
+            &project.id,
+            location,
+            any("google.cloud.run.v2.Job", &view)?,
+        )?;
         let operation_name = operation["name"].as_str().unwrap_or_default().to_owned();
-        self.finish_operation(&operation_name, None, Ok(any("google.cloud.run.v2.Job", &view)?))
+        self.finish_operation(
+            &operation_name,
+            None,
+            Ok(any("google.cloud.run.v2.Job", &view)?),
+        )
     }
 
     /// `jobs.delete`: removes the job, its executions and tasks (running ones stop: their
     /// runner sees the execution gone) and its IAM policy. Returns the done operation whose
     /// response is the deleted job.
-    pub fn delete_job(&self, call: &Call, project: &str, location: &str, job_id: &str, etag: Option<&str>, validate_only: bool) -> Result<Value, Error> {
+    pub fn delete_job(
+        &self,
+        call: &Call,
+        project: &str,
+        location: &str,
+        job_id: &str,
+        etag: Option<&str>,
+        validate_only: bool,
+    ) -> Result<Value, Error> {
         let permission = "run.jobs.delete";
-        let project = self.run_project(call, project, permission, &job_name(project, location, job_id))?;
-        let resource = ResourceRef::RunJob { project: project.id.clone(), location: location.to_owned(), job: job_id.to_owned() };
+        let project = self.run_project(
+            call,
+            project,
+            permission,
+            &job_name(project, location, job_id),
+        )?;
+        let resource = ResourceRef::RunJob {
+            project: project.id.clone(),
+            location: location.to_owned(),
+            job: job_id.to_owned(),
+        };
         self.authorize(call, permission, &resource)?;
         let record = self.load_job(&project.id, location, job_id)?;
-        if let Some(etag) = etag.map(|etag| etag.trim_matches('"')).filter(|etag| !etag.is_empty() && *etag != record.etag) {
-            return Err(Error::aborted(format!("The etag \"{etag}\" does not match the current etag of {}.", record.name)));
+        if let Some(etag) = etag
+            .map(|etag| etag.trim_matches('"'))
+            .filter(|etag| !etag.is_empty() && *etag != record.etag)
+        {
+            return Err(Error::aborted(format!(
+                "The etag \"{etag}\" does not match the current etag of {}.",
+                record.name
+            )));
         }
         let mut view = self.job_view(&record)?;
         view.delete_time = Some(format_timestamp(&self.now()));
         if validate_only {
-            return Ok(json!({"name": "", "done": true, "response": any("google.cloud.run.v2.Job", &view)?}));
+            return Ok(
+                json!({"name": "", "done": true, "response": any("google.cloud.run.v2.Job", &view)?}),
+            );
         }
         let mut writes = Vec::new();
         for collection in [Collection::Tasks, Collection::Executions] {
             let page = self
                 .store()
-                .list(collection.as_str(), &ListQuery { name_prefix: Some(format!("{}/executions/", record.name)), ..ListQuery::default() })
+                .list(
+                    collection.as_str(),
+                    &ListQuery {
+                        name_prefix: Some(format!("{}/executions/", record.name)),
+                        ..ListQuery::default()
+                    },
+                )
                 .map_err(crate::records::store_error)?;
             writes.extend(page.records.into_iter().map(|child| Write::HardDelete {
                 collection: collection.as_str().to_owned(),
@@ -472,33 +723,69 @@ impl Control {
                 expected_revision: None,
             }));
         }
-        writes.push(Write::HardDelete { collection: Collection::Jobs.as_str().to_owned(), name: record.name.clone(), expected_revision: Some(record.revision) });
-        if self.load::<Value>(Collection::IamPolicies, &resource.full_name())?.is_some() {
-            writes.push(Write::HardDelete { collection: Collection::IamPolicies.as_str().to_owned(), name: resource.full_name(), expected_revision: None });
+        writes.push(Write::HardDelete {
+            collection: Collection::Jobs.as_str().to_owned(),
+            name: record.name.clone(),
+            expected_revision: Some(record.revision),
+        });
+        if self
+            .load::<Value>(Collection::IamPolicies, &resource.full_name())?
+            .is_some()
+        {
+            writes.push(Write::HardDelete {
+                collection: Collection::IamPolicies.as_str().to_owned(),
+                name: resource.full_name(),
+                expected_revision: None,
+            });
         }
         self.commit(&writes)?;
         self.invalidate_iam();
-        let operation = self.start_operation(&project.id, location, any("google.cloud.run.v2.Job", &view)?)?;
+        let operation = self.start_operation(
+            &project.id,
+            location,
+            any("google.cloud.run.v2.Job", &view)?,
+        )?;
         let operation_name = operation["name"].as_str().unwrap_or_default().to_owned();
-        self.finish_operation(&operation_name, None, Ok(any("google.cloud.run.v2.Job", &view)?))
+        self.finish_operation(
+            &operation_name,
+            None,
+            Ok(any("google.cloud.run.v2.Job", &view)?),
+        )
     }
 
     /// `jobs.run`: needs `run.jobs.run`, and `run.jobs.runWithOverrides` when overrides are
     /// sent. Creates the execution and its tasks, starts running them, and returns the operation,
     /// which completes (with the final `Execution`) when the execution does.
-    pub fn run_job(&self, call: &Call, project: &str, location: &str, job_id: &str, request: &RunJobRequest) -> Result<Value, Error> {
+    pub fn run_job(
+        &self,
+        call: &Call,
+        project: &str,
+        location: &str,
+        job_id: &str,
+        request: &RunJobRequest,
+    ) -> Result<Value, Error> {
         let named = job_name(project, location, job_id);
         let project = self.run_project(call, project, "run.jobs.run", &named)?;
-        let resource = ResourceRef::RunJob { project: project.id.clone(), location: location.to_owned(), job: job_id.to_owned() };
+        let resource = ResourceRef::RunJob {
+            project: project.id.clone(),
+            location: location.to_owned(),
+            job: job_id.to_owned(),
+        };
         self.authorize(call, "run.jobs.run", &resource)?;
-        let overrides = request.overrides.as_ref().filter(|overrides| **overrides != Overrides::default());
+        let overrides = request
+            .overrides
+            .as_ref()
+            .filter(|overrides| **overrides != Overrides::default());
         if overrides.is_some() {
             self.authorize(call, "run.jobs.runWithOverrides", &resource)?;
         }
         let record = self.load_job(&project.id, location, job_id)?;
         let etag = request.etag.trim_matches('"');
         if !etag.is_empty() && etag != record.etag {
-            return Err(Error::aborted(format!("The etag does not match the current etag of {}.", record.name)));
+            return Err(Error::aborted(format!(
+                "The etag does not match the current etag of {}.",
+                record.name
+            )));
         }
         let job = self.job_view(&record)?;
         let effective = effective_template(&job, overrides)?;
@@ -531,11 +818,17 @@ impl Control {
             reconciling: true,
             conditions: executions::initial_conditions(&now_text),
             running_count: None,
-            log_uri: crate::logging::logs_link(&self.config().external_url, &project.id, &log_filter),
+            log_uri: crate::logging::logs_link(
+                &self.config().external_url,
+                &project.id,
+                &log_filter,
+            ),
             ..Execution::default()
         };
         if request.validate_only {
-            return Ok(json!({"name": "", "done": true, "response": any("google.cloud.run.v2.Execution", &execution)?}));
+            return Ok(
+                json!({"name": "", "done": true, "response": any("google.cloud.run.v2.Execution", &execution)?}),
+            );
         }
         let mut writes = vec![Write::Create {
             collection: Collection::Executions.as_str().to_owned(),
@@ -586,9 +879,15 @@ impl Control {
             expected_revision: Some(record.revision),
         });
         let records = self.commit(&writes)?;
-        let created = records.first().ok_or_else(|| Error::internal("run returned no record"))?;
+        let created = records
+            .first()
+            .ok_or_else(|| Error::internal("run returned no record"))?;
         let view = self.execution_view(created)?;
-        let operation = self.start_operation(&project.id, location, any("google.cloud.run.v2.Execution", &view)?)?;
+        let operation = self.start_operation(
+            &project.id,
+            location,
+            any("google.cloud.run.v2.Execution", &view)?,
+        )?;
         let operation_name = operation["name"].as_str().unwrap_or_default().to_owned();
         let timeout = effective
             .template
@@ -596,7 +895,9 @@ impl Control {
             .as_deref()
             .and_then(|timeout| Duration::parse(timeout).ok())
             .and_then(|timeout| timeout.to_std())
-            .unwrap_or(std::time::Duration::from_secs(DEFAULT_TASK_TIMEOUT_SECS as u64));
+            .unwrap_or(std::time::Duration::from_secs(
+                DEFAULT_TASK_TIMEOUT_SECS as u64,
+            ));
         executions::spawn(
             self.clone(),
             ExecutionPlan {
@@ -609,7 +910,10 @@ impl Control {
                 location: location.to_owned(),
                 task_count: effective.task_count,
                 parallelism: effective.parallelism,
-                max_retries: effective.template.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
+                max_retries: effective
+                    .template
+                    .max_retries
+                    .unwrap_or(DEFAULT_MAX_RETRIES),
                 timeout,
                 template: effective.template,
                 service_account,
@@ -619,29 +923,70 @@ impl Control {
     }
 
     /// `jobs.getIamPolicy`.
-    pub fn get_job_iam_policy(&self, call: &Call, project: &str, location: &str, job: &str, requested_version: i64) -> Result<Value, Error> {
+    pub fn get_job_iam_policy(
+        &self,
+        call: &Call,
+        project: &str,
+        location: &str,
+        job: &str,
+        requested_version: i64,
+    ) -> Result<Value, Error> {
         let permission = "run.jobs.getIamPolicy";
         let resource = self.existing_job(call, project, location, job, permission)?;
         self.get_iam_policy(call, &resource, permission, requested_version)
     }
 
     /// `jobs.setIamPolicy`.
-    pub fn set_job_iam_policy(&self, call: &Call, project: &str, location: &str, job: &str, policy: &Value, update_mask: Option<&str>) -> Result<Value, Error> {
+    pub fn set_job_iam_policy(
+        &self,
+        call: &Call,
+        project: &str,
+        location: &str,
+        job: &str,
+        policy: &Value,
+        update_mask: Option<&str>,
+    ) -> Result<Value, Error> {
         let permission = "run.jobs.setIamPolicy";
         let resource = self.existing_job(call, project, location, job, permission)?;
         self.set_iam_policy(call, &resource, permission, policy, update_mask)
     }
 
     /// `jobs.testIamPermissions` (no permission needed to ask).
-    pub fn test_job_iam_permissions(&self, call: &Call, project: &str, location: &str, job: &str, permissions: &[String]) -> Result<Vec<String>, Error> {
-        let project = self.resolve_project(project)?.map(|info| info.id).unwrap_or_else(|| project.to_owned());
-        let resource = ResourceRef::RunJob { project, location: location.to_owned(), job: job.to_owned() };
+    pub fn test_job_iam_permissions(
+        &self,
+        call: &Call,
+        project: &str,
+        location: &str,
+        job: &str,
+        permissions: &[String],
+    ) -> Result<Vec<String>, Error> {
+        let project = self
+            .resolve_project(project)?
+            .map(|info| info.id)
+            .unwrap_or_else(|| project.to_owned());
+        let resource = ResourceRef::RunJob {
+            project,
+            location: location.to_owned(),
+            job: job.to_owned(),
+        };
         self.test_iam_permissions(call, &resource, permissions)
     }
 
-    fn existing_job(&self, call: &Call, project: &str, location: &str, job: &str, permission: &str) -> Result<ResourceRef, Error> {
-        let project = self.run_project(call, project, permission, &job_name(project, location, job))?;
-        let resource = ResourceRef::RunJob { project: project.id.clone(), location: location.to_owned(), job: job.to_owned() };
+    fn existing_job(
+        &self,
+        call: &Call,
+        project: &str,
+        location: &str,
+        job: &str,
+        permission: &str,
+    ) -> Result<ResourceRef, Error> {
+        let project =
+            self.run_project(call, project, permission, &job_name(project, location, job))?;
+        let resource = ResourceRef::RunJob {
+            project: project.id.clone(),
+            location: location.to_owned(),
+            job: job.to_owned(),
+        };
         self.authorize(call, permission, &resource)?;
         self.load_job(&project.id, location, job)?;
         Ok(resource)
@@ -650,16 +995,23 @@ impl Control {
     /// v1 addresses jobs by namespace and name only: the location of an existing job named
     /// `job` in `project` (the first one, by location, when several regions hold one).
     pub fn job_location(&self, project: &str, job: &str) -> Result<Option<String>, Error> {
-        let Some(project) = self.resolve_project(project)? else { return Ok(None) };
+        let Some(project) = self.resolve_project(project)? else {
+            return Ok(None);
+        };
         let page = self
             .store()
             .list(
                 Collection::Jobs.as_str(),
-                &ListQuery { parent: ParentFilter::StartsWith(format!("projects/{}/locations/", project.id)), ..ListQuery::default() },
+                &ListQuery {
+                    parent: ParentFilter::StartsWith(format!("projects/{}/locations/", project.id)),
+                    ..ListQuery::default()
+                },
             )
             .map_err(crate::records::store_error)?;
         Ok(page.records.iter().find_map(|record| {
-            let rest = record.name.strip_prefix(&format!("projects/{}/locations/", project.id))?;
+            let rest = record
+                .name
+                .strip_prefix(&format!("projects/{}/locations/", project.id))?;
             let (location, name) = rest.split_once("/jobs/")?;
             (name == job).then(|| location.to_owned())
         }))
@@ -668,16 +1020,30 @@ impl Control {
 
 /// The window `[start, end)` of a list of `len` items for an offset page token, and the next
 /// token. Page size 0 means all.
-pub(crate) fn page_window(len: usize, page_size: usize, page_token: &str) -> Result<(usize, usize, String), Error> {
+pub(crate) fn page_window(
+    len: usize,
+    page_size: usize,
+    page_token: &str,
+) -> Result<(usize, usize, String), Error> {
     let start = if page_token.is_empty() {
         0
     } else {
-        page_token.parse::<usize>().map_err(|_| Error::invalid_field("page_token", "Invalid page token."))?
+        page_token
+            .parse::<usize>()
+            .map_err(|_| Error::invalid_field("page_token", "Invalid page token."))?
     };
     let start = start.min(len);
-    let size = if page_size == 0 { len } else { page_size.min(1000) };
+    let size = if page_size == 0 {
+        len
+    } else {
+        page_size.min(1000)
+    };
     let end = start.saturating_add(size).min(len);
-    let next = if end < len { end.to_string() } else { String::new() };
+    let next = if end < len {
+        end.to_string()
+    } else {
+        String::new()
+    };
     Ok((start, end, next))
 }
 
@@ -690,7 +1056,10 @@ mod tests {
         Job {
             template: Some(ExecutionTemplate {
                 task_count: Some(3),
-                template: Some(TaskTemplate { containers, ..TaskTemplate::default() }),
+                template: Some(TaskTemplate {
+                    containers,
+                    ..TaskTemplate::default()
+                }),
                 ..ExecutionTemplate::default()
             }),
             ..Job::default()
@@ -702,7 +1071,11 @@ mod tests {
             name: name.to_owned(),
             image: "us-docker.pkg.dev/cloudrun/container/job".to_owned(),
             args: args.iter().map(|a| (*a).to_owned()).collect(),
-            env: vec![EnvVar { name: "A".to_owned(), value: Some("1".to_owned()), ..EnvVar::default() }],
+            env: vec![EnvVar {
+                name: "A".to_owned(),
+                value: Some("1".to_owned()),
+                ..EnvVar::default()
+            }],
             ..Container::default()
         }
     }
@@ -724,8 +1097,16 @@ mod tests {
                 name: "main".to_owned(),
                 args: vec!["b".to_owned()],
                 env: vec![
-                    EnvVar { name: "A".to_owned(), value: Some("2".to_owned()), ..EnvVar::default() },
-                    EnvVar { name: "B".to_owned(), value: Some("3".to_owned()), ..EnvVar::default() },
+                    EnvVar {
+                        name: "A".to_owned(),
+                        value: Some("2".to_owned()),
+                        ..EnvVar::default()
+                    },
+                    EnvVar {
+                        name: "B".to_owned(),
+                        value: Some("3".to_owned()),
+                        ..EnvVar::default()
+                    },
                 ],
                 clear_args: false,
             }],
@@ -735,7 +1116,14 @@ mod tests {
         let effective = effective_template(&job, Some(&overrides)).unwrap();
         let container = &effective.template.containers[0];
         assert_eq!(container.args, vec!["b"]);
-        assert_eq!(container.env.iter().map(|e| (e.name.as_str(), e.value.as_deref().unwrap_or(""))).collect::<Vec<_>>(), vec![("A", "2"), ("B", "3")]);
+        assert_eq!(
+            container
+                .env
+                .iter()
+                .map(|e| (e.name.as_str(), e.value.as_deref().unwrap_or("")))
+                .collect::<Vec<_>>(),
+            vec![("A", "2"), ("B", "3")]
+        );
         assert_eq!(effective.task_count, 5);
         assert_eq!(effective.template.timeout.as_deref(), Some("30s"));
     }
@@ -744,18 +1132,47 @@ mod tests {
     fn bad_overrides_are_refused() {
         let job = job_with(vec![container("main", &["a"]), container("side", &[])]);
         let cases = [
-            Overrides { container_overrides: vec![ContainerOverride { name: "nope".into(), ..ContainerOverride::default() }], ..Overrides::default() },
-            Overrides { container_overrides: vec![ContainerOverride::default()], ..Overrides::default() },
             Overrides {
-                container_overrides: vec![ContainerOverride { name: "main".into(), args: vec!["x".into()], clear_args: true, ..ContainerOverride::default() }],
+                container_overrides: vec![ContainerOverride {
+                    name: "nope".into(),
+                    ..ContainerOverride::default()
+                }],
                 ..Overrides::default()
             },
-            Overrides { task_count: Some(0), ..Overrides::default() },
-            Overrides { timeout: Some("0s".into()), ..Overrides::default() },
-            Overrides { timeout: Some("soon".into()), ..Overrides::default() },
+            Overrides {
+                container_overrides: vec![ContainerOverride::default()],
+                ..Overrides::default()
+            },
+            Overrides {
+                container_overrides: vec![ContainerOverride {
+                    name: "main".into(),
+                    args: vec!["x".into()],
+                    clear_args: true,
+                    ..ContainerOverride::default()
+                }],
+                ..Overrides::default()
+            },
+            Overrides {
+                task_count: Some(0),
+                ..Overrides::default()
+            },
+            Overrides {
+                timeout: Some("0s".into()),
+                ..Overrides::default()
+            },
+            Overrides {
+                timeout: Some("soon".into()),
+                ..Overrides::default()
+            },
         ];
         for overrides in cases {
-            assert!(matches!(effective_template(&job, Some(&overrides)), Err(Error::InvalidArgument { .. })), "{overrides:?}");
+            assert!(
+                matches!(
+                    effective_template(&job, Some(&overrides)),
+                    Err(Error::InvalidArgument { .. })
+                ),
+                "{overrides:?}"
+            );
         }
     }
 
@@ -771,8 +1188,11 @@ mod tests {
         let error = validate_job(&Job::default()).unwrap_err();
         assert!(error.to_string().contains("template"));
         let mut bad = job_with(vec![Container::default()]);
-        bad.annotations.insert("run.googleapis.com/foo".into(), "x".into());
-        let Error::InvalidArgument { violations, .. } = validate_job(&bad).unwrap_err() else { panic!() };
+        bad.annotations
+            .insert("run.googleapis.com/foo".into(), "x".into());
+        let Error::InvalidArgument { violations, .. } = validate_job(&bad).unwrap_err() else {
+            panic!()
+        };
         assert_eq!(violations.len(), 2, "{violations:?}");
     }
 
