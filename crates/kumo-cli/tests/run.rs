@@ -462,14 +462,21 @@ fn jobs_create_and_execute_wait() {
         json!({"serviceAccountName": "job-sa@demo-project.iam.gserviceaccount.com", "containers": [{"image": "img", "args": ["a", "b"]}]})
     );
 
-    let exec = json!({"metadata": {"name": "my-job-abcde", "generation": 1}, "status": {"observedGeneration": 1}});
-    let mut done = exec.clone();
-    done["status"]["conditions"] = json!([{"type": "Completed", "status": "True"}]);
-    fake.on("POST", &format!("{JOB}:run"), vec![ok(exec.clone())]);
+    let v2 = "/v2/projects/demo-project/locations/asia-northeast1";
+    let op = json!({"name": format!("{}/operations/op1", &v2[4..]), "done": false,
+                    "metadata": {"name": format!("{}/jobs/my-job/executions/my-job-abcde", &v2[4..])}});
+    let mut done = op.clone();
+    done["done"] = json!(true);
+    done["response"] = json!({"succeededCount": 1, "taskCount": 1});
+    fake.on(
+        "POST",
+        &format!("{v2}/jobs/my-job:run"),
+        vec![ok(op.clone())],
+    );
     fake.on(
         "GET",
-        "/apis/run.googleapis.com/v1/namespaces/demo-project/executions/my-job-abcde",
-        vec![ok(exec), ok(done)],
+        &format!("{v2}/operations/op1"),
+        vec![ok(op), ok(done.clone())],
     );
     let o = Cli::new(&fake).run("run jobs execute my-job --wait --update-env-vars X=1");
     assert_eq!(o.code, 0, "{}", o.stderr);
@@ -478,9 +485,35 @@ fn jobs_create_and_execute_wait() {
         "OK Creating execution... Done.\nExecution [my-job-abcde] has successfully completed.\n"
     );
     assert_eq!(
-        fake.find("POST", &format!("{JOB}:run")).json(),
+        fake.find("POST", &format!("{v2}/jobs/my-job:run")).json(),
         json!({"overrides": {"containerOverrides": [{"env": [{"name": "X", "value": "1"}]}]}})
     );
+
+    // A failed task fails the command with the condition's message.
+    done["response"] = json!({"failedCount": 1, "conditions": [{"type": "Completed", "state": "CONDITION_FAILED", "message": "Task my-job-abcde-task0 failed with exit code 1."}]});
+    fake.on("GET", &format!("{v2}/operations/op1"), vec![ok(done)]);
+    let o = Cli::new(&fake).run("run jobs execute my-job --wait");
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        o.stderr,
+        "OK Creating execution... Done.\nExecution [my-job-abcde] failed.\nERROR: (kumo.run.jobs.execute) Task my-job-abcde-task0 failed with exit code 1.\n"
+    );
+
+    // Executions and revisions are addressed under their job and service.
+    fake.on(
+        "GET",
+        &format!("{v2}/jobs/my-job/executions/my-job-abcde"),
+        vec![ok(json!({"name": "x"}))],
+    );
+    let o = Cli::new(&fake).run("run jobs executions describe my-job-abcde --format 'value(name)'");
+    assert_eq!(o.stdout, "x\n", "{}", o.stderr);
+    fake.on(
+        "GET",
+        &format!("{v2}/services/hello/revisions/hello-00001-wtl"),
+        vec![ok(json!({"name": "r"}))],
+    );
+    let o = Cli::new(&fake).run("run revisions describe hello-00001-wtl --format 'value(name)'");
+    assert_eq!(o.stdout, "r\n", "{}", o.stderr);
 }
 
 #[test]

@@ -3,9 +3,10 @@
 //! Paths: services, revisions and their IAM use the regional v1 form
 //! `/v1/projects/P/locations/R/services[/S]` (Google's documented v1 paths; the Knative
 //! `namespaces/P` form carries no region, which gcloud gets from a regional host instead). Jobs
-//! and executions exist in v1 only as `/apis/run.googleapis.com/v1/namespaces/P/jobs…`; their
-//! region travels in the `cloud.googleapis.com/location` label. A listing without a region uses
-//! the namespaces form, which spans all regions as gcloud's does.
+//! exist in v1 only as `/apis/run.googleapis.com/v1/namespaces/P/jobs…`; their region travels in
+//! the `cloud.googleapis.com/location` label. A service listing without a region uses the
+//! namespaces form, which spans all regions as gcloud's does. Job runs, executions and
+//! revisions use v2 (`/v2/projects/P/locations/R/…`), the only form Kumo serves for them.
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,7 @@ use crate::cli::{
     Deploy, JobFlags, RunCmd, RunExecutionsCmd, RunJobsCmd, RunRevisionsCmd, RunServicesCmd,
     ServiceFlags,
 };
+use crate::cmd::{basename, wait_operation};
 use crate::context::{Columns, Ctx, s};
 use crate::error::{CliError, Result};
 use crate::http::enc;
@@ -47,10 +49,19 @@ fn jobs_path(p: &str) -> String {
     format!("/apis/run.googleapis.com/v1/namespaces/{}/jobs", enc(p))
 }
 
-fn executions_path(p: &str) -> String {
+/// Runs and executions use v2 (region-explicit); Kumo serves no v1 `executions`.
+fn jobs_v2_path(p: &str, r: &str) -> String {
+    format!("/v2/projects/{}/locations/{}/jobs", enc(p), enc(r))
+}
+
+/// An execution is named `JOB-xxxxx`; v2 addresses it under its job.
+fn execution_path(p: &str, r: &str, execution: &str) -> String {
+    let job = execution.rsplit_once('-').map_or(execution, |(j, _)| j);
     format!(
-        "/apis/run.googleapis.com/v1/namespaces/{}/executions",
-        enc(p)
+        "{}/{}/executions/{}",
+        jobs_v2_path(p, r),
+        enc(job),
+        enc(execution)
     )
 }
 
@@ -687,30 +698,48 @@ const JOB_COLUMNS: Columns = &[
     }),
 ];
 
+/// ✔/✕/… for a v2 resource from its `Ready`/`Completed` condition.
+fn v2_symbol(v: &Value) -> String {
+    let conditions = v["conditions"].as_array().cloned().unwrap_or_default();
+    let state = v["terminalCondition"]["state"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| {
+            conditions
+                .iter()
+                .find(|c| c["type"] == "Completed" || c["type"] == "Ready")
+                .and_then(|c| c["state"].as_str().map(str::to_owned))
+        });
+    match state.as_deref() {
+        Some("CONDITION_SUCCEEDED") => "✔",
+        Some("CONDITION_FAILED") => "✕",
+        _ => "…",
+    }
+    .to_owned()
+}
+
 const EXECUTION_COLUMNS: Columns = &[
-    ("", |v| ready_symbol(v)),
-    ("JOB", |v| {
-        v["metadata"]["labels"]["run.googleapis.com/job"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned()
-    }),
-    ("EXECUTION", |v| s(v, "metadata.name")),
+    ("", |v| v2_symbol(v)),
+    ("JOB", |v| basename(&s(v, "job"))),
+    ("EXECUTION", |v| basename(&s(v, "name"))),
     ("REGION", |v| {
-        v["metadata"]["labels"][LOCATION_LABEL]
+        v["name"]
             .as_str()
+            .and_then(|n| n.split('/').nth(3))
             .unwrap_or("")
             .to_owned()
     }),
-    ("RUNNING", |v| s(v, "status.runningCount")),
+    ("RUNNING", |v| {
+        v["runningCount"].as_i64().unwrap_or(0).to_string()
+    }),
     ("COMPLETE", |v| {
         format!(
             "{} / {}",
-            v["status"]["succeededCount"].as_i64().unwrap_or(0),
-            v["spec"]["taskCount"].as_i64().unwrap_or(0)
+            v["succeededCount"].as_i64().unwrap_or(0),
+            v["taskCount"].as_i64().unwrap_or(0)
         )
     }),
-    ("CREATED", |v| s(v, "metadata.creationTimestamp")),
+    ("CREATED", |v| s(v, "createTime")),
 ];
 
 fn jobs(ctx: &mut Ctx<'_>, cmd: RunJobsCmd) -> Result<()> {
@@ -867,22 +896,16 @@ fn execute(
     wait: bool,
     overrides: Value,
 ) -> Result<()> {
+    let region = ctx.region()?;
     let mut body = json!({});
     if overrides.as_object().is_some_and(|m| !m.is_empty()) {
         body["overrides"] = overrides;
     }
-    let path = format!("{}/{}:run", jobs_path(project), enc(job));
-    let execution = ctx.post(&path, &body)?;
-    let name = s(&execution, "metadata.name");
+    let path = format!("{}/{}:run", jobs_v2_path(project, &region), enc(job));
+    let op = ctx.post(&path, &body)?;
+    let name = basename(&s(&op, "metadata.name"));
     ctx.status("OK Creating execution... Done.");
-    if wait {
-        let epath = format!("{}/{}", executions_path(project), enc(&name));
-        if let Err(e) = wait_ready(ctx, &epath, &execution) {
-            ctx.status(&format!("Execution [{name}] failed."));
-            return Err(e);
-        }
-        ctx.status(&format!("Execution [{name}] has successfully completed."));
-    } else {
+    if !wait {
         ctx.status(&format!(
             "Execution [{name}] has successfully started running."
         ));
@@ -890,30 +913,63 @@ fn execute(
             "\nView details about this execution by running:\n{} run jobs executions describe {name}",
             ctx.prog
         ));
+        return Ok(());
     }
-    Ok(())
+    // RunJob's operation completes when the execution does (its response is the Execution).
+    let execution = wait_operation(ctx, "/v2", op);
+    let failed = match &execution {
+        Ok(e)
+            if e["failedCount"].as_i64().unwrap_or(0) > 0
+                || e["cancelledCount"].as_i64().unwrap_or(0) > 0 =>
+        {
+            let message = e["conditions"]
+                .as_array()
+                .and_then(|c| c.iter().find(|c| c["state"] == "CONDITION_FAILED"))
+                .map(|c| s(c, "message"))
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| "The execution failed.".to_owned());
+            Some(CliError::Msg(message))
+        }
+        Ok(_) => None,
+        Err(e) => Some(CliError::Msg(e.to_string())),
+    };
+    match failed {
+        Some(e) => {
+            ctx.status(&format!("Execution [{name}] failed."));
+            Err(e)
+        }
+        None => {
+            ctx.status(&format!("Execution [{name}] has successfully completed."));
+            Ok(())
+        }
+    }
 }
 
 fn executions(ctx: &mut Ctx<'_>, project: &str, cmd: RunExecutionsCmd) -> Result<()> {
-    let epath = |e: &str| format!("{}/{}", executions_path(project), enc(e));
+    let region = ctx.region()?;
     match cmd {
         RunExecutionsCmd::List { job } => {
-            let selector = job.map(|j| format!("run.googleapis.com/job={j}"));
-            let query: Vec<(&str, &str)> = selector
-                .iter()
-                .map(|s| ("labelSelector", s.as_str()))
-                .collect();
-            let items = ctx.list_all(&executions_path(project), &query, "items")?;
-            let items = filter_region(ctx, items);
+            // `-` lists the executions of every job, as gcloud without --job does.
+            let job = job.unwrap_or_else(|| "-".to_owned());
+            let path = format!(
+                "{}/{}/executions",
+                jobs_v2_path(project, &region),
+                enc(&job)
+            );
+            let items = ctx.list_all(&path, &[], "executions")?;
             ctx.print_list(&items, EXECUTION_COLUMNS)
         }
         RunExecutionsCmd::Describe { execution } => {
-            let v = ctx.get(&epath(&execution))?;
+            let v = ctx.get(&execution_path(project, &region, &execution))?;
             ctx.print_one(&v)
         }
         RunExecutionsCmd::Cancel { execution } => {
             ctx.confirm(&format!("Execution [{execution}] will be cancelled."), true)?;
-            ctx.post(&format!("{}:cancel", epath(&execution)), &json!({}))?;
+            let op = ctx.post(
+                &format!("{}:cancel", execution_path(project, &region, &execution)),
+                &json!({}),
+            )?;
+            wait_operation(ctx, "/v2", op)?;
             ctx.status(&format!("Execution [{execution}] has been cancelled."));
             Ok(())
         }
@@ -921,72 +977,38 @@ fn executions(ctx: &mut Ctx<'_>, project: &str, cmd: RunExecutionsCmd) -> Result
 }
 
 const REVISION_COLUMNS: Columns = &[
-    ("", |v| ready_symbol(v)),
-    ("REVISION", |v| s(v, "metadata.name")),
-    ("ACTIVE", |v| {
-        let active = v["status"]["conditions"].as_array().is_some_and(|c| {
-            c.iter()
-                .any(|c| c["type"] == "Active" && c["status"] == "True")
-        });
-        if active {
-            "yes".to_owned()
-        } else {
-            String::new()
-        }
-    }),
-    ("SERVICE", |v| {
-        v["metadata"]["labels"]["serving.knative.dev/service"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned()
-    }),
-    ("DEPLOYED", |v| s(v, "metadata.creationTimestamp")),
-    ("DEPLOYED BY", |v| {
-        v["metadata"]["annotations"]["serving.knative.dev/creator"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned()
-    }),
+    ("", |v| v2_symbol(v)),
+    ("REVISION", |v| basename(&s(v, "name"))),
+    ("SERVICE", |v| basename(&s(v, "service"))),
+    ("DEPLOYED", |v| s(v, "createTime")),
+    ("SERVICE ACCOUNT", |v| s(v, "serviceAccount")),
 ];
 
+/// Revisions use v2 (Kumo serves no v1 `revisions`); a revision is named `SERVICE-NNNNN-xxx`.
 fn revisions(ctx: &mut Ctx<'_>, cmd: RunRevisionsCmd) -> Result<()> {
     let project = ctx.project()?;
+    let region = ctx.region()?;
+    let base = services_v2_path(&project, &region);
     match cmd {
         RunRevisionsCmd::List { service } => {
-            let region = ctx
-                .global
-                .region
-                .clone()
-                .or_else(|| ctx.props.get("run/region"));
-            let path = match &region {
-                Some(r) => format!(
-                    "/v1/projects/{}/locations/{}/revisions",
-                    enc(&project),
-                    enc(r)
-                ),
-                None => format!(
-                    "/apis/serving.knative.dev/v1/namespaces/{}/revisions",
-                    enc(&project)
-                ),
-            };
-            let selector = service.map(|s| format!("serving.knative.dev/service={s}"));
-            let query: Vec<(&str, &str)> = selector
-                .iter()
-                .map(|s| ("labelSelector", s.as_str()))
-                .collect();
-            let items = ctx.list_all(&path, &query, "items")?;
+            let service = service.unwrap_or_else(|| "-".to_owned());
+            let path = format!("{base}/{}/revisions", enc(&service));
+            let items = ctx.list_all(&path, &[], "revisions")?;
             ctx.print_list(&items, REVISION_COLUMNS)
         }
         RunRevisionsCmd::Describe { revision } => {
-            let region = ctx.region()?;
-            let path = format!(
-                "/v1/projects/{}/locations/{}/revisions/{}",
-                enc(&project),
-                enc(&region),
-                enc(&revision)
-            );
+            let service = revision.rsplitn(3, '-').nth(2).ok_or_else(|| {
+                CliError::Usage(format!(
+                    "[{revision}] is not a revision name (SERVICE-NNNNN-xxx)."
+                ))
+            })?;
+            let path = format!("{base}/{}/revisions/{}", enc(service), enc(&revision));
             let v = ctx.get(&path)?;
             ctx.print_one(&v)
         }
     }
+}
+
+fn services_v2_path(p: &str, r: &str) -> String {
+    format!("/v2/projects/{}/locations/{}/services", enc(p), enc(r))
 }
