@@ -7,7 +7,11 @@ use crate::{Api, Reply, Request};
 
 /// `POST /v1beta1/projects/{project}/services/{service}:generateServiceIdentity`
 pub async fn generate_service_identity(api: Api, req: Request) -> Reply {
-    let name = format!("projects/{}/services/{}", req.param("project"), req.param("service"));
+    let name = format!(
+        "projects/{}/services/{}",
+        req.param("project"),
+        req.param("service")
+    );
     let meta = audit_meta(
         &api,
         "serviceusage.googleapis.com",
@@ -15,5 +19,9 @@ pub async fn generate_service_identity(api: Api, req: Request) -> Reply {
         name,
         AuditLog::Activity,
     );
-    run(&api, &req, meta, |call| api.control.generate_service_identity(call, req.param("project"), req.param("service"))).await
+    run(&api, &req, meta, |call| {
+        api.control
+            .generate_service_identity(call, req.param("project"), req.param("service"))
+    })
+    .await
 }

@@ -7,7 +7,10 @@
 //! /policies/{constraint}`, the key `effective_constraint` reads; responses name projects by
 //! number, as Google's do.
 
-use kumo_orgpolicy::{Allowed, Constraint, ConstraintType, EffectivePolicy, PolicyRule, PolicySpec, RuleKind, V1AllValues, V1ListPolicy, V1PolicyType};
+use kumo_orgpolicy::{
+    Allowed, Constraint, ConstraintType, EffectivePolicy, PolicyRule, PolicySpec, RuleKind,
+    V1AllValues, V1ListPolicy, V1PolicyType,
+};
 use kumo_store::{ListQuery, ParentFilter, Write};
 use kumo_wire::orgpolicy_v1::OrgPolicy;
 use kumo_wire::orgpolicy_v2 as v2;
@@ -22,11 +25,19 @@ use crate::{Call, Control, Error, ResourceRef};
 /// Google's texts for a missing or duplicate policy.
 const NOT_FOUND: &str = "Requested entity was not found.";
 const ALREADY_EXISTS: &str = "Requested entity already exists";
-const STALE_ETAG: &str = "The etag of the policy does not match its current etag; read the policy again and retry.";
+const STALE_ETAG: &str =
+    "The etag of the policy does not match its current etag; read the policy again and retry.";
 
 fn lookup(constraint: &str) -> Result<&'static Constraint, Error> {
-    let short = constraint.strip_prefix("constraints/").unwrap_or(constraint);
-    kumo_orgpolicy::lookup(short).ok_or_else(|| Error::invalid_field("constraint", format!("Constraint constraints/{short} is not found.")))
+    let short = constraint
+        .strip_prefix("constraints/")
+        .unwrap_or(constraint);
+    kumo_orgpolicy::lookup(short).ok_or_else(|| {
+        Error::invalid_field(
+            "constraint",
+            format!("Constraint constraints/{short} is not found."),
+        )
+    })
 }
 
 /// A container's policy: its storage key, the name responses use, and the stored policy.
@@ -43,29 +54,60 @@ impl Control {
         let resource = self.container_ref(container)?;
         let constraint = lookup(constraint)?;
         let key = format!("{}/policies/{}", resource.relative_name(), constraint.name);
-        let wire_name = format!("{}/policies/{}", self.container_display_name(&resource)?, constraint.name);
+        let wire_name = format!(
+            "{}/policies/{}",
+            self.container_display_name(&resource)?,
+            constraint.name
+        );
         let stored = self.load::<kumo_orgpolicy::Policy>(Collection::OrgPolicies, &key)?;
-        Ok(Slot { resource, constraint, key, wire_name, stored })
+        Ok(Slot {
+            resource,
+            constraint,
+            key,
+            wire_name,
+            stored,
+        })
     }
 
     fn write_org_policy(&self, slot: &Slot, policy: &kumo_orgpolicy::Policy) -> Result<u64, Error> {
         let collection = Collection::OrgPolicies.as_str().to_owned();
         let write = match &slot.stored {
-            Some(stored) => Write::Update { collection, name: slot.key.clone(), data: encode(policy)?, expected_revision: Some(stored.record.revision) },
-            None => Write::Create { collection, name: slot.key.clone(), parent: Some(slot.resource.relative_name()), data: encode(policy)? },
+            Some(stored) => Write::Update {
+                collection,
+                name: slot.key.clone(),
+                data: encode(policy)?,
+                expected_revision: Some(stored.record.revision),
+            },
+            None => Write::Create {
+                collection,
+                name: slot.key.clone(),
+                parent: Some(slot.resource.relative_name()),
+                data: encode(policy)?,
+            },
         };
         let written = self.commit(&[write])?;
-        Ok(written.first().map(|record| record.revision).unwrap_or_default())
+        Ok(written
+            .first()
+            .map(|record| record.revision)
+            .unwrap_or_default())
     }
 
     // ---- v2 ----
 
     /// `GET /v2/{parent}/constraints`: `orgpolicy.constraints.list`.
-    pub fn list_constraints(&self, call: &Call, parent: &str, page: &PageRequest) -> Result<Value, Error> {
+    pub fn list_constraints(
+        &self,
+        call: &Call,
+        parent: &str,
+        page: &PageRequest,
+    ) -> Result<Value, Error> {
         let resource = self.container_ref(parent)?;
         self.authorize(call, "orgpolicy.constraints.list", &resource)?;
         let display = self.container_display_name(&resource)?;
-        let constraints: Vec<Value> = kumo_orgpolicy::all_constraints().iter().map(|c| constraint_wire(&display, c)).collect();
+        let constraints: Vec<Value> = kumo_orgpolicy::all_constraints()
+            .iter()
+            .map(|c| constraint_wire(&display, c))
+            .collect();
         let (constraints, next) = page.apply(constraints, 100, 1000)?;
         let mut response = json!({"constraints": constraints});
         if !next.is_empty() {
@@ -75,14 +117,25 @@ impl Control {
     }
 
     /// `GET /v2/{parent}/policies`: `orgpolicy.policies.list`.
-    pub fn list_org_policies(&self, call: &Call, parent: &str, page: &PageRequest) -> Result<Value, Error> {
+    pub fn list_org_policies(
+        &self,
+        call: &Call,
+        parent: &str,
+        page: &PageRequest,
+    ) -> Result<Value, Error> {
         let resource = self.container_ref(parent)?;
         self.authorize(call, "orgpolicy.policies.list", &resource)?;
         let display = self.container_display_name(&resource)?;
         let policies: Vec<Value> = self
             .stored_org_policies(&resource)?
             .into_iter()
-            .map(|(stored, short)| policy_wire(&format!("{display}/policies/{short}"), &stored.value, stored.record.revision))
+            .map(|(stored, short)| {
+                policy_wire(
+                    &format!("{display}/policies/{short}"),
+                    &stored.value,
+                    stored.record.revision,
+                )
+            })
             .collect();
         let (policies, next) = page.apply(policies, 100, 1000)?;
         let mut response = json!({});
@@ -95,31 +148,62 @@ impl Control {
         Ok(response)
     }
 
-    fn stored_org_policies(&self, resource: &ResourceRef) -> Result<Vec<(Stored<kumo_orgpolicy::Policy>, String)>, Error> {
+    fn stored_org_policies(
+        &self,
+        resource: &ResourceRef,
+    ) -> Result<Vec<(Stored<kumo_orgpolicy::Policy>, String)>, Error> {
         let records = self
             .store()
-            .list(Collection::OrgPolicies.as_str(), &ListQuery { parent: ParentFilter::Is(resource.relative_name()), ..ListQuery::default() })
+            .list(
+                Collection::OrgPolicies.as_str(),
+                &ListQuery {
+                    parent: ParentFilter::Is(resource.relative_name()),
+                    ..ListQuery::default()
+                },
+            )
             .map_err(crate::records::store_error)?
             .records;
         let mut policies = Vec::new();
         for record in records {
-            let short = record.name.rsplit('/').next().unwrap_or_default().to_owned();
+            let short = record
+                .name
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
             policies.push((self.decode::<kumo_orgpolicy::Policy>(record)?, short));
         }
         Ok(policies)
     }
 
     /// `GET /v2/{parent}/policies/{constraint}`: `orgpolicy.policy.get`.
-    pub fn get_org_policy(&self, call: &Call, parent: &str, constraint: &str) -> Result<Value, Error> {
+    pub fn get_org_policy(
+        &self,
+        call: &Call,
+        parent: &str,
+        constraint: &str,
+    ) -> Result<Value, Error> {
         let resource = self.container_ref(parent)?;
         self.authorize(call, "orgpolicy.policy.get", &resource)?;
         let slot = self.policy_slot(parent, constraint)?;
-        let stored = slot.stored.as_ref().ok_or_else(|| Error::not_found(NOT_FOUND))?;
-        Ok(policy_wire(&slot.wire_name, &stored.value, stored.record.revision))
+        let stored = slot
+            .stored
+            .as_ref()
+            .ok_or_else(|| Error::not_found(NOT_FOUND))?;
+        Ok(policy_wire(
+            &slot.wire_name,
+            &stored.value,
+            stored.record.revision,
+        ))
     }
 
     /// `POST /v2/{parent}/policies`: `orgpolicy.policies.create`.
-    pub fn create_org_policy(&self, call: &Call, parent: &str, policy: &v2::Policy) -> Result<Value, Error> {
+    pub fn create_org_policy(
+        &self,
+        call: &Call,
+        parent: &str,
+        policy: &v2::Policy,
+    ) -> Result<Value, Error> {
         let resource = self.container_ref(parent)?;
         self.authorize(call, "orgpolicy.policies.create", &resource)?;
         let constraint = self.policy_constraint(parent, &resource, &policy.name)?;
@@ -134,11 +218,21 @@ impl Control {
 
     /// `PATCH /v2/{name}`: `orgpolicy.policies.update`. Replaces `spec` and/or `dryRunSpec`
     /// (all when no mask is given); a sent etag must match.
-    pub fn update_org_policy(&self, call: &Call, parent: &str, constraint: &str, policy: &v2::Policy, update_mask: Option<&str>) -> Result<Value, Error> {
+    pub fn update_org_policy(
+        &self,
+        call: &Call,
+        parent: &str,
+        constraint: &str,
+        policy: &v2::Policy,
+        update_mask: Option<&str>,
+    ) -> Result<Value, Error> {
         let resource = self.container_ref(parent)?;
         self.authorize(call, "orgpolicy.policies.update", &resource)?;
         let slot = self.policy_slot(parent, constraint)?;
-        let stored = slot.stored.as_ref().ok_or_else(|| Error::not_found(NOT_FOUND))?;
+        let stored = slot
+            .stored
+            .as_ref()
+            .ok_or_else(|| Error::not_found(NOT_FOUND))?;
         if !policy.etag.is_empty() && policy.etag != etag_of(stored.record.revision) {
             return Err(Error::aborted(STALE_ETAG));
         }
@@ -153,8 +247,15 @@ impl Control {
                 for path in mask.split(',').map(str::trim) {
                     match path {
                         "spec" | "policy.spec" => next.spec = incoming.spec.clone(),
-                        "dryRunSpec" | "dry_run_spec" | "policy.dry_run_spec" => next.dry_run_spec = incoming.dry_run_spec.clone(),
-                        other => return Err(Error::invalid_field("update_mask", format!("Invalid update mask path: {other}."))),
+                        "dryRunSpec" | "dry_run_spec" | "policy.dry_run_spec" => {
+                            next.dry_run_spec = incoming.dry_run_spec.clone()
+                        }
+                        other => {
+                            return Err(Error::invalid_field(
+                                "update_mask",
+                                format!("Invalid update mask path: {other}."),
+                            ));
+                        }
                     }
                 }
             }
@@ -164,11 +265,20 @@ impl Control {
     }
 
     /// `DELETE /v2/{name}`: `orgpolicy.policies.delete`.
-    pub fn delete_org_policy(&self, call: &Call, parent: &str, constraint: &str, etag: Option<&str>) -> Result<Value, Error> {
+    pub fn delete_org_policy(
+        &self,
+        call: &Call,
+        parent: &str,
+        constraint: &str,
+        etag: Option<&str>,
+    ) -> Result<Value, Error> {
         let resource = self.container_ref(parent)?;
         self.authorize(call, "orgpolicy.policies.delete", &resource)?;
         let slot = self.policy_slot(parent, constraint)?;
-        let stored = slot.stored.as_ref().ok_or_else(|| Error::not_found(NOT_FOUND))?;
+        let stored = slot
+            .stored
+            .as_ref()
+            .ok_or_else(|| Error::not_found(NOT_FOUND))?;
         if let Some(etag) = etag.filter(|e| !e.is_empty())
             && etag != etag_of(stored.record.revision)
         {
@@ -184,7 +294,12 @@ impl Control {
 
     /// `GET /v2/{name}:getEffectivePolicy`: `orgpolicy.policy.get`. The merged policy over the
     /// hierarchy, as one spec.
-    pub fn get_effective_org_policy(&self, call: &Call, parent: &str, constraint: &str) -> Result<Value, Error> {
+    pub fn get_effective_org_policy(
+        &self,
+        call: &Call,
+        parent: &str,
+        constraint: &str,
+    ) -> Result<Value, Error> {
         let resource = self.container_ref(parent)?;
         self.authorize(call, "orgpolicy.policy.get", &resource)?;
         let slot = self.policy_slot(parent, constraint)?;
@@ -192,25 +307,51 @@ impl Control {
         Ok(json!({"name": slot.wire_name, "spec": {"rules": effective_rules(&effective)}}))
     }
 
-    fn engine_policy_from_wire(&self, slot: &Slot, policy: &v2::Policy) -> Result<kumo_orgpolicy::Policy, Error> {
+    fn engine_policy_from_wire(
+        &self,
+        slot: &Slot,
+        policy: &v2::Policy,
+    ) -> Result<kumo_orgpolicy::Policy, Error> {
         if policy.alternate.is_some() {
-            return Err(Error::invalid_field("policy.alternate", "The alternate field is deprecated and not supported."));
+            return Err(Error::invalid_field(
+                "policy.alternate",
+                "The alternate field is deprecated and not supported.",
+            ));
         }
         let now = timestamp(self.now());
         let engine = kumo_orgpolicy::Policy {
             name: slot.wire_name.clone(),
-            spec: policy.spec.as_ref().map(|spec| spec_from_wire(spec, &now)).transpose()?,
-            dry_run_spec: policy.dry_run_spec.as_ref().map(|spec| spec_from_wire(spec, &now)).transpose()?,
+            spec: policy
+                .spec
+                .as_ref()
+                .map(|spec| spec_from_wire(spec, &now))
+                .transpose()?,
+            dry_run_spec: policy
+                .dry_run_spec
+                .as_ref()
+                .map(|spec| spec_from_wire(spec, &now))
+                .transpose()?,
             etag: String::new(),
         };
-        kumo_orgpolicy::validate_policy(slot.constraint, &engine).map_err(|error| Error::invalid(error.to_string()))?;
+        kumo_orgpolicy::validate_policy(slot.constraint, &engine)
+            .map_err(|error| Error::invalid(error.to_string()))?;
         Ok(engine)
     }
 
     /// The constraint a v2 create names in `{parent}/policies/{constraint}`, where the parent
     /// may be written with the project id or number.
-    fn policy_constraint(&self, parent: &str, resource: &ResourceRef, name: &str) -> Result<String, Error> {
-        let invalid = || Error::invalid_field("policy.name", format!("The policy name {name} does not belong to {parent}."));
+    fn policy_constraint(
+        &self,
+        parent: &str,
+        resource: &ResourceRef,
+        name: &str,
+    ) -> Result<String, Error> {
+        let invalid = || {
+            Error::invalid_field(
+                "policy.name",
+                format!("The policy name {name} does not belong to {parent}."),
+            )
+        };
         let (container, constraint) = name.rsplit_once("/policies/").ok_or_else(invalid)?;
         if constraint.is_empty() || self.container_ref(container)? != *resource {
             return Err(invalid());
@@ -221,11 +362,19 @@ impl Control {
     // ---- v1 (Resource Manager) ----
 
     /// `POST /v1/{resource}:setOrgPolicy`: `orgpolicy.policy.set`. Sets the live spec.
-    pub fn set_org_policy_v1(&self, call: &Call, container: &str, policy: &OrgPolicy) -> Result<Value, Error> {
+    pub fn set_org_policy_v1(
+        &self,
+        call: &Call,
+        container: &str,
+        policy: &OrgPolicy,
+    ) -> Result<Value, Error> {
         let resource = self.container_ref(container)?;
         self.authorize(call, "orgpolicy.policy.set", &resource)?;
         if policy.constraint.is_empty() {
-            return Err(Error::invalid_field("policy.constraint", "The policy must name a constraint."));
+            return Err(Error::invalid_field(
+                "policy.constraint",
+                "The policy must name a constraint.",
+            ));
         }
         let slot = self.policy_slot(container, &policy.constraint)?;
         if let Some(stored) = &slot.stored
@@ -234,8 +383,14 @@ impl Control {
         {
             return Err(Error::aborted(STALE_ETAG));
         }
-        let kind = match (&policy.boolean_policy, &policy.list_policy, &policy.restore_default) {
-            (Some(boolean), None, None) => V1PolicyType::BooleanPolicy { enforced: boolean.enforced },
+        let kind = match (
+            &policy.boolean_policy,
+            &policy.list_policy,
+            &policy.restore_default,
+        ) {
+            (Some(boolean), None, None) => V1PolicyType::BooleanPolicy {
+                enforced: boolean.enforced,
+            },
             (None, Some(list), None) => V1PolicyType::ListPolicy(V1ListPolicy {
                 allowed_values: list.allowed_values.clone(),
                 denied_values: list.denied_values.clone(),
@@ -254,12 +409,16 @@ impl Control {
                 ));
             }
         };
-        let mut spec = kumo_orgpolicy::v1_to_spec(slot.constraint, &kind).map_err(|error| Error::invalid(error.to_string()))?;
+        let mut spec = kumo_orgpolicy::v1_to_spec(slot.constraint, &kind)
+            .map_err(|error| Error::invalid(error.to_string()))?;
         spec.update_time = Some(timestamp(self.now()));
         let next = kumo_orgpolicy::Policy {
             name: slot.wire_name.clone(),
             spec: Some(spec),
-            dry_run_spec: slot.stored.as_ref().and_then(|stored| stored.value.dry_run_spec.clone()),
+            dry_run_spec: slot
+                .stored
+                .as_ref()
+                .and_then(|stored| stored.value.dry_run_spec.clone()),
             etag: String::new(),
         };
         let revision = self.write_org_policy(&slot, &next)?;
@@ -268,7 +427,12 @@ impl Control {
 
     /// `POST /v1/{resource}:getOrgPolicy`: `orgpolicy.policy.get`. A constraint with no policy
     /// set answers an empty policy naming the constraint.
-    pub fn get_org_policy_v1(&self, call: &Call, container: &str, constraint: &str) -> Result<Value, Error> {
+    pub fn get_org_policy_v1(
+        &self,
+        call: &Call,
+        container: &str,
+        constraint: &str,
+    ) -> Result<Value, Error> {
         let resource = self.container_ref(container)?;
         self.authorize(call, "orgpolicy.policy.get", &resource)?;
         let slot = self.policy_slot(container, constraint)?;
@@ -279,7 +443,12 @@ impl Control {
     }
 
     /// `POST /v1/{resource}:getEffectiveOrgPolicy`: `orgpolicy.policy.get`.
-    pub fn get_effective_org_policy_v1(&self, call: &Call, container: &str, constraint: &str) -> Result<Value, Error> {
+    pub fn get_effective_org_policy_v1(
+        &self,
+        call: &Call,
+        container: &str,
+        constraint: &str,
+    ) -> Result<Value, Error> {
         let resource = self.container_ref(container)?;
         self.authorize(call, "orgpolicy.policy.get", &resource)?;
         let definition = lookup(constraint)?;
@@ -287,9 +456,15 @@ impl Control {
         let mut policy = json!({"constraint": definition.qualified_name()});
         match &effective {
             EffectivePolicy::Boolean { enforced, .. } => {
-                policy["booleanPolicy"] = if *enforced { json!({"enforced": true}) } else { json!({}) };
+                policy["booleanPolicy"] = if *enforced {
+                    json!({"enforced": true})
+                } else {
+                    json!({})
+                };
             }
-            EffectivePolicy::List { allowed, denied, .. } => {
+            EffectivePolicy::List {
+                allowed, denied, ..
+            } => {
                 let mut list = json!({});
                 match allowed {
                     Allowed::All if denied.is_empty() => list["allValues"] = json!("ALLOW"),
@@ -307,7 +482,12 @@ impl Control {
     }
 
     /// `POST /v1/{resource}:listOrgPolicies`: `orgpolicy.policy.get`.
-    pub fn list_org_policies_v1(&self, call: &Call, container: &str, page: &PageRequest) -> Result<Value, Error> {
+    pub fn list_org_policies_v1(
+        &self,
+        call: &Call,
+        container: &str,
+        page: &PageRequest,
+    ) -> Result<Value, Error> {
         let resource = self.container_ref(container)?;
         self.authorize(call, "orgpolicy.policy.get", &resource)?;
         let mut policies = Vec::new();
@@ -328,7 +508,13 @@ impl Control {
     }
 
     /// `POST /v1/{resource}:clearOrgPolicy`: `orgpolicy.policy.set`. Removes the policy.
-    pub fn clear_org_policy_v1(&self, call: &Call, container: &str, constraint: &str, etag: &str) -> Result<Value, Error> {
+    pub fn clear_org_policy_v1(
+        &self,
+        call: &Call,
+        container: &str,
+        constraint: &str,
+        etag: &str,
+    ) -> Result<Value, Error> {
         let resource = self.container_ref(container)?;
         self.authorize(call, "orgpolicy.policy.set", &resource)?;
         let slot = self.policy_slot(container, constraint)?;
@@ -350,11 +536,17 @@ fn spec_from_wire(spec: &v2::PolicySpec, now: &str) -> Result<PolicySpec, Error>
     let mut rules = Vec::with_capacity(spec.rules.len());
     for (index, rule) in spec.rules.iter().enumerate() {
         if rule.parameters.is_some() {
-            return Err(Error::invalid_field(format!("policy.spec.rules[{index}].parameters"), "Parameters are not supported by this constraint."));
+            return Err(Error::invalid_field(
+                format!("policy.spec.rules[{index}].parameters"),
+                "Parameters are not supported by this constraint.",
+            ));
         }
         let mut kinds = Vec::new();
         if let Some(values) = &rule.values {
-            kinds.push(RuleKind::Values { allowed_values: values.allowed_values.clone(), denied_values: values.denied_values.clone() });
+            kinds.push(RuleKind::Values {
+                allowed_values: values.allowed_values.clone(),
+                denied_values: values.denied_values.clone(),
+            });
         }
         if rule.allow_all == Some(true) {
             kinds.push(RuleKind::AllowAll);
@@ -374,14 +566,25 @@ fn spec_from_wire(spec: &v2::PolicySpec, now: &str) -> Result<PolicySpec, Error>
                 ));
             }
         };
-        rules.push(PolicyRule { kind, condition: rule.condition.as_ref().map(|c| c.expression.clone()) });
+        rules.push(PolicyRule {
+            kind,
+            condition: rule.condition.as_ref().map(|c| c.expression.clone()),
+        });
     }
-    Ok(PolicySpec { rules, inherit_from_parent: spec.inherit_from_parent, reset: spec.reset, update_time: Some(now.to_owned()) })
+    Ok(PolicySpec {
+        rules,
+        inherit_from_parent: spec.inherit_from_parent,
+        reset: spec.reset,
+        update_time: Some(now.to_owned()),
+    })
 }
 
 fn rule_wire(rule: &PolicyRule) -> Value {
     let mut value = match &rule.kind {
-        RuleKind::Values { allowed_values, denied_values } => {
+        RuleKind::Values {
+            allowed_values,
+            denied_values,
+        } => {
             let mut values = json!({});
             if !allowed_values.is_empty() {
                 values["allowedValues"] = json!(allowed_values);
@@ -402,7 +605,8 @@ fn rule_wire(rule: &PolicyRule) -> Value {
 }
 
 fn spec_wire(spec: &PolicySpec, etag: &str) -> Value {
-    let mut value = json!({"etag": etag, "rules": spec.rules.iter().map(rule_wire).collect::<Vec<_>>()});
+    let mut value =
+        json!({"etag": etag, "rules": spec.rules.iter().map(rule_wire).collect::<Vec<_>>()});
     if let Some(update_time) = &spec.update_time {
         value["updateTime"] = json!(update_time);
     }
@@ -430,7 +634,9 @@ fn policy_wire(name: &str, policy: &kumo_orgpolicy::Policy, revision: u64) -> Va
 fn effective_rules(effective: &EffectivePolicy) -> Vec<Value> {
     match effective {
         EffectivePolicy::Boolean { enforced, .. } => vec![json!({"enforce": enforced})],
-        EffectivePolicy::List { allowed, denied, .. } => {
+        EffectivePolicy::List {
+            allowed, denied, ..
+        } => {
             let mut values = json!({});
             match allowed {
                 Allowed::All if denied.is_empty() => return vec![json!({"allowAll": true})],
@@ -447,14 +653,21 @@ fn effective_rules(effective: &EffectivePolicy) -> Vec<Value> {
 }
 
 fn v1_wire(constraint: &Constraint, policy: &kumo_orgpolicy::Policy, revision: u64) -> Value {
-    let mut value = json!({"version": 1, "constraint": constraint.qualified_name(), "etag": etag_of(revision)});
-    let Some(spec) = &policy.spec else { return value };
+    let mut value =
+        json!({"version": 1, "constraint": constraint.qualified_name(), "etag": etag_of(revision)});
+    let Some(spec) = &policy.spec else {
+        return value;
+    };
     if let Some(update_time) = &spec.update_time {
         value["updateTime"] = json!(update_time);
     }
     match kumo_orgpolicy::spec_to_v1(constraint, spec) {
         V1PolicyType::BooleanPolicy { enforced } => {
-            value["booleanPolicy"] = if enforced { json!({"enforced": true}) } else { json!({}) };
+            value["booleanPolicy"] = if enforced {
+                json!({"enforced": true})
+            } else {
+                json!({})
+            };
         }
         V1PolicyType::RestoreDefault => value["restoreDefault"] = json!({}),
         V1PolicyType::ListPolicy(list) => {
@@ -492,7 +705,9 @@ fn constraint_wire(container: &str, constraint: &Constraint) -> Value {
     });
     match constraint.kind {
         ConstraintType::Boolean => value["booleanConstraint"] = json!({}),
-        ConstraintType::List { supports_under } => value["listConstraint"] = json!({"supportsIn": true, "supportsUnder": supports_under}),
+        ConstraintType::List { supports_under } => {
+            value["listConstraint"] = json!({"supportsIn": true, "supportsUnder": supports_under})
+        }
     }
     value
 }
@@ -512,22 +727,39 @@ mod tests {
         let back = spec_wire(&spec, "BwE=");
         assert_eq!(back["rules"][0]["values"]["allowedValues"][0], "is:C0abc");
         assert_eq!(back["rules"][1]["enforce"], true);
-        assert_eq!(back["rules"][1]["condition"]["expression"], "resource.matchTag('a/b', 'c')");
+        assert_eq!(
+            back["rules"][1]["condition"]["expression"],
+            "resource.matchTag('a/b', 'c')"
+        );
     }
 
     #[test]
     fn a_rule_must_have_exactly_one_kind() {
         for rule in [json!({}), json!({"allowAll": true, "enforce": true})] {
             let wire: v2::PolicySpec = serde_json::from_value(json!({"rules": [rule]})).unwrap();
-            assert!(matches!(spec_from_wire(&wire, "t"), Err(Error::InvalidArgument { .. })));
+            assert!(matches!(
+                spec_from_wire(&wire, "t"),
+                Err(Error::InvalidArgument { .. })
+            ));
         }
     }
 
     #[test]
     fn effective_list_policies_render_as_one_rule() {
-        let all = EffectivePolicy::List { constraint: "x", allowed: Allowed::All, denied: vec![] };
+        let all = EffectivePolicy::List {
+            constraint: "x",
+            allowed: Allowed::All,
+            denied: vec![],
+        };
         assert_eq!(effective_rules(&all), vec![json!({"allowAll": true})]);
-        let only = EffectivePolicy::List { constraint: "x", allowed: Allowed::Only(vec!["a".into()]), denied: vec!["b".into()] };
-        assert_eq!(effective_rules(&only), vec![json!({"values": {"allowedValues": ["a"], "deniedValues": ["b"]}})]);
+        let only = EffectivePolicy::List {
+            constraint: "x",
+            allowed: Allowed::Only(vec!["a".into()]),
+            denied: vec!["b".into()],
+        };
+        assert_eq!(
+            effective_rules(&only),
+            vec![json!({"values": {"allowedValues": ["a"], "deniedValues": ["b"]}})]
+        );
     }
 }

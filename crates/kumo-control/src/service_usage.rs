@@ -31,29 +31,47 @@ fn agent_display_name(service: &str) -> String {
     match service {
         "run.googleapis.com" => "Cloud Run Service Agent".to_owned(),
         "iap.googleapis.com" => "Cloud IAP Service Agent".to_owned(),
-        other => format!("{} Service Agent", other.trim_end_matches(".googleapis.com")),
+        other => format!(
+            "{} Service Agent",
+            other.trim_end_matches(".googleapis.com")
+        ),
     }
 }
 
 impl Control {
     /// `POST /v1beta1/projects/{project}/services/{service}:generateServiceIdentity`:
     /// `serviceusage.services.use` on the project. Idempotent.
-    pub fn generate_service_identity(&self, call: &Call, project: &str, service: &str) -> Result<Value, Error> {
+    pub fn generate_service_identity(
+        &self,
+        call: &Call,
+        project: &str,
+        service: &str,
+    ) -> Result<Value, Error> {
         let project_ref = self.container_ref(&format!("projects/{project}"))?;
         self.authorize(call, "serviceusage.services.use", &project_ref)?;
         let Some(info) = self.resolve_project(project)? else {
-            return Err(Error::permission_denied("serviceusage.services.use", &format!("projects/{project}")));
+            return Err(Error::permission_denied(
+                "serviceusage.services.use",
+                &format!("projects/{project}"),
+            ));
         };
         let valid = service.ends_with(".googleapis.com")
             && service.len() > ".googleapis.com".len()
-            && service.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+            && service
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
         if !valid {
-            return Err(Error::invalid_field("parent", format!("Invalid service name {service}.")));
+            return Err(Error::invalid_field(
+                "parent",
+                format!("Invalid service name {service}."),
+            ));
         }
         let identity_type = "google.api.serviceusage.v1beta1.ServiceIdentity";
         let Some(domain) = agent_domain(service) else {
             // Services without a service agent answer an empty identity, as Google's do.
-            return Ok(json!({"name": DONE_OPERATION, "done": true, "response": any(identity_type, json!({}))}));
+            return Ok(
+                json!({"name": DONE_OPERATION, "done": true, "response": any(identity_type, json!({}))}),
+            );
         };
         let email = format!("service-{}@{domain}", info.number);
         let record_name = format!("projects/{}/services/{service}/identity", info.id);
@@ -62,11 +80,20 @@ impl Control {
             None => {
                 let mut writes = Vec::new();
                 let unique_id = match self.find_service_account(&email)? {
-                    Some(existing) => existing.value["uniqueId"].as_str().unwrap_or_default().to_owned(),
+                    Some(existing) => existing.value["uniqueId"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
                     None => {
-                        let write = self.service_account_write(&info.id, &email, &agent_display_name(service))?;
+                        let write = self.service_account_write(
+                            &info.id,
+                            &email,
+                            &agent_display_name(service),
+                        )?;
                         let unique_id = match &write {
-                            Write::Create { data, .. } => data["uniqueId"].as_str().unwrap_or_default().to_owned(),
+                            Write::Create { data, .. } => {
+                                data["uniqueId"].as_str().unwrap_or_default().to_owned()
+                            }
                             _ => String::new(),
                         };
                         writes.push(write);
@@ -95,8 +122,14 @@ mod tests {
 
     #[test]
     fn known_services_have_googles_agent_domains() {
-        assert_eq!(agent_domain("iap.googleapis.com"), Some("gcp-sa-iap.iam.gserviceaccount.com"));
-        assert_eq!(agent_domain("run.googleapis.com"), Some("serverless-robot-prod.iam.gserviceaccount.com"));
+        assert_eq!(
+            agent_domain("iap.googleapis.com"),
+            Some("gcp-sa-iap.iam.gserviceaccount.com")
+        );
+        assert_eq!(
+            agent_domain("run.googleapis.com"),
+            Some("serverless-robot-prod.iam.gserviceaccount.com")
+        );
         assert_eq!(agent_domain("compute.googleapis.com"), None);
     }
 }

@@ -26,7 +26,9 @@ fn validate_display_name(name: &str) -> Result<(), Error> {
     let ok = (1..=30).contains(&chars.len())
         && chars.first().is_some_and(|c| c.is_alphanumeric())
         && chars.last().is_some_and(|c| c.is_alphanumeric())
-        && chars.iter().all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'));
+        && chars
+            .iter()
+            .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'));
     if ok {
         Ok(())
     } else {
@@ -38,7 +40,12 @@ fn validate_display_name(name: &str) -> Result<(), Error> {
 }
 
 impl Control {
-    fn authorized_folder(&self, call: &Call, folder: &str, permission: &str) -> Result<kumo_store::Record, Error> {
+    fn authorized_folder(
+        &self,
+        call: &Call,
+        folder: &str,
+        permission: &str,
+    ) -> Result<kumo_store::Record, Error> {
         let resource = ResourceRef::Folder(folder.to_owned());
         self.authorize(call, permission, &resource)?;
         self.store()
@@ -50,18 +57,34 @@ impl Control {
     fn folder_parent_ref(&self, parent: &str, field: &str) -> Result<ResourceRef, Error> {
         match split_container(parent) {
             Some(("folders" | "organizations", _)) => self.container_ref(parent),
-            _ => Err(Error::invalid_field(field, format!("Invalid parent {parent}: must be organizations/ID or folders/ID."))),
+            _ => Err(Error::invalid_field(
+                field,
+                format!("Invalid parent {parent}: must be organizations/ID or folders/ID."),
+            )),
         }
     }
 
     /// Refuses a second live folder with the same display name under one parent.
-    fn require_unique_folder_name(&self, parent: &str, display_name: &str, except: Option<&str>) -> Result<(), Error> {
+    fn require_unique_folder_name(
+        &self,
+        parent: &str,
+        display_name: &str,
+        except: Option<&str>,
+    ) -> Result<(), Error> {
         let siblings = self
             .store()
-            .list(Collection::Folders.as_str(), &ListQuery { parent: ParentFilter::Is(parent.to_owned()), ..ListQuery::default() })
+            .list(
+                Collection::Folders.as_str(),
+                &ListQuery {
+                    parent: ParentFilter::Is(parent.to_owned()),
+                    ..ListQuery::default()
+                },
+            )
             .map_err(crate::records::store_error)?
             .records;
-        if siblings.iter().any(|s| Some(s.name.as_str()) != except && s.data["displayName"].as_str() == Some(display_name)) {
+        if siblings.iter().any(|s| {
+            Some(s.name.as_str()) != except && s.data["displayName"].as_str() == Some(display_name)
+        }) {
             return Err(Error::failed_precondition(format!(
                 "A folder with display name {display_name} already exists under {parent}."
             )));
@@ -75,13 +98,22 @@ impl Control {
         self.authorize(call, "resourcemanager.folders.create", &parent_ref)?;
         validate_display_name(&folder.display_name)?;
         self.require_live_container(&parent_ref)?;
-        let depth = self.ancestry(&parent_ref)?.iter().filter(|node| matches!(node, ResourceRef::Folder(_))).count();
+        let depth = self
+            .ancestry(&parent_ref)?
+            .iter()
+            .filter(|node| matches!(node, ResourceRef::Folder(_)))
+            .count();
         if depth >= MAX_FOLDER_DEPTH {
-            return Err(Error::failed_precondition("The folder operation violates height constraints: folders can be nested at most 10 levels deep."));
+            return Err(Error::failed_precondition(
+                "The folder operation violates height constraints: folders can be nested at most 10 levels deep.",
+            ));
         }
         let parent = parent_ref.relative_name();
         self.require_unique_folder_name(&parent, &folder.display_name, None)?;
-        let sequence = self.store().next_sequence("folder_id").map_err(crate::records::store_error)?;
+        let sequence = self
+            .store()
+            .next_sequence("folder_id")
+            .map_err(crate::records::store_error)?;
         let id = FOLDER_ID_BASE + sequence * 104_729 % 700_000_000_000;
         let now = timestamp(self.now());
         let data = json!({
@@ -101,18 +133,31 @@ impl Control {
         let rendered = written.first().map(render).unwrap_or_default();
         self.finished_rm_operation(
             "fc",
-            any("google.cloud.resourcemanager.v3.CreateFolderMetadata", json!({"displayName": folder.display_name, "parent": parent})),
+            any(
+                "google.cloud.resourcemanager.v3.CreateFolderMetadata",
+                json!({"displayName": folder.display_name, "parent": parent}),
+            ),
             any(FOLDER_TYPE, rendered),
         )
     }
 
     /// `GET /v3/folders/{folder}`: `resourcemanager.folders.get`.
     pub fn get_folder(&self, call: &Call, folder: &str) -> Result<Value, Error> {
-        Ok(render(&self.authorized_folder(call, folder, "resourcemanager.folders.get")?))
+        Ok(render(&self.authorized_folder(
+            call,
+            folder,
+            "resourcemanager.folders.get",
+        )?))
     }
 
     /// `GET /v3/folders?parent=…`: `resourcemanager.folders.list` on the parent.
-    pub fn list_folders(&self, call: &Call, parent: &str, show_deleted: bool, page: &PageRequest) -> Result<Value, Error> {
+    pub fn list_folders(
+        &self,
+        call: &Call,
+        parent: &str,
+        show_deleted: bool,
+        page: &PageRequest,
+    ) -> Result<Value, Error> {
         let parent_ref = self.folder_parent_ref(parent, "parent")?;
         self.authorize(call, "resourcemanager.folders.list", &parent_ref)?;
         let records = self
@@ -121,7 +166,11 @@ impl Control {
                 Collection::Folders.as_str(),
                 &ListQuery {
                     parent: ParentFilter::Is(parent_ref.relative_name()),
-                    deleted: if show_deleted { Deleted::Include } else { Deleted::Exclude },
+                    deleted: if show_deleted {
+                        Deleted::Include
+                    } else {
+                        Deleted::Exclude
+                    },
                     ..ListQuery::default()
                 },
             )
@@ -133,27 +182,47 @@ impl Control {
 
     /// `GET /v3/folders:search?query=…`: folders the caller may get, filtered by
     /// `displayName`, `parent` and `state`.
-    pub fn search_folders(&self, call: &Call, query: &str, page: &PageRequest) -> Result<Value, Error> {
+    pub fn search_folders(
+        &self,
+        call: &Call,
+        query: &str,
+        page: &PageRequest,
+    ) -> Result<Value, Error> {
         let terms = parse_query(query)?;
         let records = self
             .store()
-            .list(Collection::Folders.as_str(), &ListQuery { deleted: Deleted::Include, ..ListQuery::default() })
+            .list(
+                Collection::Folders.as_str(),
+                &ListQuery {
+                    deleted: Deleted::Include,
+                    ..ListQuery::default()
+                },
+            )
             .map_err(crate::records::store_error)?
             .records;
         let mut found = Vec::new();
         for record in &records {
             let folder = render(record);
             let matches = terms.iter().all(|(key, wanted)| match key.as_str() {
-                "displayName" | "display_name" => value_matches(folder["displayName"].as_str().unwrap_or_default(), wanted),
+                "displayName" | "display_name" => {
+                    value_matches(folder["displayName"].as_str().unwrap_or_default(), wanted)
+                }
                 "parent" => value_matches(folder["parent"].as_str().unwrap_or_default(), wanted),
                 "state" | "lifecycleState" => value_matches(state_of(&folder), wanted),
                 _ => false,
             });
-            if !matches || (record.delete_time.is_some() && !terms.iter().any(|(key, _)| key.ends_with("tate"))) {
+            if !matches
+                || (record.delete_time.is_some()
+                    && !terms.iter().any(|(key, _)| key.ends_with("tate")))
+            {
                 continue;
             }
             let id = record.name.trim_start_matches("folders/").to_owned();
-            if self.has_permission(&call.caller, "resourcemanager.folders.get", &ResourceRef::Folder(id))? {
+            if self.has_permission(
+                &call.caller,
+                "resourcemanager.folders.get",
+                &ResourceRef::Folder(id),
+            )? {
                 found.push(folder);
             }
         }
@@ -162,15 +231,31 @@ impl Control {
     }
 
     /// `PATCH /v3/folders/{folder}?updateMask=displayName`: `resourcemanager.folders.update`.
-    pub fn update_folder(&self, call: &Call, folder: &str, patch: &Folder, update_mask: Option<&str>) -> Result<Value, Error> {
+    pub fn update_folder(
+        &self,
+        call: &Call,
+        folder: &str,
+        patch: &Folder,
+        update_mask: Option<&str>,
+    ) -> Result<Value, Error> {
         let record = self.authorized_folder(call, folder, "resourcemanager.folders.update")?;
-        for path in update_mask.unwrap_or("displayName").split(',').map(str::trim) {
+        for path in update_mask
+            .unwrap_or("displayName")
+            .split(',')
+            .map(str::trim)
+        {
             if !matches!(path, "displayName" | "display_name") {
-                return Err(Error::invalid_field("update_mask", format!("Invalid update mask path: {path}. Only displayName can be updated.")));
+                return Err(Error::invalid_field(
+                    "update_mask",
+                    format!("Invalid update mask path: {path}. Only displayName can be updated."),
+                ));
             }
         }
         if record.delete_time.is_some() {
-            return Err(Error::failed_precondition(format!("Folder {} is not active.", record.name)));
+            return Err(Error::failed_precondition(format!(
+                "Folder {} is not active.",
+                record.name
+            )));
         }
         validate_display_name(&patch.display_name)?;
         let parent = record.parent.clone().unwrap_or_default();
@@ -185,7 +270,14 @@ impl Control {
             expected_revision: Some(record.revision),
         }])?;
         let rendered = written.first().map(render).unwrap_or(data);
-        self.finished_rm_operation("fu", any("google.cloud.resourcemanager.v3.UpdateFolderMetadata", json!({})), any(FOLDER_TYPE, rendered))
+        self.finished_rm_operation(
+            "fu",
+            any(
+                "google.cloud.resourcemanager.v3.UpdateFolderMetadata",
+                json!({}),
+            ),
+            any(FOLDER_TYPE, rendered),
+        )
     }
 
     /// `DELETE /v3/folders/{folder}`: `resourcemanager.folders.delete`; the folder must hold no
@@ -193,15 +285,28 @@ impl Control {
     pub fn delete_folder(&self, call: &Call, folder: &str) -> Result<Value, Error> {
         let record = self.authorized_folder(call, folder, "resourcemanager.folders.delete")?;
         if record.delete_time.is_some() {
-            return Err(Error::failed_precondition(format!("Folder {} is not active.", record.name)));
+            return Err(Error::failed_precondition(format!(
+                "Folder {} is not active.",
+                record.name
+            )));
         }
         for collection in [Collection::Projects, Collection::Folders] {
             let children = self
                 .store()
-                .list(collection.as_str(), &ListQuery { parent: ParentFilter::Is(record.name.clone()), page_size: 1, ..ListQuery::default() })
+                .list(
+                    collection.as_str(),
+                    &ListQuery {
+                        parent: ParentFilter::Is(record.name.clone()),
+                        page_size: 1,
+                        ..ListQuery::default()
+                    },
+                )
                 .map_err(crate::records::store_error)?;
             if !children.records.is_empty() {
-                return Err(Error::failed_precondition(format!("Folder {} is not empty.", record.name)));
+                return Err(Error::failed_precondition(format!(
+                    "Folder {} is not empty.",
+                    record.name
+                )));
             }
         }
         let mut data = record.data.clone();
@@ -215,14 +320,24 @@ impl Control {
         }])?;
         self.invalidate_iam();
         let rendered = written.first().map(render).unwrap_or(data);
-        self.finished_rm_operation("fd", any("google.cloud.resourcemanager.v3.DeleteFolderMetadata", json!({})), any(FOLDER_TYPE, rendered))
+        self.finished_rm_operation(
+            "fd",
+            any(
+                "google.cloud.resourcemanager.v3.DeleteFolderMetadata",
+                json!({}),
+            ),
+            any(FOLDER_TYPE, rendered),
+        )
     }
 
     /// `POST /v3/folders/{folder}:undelete`: `resourcemanager.folders.undelete`.
     pub fn undelete_folder(&self, call: &Call, folder: &str) -> Result<Value, Error> {
         let record = self.authorized_folder(call, folder, "resourcemanager.folders.undelete")?;
         if record.delete_time.is_none() {
-            return Err(Error::failed_precondition(format!("Folder {} is not in DELETE_REQUESTED state.", record.name)));
+            return Err(Error::failed_precondition(format!(
+                "Folder {} is not in DELETE_REQUESTED state.",
+                record.name
+            )));
         }
         let mut data = record.data.clone();
         data["state"] = json!("ACTIVE");
@@ -235,25 +350,49 @@ impl Control {
         }])?;
         self.invalidate_iam();
         let rendered = written.first().map(render).unwrap_or(data);
-        self.finished_rm_operation("fu", any("google.cloud.resourcemanager.v3.UndeleteFolderMetadata", json!({})), any(FOLDER_TYPE, rendered))
+        self.finished_rm_operation(
+            "fu",
+            any(
+                "google.cloud.resourcemanager.v3.UndeleteFolderMetadata",
+                json!({}),
+            ),
+            any(FOLDER_TYPE, rendered),
+        )
     }
 
     /// `POST /v3/folders/{folder}:move`: `resourcemanager.folders.move` on the folder and
     /// `resourcemanager.folders.create` on the destination. A folder cannot move under itself.
-    pub fn move_folder(&self, call: &Call, folder: &str, destination_parent: &str) -> Result<Value, Error> {
+    pub fn move_folder(
+        &self,
+        call: &Call,
+        folder: &str,
+        destination_parent: &str,
+    ) -> Result<Value, Error> {
         let record = self.authorized_folder(call, folder, "resourcemanager.folders.move")?;
         let destination = self.folder_parent_ref(destination_parent, "destination_parent")?;
         self.authorize(call, "resourcemanager.folders.create", &destination)?;
         if record.delete_time.is_some() {
-            return Err(Error::failed_precondition(format!("Folder {} is not active.", record.name)));
+            return Err(Error::failed_precondition(format!(
+                "Folder {} is not active.",
+                record.name
+            )));
         }
         self.require_live_container(&destination)?;
         let moving = ResourceRef::Folder(folder.to_owned());
         if self.ancestry(&destination)?.contains(&moving) {
-            return Err(Error::failed_precondition("The folder operation violates height constraints: a folder cannot be moved under itself."));
+            return Err(Error::failed_precondition(
+                "The folder operation violates height constraints: a folder cannot be moved under itself.",
+            ));
         }
-        let display_name = record.data["displayName"].as_str().unwrap_or_default().to_owned();
-        self.require_unique_folder_name(&destination.relative_name(), &display_name, Some(&record.name))?;
+        let display_name = record.data["displayName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        self.require_unique_folder_name(
+            &destination.relative_name(),
+            &display_name,
+            Some(&record.name),
+        )?;
         let source = record.parent.clone().unwrap_or_default();
         let mut data = record.data.clone();
         data["parent"] = json!(destination.relative_name());
@@ -295,7 +434,13 @@ mod tests {
         for good in ["Engineering", "team_a-1", "A b"] {
             assert!(validate_display_name(good).is_ok(), "{good}");
         }
-        for bad in ["", " lead", "trail-", "way too long a display name for a folder", "a/b"] {
+        for bad in [
+            "",
+            " lead",
+            "trail-",
+            "way too long a display name for a folder",
+            "a/b",
+        ] {
             assert!(validate_display_name(bad).is_err(), "{bad}");
         }
     }

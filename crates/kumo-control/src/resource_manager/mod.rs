@@ -23,9 +23,20 @@ use crate::{Call, Control, Error, ResourceRef};
 
 impl Control {
     /// Stores a finished Resource Manager operation `operations/{prefix}.{n}` and returns it.
-    fn finished_rm_operation(&self, prefix: &str, metadata: Value, response: Value) -> Result<Value, Error> {
-        let sequence = self.store().next_sequence("rm_operation").map_err(crate::records::store_error)?;
-        let name = format!("operations/{prefix}.{}", 4_000_000_000_000_000_000u64.wrapping_add(sequence * 7_919));
+    fn finished_rm_operation(
+        &self,
+        prefix: &str,
+        metadata: Value,
+        response: Value,
+    ) -> Result<Value, Error> {
+        let sequence = self
+            .store()
+            .next_sequence("rm_operation")
+            .map_err(crate::records::store_error)?;
+        let name = format!(
+            "operations/{prefix}.{}",
+            4_000_000_000_000_000_000u64.wrapping_add(sequence * 7_919)
+        );
         let operation = common::done_operation(&name, metadata, response);
         self.commit(&[Write::Create {
             collection: Collection::Operations.as_str().to_owned(),
@@ -43,12 +54,23 @@ impl Control {
         if !name.starts_with("operations/") {
             return Err(not_found());
         }
-        let Some(stored) = self.load::<Value>(Collection::Operations, name)? else { return Err(not_found()) };
+        let Some(stored) = self.load::<Value>(Collection::Operations, name)? else {
+            return Err(not_found());
+        };
         let response = &stored.value["response"];
         let (permission, resource) = if let Some(project_id) = response["projectId"].as_str() {
-            ("resourcemanager.projects.get", ResourceRef::Project(project_id.to_owned()))
-        } else if let Some(folder) = response["name"].as_str().and_then(|n| n.strip_prefix("folders/")) {
-            ("resourcemanager.folders.get", ResourceRef::Folder(folder.to_owned()))
+            (
+                "resourcemanager.projects.get",
+                ResourceRef::Project(project_id.to_owned()),
+            )
+        } else if let Some(folder) = response["name"]
+            .as_str()
+            .and_then(|n| n.strip_prefix("folders/"))
+        {
+            (
+                "resourcemanager.folders.get",
+                ResourceRef::Folder(folder.to_owned()),
+            )
         } else {
             return Err(not_found());
         };

@@ -16,29 +16,71 @@ impl Control {
         self.authorize(call, "resourcemanager.organizations.get", &resource)?;
         let record = self
             .store()
-            .get(Collection::Organizations.as_str(), &resource.relative_name())
+            .get(
+                Collection::Organizations.as_str(),
+                &resource.relative_name(),
+            )
             .map_err(crate::records::store_error)?
-            .ok_or_else(|| Error::permission_denied("resourcemanager.organizations.get", &resource.relative_name()))?;
+            .ok_or_else(|| {
+                Error::permission_denied(
+                    "resourcemanager.organizations.get",
+                    &resource.relative_name(),
+                )
+            })?;
         Ok(render(&record))
     }
 
     /// `GET /v3/organizations:search?query=domain:…`: organizations the caller may get.
     /// Accepts `domain:` and `directoryCustomerId:` terms (v1's `filter` uses the same form).
-    pub fn search_organizations(&self, call: &Call, query: &str, page: &PageRequest) -> Result<Value, Error> {
+    pub fn search_organizations(
+        &self,
+        call: &Call,
+        query: &str,
+        page: &PageRequest,
+    ) -> Result<Value, Error> {
         let terms = parse_query(query)?;
         let mut found = Vec::new();
         for organization in self.organizations()? {
             let matches = terms.iter().all(|(key, wanted)| match key.as_str() {
-                "domain" | "displayName" | "display_name" => value_matches(organization["displayName"].as_str().unwrap_or_default(), wanted),
+                "domain" | "displayName" | "display_name" => value_matches(
+                    organization["displayName"].as_str().unwrap_or_default(),
+                    wanted,
+                ),
                 "directoryCustomerId" | "directory_customer_id" | "owner.directoryCustomerId" => {
-                    value_matches(organization["directoryCustomerId"].as_str().unwrap_or_default(), wanted)
+                    value_matches(
+                        organization["directoryCustomerId"]
+                            .as_str()
+                            .unwrap_or_default(),
+                        wanted,
+                    )
                 }
                 _ => false,
             });
-            let id = organization["name"].as_str().unwrap_or_default().trim_start_matches("organizations/").to_owned();
-            if matches && self.has_permission(&call.caller, "resourcemanager.organizations.get", &ResourceRef::Organization(id.clone()))? {
-                let record = self.store().get(Collection::Organizations.as_str(), &format!("organizations/{id}")).map_err(crate::records::store_error)?;
-                found.push(record.as_ref().map(render).unwrap_or_else(|| json!(organization)));
+            let id = organization["name"]
+                .as_str()
+                .unwrap_or_default()
+                .trim_start_matches("organizations/")
+                .to_owned();
+            if matches
+                && self.has_permission(
+                    &call.caller,
+                    "resourcemanager.organizations.get",
+                    &ResourceRef::Organization(id.clone()),
+                )?
+            {
+                let record = self
+                    .store()
+                    .get(
+                        Collection::Organizations.as_str(),
+                        &format!("organizations/{id}"),
+                    )
+                    .map_err(crate::records::store_error)?;
+                found.push(
+                    record
+                        .as_ref()
+                        .map(render)
+                        .unwrap_or_else(|| json!(organization)),
+                );
             }
         }
         let (organizations, next) = page.apply(found, 50, 1000)?;

@@ -17,7 +17,9 @@ const PROJECT_TYPE: &str = "google.cloud.resourcemanager.v3.Project";
 pub fn validate_project_id(id: &str) -> Result<(), Error> {
     let ok = (6..=30).contains(&id.len())
         && id.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !id.ends_with('-');
     if ok {
         return Ok(());
@@ -37,7 +39,12 @@ pub fn validate_project_id(id: &str) -> Result<(), Error> {
 impl Control {
     /// The stored project record for `projects/{id or number}`, live or soft-deleted, after
     /// checking `permission` on it. Unknown projects are refused like inaccessible ones.
-    fn authorized_project(&self, call: &Call, project: &str, permission: &str) -> Result<kumo_store::Record, Error> {
+    fn authorized_project(
+        &self,
+        call: &Call,
+        project: &str,
+        permission: &str,
+    ) -> Result<kumo_store::Record, Error> {
         let resource = self.container_ref(&format!("projects/{project}"))?;
         self.authorize(call, permission, &resource)?;
         let name = resource.relative_name();
@@ -58,10 +65,20 @@ impl Control {
     /// the project goes under the caller's organization, as Google does for Workspace accounts.
     pub fn create_project(&self, call: &Call, project: &Project) -> Result<Value, Error> {
         let parent = if project.parent.is_empty() {
-            let domain = call.caller.email().and_then(|email| email.rsplit_once('@')).map(|(_, d)| d).unwrap_or_default();
+            let domain = call
+                .caller
+                .email()
+                .and_then(|email| email.rsplit_once('@'))
+                .map(|(_, d)| d)
+                .unwrap_or_default();
             match self.organization_for_domain(domain)? {
                 Some(org) => format!("organizations/{}", org.id),
-                None => return Err(Error::invalid_field("project.parent", "The parent of the project must be set.")),
+                None => {
+                    return Err(Error::invalid_field(
+                        "project.parent",
+                        "The parent of the project must be set.",
+                    ));
+                }
             }
         } else {
             project.parent.clone()
@@ -81,25 +98,47 @@ impl Control {
         validate_labels(&project.labels)?;
         let info = self.provision_project(NewProject {
             project_id: project.project_id.clone(),
-            display_name: if project.display_name.is_empty() { project.project_id.clone() } else { project.display_name.clone() },
+            display_name: if project.display_name.is_empty() {
+                project.project_id.clone()
+            } else {
+                project.display_name.clone()
+            },
             parent: Some(parent),
-            labels: project.labels.iter().map(|(k, v)| (k.clone(), json!(v))).collect(),
+            labels: project
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect(),
             owner: call.caller.member(),
         })?;
         let created = self.authorized_project(call, &info.id, "resourcemanager.projects.get")?;
         let now = timestamp(self.now());
         self.finished_rm_operation(
             "cp",
-            any("google.cloud.resourcemanager.v3.CreateProjectMetadata", json!({"createTime": now, "gettable": true, "ready": true})),
+            any(
+                "google.cloud.resourcemanager.v3.CreateProjectMetadata",
+                json!({"createTime": now, "gettable": true, "ready": true}),
+            ),
             any(PROJECT_TYPE, render(&created)),
         )
     }
 
     /// `GET /v3/projects?parent=…`: `resourcemanager.projects.list` on the parent.
-    pub fn list_projects(&self, call: &Call, parent: &str, show_deleted: bool, page: &PageRequest) -> Result<Value, Error> {
+    pub fn list_projects(
+        &self,
+        call: &Call,
+        parent: &str,
+        show_deleted: bool,
+        page: &PageRequest,
+    ) -> Result<Value, Error> {
         let parent_ref = match split_container(parent) {
             Some(("folders" | "organizations", _)) => self.container_ref(parent)?,
-            _ => return Err(Error::invalid_field("parent", format!("Invalid parent {parent}."))),
+            _ => {
+                return Err(Error::invalid_field(
+                    "parent",
+                    format!("Invalid parent {parent}."),
+                ));
+            }
         };
         self.authorize(call, "resourcemanager.projects.list", &parent_ref)?;
         let records = self
@@ -108,7 +147,11 @@ impl Control {
                 Collection::Projects.as_str(),
                 &ListQuery {
                     parent: ParentFilter::Is(parent_ref.relative_name()),
-                    deleted: if show_deleted { Deleted::Include } else { Deleted::Exclude },
+                    deleted: if show_deleted {
+                        Deleted::Include
+                    } else {
+                        Deleted::Exclude
+                    },
                     ..ListQuery::default()
                 },
             )
@@ -121,11 +164,22 @@ impl Control {
 
     /// `GET /v3/projects:search?query=…`: every project the caller may get
     /// (`resourcemanager.projects.get`), filtered by the query.
-    pub fn search_projects(&self, call: &Call, query: &str, page: &PageRequest) -> Result<Value, Error> {
+    pub fn search_projects(
+        &self,
+        call: &Call,
+        query: &str,
+        page: &PageRequest,
+    ) -> Result<Value, Error> {
         let terms = parse_query(query)?;
         let records = self
             .store()
-            .list(Collection::Projects.as_str(), &ListQuery { deleted: Deleted::Include, ..ListQuery::default() })
+            .list(
+                Collection::Projects.as_str(),
+                &ListQuery {
+                    deleted: Deleted::Include,
+                    ..ListQuery::default()
+                },
+            )
             .map_err(crate::records::store_error)?
             .records;
         let mut found = Vec::new();
@@ -139,7 +193,11 @@ impl Control {
                 continue;
             }
             let id = project["projectId"].as_str().unwrap_or_default().to_owned();
-            if self.has_permission(&call.caller, "resourcemanager.projects.get", &ResourceRef::Project(id))? {
+            if self.has_permission(
+                &call.caller,
+                "resourcemanager.projects.get",
+                &ResourceRef::Project(id),
+            )? {
                 found.push(project);
             }
         }
@@ -149,10 +207,19 @@ impl Control {
 
     /// `PATCH /v3/projects/{project}?updateMask=…`: `resourcemanager.projects.update`. Only
     /// `displayName` and `labels` are mutable.
-    pub fn update_project(&self, call: &Call, project: &str, patch: &Project, update_mask: Option<&str>) -> Result<Value, Error> {
+    pub fn update_project(
+        &self,
+        call: &Call,
+        project: &str,
+        patch: &Project,
+        update_mask: Option<&str>,
+    ) -> Result<Value, Error> {
         let record = self.authorized_project(call, project, "resourcemanager.projects.update")?;
         if record.delete_time.is_some() {
-            return Err(Error::failed_precondition(format!("Project {} is not active.", record.name)));
+            return Err(Error::failed_precondition(format!(
+                "Project {} is not active.",
+                record.name
+            )));
         }
         let mask: Vec<String> = match update_mask.filter(|m| !m.trim().is_empty()) {
             Some(mask) => mask.split(',').map(|path| path.trim().to_owned()).collect(),
@@ -167,7 +234,12 @@ impl Control {
                     data["labels"] = json!(patch.labels);
                 }
                 other => {
-                    return Err(Error::invalid_field("update_mask", format!("Invalid update mask path: {other}. Only displayName and labels can be updated.")));
+                    return Err(Error::invalid_field(
+                        "update_mask",
+                        format!(
+                            "Invalid update mask path: {other}. Only displayName and labels can be updated."
+                        ),
+                    ));
                 }
             }
         }
@@ -179,7 +251,14 @@ impl Control {
             expected_revision: Some(record.revision),
         }])?;
         let rendered = updated.first().map(render).unwrap_or(data);
-        self.finished_rm_operation("cp", any("google.cloud.resourcemanager.v3.UpdateProjectMetadata", json!({})), any(PROJECT_TYPE, rendered))
+        self.finished_rm_operation(
+            "cp",
+            any(
+                "google.cloud.resourcemanager.v3.UpdateProjectMetadata",
+                json!({}),
+            ),
+            any(PROJECT_TYPE, rendered),
+        )
     }
 
     /// `DELETE /v3/projects/{project}`: `resourcemanager.projects.delete`. Marks the project
@@ -187,7 +266,10 @@ impl Control {
     pub fn delete_project(&self, call: &Call, project: &str) -> Result<Value, Error> {
         let record = self.authorized_project(call, project, "resourcemanager.projects.delete")?;
         if record.delete_time.is_some() || state_of(&record.data) != "ACTIVE" {
-            return Err(Error::failed_precondition(format!("Project {} is not active.", record.name)));
+            return Err(Error::failed_precondition(format!(
+                "Project {} is not active.",
+                record.name
+            )));
         }
         let mut data = record.data.clone();
         data["state"] = json!("DELETE_REQUESTED");
@@ -200,14 +282,24 @@ impl Control {
         }])?;
         self.invalidate_iam();
         let rendered = written.first().map(render).unwrap_or(data);
-        self.finished_rm_operation("dp", any("google.cloud.resourcemanager.v3.DeleteProjectMetadata", json!({})), any(PROJECT_TYPE, rendered))
+        self.finished_rm_operation(
+            "dp",
+            any(
+                "google.cloud.resourcemanager.v3.DeleteProjectMetadata",
+                json!({}),
+            ),
+            any(PROJECT_TYPE, rendered),
+        )
     }
 
     /// `POST /v3/projects/{project}:undelete`: `resourcemanager.projects.undelete`.
     pub fn undelete_project(&self, call: &Call, project: &str) -> Result<Value, Error> {
         let record = self.authorized_project(call, project, "resourcemanager.projects.undelete")?;
         if record.delete_time.is_none() {
-            return Err(Error::failed_precondition(format!("Project {} is not in DELETE_REQUESTED state.", record.name)));
+            return Err(Error::failed_precondition(format!(
+                "Project {} is not in DELETE_REQUESTED state.",
+                record.name
+            )));
         }
         let mut data = record.data.clone();
         data["state"] = json!("ACTIVE");
@@ -223,20 +315,40 @@ impl Control {
         }])?;
         self.invalidate_iam();
         let rendered = written.first().map(render).unwrap_or(data);
-        self.finished_rm_operation("up", any("google.cloud.resourcemanager.v3.UndeleteProjectMetadata", json!({})), any(PROJECT_TYPE, rendered))
+        self.finished_rm_operation(
+            "up",
+            any(
+                "google.cloud.resourcemanager.v3.UndeleteProjectMetadata",
+                json!({}),
+            ),
+            any(PROJECT_TYPE, rendered),
+        )
     }
 
     /// `POST /v3/projects/{project}:move`: `resourcemanager.projects.move` on the project and
     /// `resourcemanager.projects.create` on the destination.
-    pub fn move_project(&self, call: &Call, project: &str, destination_parent: &str) -> Result<Value, Error> {
+    pub fn move_project(
+        &self,
+        call: &Call,
+        project: &str,
+        destination_parent: &str,
+    ) -> Result<Value, Error> {
         let record = self.authorized_project(call, project, "resourcemanager.projects.move")?;
         let destination = match split_container(destination_parent) {
             Some(("folders" | "organizations", _)) => self.container_ref(destination_parent)?,
-            _ => return Err(Error::invalid_field("destination_parent", format!("Invalid destination parent {destination_parent}."))),
+            _ => {
+                return Err(Error::invalid_field(
+                    "destination_parent",
+                    format!("Invalid destination parent {destination_parent}."),
+                ));
+            }
         };
         self.authorize(call, "resourcemanager.projects.create", &destination)?;
         if record.delete_time.is_some() {
-            return Err(Error::failed_precondition(format!("Project {} is not active.", record.name)));
+            return Err(Error::failed_precondition(format!(
+                "Project {} is not active.",
+                record.name
+            )));
         }
         self.require_live_container(&destination)?;
         let mut data = record.data.clone();
@@ -259,7 +371,14 @@ impl Control {
         ])?;
         self.invalidate_iam();
         let rendered = written.last().map(render).unwrap_or(data);
-        self.finished_rm_operation("mp", any("google.cloud.resourcemanager.v3.MoveProjectMetadata", json!({})), any(PROJECT_TYPE, rendered))
+        self.finished_rm_operation(
+            "mp",
+            any(
+                "google.cloud.resourcemanager.v3.MoveProjectMetadata",
+                json!({}),
+            ),
+            any(PROJECT_TYPE, rendered),
+        )
     }
 
     /// Refuses a parent that does not exist or is pending deletion.
@@ -271,7 +390,10 @@ impl Control {
         };
         match self.load::<Value>(collection, &container.relative_name())? {
             Some(stored) if state_of(&stored.value) == "ACTIVE" => Ok(()),
-            _ => Err(Error::failed_precondition(format!("Parent {} is not active.", container.relative_name()))),
+            _ => Err(Error::failed_precondition(format!(
+                "Parent {} is not active.",
+                container.relative_name()
+            ))),
         }
     }
 }
@@ -279,15 +401,26 @@ impl Control {
 /// Google's label rules: keys 1–63 chars starting with a lowercase letter; values up to 63;
 /// lowercase letters, digits, `_` and `-`; at most 64 labels.
 fn validate_labels(labels: &std::collections::BTreeMap<String, String>) -> Result<(), Error> {
-    let allowed = |s: &str| s.chars().all(|c| c.is_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    let allowed = |s: &str| {
+        s.chars()
+            .all(|c| c.is_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    };
     if labels.len() > 64 {
-        return Err(Error::invalid_field("labels", "A resource can have at most 64 labels."));
+        return Err(Error::invalid_field(
+            "labels",
+            "A resource can have at most 64 labels.",
+        ));
     }
     for (key, value) in labels {
-        let key_ok = (1..=63).contains(&key.chars().count()) && key.chars().next().is_some_and(char::is_lowercase) && allowed(key);
+        let key_ok = (1..=63).contains(&key.chars().count())
+            && key.chars().next().is_some_and(char::is_lowercase)
+            && allowed(key);
         let value_ok = value.chars().count() <= 63 && allowed(value);
         if !key_ok || !value_ok {
-            return Err(Error::invalid_field(format!("labels.{key}"), format!("Invalid label {key}={value}.")));
+            return Err(Error::invalid_field(
+                format!("labels.{key}"),
+                format!("Invalid label {key}={value}."),
+            ));
         }
     }
     Ok(())
@@ -311,19 +444,27 @@ pub(super) fn parse_query(query: &str) -> Result<Vec<(String, String)>, Error> {
     let mut rest = query.trim();
     while !rest.is_empty() {
         let Some(split) = rest.find([':', '=']) else {
-            return Err(Error::invalid_field("query", format!("Invalid query: {query}")));
+            return Err(Error::invalid_field(
+                "query",
+                format!("Invalid query: {query}"),
+            ));
         };
         let key = rest[..split].trim().to_owned();
         let after = rest[split + 1..].trim_start();
         let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
-            let end = quoted.find('"').ok_or_else(|| Error::invalid_field("query", format!("Invalid query: {query}")))?;
+            let end = quoted
+                .find('"')
+                .ok_or_else(|| Error::invalid_field("query", format!("Invalid query: {query}")))?;
             (quoted[..end].to_owned(), &quoted[end + 1..])
         } else {
             let end = after.find(char::is_whitespace).unwrap_or(after.len());
             (after[..end].to_owned(), &after[end..])
         };
         if key.is_empty() || key.contains(char::is_whitespace) {
-            return Err(Error::invalid_field("query", format!("Invalid query: {query}")));
+            return Err(Error::invalid_field(
+                "query",
+                format!("Invalid query: {query}"),
+            ));
         }
         terms.push((key, value));
         rest = remaining.trim_start();
@@ -347,12 +488,22 @@ fn project_matches(project: &Value, (key, wanted): &(String, String)) -> bool {
         "id" | "projectId" => value_matches(&field("projectId"), wanted),
         "name" | "displayName" => value_matches(&field("displayName"), wanted),
         "parent" => value_matches(&field("parent"), wanted),
-        "parent.type" => field("parent").split('/').next().is_some_and(|kind| value_matches(kind.trim_end_matches('s'), wanted)),
-        "parent.id" => field("parent").split('/').nth(1).is_some_and(|id| value_matches(id, wanted)),
+        "parent.type" => field("parent")
+            .split('/')
+            .next()
+            .is_some_and(|kind| value_matches(kind.trim_end_matches('s'), wanted)),
+        "parent.id" => field("parent")
+            .split('/')
+            .nth(1)
+            .is_some_and(|id| value_matches(id, wanted)),
         "state" | "lifecycleState" => value_matches(&field("state"), wanted),
-        "number" | "projectNumber" => value_matches(field("name").trim_start_matches("projects/"), wanted),
+        "number" | "projectNumber" => {
+            value_matches(field("name").trim_start_matches("projects/"), wanted)
+        }
         other => match other.strip_prefix("labels.") {
-            Some(label) => project["labels"][label].as_str().is_some_and(|value| value_matches(value, wanted)),
+            Some(label) => project["labels"][label]
+                .as_str()
+                .is_some_and(|value| value_matches(value, wanted)),
             None => false,
         },
     }
@@ -364,18 +515,36 @@ mod tests {
 
     #[test]
     fn project_ids_follow_googles_rule() {
-        for good in ["my-project", "abcdef", "a12345-b", "abcdefghijabcdefghijabcdefghij"] {
+        for good in [
+            "my-project",
+            "abcdef",
+            "a12345-b",
+            "abcdefghijabcdefghijabcdefghij",
+        ] {
             assert!(validate_project_id(good).is_ok(), "{good}");
         }
-        for bad in ["short", "My-Project", "1project", "project-", "under_score", "abcdefghijabcdefghijabcdefghijk", ""] {
+        for bad in [
+            "short",
+            "My-Project",
+            "1project",
+            "project-",
+            "under_score",
+            "abcdefghijabcdefghijabcdefghijk",
+            "",
+        ] {
             let error = validate_project_id(bad).unwrap_err();
-            assert_eq!(error.to_string(), "Request contains an invalid argument.", "{bad}");
+            assert_eq!(
+                error.to_string(),
+                "Request contains an invalid argument.",
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn queries_parse_into_terms() {
-        let terms = parse_query("id:demo-* AND parent:organizations/1 displayName:\"My App\"").unwrap();
+        let terms =
+            parse_query("id:demo-* AND parent:organizations/1 displayName:\"My App\"").unwrap();
         assert_eq!(
             terms,
             vec![
