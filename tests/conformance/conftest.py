@@ -43,7 +43,8 @@ class Kumo:
         from google.oauth2.credentials import Credentials
 
         info = json.loads(self.admin_credentials_file.read_text())
-        return Credentials.from_authorized_user_info(info)
+        # google-auth ignores an authorized_user file's token_uri (real-clients.md §0).
+        return Credentials.from_authorized_user_info(info).with_token_uri(info["token_uri"])
 
 
 def start_kumo(extra_args=(), data_dir=None) -> Kumo:

@@ -81,13 +81,17 @@ impl Control {
                 }),
             },
         ])?;
+        // Google grants every user of the domain Project Creator and Billing Account Creator
+        // when an organization is created (cloud.google.com/resource-manager/docs/default-access-control).
+        let mut grants = vec![
+            ("roles/resourcemanager.projectCreator", format!("domain:{domain}")),
+            ("roles/billing.creator", format!("domain:{domain}")),
+        ];
         if let Some(admin) = admin {
-            let resource = ResourceRef::Organization(id.clone());
-            self.grant_roles(
-                &resource,
-                &[("roles/resourcemanager.organizationAdmin", admin.to_owned()), ("roles/owner", admin.to_owned())],
-            )?;
+            grants.push(("roles/resourcemanager.organizationAdmin", admin.to_owned()));
+            grants.push(("roles/owner", admin.to_owned()));
         }
+        self.grant_roles(&ResourceRef::Organization(id.clone()), &grants)?;
         Ok(OrganizationInfo { id, customer_id, domain: domain.to_owned() })
     }
 

@@ -31,6 +31,17 @@ struct Settings {
     /// Create the demo world (organization, project, users, a private `hello` service).
     #[arg(long)]
     demo: bool,
+    /// Image map: which local command an image runs (`{"images": {"IMAGE[:TAG]|PREFIX/*":
+    /// {"entrypoint": [...], "args": [...], "workdir": "...", "env": {...}}}}`). Read after
+    /// `DATA_DIR/images.json`; entries override the built-in sample images.
+    #[arg(long, env = "KUMO_IMAGES")]
+    images: Option<PathBuf>,
+    /// The primary domain of the organization bootstrapped on an empty data dir.
+    #[arg(long, env = "KUMO_DOMAIN", default_value = "example.com")]
+    domain: String,
+    /// The Workspace customer id of that organization (`C0…`); generated when not given.
+    #[arg(long, env = "KUMO_CUSTOMER_ID")]
+    customer_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -100,14 +111,131 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         },
     };
     let control = Control::new(config, store, Arc::new(SystemClock))?;
-    let app = kumo_api::router(kumo_api::Api::new(control));
+    bootstrap(&control, &settings)?;
+    load_images(&control, &settings)?;
+    control.runtime().set_metadata_server(Arc::new(MetadataListeners { control: control.clone() }));
+    let api = kumo_api::router(kumo_api::Api::new(control.clone()));
+    let gateway = kumo_gateway::Gateway::new(control.clone());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let service_ports = tokio::spawn(gateway.clone().serve_service_ports(stop_rx));
+    // `*.run.localhost` hosts go to the data plane before any API route is matched.
+    let front = gateway.clone();
+    let app = axum::Router::new().fallback_service(api).layer(axum::middleware::from_fn(
+        move |axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+              request: axum::extract::Request,
+              next: axum::middleware::Next| {
+            let gateway = front.clone();
+            async move {
+                if kumo_gateway::request_host(&request).is_some_and(kumo_gateway::is_gateway_host) {
+                    let conn = kumo_gateway::Conn { peer: Some(peer), local: Some(local) };
+                    gateway.handle(request, &kumo_gateway::Entry::Host, conn).await.map(axum::body::Body::new)
+                } else {
+                    next.run(request).await
+                }
+            }
+        },
+    ));
     tracing::info!("kumo listening on http://{local}");
     eprintln!("Kumo is ready on http://{local}");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    let _ = stop_tx.send(true);
+    let _ = service_ports.await;
+    // Instances never outlive Kumo: SIGTERM, then SIGKILL after the grace period.
+    control.runtime().shutdown().await;
     Ok(())
 }
 
 async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
     tracing::info!("shutting down");
+}
+
+/// `DATA_DIR/images.json` when present, then `--images`.
+fn load_images(control: &Control, settings: &Settings) -> anyhow::Result<()> {
+    let default = settings.data_dir.join("images.json");
+    if default.exists() {
+        control.runtime().load_images_file(&default)?;
+    }
+    if let Some(path) = &settings.images {
+        control.runtime().load_images_file(path)?;
+    }
+    Ok(())
+}
+
+/// Starts one metadata server per workload on a free loopback port (`GCE_METADATA_HOST`).
+struct MetadataListeners {
+    control: Control,
+}
+
+impl kumo_control::runtime::MetadataServer for MetadataListeners {
+    fn start(
+        &self,
+        identity: kumo_control::runtime::WorkloadIdentity,
+    ) -> kumo_control::runtime::BoxFuture<'static, Result<kumo_control::runtime::MetadataEndpoint, kumo_control::Error>>
+    {
+        let control = self.control.clone();
+        Box::pin(async move {
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.map_err(kumo_control::Error::internal)?;
+            let host = listener.local_addr().map_err(kumo_control::Error::internal)?.to_string();
+            let router = kumo_api::metadata::metadata_router(
+                control,
+                kumo_api::metadata::WorkloadIdentity {
+                    service_account_email: identity.service_account_email,
+                    project_id: identity.project_id,
+                    project_number: identity.project_number,
+                    region: identity.region,
+                    instance_id: identity.instance_id,
+                },
+            );
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            tokio::spawn(async move {
+                let served = axum::serve(listener, router).with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                });
+                if let Err(error) = served.await {
+                    tracing::warn!(%error, "metadata server stopped");
+                }
+            });
+            Ok(kumo_control::runtime::MetadataEndpoint { host, stop })
+        })
+    }
+}
+
+/// On an empty data dir: the issuer key, the organization, its customer and its first
+/// administrator, whose `authorized_user` credentials are written to
+/// `DATA_DIR/admin-credentials.json`. Running again on the same data dir keeps what is there.
+fn bootstrap(control: &Control, settings: &Settings) -> anyhow::Result<()> {
+    let report = control.bootstrap_identity(&kumo_control::identity::BootstrapConfig {
+        domain: settings.domain.clone(),
+        customer_id: settings.customer_id.clone(),
+        admin_email: format!("admin@{}", settings.domain),
+    })?;
+    let path = settings.data_dir.join("admin-credentials.json");
+    if let Some(credentials) = report.admin_credentials {
+        write_private(&path, &serde_json::to_vec_pretty(&credentials)?)?;
+        tracing::info!(organization = %report.organization.id, customer = %report.organization.customer_id, "bootstrapped organization");
+    }
+    eprintln!(
+        "Organization {} ({}, customer {}); administrator admin@{} — credentials: {}",
+        report.organization.id,
+        report.organization.domain,
+        report.organization.customer_id,
+        settings.domain,
+        path.display()
+    );
+    if let Some(password) = report.admin_password {
+        eprintln!("Administrator password (shown once): {password}");
+    }
+    Ok(())
+}
+
+/// Writes a file readable by its owner only (credentials).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.write_all(bytes)?;
+    Ok(())
 }
