@@ -154,7 +154,7 @@ fn api_calls_with_impersonation_use_generate_access_token() {
     );
     fake.on(
         "GET",
-        "/v1/projects/demo-project",
+        "/v3/projects/demo-project",
         vec![ok(
             json!({"projectId": "demo-project", "projectNumber": "123"}),
         )],
@@ -170,7 +170,7 @@ fn api_calls_with_impersonation_use_generate_access_token() {
         )
     );
     assert_eq!(
-        fake.find("GET", "/v1/projects/demo-project")
+        fake.find("GET", "/v3/projects/demo-project")
             .auth
             .as_deref(),
         Some("Bearer ya29.sa")
@@ -427,7 +427,7 @@ fn a_401_refreshes_the_token_once_and_retries() {
     let fake = Fake::start();
     fake.on(
         "GET",
-        "/v1/projects/demo-project",
+        "/v3/projects/demo-project",
         vec![
             err(
                 401,

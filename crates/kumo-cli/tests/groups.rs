@@ -12,9 +12,9 @@ fn iap_web_binding_on_a_cloud_run_service_seed_003() {
     let fake = Fake::start();
     fake.on(
         "GET",
-        "/v1/projects/demo-project",
+        "/v3/projects/demo-project",
         vec![ok(
-            json!({"projectId": "demo-project", "projectNumber": "123456789012"}),
+            json!({"projectId": "demo-project", "name": "projects/123456789012"}),
         )],
     );
     let res = "/v1/projects/123456789012/iap_web/cloud_run-asia-northeast1/services/my-iap-service";
@@ -36,7 +36,7 @@ fn iap_web_binding_on_a_cloud_run_service_seed_003() {
     assert_eq!(
         fake.lines(),
         [
-            "GET /v1/projects/demo-project".to_owned(),
+            "GET /v3/projects/demo-project".to_owned(),
             format!("POST {res}:getIamPolicy"),
             format!("POST {res}:setIamPolicy")
         ]
@@ -484,5 +484,36 @@ fn artifact_registry_repositories() {
         o.stdout,
         "IMAGE                                                        DIGEST      TAGS    CREATE_TIME  UPDATE_TIME\n\
          asia-northeast1-docker.pkg.dev/demo-project/docker-repo/app  sha256:abc  latest  t1           t2\n"
+    );
+}
+
+#[test]
+fn projects_and_organizations_lists() {
+    let fake = Fake::start();
+    fake.on(
+        "GET",
+        "/v3/projects:search",
+        vec![ok(json!({"projects": [{"name": "projects/123456789012", "projectId": "demo-project", "displayName": "Demo"}], "nextPageToken": "p2"})),
+             ok(json!({"projects": [{"name": "projects/42", "projectId": "other", "displayName": "Other"}]}))],
+    );
+    let o = Cli::new(&fake).run("projects list");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        "PROJECT_ID    NAME   PROJECT_NUMBER\ndemo-project  Demo   123456789012\nother         Other  42\n"
+    );
+    assert_eq!(
+        fake.requests()[1].target,
+        "/v3/projects:search?pageToken=p2"
+    );
+    fake.on(
+        "POST",
+        "/v1/organizations:search",
+        vec![ok(json!({"organizations": [{"name": "organizations/1234", "displayName": "example.com", "owner": {"directoryCustomerId": "C0abc123"}}]}))],
+    );
+    let o = Cli::new(&fake).run("organizations list");
+    assert_eq!(
+        o.stdout,
+        "DISPLAY_NAME  ID    DIRECTORY_CUSTOMER_ID\nexample.com   1234  C0abc123\n"
     );
 }

@@ -16,13 +16,17 @@ use crate::error::{CliError, Result};
 use crate::http::enc;
 use crate::policy::{self, PolicyApi};
 
-/// Resource Manager v1 knows the number; IAP and service agents are keyed by it.
+/// IAP resources are keyed by the project number, which Resource Manager v3 names
+/// (`name: projects/NUMBER`).
 fn project_number(ctx: &mut Ctx<'_>, project: &str) -> Result<String> {
     if project.chars().all(|c| c.is_ascii_digit()) {
         return Ok(project.to_owned());
     }
-    let p = ctx.get(&format!("/v1/projects/{}", enc(project)))?;
-    let n = s(&p, "projectNumber");
+    let p = ctx.get(&format!("/v3/projects/{}", enc(project)))?;
+    let n = s(&p, "name")
+        .strip_prefix("projects/")
+        .unwrap_or_default()
+        .to_owned();
     if n.is_empty() {
         return Err(CliError::Msg(format!(
             "Project [{project}] has no projectNumber."
@@ -415,7 +419,7 @@ const MEMBER_COLUMNS: Columns = &[
 fn customer_of(ctx: &mut Ctx<'_>, organization: Option<&str>) -> Result<String> {
     let org = match organization {
         Some(o) => ctx.get(&format!(
-            "/v1/organizations/{}",
+            "/v3/organizations/{}",
             enc(o.trim_start_matches("organizations/"))
         ))?,
         None => {
@@ -440,7 +444,7 @@ fn customer_of(ctx: &mut Ctx<'_>, organization: Option<&str>) -> Result<String> 
             }
         }
     };
-    let c = s(&org, "owner.directoryCustomerId");
+    let c = crate::cmd::rm::customer_id(&org);
     if c.is_empty() {
         return Err(CliError::Msg(format!(
             "Organization [{}] has no directory customer.",

@@ -14,10 +14,11 @@ use crate::error::{CliError, Result};
 use crate::http::enc;
 use crate::policy::{self, PolicyApi};
 
+/// Resource Manager v3 projects: `name` is `projects/NUMBER`, the title is `displayName`.
 const PROJECT_COLUMNS: Columns = &[
     ("PROJECT_ID", |v| s(v, "projectId")),
-    ("NAME", |v| s(v, "name")),
-    ("PROJECT_NUMBER", |v| s(v, "projectNumber")),
+    ("NAME", |v| s(v, "displayName")),
+    ("PROJECT_NUMBER", |v| basename(&s(v, "name"))),
 ];
 
 const ORG_COLUMNS: Columns = &[
@@ -27,6 +28,16 @@ const ORG_COLUMNS: Columns = &[
         s(v, "owner.directoryCustomerId")
     }),
 ];
+
+/// v1 nests the Workspace customer under `owner`; v3 puts it at the top.
+pub fn customer_id(org: &Value) -> String {
+    let v1 = s(org, "owner.directoryCustomerId");
+    if v1.is_empty() {
+        s(org, "directoryCustomerId")
+    } else {
+        v1
+    }
+}
 
 fn project_policy(p: &str) -> PolicyApi {
     PolicyApi::at("POST", &format!("/v1/projects/{}", enc(p)), "project", p)
@@ -75,11 +86,11 @@ pub fn projects(ctx: &mut Ctx<'_>, cmd: ProjectsCmd) -> Result<()> {
             Ok(())
         }
         ProjectsCmd::List => {
-            let items = ctx.list_all("/v1/projects", &[], "projects")?;
+            let items = ctx.list_all("/v3/projects:search", &[], "projects")?;
             ctx.print_list(&items, PROJECT_COLUMNS)
         }
         ProjectsCmd::Describe { project_id } => {
-            let v = ctx.get(&format!("/v1/projects/{}", enc(&project_id)))?;
+            let v = ctx.get(&format!("/v3/projects/{}", enc(&project_id)))?;
             ctx.print_one(&v)
         }
         ProjectsCmd::GetIamPolicy { project_id } => policy::show(ctx, &project_policy(&project_id)),
@@ -103,7 +114,7 @@ pub fn organizations(ctx: &mut Ctx<'_>, cmd: OrganizationsCmd) -> Result<()> {
         }
         OrganizationsCmd::Describe { organization } => {
             let id = organization.trim_start_matches("organizations/").to_owned();
-            let v = ctx.get(&format!("/v1/organizations/{}", enc(&id)))?;
+            let v = ctx.get(&format!("/v3/organizations/{}", enc(&id)))?;
             ctx.print_one(&v)
         }
         OrganizationsCmd::Create {
