@@ -625,6 +625,562 @@ mod tests {
         assert!(!wants_html(&parts(Method::GET, "application/json")));
     }
 
+    mod flows {
+        //! IAP end to end through the phase and the control plane: the real identity issuer,
+        //! directory, IAM engine and invocation decision on an in-memory store.
+
+        use std::sync::Arc;
+
+        use base64::Engine as _;
+        use kumo_control::identity::AuthorizationRequest;
+        use kumo_control::invoke::{InvocationDecision, InvocationRequest, Source, TokenHeader};
+        use kumo_control::{
+            Call, Caller, Config, Control, ImageAccessCheck, Mode, NewProject, ResourceRef,
+        };
+        use kumo_store::{SqliteStore, SystemClock, Write};
+        use serde_json::{Value, json};
+
+        use super::super::*;
+
+        const HELLO: &str = "projects/demo-project/locations/us-central1/services/hello";
+        const OTHER: &str = "projects/demo-project/locations/us-central1/services/other";
+        const PLAIN: &str = "projects/demo-project/locations/us-central1/services/plain";
+
+        struct World {
+            control: Control,
+            number: String,
+        }
+
+        fn admin() -> Call {
+            Call::new(Caller::User {
+                email: "admin@example.com".into(),
+            })
+        }
+
+        fn world() -> World {
+            let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+            let config = Config {
+                external_url: "http://127.0.0.1:8080".into(),
+                mode: Mode::Dev,
+                image_access_check: ImageAccessCheck::Enforce,
+            };
+            let control = Control::new(config, store, Arc::new(SystemClock)).unwrap();
+            let org = control
+                .provision_organization("example.com", None, Some("user:admin@example.com"))
+                .unwrap();
+            let project = control
+                .provision_project(NewProject {
+                    project_id: "demo-project".into(),
+                    display_name: "Demo".into(),
+                    parent: Some(format!("organizations/{}", org.id)),
+                    labels: Default::default(),
+                    owner: Some("user:admin@example.com".into()),
+                })
+                .unwrap();
+            for user in ["bob", "carol"] {
+                control
+                    .create_user(&admin(), &json!({"primaryEmail": format!("{user}@example.com"), "name": {"givenName": user, "familyName": "Test"}}))
+                    .unwrap();
+            }
+            let number = project.number;
+            for (name, iap, port) in [
+                (HELLO, true, 8100),
+                (OTHER, true, 8101),
+                (PLAIN, false, 8102),
+            ] {
+                let service = name.rsplit('/').next().unwrap();
+                let urls = [
+                    format!("http://127.0.0.1:{port}"),
+                    format!("http://{service}-{number}.us-central1.run.localhost:8080"),
+                ];
+                control
+                    .commit(&[Write::Create {
+                        collection: kumo_control::records::Collection::Services.as_str().to_owned(),
+                        name: name.to_owned(),
+                        parent: Some("projects/demo-project/locations/us-central1".into()),
+                        data: json!({"name": name, "iapEnabled": iap, "uri": urls[0], "urls": urls}),
+                    }])
+                    .unwrap();
+            }
+            World { control, number }
+        }
+
+        fn grant(world: &World, resource: &ResourceRef, role: &str, member: &str) {
+            world
+                .control
+                .grant_roles(resource, &[(role, member.to_owned())])
+                .unwrap();
+        }
+
+        fn iap_resource(world: &World, service: &str) -> ResourceRef {
+            ResourceRef::IapRunService {
+                project: "demo-project".into(),
+                project_number: world.number.clone(),
+                region: "us-central1".into(),
+                service: service.into(),
+            }
+        }
+
+        fn request(uri: &str, headers: &[(&str, &str)]) -> http::request::Parts {
+            let mut builder = http::Request::builder()
+                .uri(uri)
+                .header("host", "127.0.0.1:8100");
+            for (name, value) in headers {
+                builder = builder.header(*name, *value);
+            }
+            builder.body(()).unwrap().into_parts().0
+        }
+
+        /// A user's ID token as `kumo auth print-identity-token` gets it: the CLI's
+        /// authorization-code flow (dev mode, `login_hint`), audience `kumo-cli`.
+        fn user_id_token(world: &World, email: &str) -> String {
+            let pending = PendingSignIn::new("/");
+            let redirect = "http://127.0.0.1:9/callback".to_owned();
+            let authorization = AuthorizationRequest {
+                client_id: "kumo-cli".into(),
+                redirect_uri: redirect.clone(),
+                response_type: "code".into(),
+                scope: "openid email".into(),
+                state: Some("s".into()),
+                code_challenge: Some(pending.code_challenge()),
+                code_challenge_method: Some("S256".into()),
+                login_hint: Some(email.into()),
+            };
+            let code = world
+                .control
+                .sign_in_by_hint(&authorization)
+                .unwrap()
+                .unwrap();
+            let user = world
+                .control
+                .complete_iap_sign_in(&pending, &code, &redirect);
+            assert!(user.is_ok(), "{user:?}");
+            // complete_iap_sign_in consumed the code; mint another for the raw token.
+            let code = world
+                .control
+                .sign_in_by_hint(&authorization)
+                .unwrap()
+                .unwrap();
+            let response = world
+                .control
+                .token_grant(&kumo_control::identity::TokenRequest {
+                    grant_type: Some("authorization_code".into()),
+                    client_id: Some("kumo-cli".into()),
+                    code: Some(code),
+                    redirect_uri: Some(redirect),
+                    code_verifier: Some(pending.code_verifier.clone()),
+                    ..Default::default()
+                })
+                .unwrap();
+            response.id_token.unwrap()
+        }
+
+        fn claims(jwt: &str) -> Value {
+            let payload = jwt.split('.').nth(1).unwrap();
+            serde_json::from_slice(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(payload)
+                    .unwrap(),
+            )
+            .unwrap()
+        }
+
+        fn status(flow: &IapFlow) -> Option<StatusCode> {
+            match flow {
+                IapFlow::Respond { response, .. } => Some(response.status()),
+                _ => None,
+            }
+        }
+
+        fn cloud_run_decision(world: &World, parts: &http::request::Parts) -> InvocationDecision {
+            let token = parts
+                .headers
+                .get("x-serverless-authorization")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .strip_prefix("Bearer ")
+                .unwrap()
+                .to_owned();
+            world
+                .control
+                .invocation_decision(&InvocationRequest {
+                    service: HELLO,
+                    token: Some(&token),
+                    via_header: TokenHeader::XServerless,
+                    source: Source::External,
+                })
+                .unwrap()
+        }
+
+        #[test]
+        fn programmatic_access_follows_the_binding_then_cloud_run_judges_the_agent() {
+            let world = world();
+            let token = user_id_token(&world, "bob@example.com");
+            let forged = [
+                ("authorization", format!("Bearer {token}")),
+                (
+                    "x-goog-authenticated-user-email",
+                    "accounts.google.com:admin@example.com".to_owned(),
+                ),
+                ("x-goog-iap-jwt-assertion", "forged".to_owned()),
+            ];
+            let forged: Vec<(&str, &str)> = forged.iter().map(|(n, v)| (*n, v.as_str())).collect();
+
+            // Without the binding: IAP's access-denied page.
+            let mut parts = request("/", &forged);
+            let flow = iap_phase(&world.control, HELLO, &mut parts, None);
+            assert_eq!(status(&flow), Some(StatusCode::FORBIDDEN));
+            let IapFlow::Respond { response, .. } = flow else {
+                unreachable!()
+            };
+            assert!(response.body().contains("You don't have access"));
+            assert!(
+                response
+                    .headers()
+                    .get(crate::headers::X_KUMO_EXPLANATION)
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .contains("roles/iap.httpsResourceAccessor")
+            );
+
+            // With the binding but no IAP service agent yet: not set up.
+            grant(
+                &world,
+                &iap_resource(&world, "hello"),
+                "roles/iap.httpsResourceAccessor",
+                "user:bob@example.com",
+            );
+            let mut parts = request("/", &forged);
+            let flow = iap_phase(&world.control, HELLO, &mut parts, None);
+            let IapFlow::Respond { response, .. } = flow else {
+                panic!("expected a refusal")
+            };
+            assert!(
+                response
+                    .body()
+                    .starts_with("IAP for Cloud Run app is not set up correctly.")
+            );
+
+            // With the agent: admitted, with IAP's headers only.
+            world
+                .control
+                .generate_service_identity(&admin(), "demo-project", "iap.googleapis.com")
+                .unwrap();
+            let agent = format!(
+                "service-{}@gcp-sa-iap.iam.gserviceaccount.com",
+                world.number
+            );
+            let mut parts = request("/", &forged);
+            let flow = iap_phase(&world.control, HELLO, &mut parts, None);
+            assert!(
+                matches!(&flow, IapFlow::Admitted { user } if user.email == "bob@example.com"),
+                "{flow:?}"
+            );
+            let headers = &parts.headers;
+            assert!(
+                !headers.contains_key(header::AUTHORIZATION),
+                "the user's token never reaches the workload"
+            );
+            assert_eq!(
+                headers.get(USER_EMAIL_HEADER).unwrap(),
+                "accounts.google.com:bob@example.com"
+            );
+            assert_eq!(headers.get_all(USER_EMAIL_HEADER).iter().count(), 1);
+            let user_id = headers
+                .get(USER_ID_HEADER)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert!(
+                user_id.starts_with("accounts.google.com:")
+                    && user_id.len() > "accounts.google.com:".len()
+            );
+            let assertion = claims(headers.get(ASSERTION_HEADER).unwrap().to_str().unwrap());
+            assert_eq!(assertion["iss"], json!("https://cloud.google.com/iap"));
+            assert_eq!(
+                assertion["aud"],
+                json!(format!(
+                    "/projects/{}/locations/us-central1/services/hello",
+                    world.number
+                ))
+            );
+            assert_eq!(assertion["email"], json!("bob@example.com"));
+            assert_eq!(assertion["sub"], json!(user_id));
+            let agent_token = claims(
+                headers
+                    .get("x-serverless-authorization")
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .strip_prefix("Bearer ")
+                    .unwrap(),
+            );
+            assert_eq!(agent_token["email"], json!(agent));
+
+            // Cloud Run's invoker check now judges the agent: refused until it holds run.invoker.
+            let decision = cloud_run_decision(&world, &parts);
+            assert!(
+                matches!(decision, InvocationDecision::Forbidden { .. }),
+                "{decision:?}"
+            );
+            grant(
+                &world,
+                &ResourceRef::Project("demo-project".into()),
+                "roles/run.invoker",
+                &format!("serviceAccount:{agent}"),
+            );
+            match cloud_run_decision(&world, &parts) {
+                InvocationDecision::Allowed { caller, .. } => assert_eq!(
+                    caller,
+                    Caller::ServiceAccount {
+                        email: agent.clone()
+                    }
+                ),
+                other => panic!("expected the agent to be admitted, got {other:?}"),
+            }
+
+            // Proxy-Authorization works too, and leaves the app's own Authorization alone.
+            let proxy = HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
+            let mut parts = request("/", &[("authorization", "Basic YXBwOnNlY3JldA==")]);
+            let flow = iap_phase(&world.control, HELLO, &mut parts, Some(&proxy));
+            assert!(matches!(flow, IapFlow::Admitted { .. }));
+            assert_eq!(
+                parts.headers.get(header::AUTHORIZATION).unwrap(),
+                "Basic YXBwOnNlY3JldA=="
+            );
+
+            // A tampered token is a 401 with IAP's text; no credentials at all from a program is a 401 too.
+            let mut tampered = token.clone();
+            tampered.push('x');
+            let mut parts = request("/", &[("authorization", &format!("Bearer {tampered}"))]);
+            assert_eq!(
+                status(&iap_phase(&world.control, HELLO, &mut parts, None)),
+                Some(StatusCode::UNAUTHORIZED)
+            );
+            let mut parts = request("/", &[("accept", "application/json")]);
+            let flow = iap_phase(&world.control, HELLO, &mut parts, None);
+            let IapFlow::Respond { response, .. } = flow else {
+                panic!("expected 401")
+            };
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+            assert_eq!(response.body(), "Invalid IAP credentials: empty token");
+        }
+
+        #[test]
+        fn browser_signs_in_gets_a_service_bound_session_and_signs_out() {
+            let world = world();
+            world
+                .control
+                .generate_service_identity(&admin(), "demo-project", "iap.googleapis.com")
+                .unwrap();
+            grant(
+                &world,
+                &ResourceRef::Project("demo-project".into()),
+                "roles/iap.httpsResourceAccessor",
+                "user:carol@example.com",
+            );
+            let html = [("accept", "text/html,application/xhtml+xml")];
+
+            // 1. No session: 302 to Kumo's sign-in page, with the nonce cookie.
+            let mut parts = request("/reports?id=7", &html);
+            let IapFlow::Respond { response, .. } =
+                iap_phase(&world.control, HELLO, &mut parts, None)
+            else {
+                panic!("redirect expected")
+            };
+            assert_eq!(response.status(), StatusCode::FOUND);
+            let location = response
+                .headers()
+                .get(header::LOCATION)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert!(location.starts_with("http://127.0.0.1:8080/o/oauth2/v2/auth?client_id=kumo-cli&redirect_uri=http%3A%2F%2F127.0.0.1%3A8100%2F_gcp_iap%2Fhandle_redirect&"), "{location}");
+            let set_cookie = response
+                .headers()
+                .get(header::SET_COOKIE)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert!(
+                set_cookie.starts_with("GCP_IAP_XSRF_NONCE_")
+                    && set_cookie.contains("HttpOnly")
+                    && set_cookie.contains("SameSite=Lax")
+            );
+            let nonce_cookie = set_cookie.split(';').next().unwrap().to_owned();
+            let query = parse_query(location.split_once('?').unwrap().1);
+            let param = |key: &str| query.iter().find(|(k, _)| k == key).unwrap().1.clone();
+
+            // 2. The sign-in page (identity's) signs carol in and sends her back with a code.
+            let authorization = AuthorizationRequest {
+                client_id: param("client_id"),
+                redirect_uri: param("redirect_uri"),
+                response_type: param("response_type"),
+                scope: param("scope"),
+                state: Some(param("state")),
+                code_challenge: Some(param("code_challenge")),
+                code_challenge_method: Some(param("code_challenge_method")),
+                login_hint: None,
+            };
+            assert!(matches!(
+                world.control.check_authorization_request(&authorization),
+                Ok(Ok(()))
+            ));
+            let code = world
+                .control
+                .sign_in(&authorization, "carol@example.com", None)
+                .unwrap()
+                .unwrap();
+
+            // 3. IAP's callback: a forged state is refused; the real one sets the session.
+            let callback = |state: &str| {
+                format!(
+                    "{CALLBACK_PATH}?code={}&state={}",
+                    kumo_control::iap::encode_component(&code),
+                    kumo_control::iap::encode_component(state)
+                )
+            };
+            let mut parts = request(&callback("forged"), &[("cookie", &nonce_cookie)]);
+            assert_eq!(
+                status(&iap_phase(&world.control, HELLO, &mut parts, None)),
+                Some(StatusCode::BAD_REQUEST)
+            );
+            let mut parts = request(&callback(&param("state")), &[("cookie", &nonce_cookie)]);
+            let IapFlow::Respond { response, log_text } =
+                iap_phase(&world.control, HELLO, &mut parts, None)
+            else {
+                panic!("callback answers")
+            };
+            assert_eq!(response.status(), StatusCode::FOUND, "{log_text:?}");
+            assert_eq!(
+                response.headers().get(header::LOCATION).unwrap(),
+                "/reports?id=7"
+            );
+            let cookies: Vec<String> = response
+                .headers()
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .collect();
+            let session = cookies
+                .iter()
+                .find(|c| c.starts_with("GCP_IAP_AUTH_TOKEN_"))
+                .unwrap();
+            assert!(
+                session.contains("HttpOnly")
+                    && session.contains("SameSite=Lax")
+                    && session.contains("Max-Age=3600")
+            );
+            let session_cookie = session.split(';').next().unwrap().to_owned();
+
+            // 4. The session admits carol on this service, and is not forwarded to the workload.
+            let cookie_header = format!("theme=dark; {session_cookie}");
+            let mut parts = request("/reports?id=7", &[("cookie", &cookie_header), html[0]]);
+            assert!(
+                matches!(iap_phase(&world.control, HELLO, &mut parts, None), IapFlow::Admitted { ref user } if user.email == "carol@example.com")
+            );
+            assert_eq!(parts.headers.get(header::COOKIE).unwrap(), "theme=dark");
+
+            // 5. The same cookie value under service B's name is refused there (bound to A).
+            let (_, value) = session_cookie.split_once('=').unwrap();
+            let other = world.control.iap_target(OTHER).unwrap().unwrap();
+            let replay = format!("{}={value}", other.session_cookie_name());
+            let mut parts = request("/", &[("cookie", &replay), html[0]]);
+            assert_eq!(
+                status(&iap_phase(&world.control, OTHER, &mut parts, None)),
+                Some(StatusCode::FOUND)
+            );
+
+            // 6. Sign-out clears the session.
+            let hello = world.control.iap_target(HELLO).unwrap().unwrap();
+            let mut parts = request(SIGN_OUT_PATH, &[("cookie", &session_cookie)]);
+            let IapFlow::Respond { response, .. } =
+                iap_phase(&world.control, HELLO, &mut parts, None)
+            else {
+                panic!("sign-out answers")
+            };
+            let cleared = response
+                .headers()
+                .get(header::SET_COOKIE)
+                .unwrap()
+                .to_str()
+                .unwrap();
+            assert!(
+                cleared.starts_with(&format!("{}=;", hello.session_cookie_name()))
+                    && cleared.contains("Max-Age=0"),
+                "{cleared}"
+            );
+
+            // 7. Losing the role (removed from the project policy) means the access-denied page on
+            // the very next request, even with a live session.
+            let project = ResourceRef::Project("demo-project".into());
+            let mut policy = world.control.stored_policy(&project).unwrap().policy;
+            let kept: Vec<Value> = policy["bindings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|b| b["role"] != json!("roles/iap.httpsResourceAccessor"))
+                .cloned()
+                .collect();
+            policy["bindings"] = json!(kept);
+            world
+                .control
+                .set_iam_policy(
+                    &admin(),
+                    &project,
+                    "resourcemanager.projects.setIamPolicy",
+                    &policy,
+                    None,
+                )
+                .unwrap();
+            let mut parts = request("/", &[("cookie", &session_cookie), html[0]]);
+            assert_eq!(
+                status(&iap_phase(&world.control, HELLO, &mut parts, None)),
+                Some(StatusCode::FORBIDDEN)
+            );
+        }
+
+        #[test]
+        fn iap_off_is_plain_cloud_run_but_forged_headers_still_go() {
+            let world = world();
+            let mut parts = request(
+                "/",
+                &[
+                    (
+                        "x-goog-authenticated-user-email",
+                        "accounts.google.com:ceo@example.com",
+                    ),
+                    ("authorization", "Bearer a.b.c"),
+                ],
+            );
+            assert!(matches!(
+                iap_phase(&world.control, PLAIN, &mut parts, None),
+                IapFlow::Off
+            ));
+            assert!(!parts.headers.contains_key(USER_EMAIL_HEADER));
+            // The client's own token is left for Cloud Run's check.
+            assert_eq!(
+                parts.headers.get(header::AUTHORIZATION).unwrap(),
+                "Bearer a.b.c"
+            );
+            let mut parts = request("/", &[]);
+            assert!(matches!(
+                iap_phase(
+                    &world.control,
+                    "projects/demo-project/locations/us-central1/services/missing",
+                    &mut parts,
+                    None
+                ),
+                IapFlow::Off
+            ));
+        }
+    }
+
     #[test]
     fn query_decoding() {
         assert_eq!(percent_decode("a%2Fb+c%"), "a/b c%");
