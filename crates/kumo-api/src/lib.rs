@@ -10,11 +10,15 @@ pub mod audit;
 pub mod auth;
 mod dispatch;
 mod extract;
+pub mod iam_admin;
 pub mod iap;
 pub mod logging;
+pub mod org_policy;
 pub mod path;
+pub mod resource_manager;
 pub mod routes;
 pub mod run_jobs;
+pub mod service_usage;
 pub mod status;
 #[cfg(feature = "testing")]
 pub mod testing;
