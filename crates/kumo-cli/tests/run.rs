@@ -599,3 +599,36 @@ fn update_waits_for_the_generation_it_wrote() {
         o.stderr
     );
 }
+
+#[test]
+fn replace_service_yaml_from_seed_000() {
+    let fake = Fake::start();
+    let path = "/v1/projects/demo-project/locations/asia-northeast1/services/hello";
+    fake.on("GET", path, vec![ok(ready_service("hello"))]);
+    fake.on("PUT", path, vec![ok(ready_service("hello"))]);
+    let cli = Cli::new(&fake);
+    let file = cli.env.config_dir.join("service.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n   annotations:\n      run.googleapis.com/invoker-iam-disabled: true\n   name: hello\n",
+    )
+    .unwrap();
+    let o = cli.run(&format!("run services replace {}", file.display()));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stderr,
+        "Applying new configuration to Cloud Run service [hello] in project [demo-project] region [asia-northeast1]\n\
+         OK Deploying... Done.\nOK Creating Revision...\nOK Routing traffic...\nDone.\n\
+         New configuration has been applied to service [hello].\n\
+         URL: http://hello-123456789012.asia-northeast1.run.localhost:8081\n"
+    );
+    assert_eq!(
+        fake.find("PUT", path).json(),
+        json!({"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+               "metadata": {"annotations": {"run.googleapis.com/invoker-iam-disabled": "true"}, "name": "hello"}})
+    );
+    std::fs::write(&file, "kind: Job\nmetadata:\n  name: x\n").unwrap();
+    let o = cli.run(&format!("run services replace {}", file.display()));
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("Expected a Service in ["), "{}", o.stderr);
+}
