@@ -2,6 +2,7 @@
 //! listeners from settings parsed once here; every other subcommand is the gcloud-shaped CLI
 //! (`kumo-cli`), a client of the HTTP API. Invoked through a symlink named `gcloud`, it is that CLI.
 
+mod demo;
 mod samples;
 mod server;
 

@@ -136,6 +136,17 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         },
     ));
     tracing::info!("kumo listening on http://{local}");
+    if settings.demo {
+        // The demo deploys through the control plane, whose runtime needs the listeners above.
+        let control = control.clone();
+        let domain = settings.domain.clone();
+        tokio::spawn(async move {
+            match crate::demo::create(&control, &domain).await {
+                Ok(lines) => eprintln!("{}", lines.join("\n")),
+                Err(error) => eprintln!("ERROR: the demo could not be created: {error:#}"),
+            }
+        });
+    }
     eprintln!("Kumo is ready on http://{local}");
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
