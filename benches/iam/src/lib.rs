@@ -722,10 +722,3 @@ pub fn agreement(w: &Workload, c: &CedarWorld, ancestries: &[Ancestry<'_>]) -> (
     }
     (same, granted)
 }
-
-/// Resident set size of this process in bytes (Linux), for the memory figure.
-pub fn rss_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
-}

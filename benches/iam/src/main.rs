@@ -1,15 +1,41 @@
 //! Prints the IAM benchmark table: for each grant count, kumo-iam's per-check p50/p99 and
 //! single-core decisions/s against Cedar's on the same requests, plus the compiled policies'
-//! memory. Per-check times come from timing each request repeated `REPEAT` times in a row.
+//! memory and the allocations made while deciding. "Stream" latencies time each check once,
+//! in request order (caches as a server sees them); "warm" ones repeat a request `REPEAT`
+//! times and divide (the engine's CPU cost with its data in cache).
 //!
 //! usage: kumo-iam-bench [--grants 100000,1000000] [--requests 20000] [--cedar-full-max 100000]
 
+use std::alloc::System;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use kumo_iam_bench::{CedarWorld, Workload, agreement, rss_bytes};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+use kumo_iam::Access;
+use kumo_iam_bench::{CedarWorld, Workload, agreement};
 
 const REPEAT: u32 = 32;
+
+/// Counts allocations: the memory figure and the "no allocation on the hot path" check.
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Net heap bytes allocated by `f` and kept alive in its result.
+fn heap_growth<T>(f: impl FnOnce() -> T) -> (T, i64) {
+    let region = Region::new(GLOBAL);
+    let out = f();
+    let c = region.change();
+    let net = c.bytes_allocated as i64 - c.bytes_deallocated as i64 + c.bytes_reallocated as i64;
+    (out, net)
+}
+
+/// Allocations made by `f`.
+fn allocations(f: impl FnOnce()) -> usize {
+    let region = Region::new(GLOBAL);
+    f();
+    region.change().allocations
+}
 
 struct Args {
     grants: Vec<usize>,
@@ -63,6 +89,11 @@ fn stats(mut per_check: Vec<Duration>, total: Duration, checks: usize) -> Stats 
     }
 }
 
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort_unstable();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
 fn fmt_d(d: Duration) -> String {
     let ns = d.as_nanos();
     if ns < 10_000 {
@@ -104,97 +135,168 @@ fn main() {
     }
 }
 
+/// One grant count's figures.
+struct Row {
+    grants: usize,
+    requests: usize,
+    granted: usize,
+    agree: usize,
+    /// Heap bytes held by every node's compiled policy.
+    memory: i64,
+    kumo: Stats,
+    kumo_warm_p50: Duration,
+    kumo_p50_granted: Duration,
+    kumo_p50_denied: Duration,
+    kumo_allocs_per_check: f64,
+    cedar_allocs_per_check: f64,
+    cedar_per_node: Stats,
+    cedar_one_set: Option<Stats>,
+}
+
+fn measure(grants: usize, args: &Args) -> Result<Row, String> {
+    eprintln!("== {grants} grants: building workload");
+    let t = Instant::now();
+    let w = Workload::build(grants, args.requests)?;
+    eprintln!("   built in {:.1?} ({} grants)", t.elapsed(), w.grant_count);
+
+    let (again, memory) = heap_growth(|| w.compile_policies());
+    drop(again?);
+
+    let ancestries = w.ancestries();
+    let with_full = grants <= args.cedar_full_max;
+    eprintln!("   translating to Cedar (one set too: {with_full})");
+    let t = Instant::now();
+    let cedar = CedarWorld::build(&w, with_full)?;
+    eprintln!("   Cedar built in {:.1?}", t.elapsed());
+    let (agree, granted) = agreement(&w, &cedar, &ancestries);
+    let n = w.requests.len();
+    eprintln!("   agreement {agree}/{n} ({granted} granted)");
+
+    // kumo: one warm-up pass, stream and warm per-check timings, whole passes for throughput.
+    for r in &w.requests {
+        black_box(w.check(&ancestries, r));
+    }
+    let (stream, _) = time_each(n, 1, |i| {
+        black_box(w.check(&ancestries, black_box(&w.requests[i])));
+    });
+    let (warm, _) = time_each(n, REPEAT, |i| {
+        black_box(w.check(&ancestries, black_box(&w.requests[i])));
+    });
+    // Denied requests walk the whole ancestry: theirs is the p50 to hold flat.
+    let (mut yes, mut no) = (Vec::new(), Vec::new());
+    for (r, d) in w.requests.iter().zip(&stream) {
+        match w.check(&ancestries, r) {
+            Access::Granted => yes.push(*d),
+            _ => no.push(*d),
+        }
+    }
+    let passes = 5;
+    let t = Instant::now();
+    for _ in 0..passes {
+        for r in &w.requests {
+            black_box(w.check(&ancestries, black_box(r)));
+        }
+    }
+    let kumo = stats(stream, t.elapsed(), passes * n);
+    let kumo_allocs = allocations(|| {
+        for r in &w.requests {
+            black_box(w.check(&ancestries, black_box(r)));
+        }
+    });
+
+    let cn = args.cedar_requests.min(n);
+    let (each, total) = time_each(cn, 1, |i| {
+        black_box(cedar.check_sliced(&w, black_box(i)));
+    });
+    let cedar_per_node = stats(each, total, cn);
+    let cedar_allocs = allocations(|| {
+        for i in 0..cn {
+            black_box(cedar.check_sliced(&w, black_box(i)));
+        }
+    });
+    let cedar_one_set = with_full.then(|| {
+        let fnr = args.cedar_full_requests.min(n);
+        let (each, total) = time_each(fnr, 1, |i| {
+            black_box(cedar.check_full(black_box(i)));
+        });
+        stats(each, total, fnr)
+    });
+    Ok(Row {
+        grants: w.grant_count,
+        requests: n,
+        granted,
+        agree,
+        memory,
+        kumo,
+        kumo_warm_p50: median(warm),
+        kumo_allocs_per_check: kumo_allocs as f64 / n as f64,
+        cedar_allocs_per_check: cedar_allocs as f64 / cn as f64,
+        kumo_p50_granted: median(yes),
+        kumo_p50_denied: median(no),
+        cedar_per_node,
+        cedar_one_set,
+    })
+}
+
 fn run() -> Result<(), String> {
     let args = parse_args()?;
-    let mut rows = Vec::new();
-    for &grants in &args.grants {
-        eprintln!("== {grants} grants: building workload");
-        let t = Instant::now();
-        let w = Workload::build(grants, args.requests)?;
-        eprintln!("   built in {:.1?} ({} grants)", t.elapsed(), w.grant_count);
-
-        // Memory: RSS growth while compiling every node's policy once more.
-        let before = rss_bytes();
-        let again = w.compile_policies()?;
-        let after = rss_bytes();
-        let mem = before.zip(after).map(|(b, a)| a.saturating_sub(b));
-        drop(again);
-
-        let ancestries = w.ancestries();
-        let with_full = grants <= args.cedar_full_max;
-        eprintln!("   translating to Cedar (full set: {with_full})");
-        let t = Instant::now();
-        let cedar = CedarWorld::build(&w, with_full)?;
-        eprintln!("   Cedar built in {:.1?}", t.elapsed());
-        let (same, granted) = agreement(&w, &cedar, &ancestries);
-        eprintln!(
-            "   agreement {same}/{} ({granted} granted)",
-            w.requests.len()
-        );
-
-        // kumo: warm up one pass, then time.
-        let n = w.requests.len();
-        for r in &w.requests {
-            black_box(w.check(&ancestries, r));
-        }
-        let (each, _) = time_each(n, REPEAT, |i| {
-            black_box(w.check(&ancestries, black_box(&w.requests[i])));
-        });
-        let passes = 5;
-        let t = Instant::now();
-        for _ in 0..passes {
-            for r in &w.requests {
-                black_box(w.check(&ancestries, black_box(r)));
-            }
-        }
-        let kumo = stats(each, t.elapsed(), passes * n);
-
-        let cn = args.cedar_requests.min(n);
-        let (each, total) = time_each(cn, 1, |i| {
-            black_box(cedar.check_sliced(&w, black_box(i)));
-        });
-        let sliced = stats(each, total, cn);
-
-        let full = if with_full {
-            let fnr = args.cedar_full_requests.min(n);
-            let (each, total) = time_each(fnr, 1, |i| {
-                black_box(cedar.check_full(black_box(i)));
-            });
-            Some(stats(each, total, fnr))
-        } else {
-            None
-        };
-        rows.push((w.grant_count, n, granted, same, mem, kumo, sliced, full));
-    }
+    let rows = args
+        .grants
+        .iter()
+        .map(|&g| measure(g, &args))
+        .collect::<Result<Vec<_>, _>>()?;
 
     println!();
     println!(
-        "| grants | requests (granted) | kumo p50 | kumo p99 | kumo decisions/s | Cedar per-node p50 | Cedar per-node decisions/s | kumo/Cedar | Cedar one-set p50 | kumo/Cedar one-set | compiled policies (RSS) | agree |"
+        "| grants | requests (granted) | kumo p50 stream | p50 granted / denied | p99 stream | p50 warm | decisions/s | allocs/check | compiled policies (heap) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for (grants, n, granted, same, mem, k, s, f) in &rows {
-        let (fp50, fratio) = match f {
-            Some(f) => (fmt_d(f.p50), format!("{:.0}×", k.per_sec / f.per_sec)),
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for r in &rows {
+        println!(
+            "| {} | {} ({:.0}%) | {} | {} / {} | {} | {} | {} | {:.2} | {:.0} MiB |",
+            r.grants,
+            r.requests,
+            r.granted as f64 * 100.0 / r.requests as f64,
+            fmt_d(r.kumo.p50),
+            fmt_d(r.kumo_p50_granted),
+            fmt_d(r.kumo_p50_denied),
+            fmt_d(r.kumo.p99),
+            fmt_d(r.kumo_warm_p50),
+            fmt_rate(r.kumo.per_sec),
+            r.kumo_allocs_per_check,
+            r.memory as f64 / 1_048_576.0,
+        );
+    }
+    println!();
+    println!(
+        "| grants | Cedar per-node p50 | Cedar per-node decisions/s | Cedar allocs/check | kumo/Cedar | Cedar one-set p50 | kumo/Cedar one-set | same decisions |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in &rows {
+        let (one_p50, one_ratio) = match &r.cedar_one_set {
+            Some(f) => (fmt_d(f.p50), format!("{:.0}×", r.kumo.per_sec / f.per_sec)),
             None => ("—".into(), "—".into()),
         };
         println!(
-            "| {grants} | {n} ({:.0}%) | {} | {} | {} | {} | {} | {:.0}× | {fp50} | {fratio} | {} | {same}/{n} |",
-            *granted as f64 * 100.0 / *n as f64,
-            fmt_d(k.p50),
-            fmt_d(k.p99),
-            fmt_rate(k.per_sec),
-            fmt_d(s.p50),
-            fmt_rate(s.per_sec),
-            k.per_sec / s.per_sec,
-            mem.map_or("n/a".into(), |m| format!("{:.0} MiB", m as f64 / 1048576.0)),
+            "| {} | {} | {} | {:.0} | {:.0}× | {one_p50} | {one_ratio} | {}/{} |",
+            r.grants,
+            fmt_d(r.cedar_per_node.p50),
+            fmt_rate(r.cedar_per_node.per_sec),
+            r.cedar_allocs_per_check,
+            r.kumo.per_sec / r.cedar_per_node.per_sec,
+            r.agree,
+            r.requests,
         );
     }
     if let [first, .., last] = rows.as_slice() {
         println!(
-            "\nflatness: kumo p50 at {} grants is {:.2}× the p50 at {} grants",
-            last.0,
-            last.5.p50.as_secs_f64() / first.5.p50.as_secs_f64(),
-            first.0
+            "\nflatness ({} → {} grants): kumo stream p50 ×{:.2}, denied p50 ×{:.2}, warm p50 ×{:.2}, decisions/s ×{:.2}",
+            first.grants,
+            last.grants,
+            last.kumo.p50.as_secs_f64() / first.kumo.p50.as_secs_f64(),
+            last.kumo_p50_denied.as_secs_f64() / first.kumo_p50_denied.as_secs_f64(),
+            last.kumo_warm_p50.as_secs_f64() / first.kumo_warm_p50.as_secs_f64(),
+            last.kumo.per_sec / first.kumo.per_sec,
         );
     }
     Ok(())
