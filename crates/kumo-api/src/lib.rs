@@ -8,11 +8,15 @@
 pub mod artifact_registry;
 pub mod audit;
 pub mod auth;
+pub mod directory;
 mod dispatch;
 mod extract;
 pub mod iam_admin;
+pub mod iam_credentials;
 pub mod iap;
 pub mod logging;
+pub mod metadata;
+pub mod oauth;
 pub mod org_policy;
 pub mod path;
 pub mod resource_manager;
@@ -26,7 +30,7 @@ pub mod status;
 pub mod testing;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use kumo_control::Control;
 
 pub use dispatch::{Reply, Request, ok};
@@ -52,6 +56,16 @@ impl Api {
 pub fn router(api: Api) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/.well-known/openid-configuration", get(oauth::discovery))
+        .route("/oauth2/v3/certs", get(oauth::certs_v3))
+        .route("/oauth2/v1/certs", get(oauth::certs_v1))
+        .route("/token", post(oauth::token))
+        .route("/oauth2/v4/token", post(oauth::token))
+        .route("/o/oauth2/v2/auth", get(oauth::authorize).post(oauth::sign_in))
+        .route("/o/oauth2/auth", get(oauth::authorize).post(oauth::sign_in))
+        .route("/oauth2/v3/tokeninfo", get(oauth::tokeninfo).post(oauth::tokeninfo))
+        .route("/revoke", post(oauth::revoke))
+        .route("/o/oauth2/revoke", post(oauth::revoke))
         .route("/iap/verify/public_key-jwk", get(iap::public_key_jwk))
         .fallback(dispatch::dispatch)
         .with_state(api)
