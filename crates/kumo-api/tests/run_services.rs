@@ -43,7 +43,11 @@ fn with_images(h: Harness) -> Harness {
 fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 fn harness() -> Harness {
@@ -206,7 +210,9 @@ async fn create_get_list_update_delete_through_v2() {
     assert_eq!(same["response"]["latestCreatedRevision"], revision.as_str());
 
     // A template change bumps the generation, creates revision 2 and a new etag.
-    let (_, got) = h.call(ALICE, Method::GET, &format!("{V2}/services/hello"), None).await;
+    let (_, got) = h
+        .call(ALICE, Method::GET, &format!("{V2}/services/hello"), None)
+        .await;
     let mut changed = got.clone();
     changed["template"]["containers"][0]["env"] = json!([{"name": "A", "value": "1"}]);
     let (status, updated) = h
@@ -1098,24 +1104,143 @@ async fn a_revision_that_fails_to_start_fails_the_operation_and_keeps_the_previo
     assert_eq!(operation["done"], true);
     assert_eq!(operation["error"]["code"], 9, "{operation}");
     assert!(operation.get("response").is_none());
-    let (_, service) = h.call(ALICE, Method::GET, &format!("{V2}/services/app"), None).await;
-    assert_eq!(service["terminalCondition"]["state"], "CONDITION_FAILED", "{service}");
+    let (_, service) = h
+        .call(ALICE, Method::GET, &format!("{V2}/services/app"), None)
+        .await;
+    assert_eq!(
+        service["terminalCondition"]["state"], "CONDITION_FAILED",
+        "{service}"
+    );
     assert!(service.get("latestReadyRevision").is_none(), "{service}");
     let created = service["latestCreatedRevision"].as_str().unwrap();
-    let (_, revision) = h.call(ALICE, Method::GET, &format!("/v2/{created}"), None).await;
+    let (_, revision) = h
+        .call(ALICE, Method::GET, &format!("/v2/{created}"), None)
+        .await;
     assert_eq!(revision["conditions"][0]["type"], "Ready");
     assert_eq!(revision["conditions"][0]["state"], "CONDITION_FAILED");
 
     // A working revision, then a failing one: the working one keeps serving.
     let mut working = service.clone();
     working["template"]["containers"][0]["image"] = json!(HELLO);
-    let (_, fixed) = h.call(ALICE, Method::PATCH, &format!("{V2}/services/app"), Some(working)).await;
-    let serving = fixed["response"]["latestReadyRevision"].as_str().unwrap().to_owned();
-    let (_, mut broken) = h.call(ALICE, Method::GET, &format!("{V2}/services/app"), None).await;
+    let (_, fixed) = h
+        .call(
+            ALICE,
+            Method::PATCH,
+            &format!("{V2}/services/app"),
+            Some(working),
+        )
+        .await;
+    let serving = fixed["response"]["latestReadyRevision"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, mut broken) = h
+        .call(ALICE, Method::GET, &format!("{V2}/services/app"), None)
+        .await;
     broken["template"]["containers"][0]["image"] = json!(CRASH);
-    let (_, failed) = h.call(ALICE, Method::PATCH, &format!("{V2}/services/app"), Some(broken)).await;
+    let (_, failed) = h
+        .call(
+            ALICE,
+            Method::PATCH,
+            &format!("{V2}/services/app"),
+            Some(broken),
+        )
+        .await;
     assert_eq!(failed["error"]["code"], 9, "{failed}");
-    let (_, service) = h.call(ALICE, Method::GET, &format!("{V2}/services/app"), None).await;
+    let (_, service) = h
+        .call(ALICE, Method::GET, &format!("{V2}/services/app"), None)
+        .await;
     assert_eq!(service["latestReadyRevision"], serving.as_str());
     assert_ne!(service["latestCreatedRevision"], serving.as_str());
+}
+
+#[tokio::test]
+async fn allowed_ingress_org_policy() {
+    let h = harness();
+    let policy = kumo_orgpolicy::Policy {
+        name: "projects/demo-project/policies/run.allowedIngress".into(),
+        spec: Some(kumo_orgpolicy::PolicySpec {
+            rules: vec![kumo_orgpolicy::PolicyRule {
+                kind: kumo_orgpolicy::RuleKind::Values {
+                    allowed_values: vec!["internal".into()],
+                    denied_values: vec![],
+                },
+                condition: None,
+            }],
+            ..Default::default()
+        }),
+        dry_run_spec: None,
+        etag: String::new(),
+    };
+    h.control
+        .commit(&[kumo_store::Write::Upsert {
+            collection: "org_policies".into(),
+            name: policy.name.clone(),
+            parent: Some("projects/demo-project".into()),
+            data: serde_json::to_value(&policy).unwrap(),
+        }])
+        .unwrap();
+    let (status, refused) = create(&h, ALICE, "hello", body(HELLO)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(refused["error"]["status"], "FAILED_PRECONDITION");
+    assert_eq!(
+        refused["error"]["message"],
+        "Constraint constraints/run.allowedIngress violated for projects/demo-project with ingress set to all."
+    );
+    let mut internal = body(HELLO);
+    internal["ingress"] = json!("INGRESS_TRAFFIC_INTERNAL_ONLY");
+    let (status, created) = create(&h, ALICE, "hello", internal).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+}
+
+#[tokio::test]
+async fn images_of_another_project_need_the_deployer_and_the_service_agent() {
+    let h = harness();
+    h.control
+        .provision_project(NewProject {
+            project_id: "images".into(),
+            display_name: "Images".into(),
+            parent: Some(format!("organizations/{}", h.organization.id)),
+            labels: Default::default(),
+            owner: Some(ALICE.into()),
+        })
+        .unwrap();
+    create_repository(&h, "images", "us", "shared");
+    let image = "us-docker.pkg.dev/images/shared/app:1";
+    deployer(&h, BOB);
+    let (status, refused) = create(&h, BOB, "app", body(image)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("Note that the image is from project images, which is not the same as this project demo-project."),
+        "{refused}"
+    );
+    h.control
+        .grant_roles(
+            &ResourceRef::Project("images".into()),
+            &[("roles/artifactregistry.reader", BOB.to_owned())],
+        )
+        .unwrap();
+    let (status, refused) = create(&h, BOB, "app", body(image)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        refused["error"]["message"],
+        format!(
+            "Google Cloud Run Service Agent must have permission to read the image, {image}. Ensure that the provided container image URL is correct and that above account has permission to access the image. If you just enabled the Cloud Run API, the permissions might take a few minutes to propagate. Note that shared/app is not in project demo-project. Permission must be granted to the Google Cloud Run Service Agent from this project."
+        )
+    );
+    let agent = format!(
+        "serviceAccount:service-{}@serverless-robot-prod.iam.gserviceaccount.com",
+        h.project.number
+    );
+    h.control
+        .grant_roles(
+            &ResourceRef::Project("images".into()),
+            &[("roles/artifactregistry.reader", agent)],
+        )
+        .unwrap();
+    let (status, created) = create(&h, BOB, "app", body(image)).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
 }

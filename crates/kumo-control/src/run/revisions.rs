@@ -143,6 +143,7 @@ impl Control {
                 name,
                 expected_revision: Some(record.revision),
             }])?;
+            self.invalidate_service(&key.name());
         }
         Ok(view)
     }

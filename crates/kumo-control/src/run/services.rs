@@ -852,6 +852,8 @@ impl Control {
             .rev()
             .find(|record| record.name == name && record.collection == collection)
             .ok_or_else(|| Error::internal("service write returned no record"))?;
+        // The data plane re-reads the service (invoker check, audiences, ingress, ports).
+        self.invalidate_service(&name);
         let Some(mut revision) = revision else {
             return Ok(Applied {
                 service: self.service_view(record)?,
@@ -898,6 +900,7 @@ impl Control {
             }
             Err(other) => return Err(other),
         };
+        self.invalidate_service(&name);
         if deploy_error.is_none() {
             let keep: Vec<String> = service
                 .traffic
@@ -1062,6 +1065,7 @@ impl Control {
             writes.extend(self.endpoint_removal(&endpoint.value));
         }
         self.commit(&writes)?;
+        self.invalidate_service(&name);
         self.runtime().retire_service(&name).await;
         match self
             .store()
