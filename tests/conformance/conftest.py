@@ -64,7 +64,8 @@ def start_kumo(extra_args=(), data_dir=None) -> Kumo:
         try:
             if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return Kumo(data_dir, port, process)
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Not listening yet, or busy starting up (first-start key generation).
             pass
         time.sleep(0.05)
     process.kill()
