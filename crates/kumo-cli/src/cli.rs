@@ -104,14 +104,18 @@ pub enum TroubleshootPolicyCmd {
 
 #[derive(Args, Debug)]
 pub struct Troubleshoot {
-    /// Full resource name, e.g. //run.googleapis.com/projects/P/locations/R/services/S.
-    pub resource: String,
-    /// The principal's email.
-    #[arg(long)]
+    /// Full resource name, e.g. //run.googleapis.com/projects/P/locations/R/services/S
+    /// (default: the --service in --region, else the project).
+    pub resource: Option<String>,
+    /// The principal's email (a `user:`/`serviceAccount:` prefix is accepted).
+    #[arg(long, alias = "principal")]
     pub principal_email: String,
     /// The permission, e.g. run.routes.invoke.
     #[arg(long)]
     pub permission: String,
+    /// A Cloud Run service of the current project and region, instead of RESOURCE.
+    #[arg(long, conflicts_with = "resource")]
+    pub service: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------- run

@@ -517,3 +517,32 @@ fn projects_and_organizations_lists() {
         "DISPLAY_NAME  ID    DIRECTORY_CUSTOMER_ID\nexample.com   1234  C0abc123\n"
     );
 }
+
+#[test]
+fn troubleshoot_resource_defaults() {
+    let fake = Fake::start();
+    fake.on(
+        "POST",
+        "/v3/iam:troubleshoot",
+        vec![ok(json!({"overallAccessState": "CANNOT_ACCESS"}))],
+    );
+    let cli = Cli::new(&fake);
+    let o = cli.run("iam troubleshoot --principal user:bob@example.com --permission run.routes.invoke --service hello");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o2 = cli.run("iam troubleshoot --principal-email bob@example.com --permission resourcemanager.projects.get");
+    assert_eq!(o2.code, 0, "{}", o2.stderr);
+    let sent: Vec<serde_json::Value> = fake
+        .requests()
+        .iter()
+        .map(|r| r.json()["accessTuple"].clone())
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            json!({"principal": "bob@example.com", "permission": "run.routes.invoke",
+                   "fullResourceName": "//run.googleapis.com/projects/demo-project/locations/asia-northeast1/services/hello"}),
+            json!({"principal": "bob@example.com", "permission": "resourcemanager.projects.get",
+                   "fullResourceName": "//cloudresourcemanager.googleapis.com/projects/demo-project"}),
+        ]
+    );
+}

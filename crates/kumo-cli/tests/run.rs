@@ -37,7 +37,7 @@ fn deploy_routes(fake: &Fake) {
     );
     fake.on(
         "POST",
-        "/v1/projects/demo-project/locations/asia-northeast1/services",
+        "/apis/serving.knative.dev/v1/namespaces/demo-project/services",
         vec![ok(ready)],
     );
     fake.on(
@@ -76,7 +76,7 @@ fn deploy_new_public_service_matches_seed_001() {
         fake.lines(),
         [
             format!("GET {SVC}"),
-            "POST /v1/projects/demo-project/locations/asia-northeast1/services".to_owned(),
+            "POST /apis/serving.knative.dev/v1/namespaces/demo-project/services".to_owned(),
             format!("GET {SVC}"),
             format!("GET {SVC}:getIamPolicy"),
             format!("POST {SVC}:setIamPolicy"),
@@ -84,7 +84,7 @@ fn deploy_new_public_service_matches_seed_001() {
     );
     let create = fake.find(
         "POST",
-        "/v1/projects/demo-project/locations/asia-northeast1/services",
+        "/apis/serving.knative.dev/v1/namespaces/demo-project/services",
     );
     assert_eq!(create.auth.as_deref(), Some("Bearer ya29.alice"));
     let body = create.json();
@@ -142,7 +142,7 @@ fn deploy_flags_map_to_knative_annotations() {
     let body = fake
         .find(
             "POST",
-            "/v1/projects/demo-project/locations/asia-northeast1/services",
+            "/apis/serving.knative.dev/v1/namespaces/demo-project/services",
         )
         .json();
     let ann = &body["metadata"]["annotations"];
@@ -528,7 +528,7 @@ fn failed_ready_condition_fails_the_deploy() {
     );
     fake.on(
         "POST",
-        "/v1/projects/demo-project/locations/asia-northeast1/services",
+        "/apis/serving.knative.dev/v1/namespaces/demo-project/services",
         vec![ok(bad)],
     );
     let o = Cli::new(&fake).run("run deploy my-cloud-run-app --image img");

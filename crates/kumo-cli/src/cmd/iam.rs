@@ -307,11 +307,24 @@ fn roles(ctx: &mut Ctx<'_>, cmd: RolesCmd) -> Result<()> {
 
 /// Policy Troubleshooter v3 (`POST /v3/iam:troubleshoot`), explained in sentences.
 pub fn troubleshoot(ctx: &mut Ctx<'_>, t: &Troubleshoot) -> Result<()> {
-    let (resource, principal, permission) = (
-        t.resource.as_str(),
-        t.principal_email.as_str(),
-        t.permission.as_str(),
-    );
+    let resource = match (&t.resource, &t.service) {
+        (Some(r), _) => r.clone(),
+        (None, Some(service)) => format!(
+            "//run.googleapis.com/projects/{}/locations/{}/services/{service}",
+            ctx.project()?,
+            ctx.region()?
+        ),
+        (None, None) => format!(
+            "//cloudresourcemanager.googleapis.com/projects/{}",
+            ctx.project()?
+        ),
+    };
+    // Policy Troubleshooter v3 takes a bare email.
+    let principal = t
+        .principal_email
+        .split_once(':')
+        .map_or(t.principal_email.as_str(), |(_, e)| e);
+    let (resource, permission) = (resource.as_str(), t.permission.as_str());
     let body = json!({"accessTuple": {"principal": principal, "fullResourceName": resource, "permission": permission}});
     let resp = ctx.post("/v3/iam:troubleshoot", &body)?;
     if ctx.global.format.is_some() {

@@ -37,12 +37,23 @@ pub fn run(ctx: &mut Ctx<'_>, cmd: RunCmd) -> Result<()> {
     }
 }
 
+/// Get, list, replace and IAM: the regional v1 form.
 fn services_path(p: &str, r: &str) -> String {
     format!("/v1/projects/{}/locations/{}/services", enc(p), enc(r))
 }
 
 fn service_path(p: &str, r: &str, s: &str) -> String {
     format!("{}/{}", services_path(p, r), enc(s))
+}
+
+/// Create and delete exist in v1 only in the Knative form (Google has no
+/// `projects.locations.services.create`); the region rides in the location label on create and
+/// is resolved by name on delete.
+fn knative_services_path(p: &str) -> String {
+    format!(
+        "/apis/serving.knative.dev/v1/namespaces/{}/services",
+        enc(p)
+    )
 }
 
 fn jobs_path(p: &str) -> String {
@@ -375,7 +386,7 @@ fn deploy(ctx: &mut Ctx<'_>, d: Deploy) -> Result<()> {
         .unwrap_or_else(|| new_service(&project, &region, &name));
     apply_service_flags(&mut svc, &d.flags)?;
     let sent = if is_new {
-        ctx.post(&services_path(&project, &region), &svc)
+        ctx.post(&knative_services_path(&project), &svc)
     } else {
         ctx.call("PUT", &path, &[], Some(&svc))
     };
@@ -472,10 +483,7 @@ fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
                 .or_else(|| ctx.props.get("run/region"));
             let path = match &region {
                 Some(r) => services_path(&project, r),
-                None => format!(
-                    "/apis/serving.knative.dev/v1/namespaces/{}/services",
-                    enc(&project)
-                ),
+                None => knative_services_path(&project),
             };
             let items = ctx.list_all(&path, &[], "items")?;
             ctx.print_list(&items, SERVICE_COLUMNS)
@@ -506,14 +514,9 @@ fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
             Ok(())
         }
         RunServicesCmd::Delete { service } => {
-            let region = ctx.region()?;
             ctx.confirm(&format!("Service [{service}] will be deleted."), true)?;
-            ctx.call(
-                "DELETE",
-                &service_path(&project, &region, &service),
-                &[],
-                None,
-            )?;
+            let path = format!("{}/{}", knative_services_path(&project), enc(&service));
+            ctx.call("DELETE", &path, &[], None)?;
             ctx.status(&format!("Deleted service [{service}]."));
             Ok(())
         }
@@ -595,7 +598,7 @@ fn replace_service(ctx: &mut Ctx<'_>, project: &str, file: &str) -> Result<()> {
     let sent = if exists {
         ctx.call("PUT", &path, &[], Some(&svc))
     } else {
-        ctx.post(&services_path(project, &region), &svc)
+        ctx.post(&knative_services_path(project), &svc)
     };
     let ready = match sent.and_then(|w| wait_ready(ctx, &path, &w)) {
         Ok(v) => v,
