@@ -213,7 +213,9 @@ impl Control {
             });
             if !matches
                 || (record.delete_time.is_some()
-                    && !terms.iter().any(|(key, _)| key.ends_with("tate")))
+                    && !terms
+                        .iter()
+                        .any(|(key, _)| matches!(key.as_str(), "state" | "lifecycleState")))
             {
                 continue;
             }
