@@ -1142,14 +1142,14 @@ pub static ROUTES: &[Route] = &[
     Route {
         method: Method::GET,
         template: "/v1/projects/{project}/locations/{location}/repositories/{repository}/dockerImages",
-        permission: Some("artifactregistry.dockerImages.list"),
+        permission: Some("artifactregistry.dockerimages.list"),
         rpc: "google.devtools.artifactregistry.v1.ArtifactRegistry.ListDockerImages",
         handler: |api, req| Box::pin(crate::artifact_registry::list_docker_images(api, req)),
     },
     Route {
         method: Method::GET,
         template: "/v1/projects/{project}/locations/{location}/repositories/{repository}/dockerImages/{image}",
-        permission: Some("artifactregistry.dockerImages.get"),
+        permission: Some("artifactregistry.dockerimages.get"),
         rpc: "google.devtools.artifactregistry.v1.ArtifactRegistry.GetDockerImage",
         handler: |api, req| Box::pin(crate::artifact_registry::get_docker_image(api, req)),
     },

@@ -1,6 +1,8 @@
 //! Cloud Run jobs through v2 and v1: create, run (tasks as real local processes), retries,
 //! cancel, overrides, the v1 export/replace round trip (seed 004) and the deploy-time checks.
 
+#![expect(clippy::unwrap_used, clippy::panic, reason = "test helpers outside #[test] functions fail loudly")]
+
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};

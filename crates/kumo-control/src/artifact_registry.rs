@@ -717,7 +717,7 @@ impl Control {
         Ok(docker_image)
     }
 
-    /// `dockerImages.list`: needs `artifactregistry.dockerImages.list` on the repository.
+    /// `dockerImages.list`: needs `artifactregistry.dockerimages.list` on the repository.
     pub fn list_docker_images(
         &self,
         call: &Call,
@@ -727,7 +727,7 @@ impl Control {
         page_size: usize,
         page_token: Option<String>,
     ) -> Result<ListDockerImagesResponse, Error> {
-        let permission = "artifactregistry.dockerImages.list";
+        let permission = "artifactregistry.dockerimages.list";
         let resource = self.existing_repository(call, project, location, repository, permission)?;
         let ResourceRef::Repository { project, .. } = &resource else {
             return Err(Error::internal("repository resource expected"));
@@ -769,7 +769,7 @@ impl Control {
         repository: &str,
         image: &str,
     ) -> Result<DockerImage, Error> {
-        let permission = "artifactregistry.dockerImages.get";
+        let permission = "artifactregistry.dockerimages.get";
         let resource = self.existing_repository(call, project, location, repository, permission)?;
         let ResourceRef::Repository { project, .. } = &resource else {
             return Err(Error::internal("repository resource expected"));
