@@ -417,7 +417,7 @@ impl Control {
                 explanation,
             });
         };
-        let caller = match self.verify_invocation_token(token, &route) {
+        let caller = match self.verify_invocation_token(token, &route)? {
             Ok(caller) => caller,
             Err(reason) => {
                 let explanation =
@@ -492,7 +492,7 @@ impl Control {
         &self,
         token: &str,
         route: &ServiceRoute,
-    ) -> Result<Caller, TokenRefusal> {
+    ) -> Result<Result<Caller, TokenRefusal>, Error> {
         let now = self.now().timestamp();
         let cached = self
             .invoke_caches()
@@ -503,7 +503,10 @@ impl Control {
         let verified = match cached {
             Some(v) if v.exp + LEEWAY > now => v,
             _ => {
-                let v = self.verify_id_token_uncached(token, now)?;
+                let v = match self.verify_id_token_uncached(token, now)? {
+                    Ok(v) => v,
+                    Err(refusal) => return Ok(Err(refusal)),
+                };
                 if let Ok(mut cache) = self.invoke_caches().tokens.lock() {
                     if cache.len() >= TOKEN_CACHE_MAX {
                         cache.retain(|_, t| t.exp + LEEWAY > now);
@@ -524,9 +527,9 @@ impl Control {
         let cli_user = matches!(verified.caller, Caller::User { .. })
             && verified.audiences.iter().any(|a| a == CLI_CLIENT_ID);
         if for_service || cli_user {
-            Ok(verified.caller)
+            Ok(Ok(verified.caller))
         } else {
-            Err(TokenRefusal::WrongAudience)
+            Ok(Err(TokenRefusal::WrongAudience))
         }
     }
 
@@ -534,63 +537,69 @@ impl Control {
         &self,
         token: &str,
         now: i64,
-    ) -> Result<VerifiedToken, TokenRefusal> {
-        use kumo_identity::jwt::JwtError;
+    ) -> Result<Result<VerifiedToken, TokenRefusal>, Error> {
         if token.starts_with(kumo_identity::tokens::ACCESS_TOKEN_PREFIX) {
-            return Err(TokenRefusal::NotIdToken);
+            return Ok(Err(TokenRefusal::NotIdToken));
         }
         if token.bytes().filter(|b| *b == b'.').count() != 2 || token.contains([' ', ',']) {
-            return Err(TokenRefusal::Malformed);
+            return Ok(Err(TokenRefusal::Malformed));
         }
-        let ring = self
-            .signing_keys()
-            .map_err(|e| TokenRefusal::Invalid(e.to_string()))?;
-        let issuer = self.issuer();
-        let claims =
-            kumo_identity::tokens::verify_id_token(&ring, token, &issuer, &[], now, LEEWAY)
-                .map_err(|e| match e {
-                    JwtError::TooLarge | JwtError::Malformed(_) => TokenRefusal::Malformed,
-                    JwtError::UnsupportedAlg(_)
-                    | JwtError::AlgMismatch { .. }
-                    | JwtError::MissingKid
-                    | JwtError::UnknownKid(_)
-                    | JwtError::InvalidSignature => TokenRefusal::BadSignature,
-                    JwtError::Expired | JwtError::NotYetValid | JwtError::LifetimeTooLong => {
-                        TokenRefusal::Expired
-                    }
-                    JwtError::WrongAudience => TokenRefusal::WrongAudience,
-                    JwtError::WrongTokenType => TokenRefusal::NotIdToken,
-                    other => TokenRefusal::Invalid(other.to_string()),
-                })?;
-        let email = claims
-            .get("email")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let Some(email) = email else {
-            // Without `email` Cloud Run cannot name the principal; such a token never passes IAM.
-            return Err(TokenRefusal::Invalid("ID token without email".into()));
-        };
-        let caller = if email.ends_with(".gserviceaccount.com") {
-            Caller::ServiceAccount { email }
-        } else {
-            Caller::User { email }
-        };
-        let audiences = match claims.get("aud") {
-            Some(Value::String(a)) => vec![a.clone()],
-            Some(Value::Array(list)) => list
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect(),
-            _ => Vec::new(),
-        };
-        let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
-        Ok(VerifiedToken {
-            caller,
-            audiences,
-            exp,
-        })
+        let ring = self.signing_keys()?;
+        Ok(verified_token(&ring, token, &self.issuer(), now))
     }
+}
+
+/// Signature, lifetime and token type of a Kumo ID token (audience is checked per service).
+fn verified_token(
+    ring: &kumo_identity::keys::KeyRing,
+    token: &str,
+    issuer: &str,
+    now: i64,
+) -> Result<VerifiedToken, TokenRefusal> {
+    use kumo_identity::jwt::JwtError;
+    let claims = kumo_identity::tokens::verify_id_token(ring, token, issuer, &[], now, LEEWAY)
+        .map_err(|e| match e {
+            JwtError::TooLarge | JwtError::Malformed(_) => TokenRefusal::Malformed,
+            JwtError::UnsupportedAlg(_)
+            | JwtError::AlgMismatch { .. }
+            | JwtError::MissingKid
+            | JwtError::UnknownKid(_)
+            | JwtError::InvalidSignature => TokenRefusal::BadSignature,
+            JwtError::Expired | JwtError::NotYetValid | JwtError::LifetimeTooLong => {
+                TokenRefusal::Expired
+            }
+            JwtError::WrongAudience => TokenRefusal::WrongAudience,
+            JwtError::WrongTokenType => TokenRefusal::NotIdToken,
+            other => TokenRefusal::Invalid(other.to_string()),
+        })?;
+    let email = claims
+        .get("email")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let Some(email) = email else {
+        // Without `email` Cloud Run cannot name the principal; such a token never passes IAM.
+        return Err(TokenRefusal::Invalid("ID token without email".into()));
+    };
+    let caller = if email.ends_with(".gserviceaccount.com") {
+        Caller::ServiceAccount { email }
+    } else {
+        Caller::User { email }
+    };
+    let audiences = match claims.get("aud") {
+        Some(Value::String(a)) => vec![a.clone()],
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
+    Ok(VerifiedToken {
+        caller,
+        audiences,
+        exp,
+    })
 }
 
 /// Dev mode text for a 401.

@@ -494,9 +494,8 @@ impl Runtime {
                 configuration: names.parent_id.clone(),
             },
             env,
-            metadata_ip: metadata_host
-                .as_ref()
-                .map(|h| h.split(':').next().unwrap_or(h).to_owned()),
+            // google-auth builds `http://{GCE_METADATA_IP}` for its ping: host:port, like the host.
+            metadata_ip: metadata_host.clone(),
             metadata_host,
             listen: true,
         };
@@ -582,9 +581,8 @@ impl Runtime {
                 task_count: spec.count,
             },
             env,
-            metadata_ip: metadata_host
-                .as_ref()
-                .map(|h| h.split(':').next().unwrap_or(h).to_owned()),
+            // google-auth builds `http://{GCE_METADATA_IP}` for its ping: host:port, like the host.
+            metadata_ip: metadata_host.clone(),
             metadata_host,
             listen: false,
         };

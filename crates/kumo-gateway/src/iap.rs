@@ -19,8 +19,8 @@ use kumo_control::iap::{
 };
 use kumo_control::{Control, Mode};
 
-/// IAP's callback path on every IAP-enabled service.
-pub const CALLBACK_PATH: &str = "/_gcp_iap/handle_redirect";
+/// IAP's callback path on every IAP-enabled service (the relay on Kumo's host forwards there).
+pub const CALLBACK_PATH: &str = kumo_control::iap::RELAY_PATH;
 /// IAP's sign-out path.
 pub const SIGN_OUT_PATH: &str = "/_gcp_iap/clear_login_cookie";
 /// The assertion header.
@@ -263,7 +263,7 @@ fn sign_in_redirect(
     let return_to = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     let pending = PendingSignIn::new(return_to);
     let nonce_cookie = control.mint_iap_sign_in(target, &pending)?;
-    let location = control.iap_sign_in_url(&pending, &format!("{origin}{CALLBACK_PATH}"));
+    let location = control.iap_sign_in_url(&pending, &origin);
     let mut response = Response::new(String::new());
     *response.status_mut() = StatusCode::FOUND;
     insert(response.headers_mut(), header::LOCATION, &location);
@@ -300,7 +300,7 @@ fn callback(
         }
         _ => None,
     };
-    let (Some(pending), Some(code), Some(origin)) = (pending, get("code"), origin(parts)) else {
+    let (Some(pending), Some(code)) = (pending, get("code")) else {
         let body = "<p>The sign-in request is invalid or has expired.</p><p><a href=\"/\">Try again</a></p>";
         return Ok(respond(
             page(StatusCode::BAD_REQUEST, "Error 400 (Bad Request)", body),
@@ -308,7 +308,7 @@ fn callback(
         ));
     };
     let user =
-        match control.complete_iap_sign_in(&pending, code, &format!("{origin}{CALLBACK_PATH}")) {
+        match control.complete_iap_sign_in(&pending, code, &control.iap_relay_uri()) {
             Ok(user) => user,
             Err(refusal) => {
                 let body = "<p>Sign-in failed.</p><p><a href=\"/\">Try again</a></p>";
@@ -699,6 +699,11 @@ mod tests {
                         name: name.to_owned(),
                         parent: Some("projects/demo-project/locations/us-central1".into()),
                         data: json!({"name": name, "iapEnabled": iap, "uri": urls[0], "urls": urls}),
+                    }, Write::Create {
+                        collection: kumo_control::records::Collection::Services.as_str().to_owned(),
+                        name: format!("endpoints/ports/{port}"),
+                        parent: Some(kumo_control::run::urls::ENDPOINTS_PARENT.to_owned()),
+                        data: json!({"service": name}),
                     }])
                     .unwrap();
             }
@@ -999,7 +1004,7 @@ mod tests {
                 .to_str()
                 .unwrap()
                 .to_owned();
-            assert!(location.starts_with("http://127.0.0.1:8080/o/oauth2/v2/auth?client_id=kumo-cli&redirect_uri=http%3A%2F%2F127.0.0.1%3A8100%2F_gcp_iap%2Fhandle_redirect&"), "{location}");
+            assert!(location.starts_with("http://127.0.0.1:8080/o/oauth2/v2/auth?client_id=kumo-cli&redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2F_gcp_iap%2Fhandle_redirect&"), "{location}");
             let set_cookie = response
                 .headers()
                 .get(header::SET_COOKIE)
@@ -1015,6 +1020,9 @@ mod tests {
             let nonce_cookie = set_cookie.split(';').next().unwrap().to_owned();
             let query = parse_query(location.split_once('?').unwrap().1);
             let param = |key: &str| query.iter().find(|(k, _)| k == key).unwrap().1.clone();
+
+            // The relay on Kumo's host sends the browser back to this service only.
+            assert_eq!(world.control.iap_relay_destination(&param("state")).unwrap().as_deref(), Some("http://127.0.0.1:8100"));
 
             // 2. The sign-in page (identity's) signs carol in and sends her back with a code.
             let authorization = AuthorizationRequest {
