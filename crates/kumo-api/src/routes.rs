@@ -809,6 +809,7 @@ pub static ROUTES: &[Route] = &[
         rpc: "google.cloud.run.v2.Services.SetIamPolicy",
         handler: |api, req| Box::pin(crate::run_v2::set_iam_policy(api, req)),
     },
+    // testIamPermissions needs no permission (service.proto: "no permission is required").
     Route {
         method: Method::POST,
         template: "/v2/projects/{project}/locations/{location}/services/{service}:testIamPermissions",
@@ -935,6 +936,7 @@ pub static ROUTES: &[Route] = &[
         rpc: "google.cloud.run.v1.Services.SetIamPolicy",
         handler: |api, req| Box::pin(crate::run_v1::set_iam_policy(api, req)),
     },
+    // testIamPermissions needs no permission, as in v2.
     Route {
         method: Method::POST,
         template: "/v1/projects/{project}/locations/{location}/services/{service}:testIamPermissions",

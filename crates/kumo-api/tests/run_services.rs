@@ -1244,3 +1244,157 @@ async fn images_of_another_project_need_the_deployer_and_the_service_agent() {
     let (status, created) = create(&h, BOB, "app", body(image)).await;
     assert_eq!(status, StatusCode::OK, "{created}");
 }
+
+/// The v1 methods and the remaining v2 ones, walked the same way as [`permission_matrix`].
+#[tokio::test]
+async fn permission_matrix_v1_and_by_name() {
+    let v1_service = |name: &str| {
+        json!({
+            "apiVersion": "serving.knative.dev/v1",
+            "kind": "Service",
+            "metadata": {"name": name, "labels": {"cloud.googleapis.com/location": "us-central1"}},
+            "spec": {"template": {"spec": {"containers": [{"image": HELLO}]}}},
+        })
+    };
+    let iam = "/v1/projects/demo-project/locations/us-central1/services/hello";
+    let cases: Vec<(Method, String, Option<Value>, &[&str], &str)> = vec![
+        (
+            Method::GET,
+            format!("{V1}/hello"),
+            None,
+            &["roles/run.viewer"],
+            "run.services.get",
+        ),
+        (
+            Method::GET,
+            V1.to_owned(),
+            None,
+            &["roles/run.viewer"],
+            "run.services.list",
+        ),
+        (
+            Method::POST,
+            V1.to_owned(),
+            Some(v1_service("fresh")),
+            &["roles/run.developer", "roles/iam.serviceAccountUser"],
+            "run.services.create",
+        ),
+        (
+            Method::PUT,
+            format!("{V1}/hello"),
+            Some(v1_service("hello")),
+            &["roles/run.developer", "roles/iam.serviceAccountUser"],
+            "run.services.update",
+        ),
+        (
+            Method::DELETE,
+            format!("{V1}/hello"),
+            None,
+            &["roles/run.developer"],
+            "run.services.delete",
+        ),
+        (
+            Method::GET,
+            format!("{iam}:getIamPolicy"),
+            None,
+            &["roles/run.viewer"],
+            "run.services.getIamPolicy",
+        ),
+        (
+            Method::POST,
+            format!("{iam}:setIamPolicy"),
+            Some(json!({"policy": {"bindings": []}})),
+            &["roles/run.admin"],
+            "run.services.setIamPolicy",
+        ),
+    ];
+    for (method, path, request, roles, permission) in cases {
+        let h = harness();
+        assert_eq!(
+            create(&h, ALICE, "hello", body(HELLO)).await.0,
+            StatusCode::OK
+        );
+        let (status, denied) = h.call(BOB, method.clone(), &path, request.clone()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {denied}");
+        assert!(
+            denied["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("Permission '{permission}' denied")),
+            "{path}: {denied}"
+        );
+        for role in roles {
+            h.grant_on_project(role, BOB);
+        }
+        let (status, allowed) = h.call(BOB, method.clone(), &path, request).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{method} {path} with {roles:?}: {allowed}"
+        );
+    }
+
+    // v2 by name: deleting an old revision, deleting and waiting on an operation.
+    let h = harness();
+    let (_, first) = create(&h, ALICE, "hello", body(HELLO)).await;
+    let old = first["response"]["latestReadyRevision"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, got) = h
+        .call(ALICE, Method::GET, &format!("{V2}/services/hello"), None)
+        .await;
+    let mut changed = got.clone();
+    changed["template"]["containers"][0]["args"] = json!(["x"]);
+    let (_, second) = h
+        .call(
+            ALICE,
+            Method::PATCH,
+            &format!("{V2}/services/hello"),
+            Some(changed),
+        )
+        .await;
+    let operation = second["name"].as_str().unwrap().to_owned();
+    let by_name: Vec<(Method, String, Option<Value>, &str, &str)> = vec![
+        (
+            Method::POST,
+            format!("/v2/{operation}:wait"),
+            Some(json!({"timeout": "1s"})),
+            "roles/run.viewer",
+            "run.operations.get",
+        ),
+        (
+            Method::DELETE,
+            format!("/v2/{old}"),
+            None,
+            "roles/run.developer",
+            "run.revisions.delete",
+        ),
+        (
+            Method::DELETE,
+            format!("/v2/{operation}"),
+            None,
+            "roles/run.developer",
+            "run.operations.delete",
+        ),
+    ];
+    for (index, (method, path, request, role, permission)) in by_name.into_iter().enumerate() {
+        let user = format!("user:dan{index}@example.com");
+        let (status, denied) = h.call(&user, method.clone(), &path, request.clone()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {denied}");
+        assert!(
+            denied["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(permission),
+            "{denied}"
+        );
+        h.grant_on_project(role, &user);
+        let (status, allowed) = h.call(&user, method.clone(), &path, request).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{method} {path} with {role}: {allowed}"
+        );
+    }
+}
