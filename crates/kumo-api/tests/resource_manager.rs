@@ -19,6 +19,8 @@ use serde_json::{Value, json};
 const ALICE: &str = "user:alice@example.com";
 const ADMIN: &str = "user:admin@example.com";
 const BOB: &str = "user:bob@example.com";
+/// Outside the organization's domain, so the domain-wide Project Creator grant does not reach them.
+const OUTSIDER: &str = "user:olga@partner.example";
 
 /// A harness whose organization administrator also holds the roles Google's setup checklist
 /// gives them: project creator, folder admin and organization policy admin.
@@ -780,7 +782,7 @@ async fn permission_matrix_refuses_without_and_allows_with_the_smallest_role() {
         let case = cases(&h, &fx).swap_remove(index);
         let what = format!("{} {}", case.method, case.path);
         let (status, body) = h
-            .call(BOB, case.method.clone(), &case.path, case.body.clone())
+            .call(OUTSIDER, case.method.clone(), &case.path, case.body.clone())
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{what}: {body}");
         assert_eq!(
@@ -798,10 +800,10 @@ async fn permission_matrix_refuses_without_and_allows_with_the_smallest_role() {
             Scope::Organization => ResourceRef::Organization(h.organization.id.clone()),
         };
         h.control
-            .grant_roles(&resource, &[(role.as_str(), BOB.to_owned())])
+            .grant_roles(&resource, &[(role.as_str(), OUTSIDER.to_owned())])
             .unwrap();
         let (status, body) = h
-            .call(BOB, case.method.clone(), &case.path, case.body.clone())
+            .call(OUTSIDER, case.method.clone(), &case.path, case.body.clone())
             .await;
         assert_eq!(status, StatusCode::OK, "{what} with {role}: {body}");
     }
