@@ -544,13 +544,11 @@ impl Control {
         };
         let view = self.execution_view(&record)?;
         let metadata = any("google.cloud.run.v2.Execution", &view)?;
-        // UNCONFIRMED: whether a failed execution fails the `run` operation or completes it with
-        // the failed Execution; failing it makes `operation.result()` raise, as `--wait` exits 1.
-        let outcome = match status {
-            CompletionStatus::ExecutionSucceeded => Ok(metadata.clone()),
-            _ => Err(Error::failed_precondition(message)),
-        };
-        self.finish_operation(&plan.operation_name, Some(metadata), outcome)?;
+        // The operation completes with the Execution whatever its outcome: failed and
+        // cancelled executions do not set `operation.error`; clients read the counts
+        // (3rd-party: apache/airflow#38028 and #67050 check failedCount/cancelledCount because
+        // `operation.result()` does not raise).
+        self.finish_operation(&plan.operation_name, Some(metadata.clone()), Ok(metadata))?;
         Ok(())
     }
 
