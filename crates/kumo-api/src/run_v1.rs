@@ -7,7 +7,8 @@
 //! order: the `{location}` of a `/v1/projects/*/locations/*` path; the body's
 //! `cloud.googleapis.com/location` label; a `REGION-run.` prefix of the `Host` header; for an
 //! existing service, the one region that holds a service of that name; else `us-central1`
-//! (gcloud's most common default). A list without a region lists every region.
+//! (gcloud's most common default). A list without a region lists every region; `labelSelector`
+//! filters it (`fieldSelector`, `watch` and the like are ignored, as Cloud Run documents).
 
 use kumo_control::audit::AuditLog;
 use kumo_control::run::services::{ApplyMode, ApplyService, ServiceKey};
@@ -400,6 +401,7 @@ pub async fn list_services(api: Api, req: Request) -> Reply {
             "" | "-" => host_region(&req),
             location => Some(location.to_owned()),
         };
+        let selector = LabelSelector::parse(req.query.get("labelSelector").unwrap_or_default())?;
         let (services, next) = api.control.list_services(
             call,
             &project,
@@ -422,6 +424,7 @@ pub async fn list_services(api: Api, req: Request) -> Reply {
             items: services
                 .iter()
                 .map(|service| v1_view(service, &project))
+                .filter(|service| selector.matches(&service.metadata.labels))
                 .collect(),
             unreachable: Vec::new(),
         })
@@ -487,4 +490,137 @@ pub async fn test_iam_permissions(api: Api, req: Request) -> Reply {
     })
     .await?;
     ok(&response)
+}
+
+/// A Kubernetes label selector as v1 `list` accepts it: `k=v`, `k==v`, `k!=v`, `k`, `!k`,
+/// `k in (a,b)`, `k notin (a,b)`, comma-separated, all of which must hold.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct LabelSelector(Vec<Requirement>);
+
+#[derive(Debug, PartialEq, Eq)]
+enum Requirement {
+    In(String, Vec<String>),
+    NotIn(String, Vec<String>),
+    Exists(String),
+    Absent(String),
+}
+
+impl LabelSelector {
+    fn parse(text: &str) -> Result<LabelSelector, Error> {
+        let bad =
+            || Error::invalid_field("labelSelector", format!("Invalid label selector: {text}"));
+        // Split on commas outside parentheses.
+        let mut parts = Vec::new();
+        let (mut depth, mut start) = (0usize, 0usize);
+        for (index, ch) in text.char_indices() {
+            match ch {
+                '(' => depth += 1,
+                ')' => depth = depth.checked_sub(1).ok_or_else(bad)?,
+                ',' if depth == 0 => {
+                    parts.push(&text[start..index]);
+                    start = index + 1;
+                }
+                _ => {}
+            }
+        }
+        if depth != 0 {
+            return Err(bad());
+        }
+        parts.push(&text[start..]);
+        let mut requirements = Vec::new();
+        for part in parts
+            .into_iter()
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+        {
+            let values = |list: &str| -> Result<Vec<String>, Error> {
+                let inner = list
+                    .trim()
+                    .strip_prefix('(')
+                    .and_then(|l| l.strip_suffix(')'))
+                    .ok_or_else(bad)?;
+                Ok(inner
+                    .split(',')
+                    .map(|value| value.trim().to_owned())
+                    .collect())
+            };
+            let requirement = if let Some((key, value)) = part.split_once("!=") {
+                Requirement::NotIn(key.trim().to_owned(), vec![value.trim().to_owned()])
+            } else if let Some((key, value)) =
+                part.split_once("==").or_else(|| part.split_once('='))
+            {
+                Requirement::In(key.trim().to_owned(), vec![value.trim().to_owned()])
+            } else if let Some((key, list)) = part.split_once(" notin ") {
+                Requirement::NotIn(key.trim().to_owned(), values(list)?)
+            } else if let Some((key, list)) = part.split_once(" in ") {
+                Requirement::In(key.trim().to_owned(), values(list)?)
+            } else if let Some(key) = part.strip_prefix('!') {
+                Requirement::Absent(key.trim().to_owned())
+            } else {
+                Requirement::Exists(part.to_owned())
+            };
+            let key = match &requirement {
+                Requirement::In(key, _)
+                | Requirement::NotIn(key, _)
+                | Requirement::Exists(key)
+                | Requirement::Absent(key) => key,
+            };
+            if key.is_empty() || key.contains(char::is_whitespace) {
+                return Err(bad());
+            }
+            requirements.push(requirement);
+        }
+        Ok(LabelSelector(requirements))
+    }
+
+    fn matches(&self, labels: &std::collections::BTreeMap<String, String>) -> bool {
+        self.0.iter().all(|requirement| match requirement {
+            Requirement::In(key, values) => {
+                labels.get(key).is_some_and(|value| values.contains(value))
+            }
+            Requirement::NotIn(key, values) => {
+                labels.get(key).is_none_or(|value| !values.contains(value))
+            }
+            Requirement::Exists(key) => labels.contains_key(key),
+            Requirement::Absent(key) => !labels.contains_key(key),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_selectors() {
+        let labels: std::collections::BTreeMap<String, String> = [
+            ("env", "prod"),
+            ("cloud.googleapis.com/location", "us-central1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let cases = [
+            ("", true),
+            ("env=prod", true),
+            ("env==prod", true),
+            ("env!=prod", false),
+            ("env in (dev, prod)", true),
+            ("env notin (dev,prod)", false),
+            ("env,team", false),
+            ("!team", true),
+            ("cloud.googleapis.com/location=us-central1,env=prod", true),
+            ("team!=x", true),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(
+                LabelSelector::parse(text).unwrap().matches(&labels),
+                expected,
+                "{text}"
+            );
+        }
+        for bad in ["env in (a", "env in a", "a b"] {
+            assert!(LabelSelector::parse(bad).is_err(), "{bad}");
+        }
+    }
 }

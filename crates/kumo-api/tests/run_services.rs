@@ -510,6 +510,24 @@ async fn v1_and_v2_are_views_of_one_service() {
     assert_eq!(v2["template"]["maxInstanceRequestConcurrency"], 10);
     let (_, list) = h.call(ALICE, Method::GET, V1, None).await;
     assert_eq!(list["kind"], "ServiceList");
+    let (_, selected) = h
+        .call(
+            ALICE,
+            Method::GET,
+            &format!("{V1}?labelSelector=cloud.googleapis.com%2Flocation%3Dus-central1"),
+            None,
+        )
+        .await;
+    assert_eq!(selected["items"].as_array().unwrap().len(), 2, "{selected}");
+    let (_, none) = h
+        .call(
+            ALICE,
+            Method::GET,
+            &format!("{V1}?labelSelector=team"),
+            None,
+        )
+        .await;
+    assert!(none.get("items").is_none(), "{none}");
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
 
     // v1 refusals name the v1 resource.
