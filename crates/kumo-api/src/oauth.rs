@@ -3,7 +3,7 @@
 //! token, no `google.rpc.Status`): errors are OAuth2's `{"error", "error_description"}`.
 
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -450,6 +450,30 @@ pub async fn sign_in(State(api): State<Api>, body: Bytes) -> Response {
         Ok(Err(error)) => internal(&error),
         Err(_) => internal(&kumo_control::Error::internal("sign-in task failed")),
     }
+}
+
+/// `GET /robot/v1/metadata/x509/{EMAIL}` (the `client_x509_cert_url` of Kumo's key files).
+pub async fn service_account_x509(State(api): State<Api>, Path(email): Path<String>) -> Response {
+    match api.control.service_account_x509(&email) {
+        Ok(Some(body)) => public_json(&body),
+        Ok(None) => not_found_account(&email),
+        Err(error) => internal(&error),
+    }
+}
+
+/// `GET /service_accounts/v1/metadata/jwk/{EMAIL}`.
+pub async fn service_account_jwk(State(api): State<Api>, Path(email): Path<String>) -> Response {
+    match api.control.service_account_jwks(&email) {
+        Ok(Some(body)) => public_json(&body),
+        Ok(None) => not_found_account(&email),
+        Err(error) => internal(&error),
+    }
+}
+
+fn not_found_account(email: &str) -> Response {
+    crate::status::error_response(&kumo_control::Error::not_found(format!(
+        "Service account {email} not found."
+    )))
 }
 
 #[cfg(test)]

@@ -1003,10 +1003,35 @@ async fn iam_credentials_need_token_creator_and_answer_googles_shapes() {
         .await;
     assert_eq!(blob.status, StatusCode::OK, "{}", blob.text);
     let key_id = blob.json()["keyId"].as_str().expect("keyId").to_owned();
+    // Published with the account's keys, where Google publishes them.
     let certs = world
-        .send(Method::GET, "/oauth2/v1/certs", &[], None)
+        .send(
+            Method::GET,
+            &format!("/robot/v1/metadata/x509/{}", target.email),
+            &[],
+            None,
+        )
         .await
         .json();
+    let jwks = world
+        .send(
+            Method::GET,
+            &format!(
+                "/service_accounts/v1/metadata/jwk/{}",
+                target.email.replace('@', "%40")
+            ),
+            &[],
+            None,
+        )
+        .await
+        .json();
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == key_id.as_str())
+    );
     let public = kumo_identity::keys::public_from_pem(certs[&key_id].as_str().expect("published"))
         .expect("pem");
     let signature = base64::engine::general_purpose::STANDARD
@@ -1030,6 +1055,34 @@ async fn iam_credentials_need_token_creator_and_answer_googles_shapes() {
         .await;
     assert_eq!(jwt.status, StatusCode::OK, "{}", jwt.text);
     assert!(claims_of(jwt.json()["signedJwt"].as_str().unwrap())["exp"].is_i64());
+    // Keyless flow: a JWT signed through signJwt is a valid jwt-bearer assertion for the account.
+    let iat = now();
+    let payload = json!({"iss": target.email, "aud": GOOGLE_TOKEN_URI, "scope": CLOUD_PLATFORM, "iat": iat, "exp": iat + 3600});
+    let assertion = world
+        .api(
+            &bob,
+            Method::POST,
+            &credentials_path(&target.email, "signJwt"),
+            Some(json!({"payload": payload.to_string()})),
+        )
+        .await
+        .json()["signedJwt"]
+        .as_str()
+        .expect("signedJwt")
+        .to_owned();
+    let exchanged = world
+        .token(&[("grant_type", JWT_BEARER), ("assertion", &assertion)])
+        .await;
+    assert_eq!(exchanged.status, StatusCode::OK, "{}", exchanged.text);
+    let unknown = world
+        .send(
+            Method::GET,
+            "/robot/v1/metadata/x509/ghost@demo-project.iam.gserviceaccount.com",
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     let bad_jwt = world
         .api(
             &bob,

@@ -219,7 +219,7 @@ impl Control {
         name: &str,
         request: &SignJwtRequest,
     ) -> Result<SignJwtResponse, Error> {
-        self.authorize_credentials(
+        let target = self.authorize_credentials(
             call,
             name,
             &request.delegates,
@@ -252,13 +252,11 @@ impl Control {
                 }
             },
         }
-        // UNCONFIRMED shape: Google signs with a Google-managed key of the account; Kumo signs
-        // with its issuer key, published at /oauth2/v3/certs under the returned key id.
-        let ring = self.signing_keys()?;
-        let key = ring.current();
+        // Signed with the account's Google-managed key, published with its other keys.
+        let key = self.system_key(&target)?;
         Ok(SignJwtResponse {
             key_id: key.kid.clone(),
-            signed_jwt: kumo_identity::jwt::encode_rs256(key, &claims),
+            signed_jwt: kumo_identity::jwt::encode_rs256(&key, &claims),
         })
     }
 
@@ -269,7 +267,7 @@ impl Control {
         name: &str,
         request: &SignBlobRequest,
     ) -> Result<SignBlobResponse, Error> {
-        self.authorize_credentials(
+        let target = self.authorize_credentials(
             call,
             name,
             &request.delegates,
@@ -284,8 +282,7 @@ impl Control {
                     "Invalid value at 'payload' (TYPE_BYTES), Base64 decoding failed.",
                 )
             })?;
-        let ring = self.signing_keys()?;
-        let key = ring.current();
+        let key = self.system_key(&target)?;
         let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key.private.clone());
         let signature = signer.sign(&payload);
         Ok(SignBlobResponse {

@@ -23,7 +23,7 @@ fn parsed_keys() -> &'static Mutex<HashMap<String, RsaKey>> {
     KEYS.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-fn parse_key(kid: &str, pem: &str) -> Result<RsaKey, Error> {
+pub(crate) fn parse_key(kid: &str, pem: &str) -> Result<RsaKey, Error> {
     if let Ok(cache) = parsed_keys().lock()
         && let Some(key) = cache.get(kid)
     {

@@ -8,6 +8,7 @@ mod credentials;
 mod directory_api;
 mod issuer;
 mod oauth;
+mod system_keys;
 mod tokens;
 
 pub use bootstrap::{BootstrapConfig, BootstrapReport, USER_SCOPES};
