@@ -18,6 +18,22 @@ pub enum Seg {
 pub struct Column {
     pub path: Vec<Seg>,
     pub label: Option<String>,
+    /// gcloud's `.basename()` transform: the last `/` segment.
+    pub basename: bool,
+}
+
+impl Column {
+    /// The rendered cell for one resource.
+    fn cell(&self, item: &Value) -> String {
+        let text = lookup(item, &self.path)
+            .map(render_scalar)
+            .unwrap_or_default();
+        if self.basename {
+            text.rsplit('/').next().unwrap_or_default().to_owned()
+        } else {
+            text
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,9 +173,14 @@ fn parse_column(text: &str) -> Result<Column, String> {
             label = Some(l.trim_matches(['\'', '"']).to_owned());
         }
     }
+    let (key, basename) = match key.trim().strip_suffix(".basename()") {
+        Some(k) => (k, true),
+        None => (key, false),
+    };
     Ok(Column {
         path: parse_path(key)?,
         label,
+        basename,
     })
 }
 
@@ -201,6 +222,11 @@ pub fn parse_path(key: &str) -> Result<Vec<Seg>, String> {
                 segs.push(Seg::Index(n));
                 i += end + 2;
                 continue;
+            }
+            '(' | ')' => {
+                return Err(format!(
+                    "unsupported transform in `{key}` (only .basename() is supported)"
+                ));
             }
             c => word.push(c),
         }
@@ -378,10 +404,7 @@ pub fn render_many(format: &Format, items: &[Value], is_list: bool) -> Result<St
         Format::Value(columns) => {
             let mut out = String::new();
             for item in items {
-                let cells: Vec<String> = columns
-                    .iter()
-                    .map(|c| lookup(item, &c.path).map(render_scalar).unwrap_or_default())
-                    .collect();
+                let cells: Vec<String> = columns.iter().map(|c| c.cell(item)).collect();
                 out.push_str(cells.join("\t").trim_end());
                 out.push('\n');
             }
@@ -391,12 +414,7 @@ pub fn render_many(format: &Format, items: &[Value], is_list: bool) -> Result<St
             let header: Vec<String> = columns.iter().map(header_of).collect();
             let rows: Vec<Vec<String>> = items
                 .iter()
-                .map(|item| {
-                    columns
-                        .iter()
-                        .map(|c| lookup(item, &c.path).map(render_scalar).unwrap_or_default())
-                        .collect()
-                })
+                .map(|item| columns.iter().map(|c| c.cell(item)).collect())
                 .collect();
             if rows.is_empty() {
                 String::new()
@@ -415,12 +433,7 @@ pub fn render_many(format: &Format, items: &[Value], is_list: bool) -> Result<St
                 out.push('\n');
             }
             for item in items {
-                let cells: Vec<String> = columns
-                    .iter()
-                    .map(|c| {
-                        csv_cell(&lookup(item, &c.path).map(render_scalar).unwrap_or_default())
-                    })
-                    .collect();
+                let cells: Vec<String> = columns.iter().map(|c| csv_cell(&c.cell(item))).collect();
                 out.push_str(&cells.join(","));
                 out.push('\n');
             }

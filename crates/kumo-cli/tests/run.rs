@@ -632,3 +632,36 @@ fn replace_service_yaml_from_seed_000() {
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("Expected a Service in ["), "{}", o.stderr);
 }
+
+#[test]
+fn revisions_list_spans_services_without_service_flag() {
+    let fake = Fake::start();
+    let v2 = "/v2/projects/demo-project/locations/asia-northeast1/services";
+    fake.on(
+        "GET",
+        "/v1/projects/demo-project/locations/asia-northeast1/services",
+        vec![ok(
+            json!({"items": [ready_service("a"), ready_service("b")]}),
+        )],
+    );
+    let rev = |s: &str| {
+        json!({"name": format!("{}/{s}/revisions/{s}-00001-x", &v2[4..]), "service": s,
+                              "createTime": "t", "conditions": [{"type": "Ready", "state": "CONDITION_SUCCEEDED"}]})
+    };
+    fake.on(
+        "GET",
+        &format!("{v2}/a/revisions"),
+        vec![ok(json!({"revisions": [rev("a")]}))],
+    );
+    fake.on(
+        "GET",
+        &format!("{v2}/b/revisions"),
+        vec![ok(json!({"revisions": [rev("b")]}))],
+    );
+    let o = Cli::new(&fake).run("run revisions list");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        "   REVISION   SERVICE  DEPLOYED  SERVICE ACCOUNT\n✔  a-00001-x  a        t\n✔  b-00001-x  b        t\n"
+    );
+}

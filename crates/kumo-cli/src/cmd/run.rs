@@ -694,8 +694,10 @@ const JOB_COLUMNS: Columns = &[
     }),
     ("CREATED", |v| s(v, "metadata.creationTimestamp")),
     ("CREATED BY", |v| {
-        v["metadata"]["annotations"]["run.googleapis.com/creator"]
+        let ann = &v["metadata"]["annotations"];
+        ann["serving.knative.dev/creator"]
             .as_str()
+            .or(ann["run.googleapis.com/creator"].as_str())
             .unwrap_or("")
             .to_owned()
     }),
@@ -994,9 +996,25 @@ fn revisions(ctx: &mut Ctx<'_>, cmd: RunRevisionsCmd) -> Result<()> {
     let base = services_v2_path(&project, &region);
     match cmd {
         RunRevisionsCmd::List { service } => {
-            let service = service.unwrap_or_else(|| "-".to_owned());
-            let path = format!("{base}/{}/revisions", enc(&service));
-            let items = ctx.list_all(&path, &[], "revisions")?;
+            // Without --service, every service of the region (v2 has no `services/-` listing).
+            let services = match service {
+                Some(s) => vec![s],
+                None => ctx
+                    .list_all(&services_path(&project, &region), &[], "items")?
+                    .iter()
+                    .map(|s| {
+                        s["metadata"]["name"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned()
+                    })
+                    .collect(),
+            };
+            let mut items = Vec::new();
+            for service in services {
+                let path = format!("{base}/{}/revisions", enc(&service));
+                items.extend(ctx.list_all(&path, &[], "revisions")?);
+            }
             ctx.print_list(&items, REVISION_COLUMNS)
         }
         RunRevisionsCmd::Describe { revision } => {

@@ -40,6 +40,14 @@ fn value_projections() {
             "run.googleapis.com/ingress=all;serving.knative.dev/creator=a@example.com\n",
         ),
         ("value(metadata.missing)", "\n"),
+        (
+            "value(spec.template.spec.serviceAccountName.basename())",
+            "sa@p.iam.gserviceaccount.com\n",
+        ),
+        (
+            "value(metadata.name.basename(),status.url)",
+            "hello\thttp://127.0.0.1:9001\n",
+        ),
     ];
     for (spec, want) in cases {
         let f = Format::parse(spec).unwrap();
@@ -125,4 +133,11 @@ fn bad_formats_are_usage_errors() {
             "{spec}"
         );
     }
+}
+
+#[test]
+fn basename_transform() {
+    let f = Format::parse("value(name.basename())").unwrap();
+    let v = json!({"name": "projects/p/locations/r/jobs/j/executions/j-abc"});
+    assert_eq!(render_one(&f, &v).unwrap(), "j-abc\n");
 }
