@@ -2,9 +2,12 @@
 //! single-core decisions/s against Cedar's on the same requests, plus the compiled policies'
 //! memory and the allocations made while deciding. "Stream" latencies time each check once,
 //! in request order (caches as a server sees them); "warm" ones repeat a request `REPEAT`
-//! times and divide (the engine's CPU cost with its data in cache).
+//! times and divide (the engine's CPU cost with its data in cache). Every size is built first,
+//! then `--rounds` measurement rounds alternate between sizes (so a burst of load elsewhere on
+//! the machine hits all sizes alike) and the table shows each figure's median over rounds.
 //!
-//! usage: kumo-iam-bench [--grants 100000,1000000] [--requests 20000] [--cedar-full-max 100000]
+//! usage: kumo-iam-bench [--grants 100000,1000000] [--requests 20000] [--rounds 5]
+//!                       [--cedar-requests 2000] [--cedar-full-max 100000] [--cedar-full-requests 20]
 
 use std::alloc::System;
 use std::hint::black_box;
@@ -40,6 +43,7 @@ fn allocations(f: impl FnOnce()) -> usize {
 struct Args {
     grants: Vec<usize>,
     requests: usize,
+    rounds: usize,
     cedar_requests: usize,
     cedar_full_max: usize,
     cedar_full_requests: usize,
@@ -49,6 +53,7 @@ fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         grants: vec![100_000, 1_000_000],
         requests: 20_000,
+        rounds: 5,
         cedar_requests: 2_000,
         cedar_full_max: 100_000,
         cedar_full_requests: 20,
@@ -64,6 +69,7 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--grants" => a.grants = v.split(',').map(num).collect::<Result<_, _>>()?,
             "--requests" => a.requests = num(&v)?,
+            "--rounds" => a.rounds = num(&v)?.max(1),
             "--cedar-requests" => a.cedar_requests = num(&v)?,
             "--cedar-full-max" => a.cedar_full_max = num(&v)?,
             "--cedar-full-requests" => a.cedar_full_requests = num(&v)?,
@@ -73,25 +79,21 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
-struct Stats {
-    p50: Duration,
-    p99: Duration,
-    per_sec: f64,
-}
-
-fn stats(mut per_check: Vec<Duration>, total: Duration, checks: usize) -> Stats {
-    per_check.sort_unstable();
-    let at = |q: f64| per_check[((per_check.len() - 1) as f64 * q) as usize];
-    Stats {
-        p50: at(0.5),
-        p99: at(0.99),
-        per_sec: checks as f64 / total.as_secs_f64(),
-    }
-}
-
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort_unstable();
     v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+fn median_f(mut v: Vec<f64>) -> f64 {
+    v.sort_unstable_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+fn quantile(v: &mut [Duration], q: f64) -> Duration {
+    v.sort_unstable();
+    v.get(((v.len().max(1) - 1) as f64 * q) as usize)
+        .copied()
+        .unwrap_or_default()
 }
 
 fn fmt_d(d: Duration) -> String {
@@ -115,6 +117,7 @@ fn fmt_rate(r: f64) -> String {
     }
 }
 
+/// Times `f(i)` for `i` in `0..n`, each `repeat` times in a row; per-call times and the total.
 fn time_each(n: usize, repeat: u32, mut f: impl FnMut(usize)) -> (Vec<Duration>, Duration) {
     let mut each = Vec::with_capacity(n);
     let start = Instant::now();
@@ -128,64 +131,91 @@ fn time_each(n: usize, repeat: u32, mut f: impl FnMut(usize)) -> (Vec<Duration>,
     (each, start.elapsed())
 }
 
-fn main() {
-    if let Err(e) = run() {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
-}
-
-/// One grant count's figures.
-struct Row {
-    grants: usize,
-    requests: usize,
-    granted: usize,
-    agree: usize,
+/// A built size: the workload, its Cedar translation and what does not need timing.
+struct Setup {
+    w: Workload,
+    cedar: CedarWorld,
     /// Heap bytes held by every node's compiled policy.
     memory: i64,
-    kumo: Stats,
-    kumo_warm_p50: Duration,
-    kumo_p50_granted: Duration,
-    kumo_p50_denied: Duration,
-    kumo_allocs_per_check: f64,
-    cedar_allocs_per_check: f64,
-    cedar_per_node: Stats,
-    cedar_one_set: Option<Stats>,
+    granted: usize,
+    agree: usize,
 }
 
-fn measure(grants: usize, args: &Args) -> Result<Row, String> {
+fn setup(grants: usize, args: &Args) -> Result<Setup, String> {
     eprintln!("== {grants} grants: building workload");
     let t = Instant::now();
     let w = Workload::build(grants, args.requests)?;
     eprintln!("   built in {:.1?} ({} grants)", t.elapsed(), w.grant_count);
-
     let (again, memory) = heap_growth(|| w.compile_policies());
     drop(again?);
-
-    let ancestries = w.ancestries();
+    // CompiledPolicy copies each binding's role permission ids: how much of `memory` that is.
+    let catalog = w.engine.catalog();
+    let perm_copies: usize = w
+        .grants
+        .iter()
+        .flatten()
+        .filter_map(|(role, _)| catalog.role(role))
+        .map(|r| r.permission_ids().len() * 4)
+        .sum();
+    eprintln!(
+        "   compiled policies: {:.0} MiB, of which permission-id copies {:.0} MiB",
+        memory as f64 / 1_048_576.0,
+        perm_copies as f64 / 1_048_576.0
+    );
     let with_full = grants <= args.cedar_full_max;
     eprintln!("   translating to Cedar (one set too: {with_full})");
     let t = Instant::now();
     let cedar = CedarWorld::build(&w, with_full)?;
     eprintln!("   Cedar built in {:.1?}", t.elapsed());
-    let (agree, granted) = agreement(&w, &cedar, &ancestries);
-    let n = w.requests.len();
-    eprintln!("   agreement {agree}/{n} ({granted} granted)");
+    let (agree, granted) = agreement(&w, &cedar, &w.ancestries());
+    eprintln!(
+        "   agreement {agree}/{} ({granted} granted)",
+        w.requests.len()
+    );
+    Ok(Setup {
+        w,
+        cedar,
+        memory,
+        granted,
+        agree,
+    })
+}
 
-    // kumo: one warm-up pass, stream and warm per-check timings, whole passes for throughput.
-    for r in &w.requests {
-        black_box(w.check(&ancestries, r));
-    }
-    let (stream, _) = time_each(n, 1, |i| {
-        black_box(w.check(&ancestries, black_box(&w.requests[i])));
+/// One round's timings of one size.
+struct Round {
+    kumo_p50: Duration,
+    kumo_p99: Duration,
+    kumo_warm_p50: Duration,
+    kumo_p50_granted: Duration,
+    kumo_p50_denied: Duration,
+    kumo_per_sec: f64,
+    kumo_allocs: usize,
+    cedar_p50: Duration,
+    cedar_per_sec: f64,
+    cedar_allocs: usize,
+    cedar_one_p50: Option<Duration>,
+    cedar_one_per_sec: Option<f64>,
+}
+
+fn round(s: &Setup, args: &Args) -> Round {
+    let (w, cedar) = (&s.w, &s.cedar);
+    let ancestries = w.ancestries();
+    let n = w.requests.len();
+    let check = |i: usize| black_box(w.check(&ancestries, black_box(&w.requests[i])));
+    // Warm-up pass, then stream and warm per-check timings, then whole passes for throughput.
+    (0..n).for_each(|i| {
+        check(i);
+    });
+    let (mut stream, _) = time_each(n, 1, |i| {
+        check(i);
     });
     let (warm, _) = time_each(n, REPEAT, |i| {
-        black_box(w.check(&ancestries, black_box(&w.requests[i])));
+        check(i);
     });
     // Denied requests walk the whole ancestry: theirs is the p50 to hold flat.
     let (mut yes, mut no) = (Vec::new(), Vec::new());
-    for (r, d) in w.requests.iter().zip(&stream) {
-        match w.check(&ancestries, r) {
+    for (i, d) in stream.iter().enumerate() {
+        match w.check(&ancestries, &w.requests[i]) {
             Access::Granted => yes.push(*d),
             _ => no.push(*d),
         }
@@ -193,78 +223,93 @@ fn measure(grants: usize, args: &Args) -> Result<Row, String> {
     let passes = 5;
     let t = Instant::now();
     for _ in 0..passes {
-        for r in &w.requests {
-            black_box(w.check(&ancestries, black_box(r)));
-        }
+        (0..n).for_each(|i| {
+            check(i);
+        });
     }
-    let kumo = stats(stream, t.elapsed(), passes * n);
+    let kumo_per_sec = (passes * n) as f64 / t.elapsed().as_secs_f64();
     let kumo_allocs = allocations(|| {
-        for r in &w.requests {
-            black_box(w.check(&ancestries, black_box(r)));
-        }
+        (0..n).for_each(|i| {
+            check(i);
+        })
     });
 
     let cn = args.cedar_requests.min(n);
-    let (each, total) = time_each(cn, 1, |i| {
-        black_box(cedar.check_sliced(&w, black_box(i)));
+    let (mut cedar_each, cedar_total) = time_each(cn, 1, |i| {
+        black_box(cedar.check_sliced(w, black_box(i)));
     });
-    let cedar_per_node = stats(each, total, cn);
     let cedar_allocs = allocations(|| {
         for i in 0..cn {
-            black_box(cedar.check_sliced(&w, black_box(i)));
+            black_box(cedar.check_sliced(w, black_box(i)));
         }
     });
-    let cedar_one_set = with_full.then(|| {
+    let one = cedar.full.is_some().then(|| {
         let fnr = args.cedar_full_requests.min(n);
-        let (each, total) = time_each(fnr, 1, |i| {
+        let (mut each, total) = time_each(fnr, 1, |i| {
             black_box(cedar.check_full(black_box(i)));
         });
-        stats(each, total, fnr)
+        (quantile(&mut each, 0.5), fnr as f64 / total.as_secs_f64())
     });
-    Ok(Row {
-        grants: w.grant_count,
-        requests: n,
-        granted,
-        agree,
-        memory,
-        kumo,
+    Round {
+        kumo_p50: quantile(&mut stream, 0.5),
+        kumo_p99: quantile(&mut stream, 0.99),
         kumo_warm_p50: median(warm),
-        kumo_allocs_per_check: kumo_allocs as f64 / n as f64,
-        cedar_allocs_per_check: cedar_allocs as f64 / cn as f64,
         kumo_p50_granted: median(yes),
         kumo_p50_denied: median(no),
-        cedar_per_node,
-        cedar_one_set,
-    })
+        kumo_per_sec,
+        kumo_allocs,
+        cedar_p50: quantile(&mut cedar_each, 0.5),
+        cedar_per_sec: cn as f64 / cedar_total.as_secs_f64(),
+        cedar_allocs,
+        cedar_one_p50: one.map(|o| o.0),
+        cedar_one_per_sec: one.map(|o| o.1),
+    }
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
 }
 
 fn run() -> Result<(), String> {
     let args = parse_args()?;
-    let rows = args
+    let setups = args
         .grants
         .iter()
-        .map(|&g| measure(g, &args))
+        .map(|&g| setup(g, &args))
         .collect::<Result<Vec<_>, _>>()?;
+    let mut rounds: Vec<Vec<Round>> = setups.iter().map(|_| Vec::new()).collect();
+    for r in 0..args.rounds {
+        eprintln!("== round {}/{}", r + 1, args.rounds);
+        for (s, out) in setups.iter().zip(&mut rounds) {
+            out.push(round(s, &args));
+        }
+    }
+    // Median over rounds of one figure.
+    let md = |rs: &[Round], f: &dyn Fn(&Round) -> Duration| median(rs.iter().map(f).collect());
+    let mf = |rs: &[Round], f: &dyn Fn(&Round) -> f64| median_f(rs.iter().map(f).collect());
 
     println!();
     println!(
         "| grants | requests (granted) | kumo p50 stream | p50 granted / denied | p99 stream | p50 warm | decisions/s | allocs/check | compiled policies (heap) |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
-    for r in &rows {
+    for (s, rs) in setups.iter().zip(&rounds) {
+        let n = s.w.requests.len();
         println!(
-            "| {} | {} ({:.0}%) | {} | {} / {} | {} | {} | {} | {:.2} | {:.0} MiB |",
-            r.grants,
-            r.requests,
-            r.granted as f64 * 100.0 / r.requests as f64,
-            fmt_d(r.kumo.p50),
-            fmt_d(r.kumo_p50_granted),
-            fmt_d(r.kumo_p50_denied),
-            fmt_d(r.kumo.p99),
-            fmt_d(r.kumo_warm_p50),
-            fmt_rate(r.kumo.per_sec),
-            r.kumo_allocs_per_check,
-            r.memory as f64 / 1_048_576.0,
+            "| {} | {n} ({:.0}%) | {} | {} / {} | {} | {} | {} | {:.2} | {:.0} MiB |",
+            s.w.grant_count,
+            s.granted as f64 * 100.0 / n as f64,
+            fmt_d(md(rs, &|r| r.kumo_p50)),
+            fmt_d(md(rs, &|r| r.kumo_p50_granted)),
+            fmt_d(md(rs, &|r| r.kumo_p50_denied)),
+            fmt_d(md(rs, &|r| r.kumo_p99)),
+            fmt_d(md(rs, &|r| r.kumo_warm_p50)),
+            fmt_rate(mf(rs, &|r| r.kumo_per_sec)),
+            mf(rs, &|r| r.kumo_allocs as f64) / n as f64,
+            s.memory as f64 / 1_048_576.0,
         );
     }
     println!();
@@ -272,31 +317,44 @@ fn run() -> Result<(), String> {
         "| grants | Cedar per-node p50 | Cedar per-node decisions/s | Cedar allocs/check | kumo/Cedar | Cedar one-set p50 | kumo/Cedar one-set | same decisions |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    for r in &rows {
-        let (one_p50, one_ratio) = match &r.cedar_one_set {
-            Some(f) => (fmt_d(f.p50), format!("{:.0}×", r.kumo.per_sec / f.per_sec)),
-            None => ("—".into(), "—".into()),
+    for (s, rs) in setups.iter().zip(&rounds) {
+        let n = s.w.requests.len();
+        let cn = args.cedar_requests.min(n) as f64;
+        let kumo = mf(rs, &|r| r.kumo_per_sec);
+        let (one_p50, one_ratio) = if s.cedar.full.is_some() {
+            (
+                fmt_d(md(rs, &|r| r.cedar_one_p50.unwrap_or_default())),
+                format!(
+                    "{:.0}×",
+                    kumo / mf(rs, &|r| r.cedar_one_per_sec.unwrap_or(f64::NAN))
+                ),
+            )
+        } else {
+            ("—".into(), "—".into())
         };
+        let cedar = mf(rs, &|r| r.cedar_per_sec);
         println!(
-            "| {} | {} | {} | {:.0} | {:.0}× | {one_p50} | {one_ratio} | {}/{} |",
-            r.grants,
-            fmt_d(r.cedar_per_node.p50),
-            fmt_rate(r.cedar_per_node.per_sec),
-            r.cedar_allocs_per_check,
-            r.kumo.per_sec / r.cedar_per_node.per_sec,
-            r.agree,
-            r.requests,
+            "| {} | {} | {} | {:.0} | {:.0}× | {one_p50} | {one_ratio} | {}/{n} |",
+            s.w.grant_count,
+            fmt_d(md(rs, &|r| r.cedar_p50)),
+            fmt_rate(cedar),
+            mf(rs, &|r| r.cedar_allocs as f64) / cn,
+            kumo / cedar,
+            s.agree,
         );
     }
-    if let [first, .., last] = rows.as_slice() {
+    if let ([first, .., last], [rf, .., rl]) = (setups.as_slice(), rounds.as_slice()) {
+        let ratio =
+            |f: &dyn Fn(&Round) -> Duration| md(rl, f).as_secs_f64() / md(rf, f).as_secs_f64();
         println!(
-            "\nflatness ({} → {} grants): kumo stream p50 ×{:.2}, denied p50 ×{:.2}, warm p50 ×{:.2}, decisions/s ×{:.2}",
-            first.grants,
-            last.grants,
-            last.kumo.p50.as_secs_f64() / first.kumo.p50.as_secs_f64(),
-            last.kumo_p50_denied.as_secs_f64() / first.kumo_p50_denied.as_secs_f64(),
-            last.kumo_warm_p50.as_secs_f64() / first.kumo_warm_p50.as_secs_f64(),
-            last.kumo.per_sec / first.kumo.per_sec,
+            "\nflatness ({} → {} grants): kumo stream p50 ×{:.2}, denied p50 ×{:.2}, warm p50 ×{:.2}, decisions/s ×{:.2} (medians of {} rounds)",
+            first.w.grant_count,
+            last.w.grant_count,
+            ratio(&|r| r.kumo_p50),
+            ratio(&|r| r.kumo_p50_denied),
+            ratio(&|r| r.kumo_warm_p50),
+            mf(rl, &|r| r.kumo_per_sec) / mf(rf, &|r| r.kumo_per_sec),
+            args.rounds,
         );
     }
     Ok(())
