@@ -1,0 +1,239 @@
+//! The data plane through the real binary: `kumo up`, the bundled CLI deploying Google's `hello`
+//! sample (which runs as the binary's own `__sample hello`), and plain HTTP to the service's
+//! `*.run.localhost` URL on the main port — as a curl user would do (seed 002).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const KUMO: &str = env!("CARGO_BIN_EXE_kumo");
+
+struct Server {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start() -> Server {
+    let dir = std::env::temp_dir().join(format!(
+        "kumo-dataplane-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let child = Command::new(KUMO)
+        .args(["up", "--data-dir"])
+        .arg(dir.join("data"))
+        .args(["--port", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "kumo up did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Server { child, port, dir }
+}
+
+/// Runs the bundled CLI against `server`; returns stdout, asserting success.
+fn cli(server: &Server, args: &[&str]) -> String {
+    let out = Command::new(KUMO)
+        .args(args)
+        .env("KUMO_CONFIG", server.dir.join("config"))
+        .env("KUMO_ENDPOINT", format!("http://127.0.0.1:{}", server.port))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kumo {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// One HTTP/1.1 request to the main port with `host`; returns (status, headers, body).
+fn get(server: &Server, host: &str, token: Option<&str>) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET / HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+/// The deterministic `*.run.localhost` URL's host in `text`.
+fn run_localhost_host(text: &str) -> String {
+    let start = text.find("http://hello-").unwrap() + "http://".len();
+    let rest = &text[start..];
+    let end = rest
+        .find(|c: char| {
+            c == '"' || c == '\\' || c == '\'' || c == ',' || c.is_whitespace() || c == ']'
+        })
+        .unwrap_or(rest.len());
+    let host = &rest[..end];
+    assert!(host.contains(".run.localhost:"), "{host}");
+    host.to_owned()
+}
+
+/// Processes running the hello sample whose parent is `parent`.
+fn sample_children(parent: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let ppid: u32 = after
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if ppid == parent && cmdline.windows(8).any(|w| w == b"__sample") {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
+#[test]
+fn curl_against_a_private_hello_service_then_ctrl_c() {
+    let mut server = start();
+    cli(
+        &server,
+        &["auth", "login", "--account", "admin@example.com"],
+    );
+    cli(&server, &["projects", "create", "dataplane-proj"]);
+    cli(&server, &["config", "set", "project", "dataplane-proj"]);
+    cli(
+        &server,
+        &[
+            "run",
+            "deploy",
+            "hello",
+            "--image",
+            "us-docker.pkg.dev/cloudrun/container/hello",
+            "--region",
+            "us-central1",
+            "--no-allow-unauthenticated",
+        ],
+    );
+    let described = cli(
+        &server,
+        &[
+            "run",
+            "services",
+            "describe",
+            "hello",
+            "--region",
+            "us-central1",
+            "--format",
+            "json",
+        ],
+    );
+    let host = run_localhost_host(&described);
+
+    // Anonymous: Google's 403 page; dev mode says what is missing.
+    let (status, head, body) = get(&server, &host, None);
+    assert_eq!(status, 403, "{host}: {head}{body}");
+    assert!(body.contains("<h1>Error: Forbidden</h1>"), "{body}");
+    assert!(head.contains("x-kumo-explanation: "), "{head}");
+
+    // The administrator's identity token (an inherited organization-level grant).
+    let token = cli(&server, &["auth", "print-identity-token"]);
+    let (status, _, body) = get(&server, &host, Some(token.trim()));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("hello"), "{body}");
+
+    // A broken token: 401.
+    let (status, _, body) = get(&server, &host, Some("eyJhbGciOiJub25lIn0.e30."));
+    assert_eq!(status, 401);
+    assert!(body.contains("<h1>Error: Unauthorized</h1>"));
+
+    // Public through allUsers.
+    cli(
+        &server,
+        &[
+            "run",
+            "services",
+            "add-iam-policy-binding",
+            "hello",
+            "--region",
+            "us-central1",
+            "--member",
+            "allUsers",
+            "--role",
+            "roles/run.invoker",
+        ],
+    );
+    let (status, _, _) = get(&server, &host, None);
+    assert_eq!(status, 200);
+
+    // Ctrl-C stops Kumo and every instance it started.
+    let instances = sample_children(server.child.id());
+    assert!(!instances.is_empty(), "the hello instance runs under kumo");
+    Command::new("kill")
+        .args(["-INT", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "kumo did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for pid in instances {
+        assert!(!alive(pid), "instance {pid} outlived kumo");
+    }
+}
