@@ -157,3 +157,35 @@ async fn dispatcher_refuses_anonymous_and_unknown_paths() {
     let (status, _) = h.call("", Method::GET, "/healthz", None).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[test]
+fn domain_restriction_admits_the_projects_own_service_agents() {
+    let h = Harness::new();
+    let org = format!("organizations/{}", h.organization.id);
+    let policy = kumo_orgpolicy::Policy {
+        name: format!("{org}/policies/iam.allowedPolicyMemberDomains"),
+        spec: Some(kumo_orgpolicy::PolicySpec {
+            rules: vec![kumo_orgpolicy::PolicyRule {
+                kind: kumo_orgpolicy::RuleKind::Values { allowed_values: vec![h.organization.customer_id.clone()], denied_values: vec![] },
+                condition: None,
+            }],
+            ..Default::default()
+        }),
+        dry_run_spec: None,
+        etag: String::new(),
+    };
+    h.control
+        .commit(&[kumo_store::Write::Create {
+            collection: "org_policies".into(),
+            name: format!("{org}/policies/iam.allowedPolicyMemberDomains"),
+            parent: Some(org.clone()),
+            data: serde_json::to_value(&policy).unwrap(),
+        }])
+        .unwrap();
+    // The project's policy already names the compute account and the Cloud Run service agent.
+    let project = ResourceRef::Project(h.project.id.clone());
+    let call = Call::new(user("alice@example.com"));
+    let mut current = h.control.get_iam_policy(&call, &project, "resourcemanager.projects.getIamPolicy", 3).unwrap();
+    current["bindings"].as_array_mut().unwrap().push(json!({"role": "roles/viewer", "members": ["user:bob@example.com"]}));
+    h.control.set_iam_policy(&call, &project, "resourcemanager.projects.setIamPolicy", &current, None).unwrap();
+}

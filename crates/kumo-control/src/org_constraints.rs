@@ -87,8 +87,13 @@ impl Control {
     /// or the project number in Google-managed accounts (`N-compute@developer…`, `service-N@…`).
     pub fn project_of_service_account(&self, email: &str) -> Result<Option<String>, Error> {
         let Some((local, domain)) = email.rsplit_once('@') else { return Ok(None) };
+        // User-managed accounts name their project in the domain; service agents
+        // (`service-N@serverless-robot-prod…`, `service-N@gcp-sa-iap…`) and the default compute
+        // account name its number in the local part.
         if let Some(project) = domain.strip_suffix(".iam.gserviceaccount.com") {
-            return Ok(self.resolve_project(project)?.map(|info| info.id));
+            if let Some(info) = self.resolve_project(project)? {
+                return Ok(Some(info.id));
+            }
         }
         let number = local
             .strip_suffix("-compute")
