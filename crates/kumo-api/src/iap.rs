@@ -4,7 +4,7 @@
 //! (real-clients.md §6), `:iapSettings`, and IAP's public key documents.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kumo_control::audit::{AuditLog, MonitoredResource};
@@ -134,6 +134,43 @@ pub async fn get_iap_settings(api: Api, req: Request) -> Reply {
     })
     .await?;
     ok(&settings)
+}
+
+/// `GET /_gcp_iap/handle_redirect` on Kumo's own host: IAP's OAuth redirect URI. Sends the
+/// browser on, with the same query, to the callback of the service the `state` names — only if
+/// that is an IAP-enabled service's URL.
+pub async fn relay(State(api): State<Api>, RawQuery(query): RawQuery) -> Response {
+    let query = query.unwrap_or_default();
+    let state = crate::extract::Query::parse(Some(&query))
+        .get("state")
+        .map(str::to_owned)
+        .unwrap_or_default();
+    match api.control.iap_relay_destination(&state) {
+        Ok(Some(origin)) => {
+            let location = format!("{origin}{}?{query}", kumo_control::iap::RELAY_PATH);
+            match axum::http::HeaderValue::from_str(&location) {
+                Ok(value) => {
+                    (StatusCode::FOUND, [(axum::http::header::LOCATION, value)]).into_response()
+                }
+                Err(_) => bad_relay(),
+            }
+        }
+        Ok(None) => bad_relay(),
+        Err(error) => {
+            tracing::error!(%error, "IAP relay failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+fn bad_relay() -> Response {
+    let body = "<!DOCTYPE html>\n<html lang=en><meta charset=utf-8><title>Error 400 (Bad Request)</title><main><p>The sign-in request is invalid or has expired.</p></main></html>\n";
+    (
+        StatusCode::BAD_REQUEST,
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=UTF-8")],
+        body,
+    )
+        .into_response()
 }
 
 /// `GET /iap/verify/public_key-jwk`: Kumo's `https://www.gstatic.com/iap/verify/public_key-jwk`.

@@ -67,6 +67,7 @@ pub fn router(api: Api) -> Router {
         .route("/revoke", post(oauth::revoke))
         .route("/o/oauth2/revoke", post(oauth::revoke))
         .route("/iap/verify/public_key-jwk", get(iap::public_key_jwk))
+        .route("/_gcp_iap/handle_redirect", get(iap::relay))
         .fallback(dispatch::dispatch)
         .with_state(api)
 }

@@ -257,3 +257,21 @@ async fn jwk_set_is_public_and_stable() {
         .await;
     assert_eq!(first, second);
 }
+
+#[tokio::test]
+async fn the_sign_in_relay_never_redirects_elsewhere() {
+    use base64::Engine as _;
+    let h = Harness::new();
+    let elsewhere = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("http://evil.example");
+    for state in ["", "garbage", &format!("{elsewhere}.nonce")] {
+        let (status, _) = h
+            .call(
+                "",
+                Method::GET,
+                &format!("/_gcp_iap/handle_redirect?code=4%2Fx&state={state}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "state {state:?}");
+    }
+}

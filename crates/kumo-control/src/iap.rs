@@ -39,6 +39,8 @@ pub const GET_SETTINGS: &str = "iap.webServiceVersions.getSettings";
 /// a Google project, not the customer's (§6.5). Kumo reuses its built-in public client, whose
 /// loopback redirect URIs cover the services' `http://127.0.0.1:PORT` URLs.
 pub const IAP_OAUTH_CLIENT_ID: &str = crate::identity::CLI_CLIENT_ID;
+/// The OAuth redirect relay on Kumo's API host, and IAP's callback path on every service host.
+pub const RELAY_PATH: &str = "/_gcp_iap/handle_redirect";
 /// Clock skew tolerated on programmatic ID tokens.
 const TOKEN_LEEWAY: i64 = 5;
 /// Lifetime of an assertion: Google caps it at 10 minutes (§6.4).
@@ -243,6 +245,16 @@ impl PendingSignIn {
         }
     }
 
+    /// The OAuth `state`: the service origin the relay returns to, then the nonce.
+    pub fn state(&self, origin: &str) -> String {
+        use base64::Engine as _;
+        format!(
+            "{}.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(origin),
+            self.nonce
+        )
+    }
+
     /// The PKCE S256 challenge of the verifier.
     pub fn code_challenge(&self) -> String {
         use base64::Engine as _;
@@ -401,7 +413,7 @@ impl Control {
         claims.insert("aud".into(), json!(target.assertion_audience()));
         claims.insert("email".into(), json!(user.email));
         claims.insert("exp".into(), json!(now + ASSERTION_LIFETIME));
-        if let Some(hd) = &user.hd {
+        if let Some(hd) = self.hosted_domain(user)? {
             claims.insert("hd".into(), json!(hd));
         }
         claims.insert("iat".into(), json!(now));
@@ -411,6 +423,23 @@ impl Control {
             json!(format!("accounts.google.com:{}", user.user_id)),
         );
         Ok(jwt::encode_es256(&key, &claims))
+    }
+
+    /// `hd`: the token's own claim, else the domain of a directory (Workspace) user, as Google
+    /// sets it for hosted-domain accounts. Service accounts and unknown users have none.
+    fn hosted_domain(&self, user: &IapUser) -> Result<Option<String>, Error> {
+        if user.hd.is_some() {
+            return Ok(user.hd.clone());
+        }
+        if !matches!(user.caller, Caller::User { .. })
+            || self.directory_user(&user.email)?.is_none()
+        {
+            return Ok(None);
+        }
+        Ok(user
+            .email
+            .rsplit_once('@')
+            .map(|(_, domain)| domain.to_ascii_lowercase()))
     }
 
     /// The session cookie value for `user` on `target` (bound to the service's IAP resource).
@@ -483,7 +512,7 @@ impl Control {
         else {
             return Ok(None);
         };
-        if nonce != state {
+        if state.rsplit_once('.').map(|(_, nonce)| nonce) != Some(nonce.as_str()) {
             return Ok(None);
         }
         Ok(Some(PendingSignIn {
@@ -620,19 +649,72 @@ impl Control {
         .map_err(IapRefusal::InvalidToken)
     }
 
-    /// Where IAP sends a browser to sign in: Kumo's authorization endpoint, with IAP's client, the
-    /// service's own callback (`redirect_uri`), the pending sign-in's nonce as `state` and its
-    /// PKCE challenge.
-    pub fn iap_sign_in_url(&self, pending: &PendingSignIn, redirect_uri: &str) -> String {
+    /// IAP's OAuth redirect URI: a relay on Kumo's own host (like Google's
+    /// `iap.googleapis.com/…/handleRedirect`), so that one loopback redirect URI serves every
+    /// service host; the relay sends the browser on to the service's own callback.
+    pub fn iap_relay_uri(&self) -> String {
+        format!("{}{RELAY_PATH}", self.issuer())
+    }
+
+    /// Where IAP sends a browser to sign in: Kumo's authorization endpoint with IAP's client, the
+    /// relay as `redirect_uri`, `state` = the service origin and the pending sign-in's nonce, and
+    /// the PKCE challenge.
+    pub fn iap_sign_in_url(&self, pending: &PendingSignIn, origin: &str) -> String {
         format!(
             "{}/o/oauth2/v2/auth?client_id={}&redirect_uri={}&response_type=code&scope={}&state={}&code_challenge={}&code_challenge_method=S256",
             self.issuer(),
             encode_component(IAP_OAUTH_CLIENT_ID),
-            encode_component(redirect_uri),
+            encode_component(&self.iap_relay_uri()),
             encode_component("openid email"),
-            encode_component(&pending.nonce),
+            encode_component(&pending.state(origin)),
             pending.code_challenge(),
         )
+    }
+
+    /// The relay's destination for `state`: the service origin it names, only if that origin is
+    /// one of an IAP-enabled service's URLs (never an open redirect).
+    pub fn iap_relay_destination(&self, state: &str) -> Result<Option<String>, Error> {
+        use base64::Engine as _;
+        let Some((encoded, _nonce)) = state.rsplit_once('.') else {
+            return Ok(None);
+        };
+        let Some(origin) = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(encoded)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+        else {
+            return Ok(None);
+        };
+        let Some(host) = origin.strip_prefix("http://") else {
+            return Ok(None);
+        };
+        let valid = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'));
+        if !valid {
+            return Ok(None);
+        }
+        let service = match host.strip_prefix("127.0.0.1:") {
+            Some(port) => match port.parse::<u16>() {
+                Ok(port) => self.service_for_port(port)?,
+                Err(_) => None,
+            },
+            None => {
+                let gateway_port = self.gateway_port().to_string();
+                match host.rsplit_once(':') {
+                    Some((_, port)) if port == gateway_port => self.service_for_host(host)?,
+                    _ => None,
+                }
+            }
+        };
+        let Some(service) = service else {
+            return Ok(None);
+        };
+        Ok(self
+            .iap_target(&service)?
+            .filter(|target| target.iap_enabled)
+            .map(|_| origin))
     }
 
     /// IAP's callback: exchanges the authorization code (server-side, with the PKCE verifier)
@@ -831,10 +913,9 @@ mod tests {
         let a = target(&number, "hello");
         let pending = PendingSignIn::new("/reports?q=1");
         let cookie = control.mint_iap_sign_in(&a, &pending).unwrap();
+        let state = pending.state("http://127.0.0.1:8100");
         assert_eq!(
-            control
-                .verify_iap_sign_in(&a, &cookie, &pending.nonce)
-                .unwrap(),
+            control.verify_iap_sign_in(&a, &cookie, &state).unwrap(),
             Some(pending.clone())
         );
         assert_eq!(
@@ -843,10 +924,25 @@ mod tests {
         );
         assert_eq!(
             control
-                .verify_iap_sign_in(&target(&number, "other"), &cookie, &pending.nonce)
+                .verify_iap_sign_in(&a, &cookie, &pending.nonce)
                 .unwrap(),
             None
         );
+        assert_eq!(
+            control
+                .verify_iap_sign_in(&target(&number, "other"), &cookie, &state)
+                .unwrap(),
+            None
+        );
+        // The relay only returns to URLs of IAP-enabled services (none exist here).
+        assert_eq!(control.iap_relay_destination(&state).unwrap(), None);
+        assert_eq!(
+            control
+                .iap_relay_destination(&pending.state("http://evil.example"))
+                .unwrap(),
+            None
+        );
+        assert_eq!(control.iap_relay_destination("garbage").unwrap(), None);
         // Open redirects are refused: only paths on the service itself.
         assert_eq!(PendingSignIn::new("https://evil.example/").return_to, "/");
         assert_eq!(PendingSignIn::new("//evil.example/").return_to, "/");

@@ -307,17 +307,16 @@ fn callback(
             Some("IAP sign-in callback without a valid state".into()),
         ));
     };
-    let user =
-        match control.complete_iap_sign_in(&pending, code, &control.iap_relay_uri()) {
-            Ok(user) => user,
-            Err(refusal) => {
-                let body = "<p>Sign-in failed.</p><p><a href=\"/\">Try again</a></p>";
-                return Ok(respond(
-                    page(StatusCode::UNAUTHORIZED, "Error 401 (Unauthorized)", body),
-                    Some(refusal.message()),
-                ));
-            }
-        };
+    let user = match control.complete_iap_sign_in(&pending, code, &control.iap_relay_uri()) {
+        Ok(user) => user,
+        Err(refusal) => {
+            let body = "<p>Sign-in failed.</p><p><a href=\"/\">Try again</a></p>";
+            return Ok(respond(
+                page(StatusCode::UNAUTHORIZED, "Error 401 (Unauthorized)", body),
+                Some(refusal.message()),
+            ));
+        }
+    };
     let session = control.mint_iap_session(target, &user)?;
     let mut response = Response::new(String::new());
     *response.status_mut() = StatusCode::FOUND;
@@ -1022,7 +1021,14 @@ mod tests {
             let param = |key: &str| query.iter().find(|(k, _)| k == key).unwrap().1.clone();
 
             // The relay on Kumo's host sends the browser back to this service only.
-            assert_eq!(world.control.iap_relay_destination(&param("state")).unwrap().as_deref(), Some("http://127.0.0.1:8100"));
+            assert_eq!(
+                world
+                    .control
+                    .iap_relay_destination(&param("state"))
+                    .unwrap()
+                    .as_deref(),
+                Some("http://127.0.0.1:8100")
+            );
 
             // 2. The sign-in page (identity's) signs carol in and sends her back with a code.
             let authorization = AuthorizationRequest {
