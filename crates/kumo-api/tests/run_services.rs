@@ -1,5 +1,7 @@
 //! Cloud Run services and revisions through v2 and v1, with the deploy-time checks.
 
+#![expect(clippy::unwrap_used, reason = "test set-up helpers fail loudly")]
+
 use axum::http::{Method, StatusCode};
 use kumo_api::testing::Harness;
 use kumo_control::{Config, ImageAccessCheck, Mode, NewProject, ResourceRef};
@@ -1263,6 +1265,15 @@ async fn images_of_another_project_need_the_deployer_and_the_service_agent() {
     assert_eq!(status, StatusCode::OK, "{created}");
 }
 
+/// method, path, body, the smallest roles that allow it, the permission refused without them.
+type MatrixCase = (
+    Method,
+    String,
+    Option<Value>,
+    &'static [&'static str],
+    &'static str,
+);
+
 /// The v1 methods and the remaining v2 ones, walked the same way as [`permission_matrix`].
 #[tokio::test]
 async fn permission_matrix_v1_and_by_name() {
@@ -1275,7 +1286,7 @@ async fn permission_matrix_v1_and_by_name() {
         })
     };
     let iam = "/v1/projects/demo-project/locations/us-central1/services/hello";
-    let cases: Vec<(Method, String, Option<Value>, &[&str], &str)> = vec![
+    let cases: Vec<MatrixCase> = vec![
         (
             Method::GET,
             format!("{V1}/hello"),
