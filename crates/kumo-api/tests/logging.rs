@@ -83,6 +83,16 @@ async fn the_seed_001_query_finds_exactly_the_image_access_error() {
     )
     .await;
     assert_eq!(page["entries"].as_array().unwrap().len(), 1);
+    // And through a log view, as `gcloud logging read --bucket --view` names it.
+    let view = "projects/demo-project/locations/global/buckets/_Default/views/_AllLogs";
+    let (status, page) = list(
+        &h,
+        ALICE,
+        json!({"resourceNames": [view], "filter": SEED_001_QUERY}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["entries"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -187,6 +197,8 @@ async fn filters_order_and_pages() {
         json!({"resourceNames": ["projects/demo-project"], "orderBy": "severity"}),
         json!({"resourceNames": []}),
         json!({"resourceNames": ["buckets/x"]}),
+        json!({"resourceNames": ["projects/demo-project"], "pageSize": 1001}),
+        json!({"resourceNames": ["projects/demo-project/locations/global/buckets/_Default"]}),
         json!({"resourceNames": ["projects/demo-project"], "bogus": 1}),
     ] {
         let (status, error) = list(&h, ALICE, request.clone()).await;

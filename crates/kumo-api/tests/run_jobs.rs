@@ -695,3 +695,64 @@ async fn v1_export_and_replace_change_the_service_account() {
     assert_eq!(status, StatusCode::OK, "{deleted}");
     assert_eq!(deleted["status"], "Success");
 }
+
+#[tokio::test]
+async fn executions_interrupted_by_a_stop_are_recovered_as_failed() {
+    let h = harness().await;
+    assert_eq!(
+        create(&h, ALICE, "interrupted", job(&format!("{REPO}/slow"), 1, 0))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (_, op) = run(&h, ALICE, "interrupted", json!({})).await;
+    let execution_name = op["metadata"]["name"].as_str().unwrap().to_owned();
+    for _ in 0..200 {
+        let (_, execution) = h
+            .call(ALICE, Method::GET, &format!("/v2/{execution_name}"), None)
+            .await;
+        if execution["runningCount"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // What start-up does for executions whose runner died with the previous process.
+    assert_eq!(h.control.recover_executions().unwrap(), 1);
+    let done = wait(&h, &op).await;
+    let completed = done["response"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Completed")
+        .unwrap()
+        .clone();
+    assert_eq!(completed["state"], "CONDITION_FAILED");
+    assert_eq!(
+        completed["executionReason"],
+        "JOB_STATUS_SERVICE_POLLING_ERROR"
+    );
+    assert_eq!(
+        h.control.recover_executions().unwrap(),
+        0,
+        "completed executions are left alone"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, execution) = h
+        .call(ALICE, Method::GET, &format!("/v2/{execution_name}"), None)
+        .await;
+    let after = execution["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Completed")
+        .unwrap()
+        .clone();
+    assert_eq!(after, completed, "the recovered state stands");
+    let (_, job) = h
+        .call(ALICE, Method::GET, &format!("{V2}/jobs/interrupted"), None)
+        .await;
+    assert_eq!(
+        job["latestCreatedExecution"]["completionStatus"],
+        "EXECUTION_FAILED"
+    );
+}

@@ -56,8 +56,24 @@ impl Control {
                 format!("Invalid resource name: \"{name}\"."),
             )
         };
-        let (kind, id) = name.split_once('/').ok_or_else(invalid)?;
-        if id.is_empty() || id.contains('/') {
+        let (kind, rest) = name.split_once('/').ok_or_else(invalid)?;
+        // A log view (`projects/P/locations/L/buckets/B/views/V`, what `gcloud logging read
+        // --bucket --view` sends) reads its container's logs: Kumo has one bucket per container.
+        let id = match rest.split_once('/') {
+            None => rest,
+            Some((id, view)) => {
+                let parts: Vec<&str> = view.split('/').collect();
+                match parts.as_slice() {
+                    ["locations", location, "buckets", bucket, "views", view]
+                        if [location, bucket, view].iter().all(|part| !part.is_empty()) =>
+                    {
+                        id
+                    }
+                    _ => return Err(invalid()),
+                }
+            }
+        };
+        if id.is_empty() {
             return Err(invalid());
         }
         match kind {
@@ -69,11 +85,11 @@ impl Control {
                 None => Err(Error::permission_denied(permission, name)),
             },
             "folders" => Ok(LogParent {
-                name: name.to_owned(),
+                name: format!("folders/{id}"),
                 resource: ResourceRef::Folder(id.to_owned()),
             }),
             "organizations" => Ok(LogParent {
-                name: name.to_owned(),
+                name: format!("organizations/{id}"),
                 resource: ResourceRef::Organization(id.to_owned()),
             }),
             _ => Err(invalid()),
@@ -132,10 +148,10 @@ impl Control {
         };
         let page_size = match request.page_size {
             None | Some(0) => DEFAULT_PAGE_SIZE,
-            Some(size) if size < 0 => {
+            Some(size) if !(0..=MAX_PAGE_SIZE as i32).contains(&size) => {
                 return Err(Error::invalid_field(
                     "page_size",
-                    format!("Invalid page_size {size}: must not be negative."),
+                    format!("Invalid page_size {size}: must be between 0 and {MAX_PAGE_SIZE}."),
                 ));
             }
             Some(size) => usize::try_from(size)

@@ -231,7 +231,7 @@ async fn drive(control: &Control, plan: &ExecutionPlan) -> Result<(), Error> {
             }
             () = tokio::time::sleep(CANCEL_POLL), if !cancelled => {
                 let current = control.load::<Execution>(Collection::Executions, &plan.execution_name)?;
-                if current.as_ref().is_none_or(|stored| cancelling(&stored.value)) {
+                if current.as_ref().is_none_or(|stored| cancelling(&stored.value) || completed(&stored.value)) {
                     cancelled = true;
                     cancel.cancel();
                 }
@@ -243,7 +243,7 @@ async fn drive(control: &Control, plan: &ExecutionPlan) -> Result<(), Error> {
                 control.load::<Execution>(Collection::Executions, &plan.execution_name)?;
             if current
                 .as_ref()
-                .is_none_or(|stored| cancelling(&stored.value))
+                .is_none_or(|stored| cancelling(&stored.value) || completed(&stored.value))
             {
                 cancelled = true;
                 cancel.cancel();
@@ -258,6 +258,11 @@ async fn drive(control: &Control, plan: &ExecutionPlan) -> Result<(), Error> {
             control.task_never_ran(&task)?;
         }
         control.write_counts(plan, counts)?;
+    }
+    // Completed by someone else meanwhile (start-up recovery): that state stands.
+    let current = control.load::<Execution>(Collection::Executions, &plan.execution_name)?;
+    if current.is_some_and(|stored| completed(&stored.value)) {
+        return Ok(());
     }
     control.execution_finished(plan, counts, cancelled, first_failure)
 }
@@ -887,6 +892,102 @@ impl Control {
             tasks: tasks[start..end].to_vec(),
             next_page_token: next,
         })
+    }
+
+    /// Executions that a previous Kumo process was running when it stopped cannot resume: their
+    /// task processes stopped with it. Marks each one failed (`JOB_STATUS_SERVICE_POLLING_ERROR`,
+    /// Cloud Run's reason for a lost execution status), its unfinished tasks cancelled, and
+    /// completes its `run` operation. The binary calls this once at start-up, before serving;
+    /// returns how many executions were recovered.
+    pub fn recover_executions(&self) -> Result<usize, Error> {
+        let executions = self
+            .store()
+            .list(Collection::Executions.as_str(), &ListQuery::default())
+            .map_err(crate::records::store_error)?;
+        let operations = self
+            .store()
+            .list(Collection::Operations.as_str(), &ListQuery::default())
+            .map_err(crate::records::store_error)?;
+        let now = format_timestamp(&self.now());
+        let mut recovered = 0;
+        for record in executions.records {
+            if completed(&self.execution_view(&record)?) {
+                continue;
+            }
+            let tasks = self
+                .store()
+                .list(
+                    Collection::Tasks.as_str(),
+                    &ListQuery {
+                        parent: ParentFilter::Is(record.name.clone()),
+                        ..ListQuery::default()
+                    },
+                )
+                .map_err(crate::records::store_error)?;
+            let mut interrupted = 0;
+            for task in tasks.records {
+                let value: Task = self.decode(task.clone())?.value;
+                if value.completion_time.is_none() {
+                    interrupted += 1;
+                    self.task_never_ran(&task.name)?;
+                }
+            }
+            self.update_doc::<Execution>(Collection::Executions, &record.name, |execution| {
+                execution.completion_time = Some(now.clone());
+                execution.reconciling = false;
+                execution.running_count = None;
+                execution.cancelled_count =
+                    Some(execution.cancelled_count.unwrap_or(0) + interrupted)
+                        .filter(|count| *count > 0);
+                set_condition(
+                    &mut execution.conditions,
+                    Condition {
+                        message:
+                            "The execution was interrupted: Kumo stopped while it was running."
+                                .to_owned(),
+                        execution_reason: Some(ExecutionReason::JobStatusServicePollingError),
+                        ..condition("Completed", ConditionState::Failed, &now)
+                    },
+                );
+            })?;
+            if let Some(job) = record.parent.as_deref() {
+                self.update_doc::<Job>(Collection::Jobs, job, |job| {
+                    if let Some(reference) = job
+                        .latest_created_execution
+                        .as_mut()
+                        .filter(|r| r.name == record.name)
+                    {
+                        reference.completion_status = Some(CompletionStatus::ExecutionFailed);
+                        reference.completion_time = Some(now.clone());
+                    }
+                })?;
+            }
+            let Some(current) = self
+                .store()
+                .get(Collection::Executions.as_str(), &record.name)
+                .map_err(crate::records::store_error)?
+            else {
+                continue;
+            };
+            let response = any(
+                "google.cloud.run.v2.Execution",
+                &self.execution_view(&current)?,
+            )?;
+            for operation in &operations.records {
+                let pending = operation.data["done"] != serde_json::json!(true);
+                if pending
+                    && operation.data["metadata"]["name"].as_str() == Some(record.name.as_str())
+                {
+                    self.finish_operation(
+                        &operation.name,
+                        Some(response.clone()),
+                        Ok(response.clone()),
+                    )?;
+                }
+            }
+            recovered += 1;
+        }
+        Ok(recovered)
     }
 
     /// Waits until the execution is over (tests and `--wait`-style callers); returns it.
