@@ -67,6 +67,21 @@ fn env_from_process() -> Env {
     }
 }
 
+/// The deepest command named by `args` (flags skipped), for the error prefix of a usage error.
+fn usage_label(root: &clap::Command, args: &[String], mut path: Vec<String>) -> String {
+    let mut cmd = root;
+    for arg in args.iter().skip(1).filter(|a| !a.starts_with('-')) {
+        match cmd.find_subcommand(arg) {
+            Some(sub) => {
+                path.push(arg.replace('-', "_"));
+                cmd = sub;
+            }
+            None => break,
+        }
+    }
+    path.join(".")
+}
+
 /// Runs one invocation against explicit streams; returns the exit code (0 ok, 1 error, 2 usage).
 pub fn run(
     args: Vec<String>,
@@ -93,20 +108,25 @@ pub fn run(
     };
     let name: &'static str = if prog == "gcloud" { "gcloud" } else { "kumo" };
     let command = cli::Cli::command().name(name).bin_name(name);
-    let matches = match command.try_get_matches_from(&args) {
-        Ok(m) => m,
-        Err(e) => {
-            let text = e.render().to_string();
-            if e.use_stderr() {
-                let _ = write!(err, "{text}");
-            } else {
-                let _ = write!(out, "{text}");
-            }
-            return u8::try_from(e.exit_code()).unwrap_or(2);
-        }
-    };
     let mut path = vec![prog.clone()];
     path.extend(track);
+    let matches = match command.clone().try_get_matches_from(&args) {
+        Ok(m) => m,
+        Err(e) if e.use_stderr() => {
+            // gcloud's shape: `ERROR: (kumo.run.deploy) <what is wrong>`, then the usage.
+            let text = e.render().to_string();
+            let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
+            let label = usage_label(&command, &args, path.clone());
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            let _ = write!(err, "ERROR: ({label}) {first}\n{rest}");
+            return u8::try_from(e.exit_code()).unwrap_or(2);
+        }
+        Err(e) => {
+            // --help and friends.
+            let _ = write!(out, "{}", e.render());
+            return u8::try_from(e.exit_code()).unwrap_or(0);
+        }
+    };
     let mut m = &matches;
     while let Some((name, sub)) = m.subcommand() {
         path.push(name.replace('-', "_"));

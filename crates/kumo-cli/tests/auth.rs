@@ -381,7 +381,19 @@ fn usage_errors_exit_2_and_help_exits_0() {
     let cli = Cli::new(&fake);
     let o = cli.run("run deploy");
     assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("SERVICE"), "{}", o.stderr);
+    assert!(
+        o.stderr.starts_with("ERROR: (kumo.run.deploy) the following required arguments were not provided:\n  <SERVICE>\n"),
+        "{}",
+        o.stderr
+    );
+    let o = cli.run("gcloud alpha run services frobnicate");
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr
+            .starts_with("ERROR: (gcloud.alpha.run.services) unrecognized subcommand 'frobnicate'"),
+        "{}",
+        o.stderr
+    );
     let o = cli.run("run services describe x --format xml");
     assert_eq!(o.code, 2);
     assert!(
