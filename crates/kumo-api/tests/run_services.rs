@@ -1427,3 +1427,59 @@ async fn permission_matrix_v1_and_by_name() {
         );
     }
 }
+
+#[tokio::test]
+async fn urls_route_back_to_their_service() {
+    let h = harness();
+    let (_, first) = create(&h, ALICE, "hello", body(HELLO)).await;
+    let (_, second) = create(&h, ALICE, "other", body(HELLO)).await;
+    let name = "projects/demo-project/locations/us-central1/services/hello";
+    let urls: Vec<String> = first["response"]["urls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|url| url.as_str().unwrap().to_owned())
+        .collect();
+    let port = |url: &str| url.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+    assert_eq!(
+        h.control
+            .service_for_port(port(&urls[0]))
+            .unwrap()
+            .as_deref(),
+        Some(name)
+    );
+    assert_ne!(
+        urls[0],
+        second["response"]["uri"].as_str().unwrap(),
+        "ports are per service"
+    );
+    for url in &urls[1..] {
+        let host = url.strip_prefix("http://").unwrap();
+        assert_eq!(
+            h.control.service_for_host(host).unwrap().as_deref(),
+            Some(name),
+            "{host}"
+        );
+    }
+    assert_eq!(
+        h.control
+            .service_for_host("nope-123.us-central1.run.localhost")
+            .unwrap(),
+        None
+    );
+    assert_eq!(h.control.service_for_host("example.com").unwrap(), None);
+    // Deleting the service releases its port and hosts.
+    assert_eq!(
+        h.call(ALICE, Method::DELETE, &format!("{V2}/services/hello"), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(h.control.service_for_port(port(&urls[0])).unwrap(), None);
+    assert_eq!(
+        h.control
+            .service_for_host(urls[2].strip_prefix("http://").unwrap())
+            .unwrap(),
+        None
+    );
+}
