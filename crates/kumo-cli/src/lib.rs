@@ -112,6 +112,11 @@ pub fn run(
     path.extend(track);
     let matches = match command.clone().try_get_matches_from(&args) {
         Ok(m) => m,
+        // `kumo run` alone: the group's help, on stderr, as a usage error.
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = write!(err, "{}", e.render());
+            return 2;
+        }
         Err(e) if e.use_stderr() => {
             // gcloud's shape: `ERROR: (kumo.run.deploy) <what is wrong>`, then the usage.
             let text = e.render().to_string();

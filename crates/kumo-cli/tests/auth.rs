@@ -386,6 +386,9 @@ fn usage_errors_exit_2_and_help_exits_0() {
         "{}",
         o.stderr
     );
+    let o = cli.run("run");
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("Usage: kumo run"), "{}", o.stderr);
     let o = cli.run("gcloud alpha run services frobnicate");
     assert_eq!(o.code, 2);
     assert!(
