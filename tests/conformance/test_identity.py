@@ -156,6 +156,15 @@ def _iam_client(kumo, creds):
     )
 
 
+def _grant_token_creator(world):
+    path = f"/v1/projects/{world.project}/serviceAccounts/{world.email}"
+    policy = _call(world.kumo, world.admin, "POST", f"{path}:getIamPolicy", {})
+    binding = {"role": "roles/iam.serviceAccountTokenCreator", "members": ["user:admin@example.com"]}
+    if binding not in policy.get("bindings", []):
+        policy.setdefault("bindings", []).append(binding)
+        _call(world.kumo, world.admin, "POST", f"{path}:setIamPolicy", {"policy": policy})
+
+
 def test_generate_id_token_needs_token_creator(world):
     kumo = world.kumo
     name = f"projects/-/serviceAccounts/{world.email}"
@@ -163,11 +172,7 @@ def test_generate_id_token_needs_token_creator(world):
     with pytest.raises(api_exceptions.Forbidden) as denied:
         client.generate_id_token(name=name, audience=AUDIENCE, include_email=True)
     assert "iam.serviceAccounts.getOpenIdToken" in str(denied.value)
-    policy = _call(kumo, world.admin, "POST", f"/v1/projects/{world.project}/serviceAccounts/{world.email}:getIamPolicy", {})
-    policy.setdefault("bindings", []).append(
-        {"role": "roles/iam.serviceAccountTokenCreator", "members": ["user:admin@example.com"]}
-    )
-    _call(kumo, world.admin, "POST", f"/v1/projects/{world.project}/serviceAccounts/{world.email}:setIamPolicy", {"policy": policy})
+    _grant_token_creator(world)
     token = client.generate_id_token(name=name, audience=AUDIENCE, include_email=True).token
     claims = id_token.verify_token(token, gtr.Request(), audience=AUDIENCE, certs_url=kumo.base_url + "/oauth2/v1/certs")
     assert claims["email"] == world.email
@@ -182,3 +187,34 @@ def test_gapic_self_signed_jwt_is_authenticated(world):
     with pytest.raises(api_exceptions.Forbidden):
         # Acting as itself still needs Token Creator on itself: refused, but authenticated.
         client.generate_access_token(name=f"projects/-/serviceAccounts/{world.email}", scope=[CLOUD_PLATFORM])
+
+
+def test_impersonated_credentials_parse_kumos_expire_time(world, monkeypatch):
+    from google.auth import iam, impersonated_credentials
+
+    _grant_token_creator(world)
+    base = world.kumo.base_url
+    source = _admin(world.kumo)
+    impersonated = impersonated_credentials.Credentials(
+        source_credentials=source,
+        target_principal=world.email,
+        target_scopes=[CLOUD_PLATFORM],
+        lifetime=600,
+        iam_endpoint_override=f"{base}/v1/projects/-/serviceAccounts/{world.email}:generateAccessToken",
+    )
+    impersonated.refresh(gtr.Request())  # fails unless expireTime is whole seconds with Z
+    assert impersonated.token.startswith("ya29.")
+    assert impersonated.expiry is not None
+    # google-auth has no override for the ID-token endpoint (real-clients.md §7.4).
+    monkeypatch.setattr(iam, "_IAM_IDTOKEN_ENDPOINT", base + "/v1/projects/-/serviceAccounts/{}:generateIdToken")
+    id_creds = impersonated_credentials.IDTokenCredentials(impersonated, target_audience=AUDIENCE, include_email=True)
+    id_creds.refresh(gtr.Request())
+    claims = id_token.verify_token(id_creds.token, gtr.Request(), audience=AUDIENCE, certs_url=base + "/oauth2/v1/certs")
+    assert claims["email"] == world.email
+    # signBlob through impersonation verifies with the account's published keys.
+    monkeypatch.setattr(iam, "_IAM_SIGN_ENDPOINT", base + "/v1/projects/-/serviceAccounts/{}:signBlob")
+    signature = impersonated.sign_bytes(b"hello")
+    certs = requests.get(f"{base}/robot/v1/metadata/x509/{world.email}", timeout=10).json()
+    from google.auth import crypt
+
+    assert any(crypt.RSAVerifier.from_string(pem).verify(b"hello", signature) for pem in certs.values())

@@ -58,10 +58,21 @@ async fn run<T: Serialize>(
     ok(&value)
 }
 
+/// The request body as a wire type. proto3 JSON reads `null` as the field's default, and
+/// google-auth sends `"delegates": null`; nulls are dropped before the strict parse.
+fn body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, Error> {
+    let mut raw: Value = req.json("")?;
+    if let Some(object) = raw.as_object_mut() {
+        object.retain(|_, value| !value.is_null());
+    }
+    let bytes = serde_json::to_vec(&raw).map_err(Error::internal)?;
+    crate::extract::json_body(&bytes, "")
+}
+
 /// `POST /v1/projects/-/serviceAccounts/{account}:generateAccessToken`.
 pub async fn generate_access_token(api: Api, req: Request) -> Reply {
     let name = name_of(&req);
-    let body: GenerateAccessTokenRequest = req.json("")?;
+    let body: GenerateAccessTokenRequest = body(&req)?;
     run(
         &api,
         &req,
@@ -84,6 +95,9 @@ pub async fn generate_id_token(api: Api, req: Request) -> Reply {
         Some(Value::String(text)) => text == "true",
         _ => false,
     };
+    if let Some(object) = raw.as_object_mut() {
+        object.retain(|_, value| !value.is_null());
+    }
     let bytes = serde_json::to_vec(&raw).map_err(Error::internal)?;
     let body: GenerateIdTokenRequest = crate::extract::json_body(&bytes, "")?;
     run(
@@ -101,7 +115,7 @@ pub async fn generate_id_token(api: Api, req: Request) -> Reply {
 /// `POST …:signJwt`.
 pub async fn sign_jwt(api: Api, req: Request) -> Reply {
     let name = name_of(&req);
-    let body: SignJwtRequest = req.json("")?;
+    let body: SignJwtRequest = body(&req)?;
     run(
         &api,
         &req,
@@ -114,7 +128,7 @@ pub async fn sign_jwt(api: Api, req: Request) -> Reply {
 /// `POST …:signBlob`.
 pub async fn sign_blob(api: Api, req: Request) -> Reply {
     let name = name_of(&req);
-    let body: SignBlobRequest = req.json("")?;
+    let body: SignBlobRequest = body(&req)?;
     run(
         &api,
         &req,

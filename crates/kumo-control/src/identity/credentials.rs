@@ -129,9 +129,8 @@ impl Control {
             }
         }
         if target.data["disabled"].as_bool() == Some(true) {
-            return Err(Error::failed_precondition(format!(
-                "Service account {target_email} is disabled."
-            )));
+            // Google's generic text for a disabled account (it names no account).
+            return Err(Error::failed_precondition("Precondition check failed."));
         }
         Ok(target)
     }

@@ -364,6 +364,7 @@ impl Control {
                 owner,
                 &["OWNER", "MEMBER"],
                 &now,
+                false,
             ));
         }
         let mut group = json!({
@@ -530,7 +531,13 @@ impl Control {
         );
         let role_refs: Vec<&str> = roles.iter().map(String::as_str).collect();
         let now = now_text(self);
-        let membership = membership_value(group, &membership_id, &member, &role_refs, &now);
+        let is_group = self
+            .store()
+            .get(Collection::Groups.as_str(), &format!("groups/{member}"))
+            .map_err(store_error)?
+            .is_some();
+        let membership =
+            membership_value(group, &membership_id, &member, &role_refs, &now, is_group);
         let mut members = members;
         members.push(membership.clone());
         data["members"] = Value::Array(members);
@@ -629,8 +636,17 @@ impl Control {
 }
 
 /// One membership entry as stored inside the group record (`email` is what IAM reads).
-fn membership_value(group: &str, id: &str, email: &str, roles: &[&str], now: &str) -> Value {
-    let kind = if email.ends_with(".gserviceaccount.com") {
+fn membership_value(
+    group: &str,
+    id: &str,
+    email: &str,
+    roles: &[&str],
+    now: &str,
+    is_group: bool,
+) -> Value {
+    let kind = if is_group {
+        "GROUP"
+    } else if email.ends_with(".gserviceaccount.com") {
         "SERVICE_ACCOUNT"
     } else {
         "USER"
