@@ -14,6 +14,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
+import { createHash, randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -34,6 +36,7 @@ let browser;
 let projectId;
 let projectNumber;
 let serviceUri;
+let agent;
 
 function freePort() {
   return new Promise((ok, fail) => {
@@ -97,6 +100,81 @@ async function setBinding(resourcePath, role, member, present) {
   await api('POST', `${resourcePath}:setIamPolicy`, { policy: { bindings, etag: policy.etag } });
 }
 
+/**
+ * GET `url` without following redirects. `*.localhost` names are sent to loopback with the
+ * Host header kept (Node's resolver, unlike Chromium's, does not map them to loopback).
+ */
+function get(url, headers = {}) {
+  const target = new URL(url);
+  return new Promise((ok, fail) => {
+    const req = httpRequest(
+      { host: '127.0.0.1', port: target.port || 80, path: `${target.pathname}${target.search}`, headers: { ...headers, host: target.host } },
+      (res) => {
+        const chunks = [];
+        res.on('data', (chunk) => chunks.push(chunk));
+        res.on('end', () => ok({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      },
+    );
+    req.on('error', fail);
+    req.end();
+  });
+}
+
+/** Deploys the verifying workload as `id` with IAP on; answers its run.localhost URL. */
+async function deploy(id) {
+  const audience = `/projects/${projectNumber}/locations/${region}/services/${id}`;
+  const operation = await api('POST', `/v2/projects/${projectId}/locations/${region}/services?serviceId=${id}`, {
+    iapEnabled: true,
+    template: {
+      containers: [
+        {
+          image,
+          env: [
+            { name: 'IAP_JWKS_URL', value: `${base}/iap/verify/public_key-jwk` },
+            { name: 'IAP_AUDIENCE', value: audience },
+          ],
+        },
+      ],
+    },
+  });
+  await done(operation, 'v2');
+  const service = await api('GET', `/v2/projects/${projectId}/locations/${region}/services/${id}`);
+  assert.equal(service.iapEnabled, true);
+  // The deterministic `SERVICE-PROJECT_NUMBER.REGION.run.localhost` URL on Kumo's own port: it
+  // cannot collide with another program on this machine, as a fixed 127.0.0.1 service port can,
+  // and Chromium resolves `*.localhost` to loopback by itself.
+  const url = service.urls.find((u) => u.includes(`-${projectNumber}.${region}.run.localhost`));
+  assert.ok(url, `a run.localhost URL among ${service.urls}`);
+  return url;
+}
+
+/** A user's ID token as `kumo auth print-identity-token` gets it (dev-mode login_hint, PKCE). */
+async function userIdToken(email) {
+  const verifier = randomBytes(32).toString('base64url');
+  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  const redirect = 'http://127.0.0.1:9/callback';
+  const params = new URLSearchParams({
+    client_id: 'kumo-cli',
+    redirect_uri: redirect,
+    response_type: 'code',
+    scope: 'openid email',
+    state: 's',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    login_hint: email,
+  });
+  const signIn = await fetch(`${base}/o/oauth2/v2/auth?${params}`, { redirect: 'manual' });
+  assert.equal(signIn.status, 302);
+  const code = new URL(signIn.headers.get('location')).searchParams.get('code');
+  const exchange = await fetch(`${base}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirect, code_verifier: verifier, client_id: 'kumo-cli' }),
+  });
+  assert.equal(exchange.status, 200);
+  return (await exchange.json()).id_token;
+}
+
 before(async () => {
   mkdirSync(artifacts, { recursive: true });
   dataDir = mkdtempSync(join(tmpdir(), 'kumo-browser-'));
@@ -138,32 +216,10 @@ before(async () => {
 
   // Seed 003: the IAP service agent, allowed to invoke Cloud Run services of the project.
   const identity = await done(await api('POST', `/v1beta1/projects/${projectId}/services/iap.googleapis.com:generateServiceIdentity`, {}), 'v1beta1');
-  const agent = identity.response?.email ?? `service-${projectNumber}@gcp-sa-iap.iam.gserviceaccount.com`;
+  agent = identity.response?.email ?? `service-${projectNumber}@gcp-sa-iap.iam.gserviceaccount.com`;
   await setBinding(`/v1/projects/${projectId}`, 'roles/run.invoker', `serviceAccount:${agent}`, true);
 
-  const audience = `/projects/${projectNumber}/locations/${region}/services/${serviceId}`;
-  const operation = await api('POST', `/v2/projects/${projectId}/locations/${region}/services?serviceId=${serviceId}`, {
-    iapEnabled: true,
-    template: {
-      containers: [
-        {
-          image,
-          env: [
-            { name: 'IAP_JWKS_URL', value: `${base}/iap/verify/public_key-jwk` },
-            { name: 'IAP_AUDIENCE', value: audience },
-          ],
-        },
-      ],
-    },
-  });
-  await done(operation, 'v2');
-  const service = await api('GET', `/v2/projects/${projectId}/locations/${region}/services/${serviceId}`);
-  assert.equal(service.iapEnabled, true);
-  // The deterministic `SERVICE-PROJECT_NUMBER.REGION.run.localhost` URL on Kumo's own port: it
-  // cannot collide with another program on this machine, as a fixed 127.0.0.1 service port can,
-  // and Chromium resolves `*.localhost` to loopback by itself.
-  serviceUri = service.urls.find((url) => url.includes(`-${projectNumber}.${region}.run.localhost`));
-  assert.ok(serviceUri, `a run.localhost URL among ${service.urls}`);
+  serviceUri = await deploy(serviceId);
 
   browser = await chromium.launch({
     executablePath: chromiumPath,
@@ -240,4 +296,66 @@ test('IAP on Cloud Run: sign in, denied, granted, revoked', async () => {
   await page.goto(serviceUri);
   assert.ok(page.url().startsWith(`${base}/o/oauth2/v2/auth?`), `sign-in page expected after sign-out, got ${page.url()}`);
   await context.close();
+});
+
+test('IAP on Cloud Run: programmatic callers, the service agent, forged headers, --no-iap', async () => {
+  const iapPolicy = `/v1/projects/${projectNumber}/iap_web/cloud_run-${region}/services/${serviceId}`;
+  const idToken = await userIdToken(viewer);
+  const call = get;
+  const forged = {
+    authorization: `Bearer ${idToken}`,
+    'x-goog-authenticated-user-email': 'accounts.google.com:admin@example.com',
+    'x-goog-iap-jwt-assertion': 'forged',
+  };
+
+  // Without the binding: IAP refuses.
+  assert.equal((await call(serviceUri, forged)).status, 403);
+  // No credentials from a program: 401 with IAP's text.
+  const anonymous = await call(serviceUri, { accept: 'application/json' });
+  assert.equal(anonymous.status, 401);
+  assert.equal(anonymous.body, 'Invalid IAP credentials: empty token');
+
+  // With the binding: admitted. The workload only answers 200 when the X-Goog headers it got
+  // match IAP's verified assertion, so the forged copies never reached it.
+  await setBinding(iapPolicy, 'roles/iap.httpsResourceAccessor', `user:${viewer}`, true);
+  const admitted = await call(serviceUri, forged);
+  assert.equal(admitted.status, 200, admitted.body);
+  assert.match(admitted.body, new RegExp(`verified: ${viewer}`));
+
+  // The IAP service agent without run.invoker: Cloud Run refuses the request as it refuses any
+  // unauthorized caller.
+  await setBinding(`/v1/projects/${projectId}`, 'roles/run.invoker', `serviceAccount:${agent}`, false);
+  const refused = await call(serviceUri, forged);
+  assert.equal(refused.status, 403);
+  assert.match(refused.body, /Your client does not have permission to get URL/);
+  await setBinding(`/v1/projects/${projectId}`, 'roles/run.invoker', `serviceAccount:${agent}`, true);
+  assert.equal((await call(serviceUri, forged)).status, 200);
+
+  // A session cookie of service A does not open service B.
+  const other = await deploy(`${serviceId}-b`);
+  await setBinding(`/v1/projects/${projectNumber}/iap_web/cloud_run-${region}/services/${serviceId}-b`, 'roles/iap.httpsResourceAccessor', `user:${viewer}`, true);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(serviceUri);
+  await Promise.all([
+    page.waitForNavigation({ url: (url) => url.href.startsWith(serviceUri) }),
+    page.getByRole('button', { name: new RegExp(viewer) }).click(),
+  ]);
+  const session = (await context.cookies(serviceUri)).find((c) => c.name.startsWith('GCP_IAP_AUTH_TOKEN_'));
+  assert.ok(session);
+  const html = { accept: 'text/html' };
+  assert.equal((await call(serviceUri, { ...html, cookie: `${session.name}=${session.value}` })).status, 200);
+  const replayed = await call(other, { ...html, cookie: `${session.name}=${session.value}` });
+  assert.equal(replayed.status, 302, 'service B sends the browser to sign in');
+  assert.ok(replayed.headers.location.startsWith(`${base}/o/oauth2/v2/auth?`));
+  await context.close();
+
+  // --no-iap: plain Cloud Run again (no IAP redirect; Cloud Run's own 403 for an anonymous caller).
+  const name = `/v2/projects/${projectId}/locations/${region}/services/${serviceId}-b`;
+  const current = await api('GET', name);
+  await done(await api('PATCH', name, { ...current, iapEnabled: false }), 'v2');
+  assert.equal((await api('GET', name)).iapEnabled ?? false, false);
+  const plain = await call(other, html);
+  assert.equal(plain.status, 403);
+  assert.match(plain.body, /Your client does not have permission to get URL/);
 });
