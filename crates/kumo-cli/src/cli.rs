@@ -19,25 +19,25 @@ pub struct Cli {
 #[derive(Args, Debug, Clone, Default)]
 pub struct Global {
     /// The project ID to use for this invocation (overrides `core/project`).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global Flags")]
     pub project: Option<String>,
     /// Region of the resource (overrides `run/region`).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global Flags")]
     pub region: Option<String>,
     /// Output format: json, yaml, export, none, value(KEYS), table(KEYS), csv(KEYS).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global Flags")]
     pub format: Option<String>,
     /// Disable all interactive prompts and take the defaults.
-    #[arg(long, short = 'q', global = true)]
+    #[arg(long, short = 'q', global = true, help_heading = "Global Flags")]
     pub quiet: bool,
     /// Logging verbosity: debug, info, warning, error, critical, none.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global Flags")]
     pub verbosity: Option<String>,
     /// Make API calls as this service account (through IAM Credentials generateAccessToken).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global Flags")]
     pub impersonate_service_account: Option<String>,
     /// The account to use for this invocation (overrides `core/account`).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global Flags")]
     pub account: Option<String>,
 }
 
