@@ -452,6 +452,30 @@ pub async fn sign_in(State(api): State<Api>, body: Bytes) -> Response {
     }
 }
 
+/// `GET /v1/userinfo` and `/oauth2/v3/userinfo` with `Authorization: Bearer`.
+pub async fn userinfo(State(api): State<Api>, headers: HeaderMap) -> Response {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match api.control.userinfo(header) {
+        Ok(Some(body)) => no_store_json(StatusCode::OK, &body),
+        Ok(None) => {
+            let mut response = no_store_json(
+                StatusCode::UNAUTHORIZED,
+                &json!({"error": "invalid_request", "error_description": "Invalid Credentials"}),
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(
+                    "Bearer realm=\"https://accounts.google.com/\", error=\"invalid_token\"",
+                ),
+            );
+            response
+        }
+        Err(error) => internal(&error),
+    }
+}
+
 /// `GET /robot/v1/metadata/x509/{EMAIL}` (the `client_x509_cert_url` of Kumo's key files).
 pub async fn service_account_x509(State(api): State<Api>, Path(email): Path<String>) -> Response {
     match api.control.service_account_x509(&email) {

@@ -1605,3 +1605,43 @@ async fn metadata_server_answers_what_client_libraries_ask() {
     .await;
     assert_eq!(disabled.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn userinfo_and_an_honest_discovery_document() {
+    let world = World::new();
+    let discovery = world
+        .send(Method::GET, "/.well-known/openid-configuration", &[], None)
+        .await
+        .json();
+    assert!(discovery.get("device_authorization_endpoint").is_none());
+    assert_eq!(
+        discovery["code_challenge_methods_supported"],
+        json!(["S256"])
+    );
+    assert_eq!(
+        discovery["userinfo_endpoint"],
+        "http://127.0.0.1:8080/v1/userinfo"
+    );
+    let admin = world.user_token("admin@example.com").await;
+    let auth = format!("Bearer {admin}");
+    let info = world
+        .send(
+            Method::GET,
+            "/v1/userinfo",
+            &[("authorization", auth.as_str())],
+            None,
+        )
+        .await;
+    assert_eq!(info.status, StatusCode::OK, "{}", info.text);
+    assert_eq!(info.json()["email"], "admin@example.com");
+    assert_eq!(info.json()["hd"], "example.com");
+    let refused = world
+        .send(
+            Method::GET,
+            "/oauth2/v3/userinfo",
+            &[("authorization", "Bearer nope")],
+            None,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+}

@@ -138,6 +138,13 @@ impl Control {
         self.require_directory_admin(call, &customer)?;
         let given = body["name"]["givenName"].as_str().unwrap_or_default();
         let family = body["name"]["familyName"].as_str().unwrap_or_default();
+        if body.get("hashFunction").is_some_and(|h| !h.is_null()) {
+            // Pre-hashed passwords (SHA-1, MD5, crypt) cannot become argon2id hashes.
+            return Err(Error::invalid_field(
+                "hashFunction",
+                "Invalid Input: hashFunction is not supported; send the password in clear over a trusted channel.",
+            ));
+        }
         let password = body["password"].as_str();
         if let Some(password) = password
             && password.chars().count() < 8

@@ -79,7 +79,7 @@ impl Control {
     fn load_ring(&self) -> Result<Option<Arc<KeyRing>>, Error> {
         let page = self
             .store()
-            .list(Collection::SigningKeys.as_str(), &ListQuery { name_prefix: Some("keys/".to_owned()), ..ListQuery::default() })
+            .list(Collection::SigningKeys.as_str(), &ListQuery::default())
             .map_err(store_error)?;
         let mut records = page.records;
         // Newest first: the newest CURRENT key signs; everything else only verifies.
@@ -160,8 +160,23 @@ impl Control {
     }
 
     /// `/.well-known/openid-configuration`.
+    /// Only what Kumo serves is advertised: no device flow, PKCE with S256 only.
     pub fn openid_configuration(&self) -> Value {
-        kumo_identity::docs::discovery(&self.issuer())
+        let mut document = kumo_identity::docs::discovery(&self.issuer());
+        if let Some(object) = document.as_object_mut() {
+            object.remove("device_authorization_endpoint");
+            object.insert("code_challenge_methods_supported".into(), json!(["S256"]));
+            object.insert(
+                "grant_types_supported".into(),
+                json!([
+                    "authorization_code",
+                    "refresh_token",
+                    "urn:ietf:params:oauth:grant-type:jwt-bearer"
+                ]),
+            );
+            object.insert("response_types_supported".into(), json!(["code"]));
+        }
+        document
     }
 
     /// `/oauth2/v3/certs` (JWK set).

@@ -302,6 +302,45 @@ impl Control {
         })))
     }
 
+    /// `GET /v1/userinfo` (and `/oauth2/v3/userinfo`): the OpenID claims of the bearer of a
+    /// Kumo access token; `None` when the token is not valid.
+    pub fn userinfo(&self, header: Option<&str>) -> Result<Option<Value>, Error> {
+        let Ok(caller) = self.authenticate_bearer(header) else {
+            return Ok(None);
+        };
+        let Some(email) = caller.email() else {
+            return Ok(None);
+        };
+        match &caller {
+            crate::Caller::User { .. } => {
+                let Some(user) = self.directory_user(email)? else {
+                    return Ok(None);
+                };
+                let mut info = json!({
+                    "sub": user["id"],
+                    "email": user["primaryEmail"],
+                    "email_verified": true,
+                    "hd": email.rsplit_once('@').map(|(_, domain)| domain).unwrap_or_default(),
+                });
+                let name = user["name"]["fullName"].as_str().unwrap_or_default();
+                if !name.is_empty() {
+                    info["name"] = json!(name);
+                    info["given_name"] = user["name"]["givenName"].clone();
+                    info["family_name"] = user["name"]["familyName"].clone();
+                }
+                Ok(Some(info))
+            }
+            _ => {
+                let Some(account) = self.live_service_account(email)? else {
+                    return Ok(None);
+                };
+                Ok(Some(
+                    json!({"sub": account.data["uniqueId"], "email": email, "email_verified": true}),
+                ))
+            }
+        }
+    }
+
     /// `GET /oauth2/v3/tokeninfo?id_token=…`: the verified claims, stringified as Google does,
     /// with the header's `alg`, `kid` and `typ`; `None` when the token does not verify.
     pub fn id_token_info(&self, token: &str) -> Result<Option<Value>, Error> {
