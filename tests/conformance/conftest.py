@@ -86,3 +86,86 @@ def kumo():
     server = start_kumo()
     yield server
     stop_kumo(server)
+
+
+# --- Helpers of the seed walkthroughs: the `kumo` CLI as a user would type it, and curl. ---
+
+
+class CliError(AssertionError):
+    """A `kumo` command that was expected to succeed failed (or the reverse)."""
+
+
+class Cli:
+    """`kumo ...` for one signed-in user, with its own KUMO_CONFIG (like one gcloud installation)."""
+
+    def __init__(self, kumo: Kumo, account: str, config_dir: pathlib.Path):
+        self.kumo = kumo
+        self.account = account
+        self.env = dict(os.environ, KUMO_CONFIG=str(config_dir), KUMO_ENDPOINT=kumo.base_url)
+        self.env.pop("CLOUDSDK_CORE_PROJECT", None)
+
+    def run(self, *args, ok=True, input=None) -> subprocess.CompletedProcess:
+        """Runs `kumo ARGS`; `ok=True` asserts exit 0, `ok=False` asserts a failure."""
+        done = subprocess.run(
+            [KUMO_BIN, *args], env=self.env, capture_output=True, text=True, input=input, timeout=120
+        )
+        if ok and done.returncode != 0:
+            raise CliError(f"kumo {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+        if not ok and done.returncode == 0:
+            raise CliError(f"kumo {' '.join(args)} succeeded but should have failed:\n{done.stdout}{done.stderr}")
+        return done
+
+    def out(self, *args) -> str:
+        """stdout of a successful command, stripped."""
+        return self.run(*args).stdout.strip()
+
+    def json(self, *args):
+        return json.loads(self.run(*args, "--format", "json").stdout)
+
+
+def sign_in(kumo: Kumo, account: str, tmp_dir: pathlib.Path, project=None, region=None) -> Cli:
+    """`kumo auth login --account EMAIL` (dev mode: no browser) into a fresh config dir."""
+    config_dir = pathlib.Path(tempfile.mkdtemp(prefix=f"kumo-cfg-{account.split('@')[0]}-", dir=tmp_dir))
+    cli = Cli(kumo, account, config_dir)
+    cli.run("auth", "login", "--account", account)
+    if project:
+        cli.run("config", "set", "project", project)
+    if region:
+        cli.run("config", "set", "run/region", region)
+    return cli
+
+
+def curl(url, token=None, host=None) -> tuple[int, str]:
+    """`curl URL [-H "Authorization: Bearer TOKEN"]`: (HTTP status, body)."""
+    args = ["curl", "-s", "-w", "\n%{http_code}", url]
+    if token is not None:
+        args += ["-H", f"Authorization: Bearer {token}"]
+    if host is not None:
+        args += ["-H", f"Host: {host}"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    body, _, status = done.stdout.rpartition("\n")
+    return int(status), body
+
+
+def gateway_url(cli: Cli, service: str, *flags: str) -> str:
+    """The service's `*.run.localhost` URL on Kumo's own port (from the run.googleapis.com/urls annotation).
+
+    The `127.0.0.1:SERVICEPORT` URL is not used: Kumo numbers those from a fixed 8100, so two Kumo
+    servers on one machine (this tier starts several) are given the same port (see docs/clients.md).
+    """
+    urls = json.loads(cli.json("run", "services", "describe", service, *flags)["metadata"]["annotations"]["run.googleapis.com/urls"])
+    return next(u for u in urls if ".run.localhost:" in u and ".a.run." not in u)
+
+
+def project_number(cli: Cli, project: str) -> str:
+    """The project number; `kumo projects describe` prints v3's `name: projects/NUMBER`."""
+    described = cli.json("projects", "describe", project)
+    return described.get("projectNumber") or described["name"].split("/")[1]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """A `kumo up --demo` server of this module alone (tests of a module share it)."""
+    server = start_kumo(["--demo"])
+    yield server
+    stop_kumo(server)
