@@ -980,6 +980,45 @@ mod tests {
     }
 
     #[test]
+    fn every_decision_writes_a_data_access_audit_entry() {
+        let (control, number) = control();
+        let hello = target(&number, "hello");
+        assert!(!control.iap_authorize(&hello, &bob()).unwrap());
+        let page = control
+            .store()
+            .query_log(
+                &kumo_store::LogQuery {
+                    log_name_prefixes: vec![
+                        "projects/demo-project/logs/cloudaudit.googleapis.com%2Fdata_access".into(),
+                    ],
+                    ..Default::default()
+                },
+                &mut |_| true,
+            )
+            .unwrap();
+        let entry = page
+            .entries
+            .iter()
+            .find(|e| e["protoPayload"]["serviceName"] == json!("iap.googleapis.com"))
+            .unwrap();
+        assert_eq!(entry["protoPayload"]["methodName"], json!("AuthorizeUser"));
+        assert_eq!(
+            entry["protoPayload"]["authenticationInfo"]["principalEmail"],
+            json!("bob@example.com")
+        );
+        let authorization = &entry["protoPayload"]["authorizationInfo"][0];
+        assert_eq!(authorization["permission"], json!(ACCESS_VIA_IAP));
+        assert_eq!(authorization["granted"], json!(false));
+        assert_eq!(
+            authorization["resource"],
+            json!(format!(
+                "projects/{number}/iap_web/cloud_run-us-central1/services/hello"
+            ))
+        );
+        assert_eq!(entry["protoPayload"]["status"]["code"], json!(7));
+    }
+
+    #[test]
     fn id_token_claims_become_users_or_service_accounts() {
         let mut claims = Claims::new();
         claims.insert("sub".into(), json!("42"));
