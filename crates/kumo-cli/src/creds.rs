@@ -607,3 +607,47 @@ pub fn revoke(ctx: &Ctx<'_>, token: &str) -> Result<()> {
         Err(e) => Err(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_pair_is_s256_of_the_verifier() {
+        use sha2::Digest as _;
+        let (verifier, challenge) = pkce_pair();
+        assert_eq!(verifier.len(), 64);
+        assert!(
+            verifier
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        );
+        assert_eq!(
+            challenge,
+            URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
+        );
+        assert_ne!(pkce_pair().0, verifier, "verifiers are random");
+    }
+
+    #[test]
+    fn query_decoding() {
+        let q = parse_query("code=4%2Fabc&state=x+y&empty=&bad=%zz&tail=%4");
+        assert_eq!(q["code"], "4/abc");
+        assert_eq!(q["state"], "x y");
+        assert_eq!(q["empty"], "");
+        assert_eq!(q["bad"], "%zz");
+        assert_eq!(q["tail"], "%4");
+        assert_eq!(percent_decode("%E3%81%82"), "あ");
+    }
+
+    #[test]
+    fn jwt_claims_reads_the_payload_only() {
+        let payload = URL_SAFE_NO_PAD.encode(br#"{"email":"a@example.com","exp":1}"#);
+        assert_eq!(
+            jwt_claims(&format!("h.{payload}.s")).unwrap()["email"],
+            "a@example.com"
+        );
+        assert!(jwt_claims("not-a-jwt").is_none());
+        assert!(jwt_claims("a.!!!.c").is_none());
+    }
+}
