@@ -84,6 +84,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     iam: authz::IamState,
     runtime: runtime::Runtime,
+    /// Service ports bound at allocation and held until the gateway listens on them, so that two
+    /// Kumo servers on one machine can never hand out the same port.
+    reserved_ports: std::sync::Mutex<std::collections::HashMap<u16, std::net::TcpListener>>,
 }
 
 impl Control {
@@ -91,7 +94,19 @@ impl Control {
     pub fn new(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Control, Error> {
         let iam = authz::IamState::load(store.as_ref())?;
         let runtime = runtime::Runtime::new(Arc::clone(&store));
-        Ok(Control { inner: Arc::new(Inner { config, store, clock, iam, runtime }) })
+        let reserved_ports = std::sync::Mutex::new(std::collections::HashMap::new());
+        Ok(Control { inner: Arc::new(Inner { config, store, clock, iam, runtime, reserved_ports }) })
+    }
+
+    /// The listener reserved for a service port at allocation, for the gateway to serve on.
+    pub fn take_reserved_listener(&self, port: u16) -> Option<std::net::TcpListener> {
+        self.inner.reserved_ports.lock().ok()?.remove(&port)
+    }
+
+    pub(crate) fn reserve_listener(&self, port: u16, listener: std::net::TcpListener) {
+        if let Ok(mut reserved) = self.inner.reserved_ports.lock() {
+            reserved.insert(port, listener);
+        }
     }
 
     /// The settings.

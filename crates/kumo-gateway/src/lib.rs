@@ -216,21 +216,33 @@ impl Gateway {
         // IAP reads Proxy-Authorization, a hop-by-hop header the stripping removes.
         let proxy_authorization = parts.headers.get(header::PROXY_AUTHORIZATION).cloned();
         headers::strip_inbound(&mut parts.headers, upgrade);
-        match iap::iap_phase(
-            self.control(),
-            &routed.service,
-            &mut parts,
-            proxy_authorization.as_ref(),
-        ) {
-            iap::IapFlow::Off => {}
-            iap::IapFlow::Admitted { user } => {
-                tracing::debug!(user = %user.email, service = %routed.service, "IAP admitted");
+        // Only services with IAP on pay for the IAP phase (it reads the store); the cached
+        // route says which. Forged IAP identity headers go everywhere.
+        let iap_enabled = self
+            .control()
+            .service_route(&routed.service)
+            .ok()
+            .flatten()
+            .is_some_and(|r| r.iap_enabled);
+        if iap_enabled {
+            match iap::iap_phase(
+                self.control(),
+                &routed.service,
+                &mut parts,
+                proxy_authorization.as_ref(),
+            ) {
+                iap::IapFlow::Off => {}
+                iap::IapFlow::Admitted { user } => {
+                    tracing::debug!(user = %user.email, service = %routed.service, "IAP admitted");
+                }
+                iap::IapFlow::Respond { response, log_text } => {
+                    let resp = response.map(full_body);
+                    self.record_refusal(&routed, &log, resp.status(), log_text.as_deref());
+                    return resp;
+                }
             }
-            iap::IapFlow::Respond { response, log_text } => {
-                let resp = response.map(full_body);
-                self.record_refusal(&routed, &log, resp.status(), log_text.as_deref());
-                return resp;
-            }
+        } else {
+            iap::strip_identity_headers(&mut parts.headers);
         }
         let presented = headers::presented_token(&parts.headers);
         let (route, caller) = match self.authorize(&routed, &presented, conn) {
@@ -622,7 +634,14 @@ impl Gateway {
             if listeners.contains_key(&port) {
                 continue;
             }
-            match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+            // A port allocated by this process is already bound (reserved at allocation).
+            let bound = match self.control().take_reserved_listener(port) {
+                Some(reserved) => reserved
+                    .set_nonblocking(true)
+                    .and_then(|()| tokio::net::TcpListener::from_std(reserved)),
+                None => tokio::net::TcpListener::bind(("127.0.0.1", port)).await,
+            };
+            match bound {
                 Ok(listener) => {
                     tracing::info!(port, %service, "service listener");
                     let task = tokio::spawn(self.clone().accept_loop(

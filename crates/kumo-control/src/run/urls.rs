@@ -181,12 +181,20 @@ impl Control {
         service: &str,
     ) -> Result<(ServiceEndpoint, Vec<Write>), Error> {
         let name = format!("projects/{project_id}/locations/{location}/services/{service}");
-        let sequence = self
-            .store()
-            .next_sequence(PORT_SEQUENCE)
-            .map_err(crate::records::store_error)?;
-        let port = u16::try_from(u64::from(SERVICE_PORT_BASE) + sequence - 1)
-            .map_err(|_| Error::internal("service port range exhausted"))?;
+        // Another program (or a second Kumo) may hold the next port of the range: skip those,
+        // so that every service's URL is one its listener can really bind.
+        let port = loop {
+            let sequence = self
+                .store()
+                .next_sequence(PORT_SEQUENCE)
+                .map_err(crate::records::store_error)?;
+            let port = u16::try_from(u64::from(SERVICE_PORT_BASE) + sequence - 1)
+                .map_err(|_| Error::internal("service port range exhausted"))?;
+            if let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+                self.reserve_listener(port, listener);
+                break port;
+            }
+        };
         let hashed_label = format!(
             "{service}-{}-{}",
             service_hash(project_id, service),
