@@ -183,6 +183,12 @@ fn validate_timeout(timeout: &Duration, field: &str) -> Result<(), Error> {
 
 /// Checks the client's desired state of a job; every violation is reported, as Google does.
 pub fn validate_job(job: &Job) -> Result<(), Error> {
+    // Starting an execution from create/update is not emulated; refusing beats ignoring it.
+    if !job.start_execution_token.is_empty() || !job.run_execution_token.is_empty() {
+        return Err(Error::Unimplemented {
+            message: "Kumo does not start executions from startExecutionToken or runExecutionToken; call jobs.run instead.".to_owned(),
+        });
+    }
     let mut violations = Vec::new();
     let mut violation = |field: &str, description: String| {
         violations.push(crate::FieldViolation {
@@ -1194,6 +1200,16 @@ mod tests {
             panic!()
         };
         assert_eq!(violations.len(), 2, "{violations:?}");
+    }
+
+    #[test]
+    fn execution_tokens_are_refused_not_ignored() {
+        let mut job = job_with(vec![container("", &[])]);
+        job.start_execution_token = "now".into();
+        assert!(matches!(
+            validate_job(&job),
+            Err(Error::Unimplemented { .. })
+        ));
     }
 
     #[test]
