@@ -129,6 +129,8 @@ pub struct ServiceRoute {
     pub ingress: IngressTraffic,
     /// `invokerIamDisabled`.
     pub invoker_iam_disabled: bool,
+    /// `iapEnabled`: IAP decides before Cloud Run does.
+    pub iap_enabled: bool,
     /// Accepted `aud` values: the service's URLs and custom audiences.
     pub audiences: Vec<String>,
     /// Serving revisions (full names) and their percent.
@@ -371,6 +373,7 @@ impl Control {
             service: (*service).to_owned(),
             ingress,
             invoker_iam_disabled,
+            iap_enabled: wire.iap_enabled,
             audiences,
             traffic,
             tags,
@@ -633,6 +636,7 @@ mod tests {
             service: "s".into(),
             ingress: IngressTraffic::All,
             invoker_iam_disabled: false,
+            iap_enabled: false,
             audiences: vec![],
             traffic: vec![("a".into(), 30), ("b".into(), 70)],
             tags: vec![("green".into(), "b".into())],

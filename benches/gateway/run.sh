@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# Load benchmark of Kumo's data plane (issue 7 "Speed"). One run, one tiny backend, five paths:
+#   (a) the backend directly                         — the physical limit
+#   (b) Kumo's gateway, valid ID token + IAM check   — a private service
+#   (c) Kumo's gateway, invoker check disabled
+#   (d) nginx proxy_pass, no auth
+#   (e) HAProxy 2.6 verifying the same RS256 token with jwt_verify and checking aud/exp
+# The backend is nginx answering `return 200 "ok"`; Kumo runs it as a revision instance through an
+# image mapping, and (a)/(d)/(e) use one more copy of the same program and configuration.
+#
+# Needs: wrk, nginx, haproxy (Debian: apt-get install wrk nginx-light haproxy), python3, and a
+# release build of kumo (built if missing). Usage: benches/gateway/run.sh [DURATION] [CONNECTIONS]
+set -euo pipefail
+
+DURATION=${1:-10s}
+CONNECTIONS=${2:-50}
+THREADS=2
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+KUMO=${KUMO_BIN:-$ROOT/target/release/kumo}
+WORK=$(mktemp -d /tmp/kumo-bench.XXXXXX)
+PIDS=()
+
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+    sleep 1
+    for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+for tool in wrk nginx haproxy python3; do
+    command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 2; }
+done
+[ -x "$KUMO" ] || (cd "$ROOT" && cargo build --release -p kumo)
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
+
+# --- the tiny backend: nginx on $PORT answering 200 "ok" -----------------------------------
+cat >"$WORK/backend.sh" <<'EOF'
+#!/bin/sh
+# Runs nginx as a Cloud Run container would: in the foreground, on $PORT.
+dir=$(mktemp -d /tmp/kumo-bench-backend.XXXXXX)
+cat >"$dir/nginx.conf" <<CONF
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log /dev/null crit;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $dir;
+    proxy_temp_path $dir;
+    fastcgi_temp_path $dir;
+    uwsgi_temp_path $dir;
+    scgi_temp_path $dir;
+    keepalive_requests 1000000;
+    server { listen 127.0.0.1:$PORT; location / { return 200 "ok\n"; } }
+}
+CONF
+exec nginx -c "$dir/nginx.conf" -g 'daemon off;'
+EOF
+chmod +x "$WORK/backend.sh"
+
+BACKEND_PORT=$(free_port)
+PORT=$BACKEND_PORT "$WORK/backend.sh" & PIDS+=($!)
+wait_port "$BACKEND_PORT"
+
+# --- Kumo with the backend mapped to an image ------------------------------------------------
+KUMO_PORT=$(free_port)
+cat >"$WORK/images.json" <<EOF
+{"images": {"bench.local/backend": {"entrypoint": ["$WORK/backend.sh"]}}}
+EOF
+"$KUMO" up --data-dir "$WORK/data" --port "$KUMO_PORT" --images "$WORK/images.json" 2>"$WORK/kumo.log" & PIDS+=($!)
+KUMO_PID=$!
+wait_port "$KUMO_PORT"
+export KUMO_CONFIG=$WORK/config KUMO_ENDPOINT=http://127.0.0.1:$KUMO_PORT
+"$KUMO" auth login --account admin@example.com >/dev/null
+"$KUMO" projects create bench-project >/dev/null 2>&1
+"$KUMO" config set project bench-project >/dev/null 2>&1
+"$KUMO" run deploy private --image bench.local/backend --region us-central1 --no-allow-unauthenticated --concurrency 1000 >"$WORK/deploy.log" 2>&1 || { cat "$WORK/deploy.log"; exit 1; }
+"$KUMO" run deploy open --image bench.local/backend --region us-central1 --no-invoker-iam-check --concurrency 1000 >"$WORK/deploy.log" 2>&1 || { cat "$WORK/deploy.log"; exit 1; }
+# `describe` shows the v1 (Knative) view; the URLs are in its run.googleapis.com/urls annotation.
+host_of() { "$KUMO" run services describe "$1" --region us-central1 --format json | python3 -c 'import json,sys; urls=json.loads(json.load(sys.stdin)["metadata"]["annotations"]["run.googleapis.com/urls"]); print(next(u for u in urls if ".run.localhost" in u).split("://")[1])'; }
+PRIVATE_HOST=$(host_of private)
+OPEN_HOST=$(host_of open)
+TOKEN=$("$KUMO" auth print-identity-token)
+
+# --- nginx proxy_pass ------------------------------------------------------------------------
+NGINX_PORT=$(free_port)
+mkdir -p "$WORK/nginx"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log /dev/null crit;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx; fastcgi_temp_path $WORK/nginx;
+    uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
+    upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 256; }
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    }
+}
+EOF
+nginx -c "$WORK/nginx/nginx.conf" -g 'daemon off;' & PIDS+=($!)
+wait_port "$NGINX_PORT"
+
+# --- HAProxy 2.6 with jwt_verify ----------------------------------------------------------------
+HAPROXY_PORT=$(free_port)
+KID=$(python3 -c 'import base64,json,sys; h=sys.argv[1].split(".")[0]; print(json.loads(base64.urlsafe_b64decode(h+"="*(-len(h)%4)))["kid"])' "$TOKEN")
+curl -s "http://127.0.0.1:$KUMO_PORT/oauth2/v1/certs" | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]], end="")' "$KID" >"$WORK/issuer.pem"
+cat >"$WORK/haproxy.cfg" <<EOF
+global
+    nbthread 1
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend fe
+    bind 127.0.0.1:$HAPROXY_PORT
+    http-request set-var(txn.bearer) http_auth_bearer
+    http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('\$.alg')
+    http-request deny deny_status 401 unless { var(txn.alg) -m str RS256 }
+    http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify(txn.alg,"$WORK/issuer.pem") -m int 1 }
+    http-request set-var(txn.aud) var(txn.bearer),jwt_payload_query('\$.aud')
+    http-request deny deny_status 401 unless { var(txn.aud) -m str kumo-cli }
+    http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('\$.exp','int')
+    http-request set-var(txn.now) date()
+    http-request deny deny_status 401 if { var(txn.exp),sub(txn.now) -m int lt 0 }
+    default_backend be
+backend be
+    http-reuse always
+    server s1 127.0.0.1:$BACKEND_PORT
+EOF
+haproxy -f "$WORK/haproxy.cfg" & PIDS+=($!)
+wait_port "$HAPROXY_PORT"
+
+# --- sanity: every path answers 200, refusals refuse ------------------------------------------
+check() { local code; code=$(curl -s -o /dev/null -w '%{http_code}' "$@"); echo "$code"; }
+[ "$(check "http://127.0.0.1:$BACKEND_PORT/")" = 200 ]
+[ "$(check -H "Host: $PRIVATE_HOST" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$KUMO_PORT/")" = 200 ]
+[ "$(check -H "Host: $PRIVATE_HOST" "http://127.0.0.1:$KUMO_PORT/")" = 403 ]
+[ "$(check -H "Host: $OPEN_HOST" "http://127.0.0.1:$KUMO_PORT/")" = 200 ]
+[ "$(check "http://127.0.0.1:$NGINX_PORT/")" = 200 ]
+[ "$(check -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$HAPROXY_PORT/")" = 200 ]
+[ "$(check -H "Authorization: Bearer ${TOKEN%.*}.AAAA" "http://127.0.0.1:$HAPROXY_PORT/")" = 401 ]
+
+# --- the runs --------------------------------------------------------------------------------
+run() {
+    local name=$1; shift
+    wrk -t "$THREADS" -c "$CONNECTIONS" -d 2s "$@" >/dev/null 2>&1 || true   # warm-up (instances, pools, caches)
+    wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --latency "$@" >"$WORK/$name.txt"
+    python3 - "$name" "$WORK/$name.txt" <<'PY'
+import re, sys
+name, path = sys.argv[1], sys.argv[2]
+text = open(path).read()
+def ms(v):
+    n, u = re.match(r"([\d.]+)(us|ms|s)", v).groups()
+    return float(n) * {"us": 0.001, "ms": 1, "s": 1000}[u]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+p50 = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
+p99 = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
+non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+print(f"{name} {rps:.0f} {p50:.3f} {p99:.3f} {non2xx.group(1) if non2xx else 0}")
+PY
+}
+{
+    run a "http://127.0.0.1:$BACKEND_PORT/"
+    run b -H "Host: $PRIVATE_HOST" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$KUMO_PORT/"
+    run c -H "Host: $OPEN_HOST" "http://127.0.0.1:$KUMO_PORT/"
+    run d "http://127.0.0.1:$NGINX_PORT/"
+    run e -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$HAPROXY_PORT/"
+} >"$WORK/results.txt"
+
+KUMO_RSS=$(awk '/VmRSS/ {print $2}' "/proc/$KUMO_PID/status")
+python3 - "$WORK/results.txt" "$KUMO_RSS" <<'PY'
+import sys
+rows = {}
+for line in open(sys.argv[1]):
+    name, rps, p50, p99, bad = line.split()
+    rows[name] = (float(rps), float(p50), float(p99), int(bad))
+labels = {
+    "a": "(a) backend direct",
+    "b": "(b) kumo, ID token + IAM",
+    "c": "(c) kumo, invoker check off",
+    "d": "(d) nginx proxy_pass",
+    "e": "(e) haproxy jwt_verify",
+}
+print(f"{'path':32} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+for k in "abcde":
+    rps, p50, p99, bad = rows[k]
+    print(f"{labels[k]:32} {rps:10.0f} {p50:8.3f} {p99:8.3f} {bad:8d}")
+a, b, d, e = rows["a"], rows["b"], rows["d"], rows["e"]
+print(f"b/a throughput {b[0]/a[0]:.2f}   b/d {b[0]/d[0]:.2f} (target >= 0.9)   b/e {b[0]/e[0]:.2f} (target >= 1)")
+print(f"p99 added by kumo over the backend: {b[2]-a[2]:.3f} ms (target < 1 ms)")
+print(f"kumo RSS after the runs: {int(sys.argv[2])/1024:.1f} MiB")
+PY
