@@ -113,7 +113,8 @@ pub fn services(ctx: &mut Ctx<'_>, cmd: ServicesCmd) -> Result<()> {
 // ------------------------------------------------------------------------------- artifacts
 
 fn location(ctx: &Ctx<'_>, flag: Option<String>) -> Result<String> {
-    flag.or_else(|| ctx.global.region.clone())
+    flag.or_else(|| ctx.props.get("artifacts/location"))
+        .or_else(|| ctx.global.region.clone())
         .or_else(|| ctx.props.get("run/region"))
         .ok_or_else(|| CliError::Usage("Missing required argument [--location].".to_owned()))
 }
