@@ -169,3 +169,17 @@ def demo(tmp_path_factory):
     server = start_kumo(["--demo"])
     yield server
     stop_kumo(server)
+
+
+def cli_credentials(cli: Cli):
+    """google.oauth2.credentials.Credentials carrying the CLI's current access token (1 h, no refresh)."""
+    from google.oauth2.credentials import Credentials
+
+    return Credentials(token=cli.out("auth", "print-access-token"))
+
+
+def client_options(kumo: Kumo):
+    """The only change a Google client needs: its endpoint (the http:// scheme selects plain HTTP)."""
+    from google.api_core.client_options import ClientOptions
+
+    return ClientOptions(api_endpoint=kumo.base_url)
