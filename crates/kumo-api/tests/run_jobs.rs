@@ -756,3 +756,45 @@ async fn executions_interrupted_by_a_stop_are_recovered_as_failed() {
         "EXECUTION_FAILED"
     );
 }
+
+#[tokio::test]
+async fn attempts_past_the_timeout_fail_and_unknown_images_fail_to_start() {
+    let h = harness().await;
+    let body = json!({"template": {"template": {"containers": [{"image": format!("{REPO}/slow")}], "maxRetries": 0, "timeout": "1s"}}});
+    assert_eq!(create(&h, ALICE, "too-slow", body).await.0, StatusCode::OK);
+    let (_, op) = run(&h, ALICE, "too-slow", json!({})).await;
+    let done = wait(&h, &op).await;
+    assert_eq!(done["response"]["failedCount"], 1, "{done}");
+    let execution_name = done["response"]["name"].as_str().unwrap();
+    let (_, tasks) = h
+        .call(
+            ALICE,
+            Method::GET,
+            &format!("/v2/{execution_name}/tasks"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        tasks["tasks"][0]["lastAttemptResult"]["status"]["code"], 4,
+        "{tasks}"
+    );
+
+    // An image Kumo cannot run: every attempt fails to start, and the message says why.
+    let body = json!({"template": {"template": {"containers": [{"image": format!("{REPO}/unmapped")}], "maxRetries": 1}}});
+    assert_eq!(create(&h, ALICE, "unmapped", body).await.0, StatusCode::OK);
+    let (_, op) = run(&h, ALICE, "unmapped", json!({})).await;
+    let done = wait(&h, &op).await;
+    assert_eq!(done["response"]["failedCount"], 1, "{done}");
+    assert_eq!(done["response"]["retriedCount"], 1, "{done}");
+    let completed = done["response"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Completed")
+        .unwrap()
+        .clone();
+    assert!(
+        completed["message"].as_str().unwrap().contains("unmapped"),
+        "{completed}"
+    );
+}
