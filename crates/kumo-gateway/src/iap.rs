@@ -644,6 +644,7 @@ mod tests {
         const HELLO: &str = "projects/demo-project/locations/us-central1/services/hello";
         const OTHER: &str = "projects/demo-project/locations/us-central1/services/other";
         const PLAIN: &str = "projects/demo-project/locations/us-central1/services/plain";
+        const OPEN: &str = "projects/demo-project/locations/us-central1/services/open";
 
         struct World {
             control: Control,
@@ -686,6 +687,7 @@ mod tests {
                 (HELLO, true, 8100),
                 (OTHER, true, 8101),
                 (PLAIN, false, 8102),
+                (OPEN, true, 8103),
             ] {
                 let service = name.rsplit('/').next().unwrap();
                 let urls = [
@@ -697,7 +699,7 @@ mod tests {
                         collection: kumo_control::records::Collection::Services.as_str().to_owned(),
                         name: name.to_owned(),
                         parent: Some("projects/demo-project/locations/us-central1".into()),
-                        data: json!({"name": name, "iapEnabled": iap, "uri": urls[0], "urls": urls}),
+                        data: json!({"name": name, "iapEnabled": iap, "invokerIamDisabled": name == OPEN, "uri": urls[0], "urls": urls}),
                     }, Write::Create {
                         collection: kumo_control::records::Collection::Services.as_str().to_owned(),
                         name: format!("endpoints/ports/{port}"),
@@ -1156,6 +1158,57 @@ mod tests {
             assert_eq!(
                 status(&iap_phase(&world.control, HELLO, &mut parts, None)),
                 Some(StatusCode::FORBIDDEN)
+            );
+        }
+
+        /// IAP with Cloud Run's invoker check disabled: IAP still decides who gets in; Cloud Run then
+        /// admits IAP's agent without an IAM check, so the agent needs no run.invoker.
+        #[test]
+        fn iap_with_the_invoker_check_disabled() {
+            let world = world();
+            world
+                .control
+                .generate_service_identity(&admin(), "demo-project", "iap.googleapis.com")
+                .unwrap();
+            let token = user_id_token(&world, "bob@example.com");
+            let bearer = format!("Bearer {token}");
+            let mut parts = request("/", &[("authorization", &bearer)]);
+            assert_eq!(
+                status(&iap_phase(&world.control, OPEN, &mut parts, None)),
+                Some(StatusCode::FORBIDDEN)
+            );
+            grant(
+                &world,
+                &iap_resource(&world, "open"),
+                "roles/iap.httpsResourceAccessor",
+                "user:bob@example.com",
+            );
+            let mut parts = request("/", &[("authorization", &bearer)]);
+            assert!(matches!(
+                iap_phase(&world.control, OPEN, &mut parts, None),
+                IapFlow::Admitted { .. }
+            ));
+            let agent_token = parts
+                .headers
+                .get("x-serverless-authorization")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .strip_prefix("Bearer ")
+                .unwrap()
+                .to_owned();
+            let decision = world
+                .control
+                .invocation_decision(&InvocationRequest {
+                    service: OPEN,
+                    token: Some(&agent_token),
+                    via_header: TokenHeader::XServerless,
+                    source: Source::External,
+                })
+                .unwrap();
+            assert!(
+                matches!(decision, InvocationDecision::Allowed { .. }),
+                "{decision:?}"
             );
         }
 
