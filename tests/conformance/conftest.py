@@ -183,3 +183,15 @@ def client_options(kumo: Kumo):
     from google.api_core.client_options import ClientOptions
 
     return ClientOptions(api_endpoint=kumo.base_url)
+
+
+def http_get(url, token=None):
+    """requests.get of a `*.run.localhost` URL: glibc does not resolve `.localhost` names (curl does),
+    so connect to 127.0.0.1 and name the service in the Host header."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    headers = {"Host": parts.netloc}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return requests.get(f"http://127.0.0.1:{parts.port}{parts.path or '/'}", headers=headers, timeout=30)
