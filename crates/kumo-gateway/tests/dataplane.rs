@@ -113,7 +113,10 @@ impl kumo_control::runtime::MetadataServer for Metadata {
 }
 
 async fn world() -> World {
-    let h = Harness::new();
+    world_with(Harness::new()).await
+}
+
+async fn world_with(h: Harness) -> World {
     let script = std::env::temp_dir().join(format!("kumo-echo-{}.py", std::process::id()));
     std::fs::write(&script, ECHO_PY).unwrap();
     h.control
@@ -809,4 +812,37 @@ async fn jwt_attack_suite_is_refused() {
             .unwrap()
             .starts_with("projects/demo-project/traces/")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn strict_mode_never_explains() {
+    let w = world_with(Harness::with_config(kumo_control::Config {
+        external_url: "http://127.0.0.1:8080".to_owned(),
+        mode: kumo_control::Mode::Strict,
+        image_access_check: kumo_control::ImageAccessCheck::Enforce,
+    }))
+    .await;
+    let service = deploy(&w, "strict", json!({})).await;
+    let (url, host) = url_and_host(&service);
+    let anonymous = get(&w, &host, "/", &[]).await;
+    assert_eq!(anonymous.status, 403);
+    assert!(anonymous.headers.get("x-kumo-explanation").is_none());
+    let wrong = get(
+        &w,
+        &host,
+        "/",
+        &[bearer(&token(&w, "alice@example.com", "x", 0))],
+    )
+    .await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.headers.get("x-kumo-explanation").is_none());
+    let bob = get(
+        &w,
+        &host,
+        "/",
+        &[bearer(&token(&w, "bob@example.com", &url, 0))],
+    )
+    .await;
+    assert_eq!(bob.status, 403);
+    assert!(bob.headers.get("x-kumo-explanation").is_none());
 }
