@@ -1645,3 +1645,65 @@ async fn userinfo_and_an_honest_discovery_document() {
         .await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn tokens_without_an_api_scope_are_refused_at_apis_but_work_for_userinfo() {
+    let world = World::new();
+    let account = world.account("runner");
+    let reply = world
+        .token(&[
+            ("grant_type", JWT_BEARER),
+            (
+                "assertion",
+                &assertion(
+                    &account,
+                    &[(
+                        "scope",
+                        json!("openid https://www.googleapis.com/auth/userinfo.email"),
+                    )],
+                ),
+            ),
+        ])
+        .await;
+    let token = reply.json()["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let refused = world.api(&token, Method::GET, PROJECT_PATH, None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+    assert_eq!(
+        refused.json()["error"]["message"],
+        "Request had insufficient authentication scopes."
+    );
+    let auth = format!("Bearer {token}");
+    let info = world
+        .send(
+            Method::GET,
+            "/v1/userinfo",
+            &[("authorization", auth.as_str())],
+            None,
+        )
+        .await;
+    assert_eq!(info.status, StatusCode::OK, "{}", info.text);
+    assert_eq!(info.json()["email"], account.email.as_str());
+    // A user's ID token carries the hosted domain.
+    let credentials = world
+        .harness
+        .control
+        .authorized_user_credentials("admin@example.com")
+        .expect("credentials");
+    let refreshed = world
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "kumo-cli"),
+            ("client_secret", "kumo-cli-secret"),
+            (
+                "refresh_token",
+                credentials["refresh_token"].as_str().expect("refresh"),
+            ),
+        ])
+        .await;
+    let claims = claims_of(refreshed.json()["id_token"].as_str().expect("id_token"));
+    assert_eq!(claims["hd"], "example.com");
+    assert_eq!(claims["aud"], "kumo-cli");
+}

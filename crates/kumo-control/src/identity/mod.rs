@@ -53,6 +53,8 @@ enum Liveness {
 #[derive(Debug, Clone)]
 struct Verified {
     caller: Caller,
+    /// The granted scopes; `None` for a self-signed JWT addressed by audience.
+    scopes: Option<Vec<String>>,
     exp: i64,
     verified_at: i64,
     liveness: Liveness,
@@ -90,6 +92,26 @@ pub(crate) fn caller_for(email: &str) -> Caller {
     }
 }
 
+/// An authenticated bearer and the scopes its token grants (`None`: addressed by audience).
+pub(crate) type Authenticated = (Caller, Option<Vec<String>>);
+
+/// Whether `scope` lets a token call Google APIs: any `https://www.googleapis.com/auth/…`
+/// scope but the sign-in ones (`openid`, `email`, `profile`, `userinfo.*`).
+fn is_api_scope(scope: &str) -> bool {
+    scope
+        .strip_prefix("https://www.googleapis.com/auth/")
+        .is_some_and(|name| !name.is_empty() && !name.starts_with("userinfo."))
+}
+
+/// Google's refusal of a token whose scopes do not cover the API.
+fn insufficient_scopes() -> Error {
+    Error::PermissionDenied {
+        message: "Request had insufficient authentication scopes.".to_owned(),
+        permission: None,
+        resource: None,
+    }
+}
+
 /// Accepted `aud` of a self-signed JWT: a Google API endpoint, `https://SERVICE.googleapis.com/`.
 fn is_google_api_audience(aud: &str) -> bool {
     let Some(host) = aud
@@ -114,8 +136,25 @@ impl Control {
     /// `aud` = `https://*.googleapis.com/` or a `scope` claim). Everything else — ID tokens
     /// included, as Google refuses them — is UNAUTHENTICATED (fail closed).
     pub fn authenticate_bearer(&self, header: Option<&str>) -> Result<Caller, Error> {
-        let Some(header) = header else {
+        let Some((caller, scopes)) = self.authenticate_token(header)? else {
             return Ok(Caller::Anonymous);
+        };
+        if let Some(scopes) = scopes
+            && !scopes.iter().any(|scope| is_api_scope(scope))
+        {
+            return Err(insufficient_scopes());
+        }
+        Ok(caller)
+    }
+
+    /// The bearer and its scopes, whatever they are (userinfo and tokeninfo need no API
+    /// scope). `None` without a header.
+    pub(crate) fn authenticate_token(
+        &self,
+        header: Option<&str>,
+    ) -> Result<Option<Authenticated>, Error> {
+        let Some(header) = header else {
+            return Ok(None);
         };
         let token = match header.split_once(' ') {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
@@ -150,7 +189,7 @@ impl Control {
             }
             return Err(invalid());
         }
-        Ok(verified.caller)
+        Ok(Some((verified.caller, verified.scopes)))
     }
 
     fn verify_bearer(&self, token: &str, now: i64) -> Result<Verified, Error> {
@@ -171,6 +210,7 @@ impl Control {
                 .map(|(family, _)| family.to_owned());
             return Ok(Verified {
                 caller: caller_for(&access.email),
+                scopes: Some(access.scopes.clone()),
                 exp: access.exp,
                 verified_at: now,
                 liveness: Liveness::AccessToken {
@@ -205,10 +245,15 @@ impl Control {
                 .map(|key| (email.clone(), key))
         })
         .map_err(|_| invalid())?;
+        let scopes = match &verified.target {
+            kumo_identity::tokens::SelfSignedTarget::Scopes(scopes) => Some(scopes.clone()),
+            kumo_identity::tokens::SelfSignedTarget::Audience(_) => None,
+        };
         Ok(Verified {
             caller: Caller::ServiceAccount {
                 email: email.clone(),
             },
+            scopes,
             exp: verified.exp,
             verified_at: now,
             liveness: Liveness::SelfSigned {
@@ -287,6 +332,20 @@ mod tests {
         assert!(!is_google_api_audience(
             "https://run.googleapis.com.evil.com/"
         ));
+    }
+
+    #[test]
+    fn api_scopes() {
+        assert!(is_api_scope(
+            "https://www.googleapis.com/auth/cloud-platform"
+        ));
+        assert!(is_api_scope("https://www.googleapis.com/auth/iam"));
+        assert!(!is_api_scope(
+            "https://www.googleapis.com/auth/userinfo.email"
+        ));
+        assert!(!is_api_scope("openid"));
+        assert!(!is_api_scope("email"));
+        assert!(!is_api_scope("https://www.googleapis.com/auth/"));
     }
 
     #[test]

@@ -312,7 +312,17 @@ impl Control {
         let now = self.now().timestamp();
         let minted = self.mint_access_token(email, &sub, scopes, TOKEN_LIFETIME, Some(family))?;
         let id_token = if scopes.iter().any(|s| s == "openid") {
-            Some(self.mint_id_token(CLI_CLIENT_ID, CLI_CLIENT_ID, &sub, Some(email))?)
+            // Workspace users' tokens carry their primary domain as `hd`.
+            let hosted_domain = user["customerId"]
+                .as_str()
+                .and_then(|_| email.rsplit_once('@').map(|(_, domain)| domain));
+            Some(self.mint_id_token_with(
+                CLI_CLIENT_ID,
+                CLI_CLIENT_ID,
+                &sub,
+                Some(email),
+                hosted_domain,
+            )?)
         } else {
             None
         };

@@ -166,6 +166,18 @@ impl Control {
         sub: &str,
         email: Option<&str>,
     ) -> Result<String, Error> {
+        self.mint_id_token_with(audience, azp, sub, email, None)
+    }
+
+    /// An ID token with `hd` (the hosted domain Google adds for Workspace users).
+    pub(crate) fn mint_id_token_with(
+        &self,
+        audience: &str,
+        azp: &str,
+        sub: &str,
+        email: Option<&str>,
+        hosted_domain: Option<&str>,
+    ) -> Result<String, Error> {
         let ring = self.signing_keys()?;
         let issuer = self.issuer();
         let spec = IdTokenSpec {
@@ -177,7 +189,11 @@ impl Control {
             iat: self.now().timestamp(),
             google: None,
         };
-        Ok(kumo_identity::tokens::mint_id_token(&ring, &spec))
+        let mut claims = kumo_identity::tokens::id_token_claims(&spec);
+        if let Some(domain) = hosted_domain {
+            claims.insert("hd".into(), json!(domain));
+        }
+        Ok(kumo_identity::jwt::encode_rs256(ring.current(), &claims))
     }
 
     /// Whether the token id `jti` (or a refresh-token family) was revoked.
@@ -272,7 +288,8 @@ impl Control {
     /// `GET /oauth2/v3/tokeninfo?access_token=…`: Google's tokeninfo JSON (numbers as strings),
     /// or `None` for a token that is not valid now.
     pub fn access_token_info(&self, token: &str) -> Result<Option<Value>, Error> {
-        let Ok(caller) = self.authenticate_bearer(Some(&format!("Bearer {token}"))) else {
+        let Ok(Some((caller, _))) = self.authenticate_token(Some(&format!("Bearer {token}")))
+        else {
             return Ok(None);
         };
         if !token.starts_with(kumo_identity::tokens::ACCESS_TOKEN_PREFIX) {
@@ -305,7 +322,7 @@ impl Control {
     /// `GET /v1/userinfo` (and `/oauth2/v3/userinfo`): the OpenID claims of the bearer of a
     /// Kumo access token; `None` when the token is not valid.
     pub fn userinfo(&self, header: Option<&str>) -> Result<Option<Value>, Error> {
-        let Ok(caller) = self.authenticate_bearer(header) else {
+        let Ok(Some((caller, _))) = self.authenticate_token(header) else {
             return Ok(None);
         };
         let Some(email) = caller.email() else {
