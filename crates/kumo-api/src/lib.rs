@@ -11,12 +11,12 @@ pub mod auth;
 pub mod directory;
 mod dispatch;
 mod extract;
-pub mod iam_admin;
-pub mod iam_credentials;
 pub mod iap;
 pub mod logging;
 pub mod metadata;
 pub mod oauth;
+pub mod iam_admin;
+pub mod iam_credentials;
 pub mod org_policy;
 pub mod path;
 pub mod resource_manager;
@@ -28,6 +28,7 @@ pub mod service_usage;
 pub mod status;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod troubleshooter;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -71,6 +72,7 @@ pub fn router(api: Api) -> Router {
         .route("/robot/v1/metadata/x509/{email}", get(oauth::service_account_x509))
         .route("/service_accounts/v1/metadata/jwk/{email}", get(oauth::service_account_jwk))
         .route("/iap/verify/public_key-jwk", get(iap::public_key_jwk))
+        .route("/iap/verify/public_key", get(iap::public_key_pem))
         .route("/_gcp_iap/handle_redirect", get(iap::relay))
         .fallback(dispatch::dispatch)
         .with_state(api)

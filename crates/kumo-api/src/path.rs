@@ -43,13 +43,20 @@ pub fn match_template(template: &'static str, path: &str) -> Option<Params> {
     }
 }
 
-/// Splits `a/b/c:verb` into (`a/b/c`, Some(`verb`)); a `:` before the last `/` is not a verb.
+/// Splits `a/b/c:verb` into (`a/b/c`, Some(`verb`)). Only a suffix of letters after the last
+/// segment's last `:` is a custom verb (`:getIamPolicy`); a `:` elsewhere belongs to the name, as
+/// in `dockerImages/app@sha256:4f3c…`, which clients do not escape.
 fn split_verb(path: &str) -> (&str, Option<&str>) {
     let last_slash = path.rfind('/').unwrap_or(0);
     match path[last_slash..].rfind(':') {
         Some(offset) => {
             let at = last_slash + offset;
-            (&path[..at], Some(&path[at + 1..]))
+            let verb = &path[at + 1..];
+            if !verb.is_empty() && verb.bytes().all(|b| b.is_ascii_alphabetic()) {
+                (&path[..at], Some(verb))
+            } else {
+                (path, None)
+            }
         }
         None => (path, None),
     }
@@ -94,6 +101,9 @@ mod tests {
         assert!(match_template(t2, "/v2/projects/p1/locations/l/services/hello").is_none());
         assert!(match_template(t, "/v2/projects/p1/locations/l/services/").is_none());
         assert!(match_template(t, "/v2/projects/p1/locations/l/services/a/b").is_none());
+        let image = "/v1/projects/{project}/locations/{location}/repositories/{repository}/dockerImages/{image}";
+        let p = match_template(image, "/v1/projects/p/locations/us/repositories/r/dockerImages/app@sha256:4f3c09").unwrap();
+        assert_eq!(p.get("image"), "app@sha256:4f3c09");
     }
 
     #[test]

@@ -1326,6 +1326,16 @@ pub static ROUTES: &[Route] = &[
         rpc: "kumo.keys.rotate",
         handler: |api, req| Box::pin(crate::directory::rotate_keys(api, req)),
     },
+    // == policy troubleshooter ==
+    Route {
+        method: Method::POST,
+        template: "/v3/iam:troubleshoot",
+        // Troubleshooting reads the resource's allow policy: the getIamPolicy permission of the
+        // resource's type is checked inside (run.services.getIamPolicy, ...).
+        permission: None,
+        rpc: "google.cloud.policytroubleshooter.iam.v3.PolicyTroubleshooter.TroubleshootIamPolicy",
+        handler: |api, req| Box::pin(crate::troubleshooter::troubleshoot(api, req)),
+    },
     // == iap ==
     Route {
         method: Method::POST,

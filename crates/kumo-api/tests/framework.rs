@@ -189,3 +189,23 @@ fn domain_restriction_admits_the_projects_own_service_agents() {
     current["bindings"].as_array_mut().unwrap().push(json!({"role": "roles/viewer", "members": ["user:bob@example.com"]}));
     h.control.set_iam_policy(&call, &project, "resourcemanager.projects.setIamPolicy", &current, None).unwrap();
 }
+
+#[tokio::test]
+async fn troubleshooter_explains_and_suggests_roles() {
+    let h = Harness::new();
+    let resource = "//run.googleapis.com/projects/demo-project/locations/us-central1/services/hello";
+    let body = json!({"accessTuple": {"principal": "user:bob@example.com", "fullResourceName": resource, "permission": "run.routes.invoke"}});
+    let (status, answer) = h.call("user:alice@example.com", Method::POST, "/v3/iam:troubleshoot", Some(body.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["overallAccessState"], "CANNOT_ACCESS");
+    assert_eq!(answer["suggestedRoles"][0], "roles/run.servicesInvoker");
+    let project = &answer["allowPolicyExplanation"]["explainedPolicies"][1];
+    assert_eq!(project["fullResourceName"], "//cloudresourcemanager.googleapis.com/projects/demo-project");
+    // After a grant on the project, the same question is answered yes, by the project's policy.
+    h.grant_on_project("roles/run.invoker", "user:bob@example.com");
+    let (_, answer) = h.call("user:alice@example.com", Method::POST, "/v3/iam:troubleshoot", Some(body.clone())).await;
+    assert_eq!(answer["overallAccessState"], "CAN_ACCESS");
+    // Troubleshooting needs to read the policy: bob may not.
+    let (status, _) = h.call("user:carol@example.com", Method::POST, "/v3/iam:troubleshoot", Some(body)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

@@ -27,6 +27,7 @@ mod organizations;
 pub mod operations;
 mod projects;
 mod resource;
+pub mod troubleshoot;
 pub mod resource_manager;
 pub mod run;
 pub mod runtime;

@@ -112,6 +112,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     let control = Control::new(config, store, Arc::new(SystemClock))?;
     bootstrap(&control, &settings)?;
+    // Executions a stopped Kumo left running can never finish: mark them failed, as Cloud Run
+    // does when it loses track of a task.
+    let recovered = control.recover_executions()?;
+    if recovered > 0 {
+        tracing::warn!(recovered, "marked executions interrupted by the last stop as failed");
+    }
     load_images(&control, &settings)?;
     control.runtime().set_metadata_server(Arc::new(MetadataListeners { control: control.clone() }));
     let api = kumo_api::router(kumo_api::Api::new(control.clone()));
