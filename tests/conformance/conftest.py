@@ -150,8 +150,8 @@ def curl(url, token=None, host=None) -> tuple[int, str]:
 def gateway_url(cli: Cli, service: str, *flags: str) -> str:
     """The service's `*.run.localhost` URL on Kumo's own port (from the run.googleapis.com/urls annotation).
 
-    The `127.0.0.1:SERVICEPORT` URL is not used: Kumo numbers those from a fixed 8100, so two Kumo
-    servers on one machine (this tier starts several) are given the same port (see docs/clients.md).
+    The `127.0.0.1:SERVICEPORT` URL is avoided: a service port is checked free when allocated, but
+    this tier starts and stops many servers, and a port may be taken by another one later.
     """
     urls = json.loads(cli.json("run", "services", "describe", service, *flags)["metadata"]["annotations"]["run.googleapis.com/urls"])
     return next(u for u in urls if ".run.localhost:" in u and ".a.run." not in u)
