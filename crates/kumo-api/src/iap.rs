@@ -173,12 +173,21 @@ fn bad_relay() -> Response {
         .into_response()
 }
 
+/// `GET /iap/verify/public_key`: Kumo's `https://www.gstatic.com/iap/verify/public_key`.
+pub async fn public_key_pem(State(api): State<Api>) -> Response {
+    public_document(api.control.iap_public_key_pems())
+}
+
 /// `GET /iap/verify/public_key-jwk`: Kumo's `https://www.gstatic.com/iap/verify/public_key-jwk`.
 pub async fn public_key_jwk(State(api): State<Api>) -> Response {
-    match api.control.iap_jwks() {
-        Ok(jwks) => {
-            let mut response = Json(jwks).into_response();
-            // gstatic serves the set with a short public cache lifetime; clients refetch on an unknown kid.
+    public_document(api.control.iap_jwks())
+}
+
+fn public_document(document: Result<serde_json::Value, Error>) -> Response {
+    match document {
+        Ok(document) => {
+            let mut response = Json(document).into_response();
+            // gstatic serves these with a short public cache lifetime; clients refetch on an unknown kid.
             response.headers_mut().insert(
                 axum::http::header::CACHE_CONTROL,
                 axum::http::HeaderValue::from_static("public, max-age=300"),
@@ -186,7 +195,7 @@ pub async fn public_key_jwk(State(api): State<Api>) -> Response {
             response
         }
         Err(error) => {
-            tracing::error!(%error, "IAP JWK set unavailable");
+            tracing::error!(%error, "IAP public keys unavailable");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }

@@ -275,3 +275,23 @@ async fn the_sign_in_relay_never_redirects_elsewhere() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "state {state:?}");
     }
 }
+
+#[tokio::test]
+async fn pem_document_names_the_jwk_kids() {
+    let h = Harness::new();
+    let (_, jwks) = h
+        .call("", Method::GET, "/iap/verify/public_key-jwk", None)
+        .await;
+    let (status, pems) = h
+        .call("", Method::GET, "/iap/verify/public_key", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let kid = jwks["keys"][0]["kid"].as_str().unwrap();
+    assert!(
+        pems[kid]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN PUBLIC KEY-----\n")
+    );
+    assert_eq!(pems.as_object().unwrap().len(), 1);
+}

@@ -276,6 +276,35 @@ pub fn encode_component(text: &str) -> String {
     out
 }
 
+/// The PEM SubjectPublicKeyInfo of a P-256 point given as JWK coordinates. The DER is fixed
+/// apart from the point: SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING 04||x||y }.
+fn p256_spki_pem(x: &str, y: &str) -> Result<String, Error> {
+    use base64::Engine as _;
+    const PREFIX: [u8; 26] = [
+        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
+        0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+    ];
+    let decode = |coordinate: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(coordinate)
+            .ok()
+            .filter(|bytes| bytes.len() == 32)
+            .ok_or_else(|| Error::internal("IAP JWK coordinate is not 32 bytes"))
+    };
+    let mut der = PREFIX.to_vec();
+    der.push(0x04);
+    der.extend(decode(x)?);
+    der.extend(decode(y)?);
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem.push_str("-----END PUBLIC KEY-----\n");
+    Ok(pem)
+}
+
 fn random_token() -> String {
     use base64::Engine as _;
     use rand::RngCore as _;
@@ -403,6 +432,22 @@ impl Control {
             .map(|(_, key)| key)
             .collect();
         Ok(kumo_identity::docs::iap_jwks(&keys))
+    }
+
+    /// `GET /iap/verify/public_key`: the same keys as a JSON map `kid` → PEM public key
+    /// (`-----BEGIN PUBLIC KEY-----`, SubjectPublicKeyInfo), Google's older document.
+    pub fn iap_public_key_pems(&self) -> Result<Value, Error> {
+        let jwks = self.iap_jwks()?;
+        let mut pems = serde_json::Map::new();
+        for jwk in jwks["keys"].as_array().into_iter().flatten() {
+            let (Some(kid), Some(x), Some(y)) =
+                (jwk["kid"].as_str(), jwk["x"].as_str(), jwk["y"].as_str())
+            else {
+                return Err(Error::internal("IAP JWK without kid, x or y"));
+            };
+            pems.insert(kid.to_owned(), json!(p256_spki_pem(x, y)?));
+        }
+        Ok(Value::Object(pems))
     }
 
     /// The signed `X-Goog-IAP-JWT-Assertion` for `user` reaching `target` (§6.4).
@@ -881,6 +926,33 @@ mod tests {
         // The key persists: a second mint uses the same kid.
         let again = control.mint_iap_assertion(&target, &bob()).unwrap();
         assert_eq!(jwt::decode_header(&again).unwrap().kid.unwrap(), kid);
+    }
+
+    #[test]
+    fn pem_map_names_the_same_keys_as_the_jwk_set() {
+        use base64::Engine as _;
+        let (control, _) = control();
+        let jwks = control.iap_jwks().unwrap();
+        let pems = control.iap_public_key_pems().unwrap();
+        let kid = jwks["keys"][0]["kid"].as_str().unwrap();
+        let pem = pems[kid].as_str().unwrap();
+        let body: String = pem
+            .lines()
+            .filter(|line| !line.starts_with("-----"))
+            .collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap();
+        assert_eq!(der.len(), 91);
+        assert_eq!(der[26], 0x04);
+        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(jwks["keys"][0]["x"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(&der[27..59], x.as_slice());
+        assert!(
+            pem.starts_with("-----BEGIN PUBLIC KEY-----\n")
+                && pem.ends_with("-----END PUBLIC KEY-----\n")
+        );
     }
 
     #[test]
