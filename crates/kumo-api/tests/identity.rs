@@ -1707,3 +1707,49 @@ async fn tokens_without_an_api_scope_are_refused_at_apis_but_work_for_userinfo()
     assert_eq!(claims["hd"], "example.com");
     assert_eq!(claims["aud"], "kumo-cli");
 }
+
+#[test]
+fn arbitrary_and_mutated_bearer_tokens_never_authenticate() {
+    use proptest::prelude::*;
+    let world = World::new();
+    let account = world.account("runner");
+    let iat = now();
+    let valid = signed(
+        &account,
+        json!({"iss": account.email, "sub": account.email, "aud": "https://run.googleapis.com/", "iat": iat, "exp": iat + 3600}),
+    );
+    let control = world.harness.control.clone();
+    assert!(
+        control
+            .authenticate_bearer(Some(&format!("Bearer {valid}")))
+            .is_ok()
+    );
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 256,
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(
+            &(".{0,300}", 0..valid.len(), any::<u8>()),
+            |(noise, position, byte)| {
+                // Random text is never a credential.
+                let refused = control.authenticate_bearer(Some(&format!("Bearer {noise}")));
+                let unauthenticated =
+                    matches!(refused, Err(kumo_control::Error::Unauthenticated { .. }));
+                prop_assert!(unauthenticated);
+                // Any single-byte change to a valid self-signed JWT is refused (or is the same token).
+                let mut bytes = valid.clone().into_bytes();
+                let replacement =
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+                        [usize::from(byte) % 65];
+                bytes[position] = replacement;
+                let mutated = String::from_utf8(bytes).expect("ascii");
+                if mutated != valid {
+                    let outcome = control.authenticate_bearer(Some(&format!("Bearer {mutated}")));
+                    prop_assert!(outcome.is_err(), "mutation at {} accepted", position);
+                }
+                Ok(())
+            },
+        )
+        .expect("property holds");
+}
