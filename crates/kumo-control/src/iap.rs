@@ -178,17 +178,6 @@ impl IapTarget {
         iap_service_agent(&self.project_number)
     }
 
-    /// The audiences a programmatic caller's ID token may carry: IAP's OAuth client and the
-    /// service's URLs. UNCONFIRMED (spec §9 item 7) which Google accepts on Cloud Run-native IAP.
-    pub fn accepted_audiences(&self) -> Vec<String> {
-        let mut audiences = vec![IAP_OAUTH_CLIENT_ID.to_owned()];
-        for url in &self.urls {
-            audiences.push(url.clone());
-            audiences.push(format!("{url}/"));
-        }
-        audiences
-    }
-
     /// A per-service suffix for cookie names. Browsers share cookies across the ports of one
     /// host (all `http://127.0.0.1:PORT` service URLs), so each service needs its own name; the
     /// value is bound to the service too.
