@@ -2,8 +2,15 @@
 //! authenticator (not the harness's test tokens), a bootstrapped administrator, and helpers that
 //! make service accounts, keys and tokens the way clients do.
 
-#![allow(dead_code, reason = "each test file uses a different part of the helpers")]
-#![expect(clippy::expect_used, clippy::panic, reason = "test set-up fails loudly")]
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the helpers"
+)]
+#![expect(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test set-up fails loudly"
+)]
 
 use axum::Router;
 use axum::body::Body;
