@@ -13,6 +13,7 @@ mod tokens;
 
 pub use bootstrap::{BootstrapConfig, BootstrapReport, USER_SCOPES};
 pub use issuer::SYSTEM_ADMIN_PERMISSION;
+pub use tokens::MintedAccessToken;
 pub use oauth::{
     AuthorizationRequest, CLI_CLIENT_ID, CLI_CLIENT_SECRET, OAuthError, SignInAccount,
     TokenRequest, TokenResponse,
