@@ -548,8 +548,35 @@ impl Control {
             return Ok(Err(TokenRefusal::Malformed));
         }
         let ring = self.signing_keys()?;
-        Ok(verified_token(&ring, token, &self.issuer(), now))
+        let verified = match verified_token(&ring, token, &self.issuer(), now) {
+            Ok(verified) => verified,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        if let Some(caller) = verified.caller {
+            return Ok(Ok(VerifiedToken { caller, audiences: verified.audiences, exp: verified.exp }));
+        }
+        // Without `email` (generateIdToken with includeEmail=false, gcloud's default) the token
+        // names its principal only by `sub`, the service account's unique id — as Cloud Run
+        // resolves it. An unknown id never passes IAM.
+        let caller = match self.service_account_target("-", &verified.sub, false) {
+            Ok(target) => target
+                .record
+                .and_then(|record| record.data["email"].as_str().map(|email| Caller::ServiceAccount { email: email.to_owned() })),
+            Err(_) => None,
+        };
+        Ok(match caller {
+            Some(caller) => Ok(VerifiedToken { caller, audiences: verified.audiences, exp: verified.exp }),
+            None => Err(TokenRefusal::Invalid("ID token without email for an unknown principal".into())),
+        })
     }
+}
+
+/// What a verified ID token says: its caller when it carries `email`, else only `sub`.
+struct TokenClaims {
+    caller: Option<Caller>,
+    sub: String,
+    audiences: Vec<String>,
+    exp: i64,
 }
 
 /// Signature, lifetime and token type of a Kumo ID token (audience is checked per service).
@@ -558,7 +585,7 @@ fn verified_token(
     token: &str,
     issuer: &str,
     now: i64,
-) -> Result<VerifiedToken, TokenRefusal> {
+) -> Result<TokenClaims, TokenRefusal> {
     use kumo_identity::jwt::JwtError;
     let claims = kumo_identity::tokens::verify_id_token(ring, token, issuer, &[], now, LEEWAY)
         .map_err(|e| match e {
@@ -579,15 +606,14 @@ fn verified_token(
         .get("email")
         .and_then(Value::as_str)
         .map(str::to_owned);
-    let Some(email) = email else {
-        // Without `email` Cloud Run cannot name the principal; such a token never passes IAM.
-        return Err(TokenRefusal::Invalid("ID token without email".into()));
-    };
-    let caller = if email.ends_with(".gserviceaccount.com") {
-        Caller::ServiceAccount { email }
-    } else {
-        Caller::User { email }
-    };
+    let caller = email.map(|email| {
+        if email.ends_with(".gserviceaccount.com") {
+            Caller::ServiceAccount { email }
+        } else {
+            Caller::User { email }
+        }
+    });
+    let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_owned();
     let audiences = match claims.get("aud") {
         Some(Value::String(a)) => vec![a.clone()],
         Some(Value::Array(list)) => list
@@ -598,11 +624,7 @@ fn verified_token(
         _ => Vec::new(),
     };
     let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
-    Ok(VerifiedToken {
-        caller,
-        audiences,
-        exp,
-    })
+    Ok(TokenClaims { caller, sub, audiences, exp })
 }
 
 /// Dev mode text for a 401.
