@@ -126,7 +126,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let service_ports = tokio::spawn(gateway.clone().serve_service_ports(stop_rx));
     // `*.run.localhost` hosts go to the data plane before any API route is matched.
     let front = gateway.clone();
-    let app = axum::Router::new().fallback_service(api).layer(axum::middleware::from_fn(
+    // The console (issue 6): a client of the API above, on the same port.
+    let console = kumo_console::router(format!("http://{local}"));
+    let app = axum::Router::new().nest("/console", console).fallback_service(api).layer(axum::middleware::from_fn(
         move |axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
               request: axum::extract::Request,
               next: axum::middleware::Next| {
