@@ -33,47 +33,56 @@ struct Console {
     login_cookie: String,
 }
 
-/// The console's routes, to be nested at `/console`. `api_base` is the URL of Kumo's own API
+/// The console's routes, all under `/console` (merged into the server's router; unknown
+/// paths fall through to the API's 404). `api_base` is the URL of Kumo's own API
 /// (`http://127.0.0.1:PORT`): the console calls it over loopback and uses it for the OAuth
 /// redirect URI (the `kumo-cli` client accepts loopback redirects only).
 pub fn router(api_base: String) -> Router {
-    let port = api_base
-        .rsplit(':')
-        .next()
-        .unwrap_or("80")
-        .trim_end_matches('/')
-        .to_owned();
-    let console = Console {
-        client: Client::new(api_base.trim_end_matches('/').to_owned()),
-        sessions: Sessions::default(),
-        session_cookie: format!("kumo_console_{port}"),
-        login_cookie: format!("kumo_console_login_{port}"),
-    };
+    routes(Console::new(&api_base))
+}
+
+impl Console {
+    fn new(api_base: &str) -> Self {
+        let base = api_base.trim_end_matches('/');
+        let port = base.rsplit(':').next().unwrap_or("80");
+        Console {
+            client: Client::new(base.to_owned()),
+            sessions: Sessions::default(),
+            session_cookie: format!("kumo_console_{port}"),
+            login_cookie: format!("kumo_console_login_{port}"),
+        }
+    }
+}
+
+fn routes(console: Console) -> Router {
     Router::new()
-        .route("/", get(pages::home))
-        .route("/assets/console.css", get(pages::stylesheet))
-        .route("/signin", get(pages::sign_in))
-        .route("/oauth2callback", get(pages::oauth_callback))
-        .route("/signout", post(pages::sign_out))
-        .route("/projects/{project}/services", get(pages::services))
-        .route("/projects/{project}/troubleshoot", get(pages::troubleshoot))
+        .route("/console", get(pages::home))
+        .route("/console/", get(pages::home))
+        .route("/console/assets/console.css", get(pages::stylesheet))
+        .route("/console/signin", get(pages::sign_in))
+        .route("/console/oauth2callback", get(pages::oauth_callback))
+        .route("/console/signout", post(pages::sign_out))
+        .route("/console/projects/{project}/services", get(pages::services))
         .route(
-            "/projects/{project}/policies/{constraint}",
+            "/console/projects/{project}/troubleshoot",
+            get(pages::troubleshoot),
+        )
+        .route(
+            "/console/projects/{project}/policies/{constraint}",
             get(pages::org_policy),
         )
         .route(
-            "/projects/{project}/locations/{location}/services/{service}",
+            "/console/projects/{project}/locations/{location}/services/{service}",
             get(pages::service_security),
         )
         .route(
-            "/projects/{project}/locations/{location}/services/{service}/logs",
+            "/console/projects/{project}/locations/{location}/services/{service}/logs",
             get(pages::service_logs),
         )
         .route(
-            "/projects/{project}/locations/{location}/services/{service}/{action}",
+            "/console/projects/{project}/locations/{location}/services/{service}/{action}",
             post(pages::service_action),
         )
-        .fallback(pages::not_found)
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(console)
 }
@@ -100,4 +109,136 @@ async fn security_headers(request: Request, next: Next) -> Response {
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    /// An API base nobody listens on: these requests must be decided before any API call.
+    const NO_API: &str = "http://127.0.0.1:9";
+
+    fn form_post(uri: &str, cookie: Option<&str>, body: &str) -> Request<Body> {
+        let mut request =
+            Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        request.body(Body::from(body.to_owned())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn state_changes_need_the_session_and_its_csrf_token() {
+        let console = Console::new(NO_API);
+        let id = console
+            .sessions
+            .create("alice@example.com".into(), "ya29.t".into());
+        let csrf = console.sessions.get(&id).unwrap().csrf;
+        let other = console
+            .sessions
+            .create("bob@example.com".into(), "ya29.u".into());
+        let other_csrf = console.sessions.get(&other).unwrap().csrf;
+        let app = routes(console);
+        let uri = "/console/projects/p/locations/us-central1/services/hello/authentication";
+        let cookie = format!("kumo_console_9={id}");
+        let cases = [
+            (
+                None,
+                format!("access=public&csrf_token={csrf}"),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                Some(cookie.as_str()),
+                "access=public".to_owned(),
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                Some(cookie.as_str()),
+                "access=public&csrf_token=".to_owned(),
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                Some(cookie.as_str()),
+                format!("access=public&csrf_token={other_csrf}"),
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                Some("kumo_console_9=forged"),
+                format!("access=public&csrf_token={csrf}"),
+                StatusCode::UNAUTHORIZED,
+            ),
+            // Past the CSRF check: the API is unreachable, so the page reports a gateway error.
+            (
+                Some(cookie.as_str()),
+                format!("access=public&csrf_token={csrf}"),
+                StatusCode::BAD_GATEWAY,
+            ),
+        ];
+        for (cookie, body, expected) in cases {
+            let response = app
+                .clone()
+                .oneshot(form_post(uri, cookie, &body))
+                .await
+                .unwrap();
+            assert_eq!(response.status(), expected, "{cookie:?} {body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn every_answer_carries_the_strict_csp() {
+        let app = routes(Console::new(NO_API));
+        for uri in ["/console", "/console/", "/console/assets/console.css"] {
+            let response = app
+                .clone()
+                .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{uri}");
+            let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap();
+            assert!(
+                csp.starts_with("default-src 'self'; script-src 'none'"),
+                "{csp}"
+            );
+            assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "DENY");
+        }
+    }
+
+    #[tokio::test]
+    async fn sign_in_binds_state_to_the_browser_and_uses_pkce() {
+        let app = routes(Console::new(NO_API));
+        let request = Request::get("/console/signin")
+            .header(header::HOST, "127.0.0.1:9")
+            .body(Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let location = response.headers()[header::LOCATION].to_str().unwrap();
+        assert!(location.starts_with("/o/oauth2/v2/auth?client_id=kumo-cli&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fconsole%2Foauth2callback"));
+        assert!(location.contains("&code_challenge_method=S256"));
+        let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
+        assert!(cookie.starts_with("kumo_console_login_9="));
+        assert!(cookie.contains("HttpOnly; SameSite=Strict"));
+        // Another host name is sent to the API's own host first (cookies are per host).
+        let request = Request::get("/console/signin")
+            .header(header::HOST, "localhost:9")
+            .body(Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(
+            response.headers()[header::LOCATION],
+            "http://127.0.0.1:9/console/signin"
+        );
+        // A callback whose state was not started in this browser is refused.
+        let request = Request::get("/console/oauth2callback?code=4/x&state=forged")
+            .body(Body::empty())
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    }
 }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -119,22 +119,6 @@ pub async fn stylesheet() -> Response {
         HeaderValue::from_static("public, max-age=300"),
     );
     response
-}
-
-pub async fn not_found(uri: Uri) -> Response {
-    // `/console/` (trailing slash) is the home page too.
-    if uri.path() == "/" {
-        return redirect("/console");
-    }
-    html_response(
-        StatusCode::NOT_FOUND,
-        page(
-            "Not found",
-            None,
-            &[],
-            "<p><a href=\"/console\">Back to the console</a></p>",
-        ),
-    )
 }
 
 // ---- sign-in -------------------------------------------------------------------------------
@@ -621,7 +605,8 @@ fn render_security(
     let _ = write!(
         body,
         "<dl class=\"facts\"><dt>URL</dt><dd>{}</dd><dt>Region</dt><dd>{}</dd><dt>Service account</dt><dd>{}</dd>\
-         <dt>Ingress</dt><dd>{}</dd><dt>Last deployed by</dt><dd>{} ({})</dd></dl>",
+         <dt>Ingress</dt><dd>{}</dd><dt>Last deployed by</dt><dd>{} ({})</dd><dt>Traffic</dt><dd>{}</dd>\
+         <dt>Custom audiences</dt><dd>{}</dd></dl>",
         esc(str_of(service, "uri")),
         esc(location),
         esc(service["template"]["serviceAccount"]
@@ -630,6 +615,16 @@ fn render_security(
         esc(str_of(service, "ingress")),
         esc(str_of(service, "lastModifier")),
         esc(str_of(service, "updateTime")),
+        esc(&traffic_summary(service)),
+        esc(&service["customAudiences"]
+            .as_array()
+            .map(|a| a
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", "))
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| "none".to_owned())),
     );
     body.push_str(&service_tabs(&base, "Security"));
 
@@ -729,6 +724,31 @@ fn render_security(
         esc(&resource),
     );
     body
+}
+
+/// Where requests go, from the service's observed `trafficStatuses`.
+fn traffic_summary(service: &Value) -> String {
+    let latest = service["latestReadyRevision"]
+        .as_str()
+        .and_then(|r| r.rsplit('/').next())
+        .unwrap_or("none ready");
+    let parts: Vec<String> = service["trafficStatuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            let percent = t["percent"].as_i64().unwrap_or(0);
+            match t["revision"].as_str() {
+                Some(revision) if !revision.is_empty() => format!("{percent}% → {revision}"),
+                _ => format!("{percent}% → latest ({latest})"),
+            }
+        })
+        .collect();
+    if parts.is_empty() {
+        "no traffic".to_owned()
+    } else {
+        parts.join(", ")
+    }
 }
 
 fn render_permissions(base: &str, csrf: &str, view: &ServiceView) -> String {
@@ -970,7 +990,7 @@ pub async fn service_action(
                 .await
                 .map(|()| if on { "iap-on" } else { "iap-off" })
         }
-        _ => return not_found(Uri::from_static("/unknown")).await,
+        _ => return bad_form(&session, &project, &location, &id, "Unknown action."),
     };
     match outcome {
         Ok(done) => redirect(&format!(
@@ -1215,7 +1235,7 @@ fn render_troubleshoot(
             out,
             "<h3>{}</h3><p>{}</p>",
             esc(str_of(policy, "fullResourceName")),
-            esc(str_of(policy, "allowAccessState"))
+            esc(state_label(str_of(policy, "allowAccessState")))
         );
         let bindings = policy["bindingExplanations"]
             .as_array()
@@ -1240,22 +1260,42 @@ fn render_troubleshoot(
                 out,
                 "<tr><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td></tr>",
                 esc(str_of(binding, "role")),
-                esc(str_of(binding, "rolePermission")),
-                esc(binding["combinedMembership"]["membership"]
-                    .as_str()
-                    .unwrap_or_default()),
+                esc(state_label(str_of(binding, "rolePermission"))),
+                esc(state_label(
+                    binding["combinedMembership"]["membership"]
+                        .as_str()
+                        .unwrap_or_default()
+                )),
                 if via.is_empty() {
                     String::new()
                 } else {
                     format!(" via {}", esc(&via.join(", ")))
                 },
-                esc(str_of(binding, "allowAccessState")),
+                esc(state_label(str_of(binding, "allowAccessState"))),
             );
         }
         out.push_str("</tbody></table>");
     }
     out.push_str("</section>");
     out
+}
+
+/// Policy Troubleshooter enum values in words (unknown values are shown as they are).
+fn state_label(value: &str) -> &str {
+    match value {
+        "ALLOW_ACCESS_STATE_GRANTED" => "Grants access",
+        "ALLOW_ACCESS_STATE_NOT_GRANTED" => "Does not grant access",
+        "ALLOW_ACCESS_STATE_UNKNOWN_CONDITIONAL" => "Grants access only if a condition holds",
+        "ALLOW_ACCESS_STATE_UNKNOWN_INFO" => "Unknown: you cannot see every policy involved",
+        "ROLE_PERMISSION_INCLUDED" => "Yes",
+        "ROLE_PERMISSION_NOT_INCLUDED" => "No",
+        "ROLE_PERMISSION_UNKNOWN_INFO" => "Unknown (role unavailable)",
+        "MEMBERSHIP_MATCHED" => "Yes",
+        "MEMBERSHIP_NOT_MATCHED" => "No",
+        "MEMBERSHIP_UNKNOWN_INFO" => "Unknown",
+        "MEMBERSHIP_UNKNOWN_UNSUPPORTED" => "Unknown (unsupported principal type)",
+        other => other,
+    }
 }
 
 pub async fn service_logs(
@@ -1506,6 +1546,22 @@ mod tests {
             empty["etag"], "ACAB",
             "etag sent back for optimistic concurrency"
         );
+    }
+
+    #[test]
+    fn traffic_in_words() {
+        let service = json!({
+            "latestReadyRevision": "projects/p/locations/r/services/s/revisions/s-00002-abc",
+            "trafficStatuses": [
+                {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "percent": 90},
+                {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", "revision": "s-00001-xyz", "percent": 10},
+            ],
+        });
+        assert_eq!(
+            traffic_summary(&service),
+            "90% → latest (s-00002-abc), 10% → s-00001-xyz"
+        );
+        assert_eq!(traffic_summary(&json!({})), "no traffic");
     }
 
     #[test]

@@ -128,7 +128,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let front = gateway.clone();
     // The console (issue 6): a client of the API above, on the same port.
     let console = kumo_console::router(format!("http://{local}"));
-    let app = axum::Router::new().nest("/console", console).fallback_service(api).layer(axum::middleware::from_fn(
+    let app = axum::Router::new().merge(console).fallback_service(api).layer(axum::middleware::from_fn(
         move |axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
               request: axum::extract::Request,
               next: axum::middleware::Next| {
