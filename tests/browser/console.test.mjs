@@ -247,6 +247,19 @@ test('console: seed 000 walkthrough as alice', async () => {
   await page.getByText('The binding was removed.').waitFor();
   assert.equal(await curlStatus(serviceUri, bobToken), 403, 'and not without it');
 
+  // IAP on, seen at a glance in the list, and off again.
+  await page.getByLabel('Identity-Aware Proxy (IAP)').check();
+  await page.getByRole('button', { name: 'Save IAP' }).click();
+  await page.getByText('Identity-Aware Proxy is on.').waitFor();
+  assert.equal((await api('GET', servicePath)).iapEnabled, true);
+  await page.getByRole('link', { name: project }).click();
+  assert.match(await page.locator('tr[data-service="hello"]').textContent(), /IAP on/);
+  await page.locator('tr[data-service="hello"]').getByRole('link', { name: 'hello' }).click();
+  await page.getByLabel('Identity-Aware Proxy (IAP)').uncheck();
+  await page.getByRole('button', { name: 'Save IAP' }).click();
+  await page.getByText('Identity-Aware Proxy is off.').waitFor();
+  assert.notEqual((await api('GET', servicePath)).iapEnabled, true);
+
   // "Why can't bob invoke this?"
   await page.getByLabel('Principal (email)').fill('bob@example.com');
   await page.getByRole('button', { name: 'Explain' }).click();
