@@ -216,6 +216,8 @@ test('console: seed 000 walkthrough as alice', async () => {
   assert.equal(await page.getByLabel('Require authentication').isChecked(), true);
   assert.equal(await page.getByLabel('Use Cloud IAM to authenticate incoming requests').isChecked(), true);
   assert.equal(await page.getByLabel('Use Cloud IAM to authenticate incoming requests').isEnabled(), true);
+  const inherited = page.locator('section[aria-labelledby="inherited-h"]');
+  assert.match(await inherited.textContent(), /roles\/owner.*user:alice@example\.com/s);
   await shot(page, '3-security');
   assert.equal(await curlStatus(serviceUri), 403, 'private before');
 

@@ -469,6 +469,8 @@ struct ServiceView {
     /// `Ok(true)`: `run.managed.requireInvokerIam` is enforced on the project (set there or
     /// inherited).
     require_invoker_iam: Result<bool, ApiError>,
+    /// The project's allow policy: its grants reach the service by inheritance.
+    project_policy: Result<Value, ApiError>,
 }
 
 async fn load_service(
@@ -521,11 +523,21 @@ async fn load_service(
         )
         .await
         .map(|policy| boolean_enforced(&policy));
+    let project_policy = console
+        .client
+        .call(
+            token,
+            "POST",
+            &format!("/v3/projects/{}:getIamPolicy", enc(project)),
+            Some(json!({"options": {"requestedPolicyVersion": 3}})),
+        )
+        .await;
     Ok(ServiceView {
         service,
         policy,
         allowed,
         require_invoker_iam: effective,
+        project_policy,
     })
 }
 
@@ -832,6 +844,51 @@ fn render_permissions(base: &str, csrf: &str, view: &ServiceView) -> String {
          <button type=\"submit\">Add</button></fieldset>{why}</form></section>",
         esc(base),
     );
+    body.push_str(&render_inherited(view));
+    body
+}
+
+/// The project's grants, which every service in it inherits. Which of them carry a given
+/// permission is the troubleshooter's question (below), not guessed here.
+fn render_inherited(view: &ServiceView) -> String {
+    let mut body = String::from(
+        "<section aria-labelledby=\"inherited-h\"><h2 id=\"inherited-h\">Inherited from the project</h2>",
+    );
+    match &view.project_policy {
+        Ok(policy) => {
+            body.push_str(
+                "<table class=\"bindings\"><caption>Project grants (edit them on the project)</caption><thead><tr>\
+                 <th scope=\"col\">Role</th><th scope=\"col\">Principals</th><th scope=\"col\">Condition</th></tr></thead><tbody>",
+            );
+            for binding in policy["bindings"].as_array().into_iter().flatten() {
+                let members: Vec<&str> = binding["members"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let _ = write!(
+                    body,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(str_of(binding, "role")),
+                    esc(&members.join(", ")),
+                    esc(binding["condition"]["title"]
+                        .as_str()
+                        .or_else(|| binding["condition"]["expression"].as_str())
+                        .unwrap_or_default()),
+                );
+            }
+            body.push_str("</tbody></table>");
+        }
+        Err(error) => body.push_str(&notice(
+            Notice::Info,
+            &format!(
+                "The project's IAM policy cannot be shown: {}",
+                error.message
+            ),
+        )),
+    }
+    body.push_str("</section>");
     body
 }
 
@@ -1590,6 +1647,9 @@ mod tests {
             policy: Ok(policy),
             allowed: allowed.iter().map(|p| (*p).to_owned()).collect(),
             require_invoker_iam: Ok(enforced),
+            project_policy: Ok(
+                json!({"bindings": [{"role": "roles/owner", "members": ["user:<o>@example.com"]}]}),
+            ),
         }
     }
 
@@ -1677,6 +1737,7 @@ mod tests {
         assert!(!html.contains("<script"));
         assert!(!html.contains("<b>"));
         assert!(html.contains("user:&lt;img src=x&gt;@example.com"));
+        assert!(html.contains("<td>roles/owner</td><td>user:&lt;o&gt;@example.com</td>"));
         assert!(
             html.contains("/services/s%3C1%3E/"),
             "path segments percent-encoded"
