@@ -209,6 +209,15 @@ test('console: seed 000 walkthrough as alice', async () => {
   assert.match(await row.textContent(), new RegExp(serviceUri.replace(/[.]/g, '\\.')));
   await shot(page, '2-services');
 
+  // Seed 000 "from the services list": public in one click, and back.
+  await page.getByRole('button', { name: 'Allow public access: hello' }).click();
+  await page.getByText('The service now allows public access').waitFor();
+  assert.match(await row.textContent(), /Allow public access/);
+  assert.equal(await curlStatus(serviceUri), 200, 'public from the list');
+  await page.getByRole('button', { name: 'Require authentication: hello' }).click();
+  await page.getByText('The service now requires authentication.').waitFor();
+  assert.equal(await curlStatus(serviceUri), 403, 'private from the list');
+
   // Security tab.
   await row.getByRole('link', { name: 'hello' }).click();
   await page.getByRole('link', { name: 'Security' }).waitFor();
@@ -331,6 +340,8 @@ test('console: seed 000 walkthrough as alice', async () => {
 test('console: bob (roles/run.viewer) sees the actions disabled with the reason', async () => {
   const context = await browser.newContext();
   const page = await signIn(context, 'bob@example.com');
+  await page.goto(`${base}/console/projects/${project}/services`);
+  assert.equal(await page.getByRole('button', { name: 'Allow public access: hello' }).isDisabled(), true);
   await page.goto(`${base}/console/projects/${project}/locations/${region}/services/hello`);
   await page.getByRole('heading', { name: 'Authentication' }).waitFor();
   assert.equal(await page.getByLabel('Allow public access').isDisabled(), true);

@@ -408,7 +408,13 @@ pub async fn services(
             Err(error) => return api_error_page(&session, title, &crumbs, &error),
         }
     }
-    let mut body = format!(
+    let mut body = query
+        .get("done")
+        .and_then(|code| done_message(code))
+        .map(|text| notice(Notice::Info, text))
+        .unwrap_or_default();
+    let _ = write!(
+        body,
         "<p class=\"tools\"><a href=\"/console/projects/{}/troubleshoot\">Policy Troubleshooter</a></p>",
         enc(&project)
     );
@@ -418,7 +424,7 @@ pub async fn services(
         body.push_str(
             "<table class=\"services\"><caption>Services</caption><thead><tr><th scope=\"col\">Name</th>\
              <th scope=\"col\">Region</th><th scope=\"col\">URL</th><th scope=\"col\">Last deployed</th>\
-             <th scope=\"col\">Deployed by</th><th scope=\"col\">Authentication</th></tr></thead><tbody>",
+             <th scope=\"col\">Deployed by</th><th scope=\"col\">Authentication</th><th scope=\"col\">Access</th></tr></thead><tbody>",
         );
         for service in &found {
             let name = str_of(service, "name");
@@ -437,10 +443,29 @@ pub async fn services(
                 )
                 .await
                 .ok();
+            let can_set = console
+                .client
+                .call(
+                    token,
+                    "POST",
+                    &format!(
+                        "{}:testIamPermissions",
+                        service_path(&project, location, id)
+                    ),
+                    Some(json!({"permissions": ["run.services.setIamPolicy"]})),
+                )
+                .await
+                .is_ok_and(|answer| {
+                    answer["permissions"]
+                        .as_array()
+                        .is_some_and(|p| !p.is_empty())
+                });
+            let access =
+                list_access_form(&session, &project, location, id, policy.as_ref(), can_set);
             let _ = write!(
                 body,
                 "<tr data-service=\"{}\"><th scope=\"row\"><a href=\"{}\">{}</a></th><td>{}</td><td><a href=\"{}\">{}</a></td>\
-                 <td>{}</td><td>{}</td><td class=\"auth\">{}</td></tr>",
+                 <td>{}</td><td>{}</td><td class=\"auth\">{}</td><td>{access}</td></tr>",
                 esc(id),
                 esc(&console_service_path(&project, location, id)),
                 esc(id),
@@ -457,6 +482,47 @@ pub async fn services(
     html_response(
         StatusCode::OK,
         page(title, Some(&viewer(&session)), &crumbs, &body),
+    )
+}
+
+/// Seed 000's "from the services list" procedure: one button that adds or removes allUsers'
+/// invoker binding, disabled (with the reason) without `run.services.setIamPolicy`.
+fn list_access_form(
+    session: &Session,
+    project: &str,
+    location: &str,
+    id: &str,
+    policy: Option<&Value>,
+    can_set: bool,
+) -> String {
+    let Some(policy) = policy else {
+        return String::new();
+    };
+    let public = members_of(policy, INVOKER_ROLE).contains(&"allUsers");
+    let (value, label) = if public {
+        ("require", "Require authentication")
+    } else {
+        ("public", "Allow public access")
+    };
+    let reason_id = format!("list-reason-{}", enc(id));
+    let (disabled, reason) = if can_set {
+        (String::new(), String::new())
+    } else {
+        (
+            format!(" disabled aria-describedby=\"{}\"", esc(&reason_id)),
+            format!(
+                "<span class=\"muted\" id=\"{}\">Needs run.services.setIamPolicy</span>",
+                esc(&reason_id)
+            ),
+        )
+    };
+    format!(
+        "<form method=\"post\" action=\"{}/authentication\">{}<input type=\"hidden\" name=\"access\" value=\"{value}\">\
+         <input type=\"hidden\" name=\"return_to\" value=\"list\">\
+         <button type=\"submit\" aria-label=\"{label}: {}\"{disabled}>{label}</button>{reason}</form>",
+        esc(&console_service_path(project, location, id)),
+        csrf_field(&session.csrf),
+        esc(id),
     )
 }
 
@@ -1050,6 +1116,10 @@ pub async fn service_action(
         _ => return bad_form(&session, &project, &location, &id, "Unknown action."),
     };
     match outcome {
+        Ok(done) if field("return_to") == "list" => redirect(&format!(
+            "/console/projects/{}/services?done={done}",
+            enc(&project)
+        )),
         Ok(done) => redirect(&format!(
             "{}?done={done}",
             console_service_path(&project, &location, &id)
