@@ -121,6 +121,7 @@ mod tests {
 
     /// An API base nobody listens on: these requests must be decided before any API call.
     const NO_API: &str = "http://127.0.0.1:9";
+    const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
 
     fn form_post(uri: &str, cookie: Option<&str>, body: &str) -> Request<Body> {
         let mut request =
@@ -136,11 +137,11 @@ mod tests {
         let console = Console::new(NO_API);
         let id = console
             .sessions
-            .create("alice@example.com".into(), "ya29.t".into());
+            .create("alice@example.com".into(), "ya29.t".into(), None, HOUR);
         let csrf = console.sessions.get(&id).unwrap().csrf;
         let other = console
             .sessions
-            .create("bob@example.com".into(), "ya29.u".into());
+            .create("bob@example.com".into(), "ya29.u".into(), None, HOUR);
         let other_csrf = console.sessions.get(&other).unwrap().csrf;
         let app = routes(console);
         let uri = "/console/projects/p/locations/us-central1/services/hello/authentication";

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -18,6 +19,8 @@ use crate::session::{Session, constant_time_eq, cookie, csrf_ok, pkce_challenge}
 /// The OAuth client the console signs in with: Kumo's built-in public client (loopback
 /// redirects only, PKCE), the same one the CLI uses.
 const CLIENT_ID: &str = "kumo-cli";
+/// Public like gcloud's: a native client cannot keep a secret; PKCE protects the code.
+const CLIENT_SECRET: &str = "kumo-cli-secret";
 const SCOPES: &str = "openid email https://www.googleapis.com/auth/cloud-platform";
 const INVOKER_ROLE: &str = "roles/run.invoker";
 const REQUIRE_INVOKER_IAM: &str = "run.managed.requireInvokerIam";
@@ -84,11 +87,47 @@ fn session_cookie(name: &str, value: &str, max_age: Option<u32>) -> String {
     format!("{name}={value}; Path=/console; HttpOnly; SameSite=Strict{age}")
 }
 
-fn current(console: &Console, headers: &HeaderMap) -> Option<(String, Session)> {
+/// The signed-in session, its access token refreshed when it is about to expire. A failed
+/// refresh (revoked, expired, user suspended) ends the session.
+async fn current(console: &Console, headers: &HeaderMap) -> Option<(String, Session)> {
     let header = headers.get(header::COOKIE)?.to_str().ok()?;
-    let id = cookie(header, &console.session_cookie)?;
-    let session = console.sessions.get(id)?;
-    Some((id.to_owned(), session))
+    let id = cookie(header, &console.session_cookie)?.to_owned();
+    let session = console.sessions.get(&id)?;
+    if !session.needs_refresh() {
+        return Some((id, session));
+    }
+    let refreshed = match &session.refresh_token {
+        Some(refresh_token) => console
+            .client
+            .token(vec![
+                ("grant_type", "refresh_token".to_owned()),
+                ("refresh_token", refresh_token.clone()),
+                ("client_id", CLIENT_ID.to_owned()),
+                ("client_secret", CLIENT_SECRET.to_owned()),
+            ])
+            .await
+            .ok()
+            .and_then(|answer| {
+                let token = answer["access_token"].as_str()?.to_owned();
+                Some((token, expires_in(&answer)))
+            }),
+        None => None,
+    };
+    match refreshed {
+        Some((token, lifetime)) => {
+            let session = console.sessions.set_token(&id, token, lifetime)?;
+            Some((id, session))
+        }
+        None => {
+            console.sessions.remove(&id);
+            None
+        }
+    }
+}
+
+/// `expires_in` of a token answer (Kumo: 3599 s).
+fn expires_in(answer: &Value) -> Duration {
+    Duration::from_secs(answer["expires_in"].as_u64().unwrap_or(3599))
 }
 
 fn viewer(session: &Session) -> Viewer<'_> {
@@ -125,7 +164,7 @@ pub async fn stylesheet() -> Response {
 
 /// Signed out: the sign-in page. Signed in: the project picker.
 pub async fn home(State(console): State<Console>, headers: HeaderMap) -> Response {
-    let Some((_, session)) = current(&console, &headers) else {
+    let Some((_, session)) = current(&console, &headers).await else {
         let body = format!(
             "<p>Sign in with your Kumo account to see and change who can do what.</p>\
              <p><a class=\"button\" href=\"{}/console/signin\">Sign in</a></p>",
@@ -258,7 +297,10 @@ pub async fn oauth_callback(
         Ok(info) => str_of(&info, "email").to_owned(),
         Err(error) => return fail(StatusCode::BAD_GATEWAY, &error.message),
     };
-    let id = console.sessions.create(email, access_token);
+    let refresh_token = token["refresh_token"].as_str().map(str::to_owned);
+    let id = console
+        .sessions
+        .create(email, access_token, refresh_token, expires_in(&token));
     let response = with_cookie(
         redirect("/console"),
         &session_cookie(&console.session_cookie, &id, None),
@@ -274,13 +316,18 @@ pub async fn sign_out(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some((id, session)) = current(&console, &headers) {
+    if let Some((id, session)) = current(&console, &headers).await {
         if !csrf_ok(&session, form.get("csrf_token").map(String::as_str)) {
             return csrf_refused();
         }
         console.sessions.remove(&id);
-        // Best effort: the session is gone either way.
-        let _ = console.client.revoke(&session.access_token).await;
+        // Best effort: the session is gone either way. Revoking the refresh token ends its
+        // whole family, access tokens included.
+        let token = session
+            .refresh_token
+            .as_ref()
+            .unwrap_or(&session.access_token);
+        let _ = console.client.revoke(token).await;
     }
     with_cookie(
         redirect("/console"),
@@ -383,7 +430,7 @@ pub async fn services(
     Path(project): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some((_, session)) = current(&console, &headers) else {
+    let Some((_, session)) = current(&console, &headers).await else {
         return redirect("/console");
     };
     let token = &session.access_token;
@@ -964,7 +1011,7 @@ pub async fn service_security(
     Path((project, location, id)): Path<(String, String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some((_, session)) = current(&console, &headers) else {
+    let Some((_, session)) = current(&console, &headers).await else {
         return redirect("/console");
     };
     let crumbs = service_crumbs(&project, &location, &id);
@@ -1039,7 +1086,7 @@ pub async fn service_action(
     Path((project, location, id, action)): Path<(String, String, String, String)>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let Some((_, session)) = current(&console, &headers) else {
+    let Some((_, session)) = current(&console, &headers).await else {
         return html_response(
             StatusCode::UNAUTHORIZED,
             page(
@@ -1217,7 +1264,7 @@ pub async fn org_policy(
     headers: HeaderMap,
     Path((project, constraint)): Path<(String, String)>,
 ) -> Response {
-    let Some((_, session)) = current(&console, &headers) else {
+    let Some((_, session)) = current(&console, &headers).await else {
         return redirect("/console");
     };
     let token = &session.access_token;
@@ -1272,7 +1319,7 @@ pub async fn troubleshoot(
     Path(project): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some((_, session)) = current(&console, &headers) else {
+    let Some((_, session)) = current(&console, &headers).await else {
         return redirect("/console");
     };
     let title = "Policy Troubleshooter";
@@ -1431,7 +1478,7 @@ pub async fn service_logs(
     Path((project, location, id)): Path<(String, String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some((_, session)) = current(&console, &headers) else {
+    let Some((_, session)) = current(&console, &headers).await else {
         return redirect("/console");
     };
     let mut crumbs = service_crumbs(&project, &location, &id);
@@ -1725,7 +1772,12 @@ mod tests {
 
     fn session() -> Session {
         let sessions = crate::session::Sessions::default();
-        let id = sessions.create("alice@example.com".into(), "t".into());
+        let id = sessions.create(
+            "alice@example.com".into(),
+            "t".into(),
+            None,
+            std::time::Duration::from_secs(3600),
+        );
         sessions.get(&id).unwrap()
     }
 

@@ -11,8 +11,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
 
-/// Kumo access tokens live one hour; the session ends with its token.
-const SESSION_LIFETIME: Duration = Duration::from_secs(3600);
+/// A console session lasts a working day; its access token (one hour) is refreshed with the
+/// refresh token from the sign-in, which never leaves the server either.
+const SESSION_LIFETIME: Duration = Duration::from_secs(8 * 3600);
+/// Refresh this long before the access token expires, so no API call races the expiry.
+const REFRESH_MARGIN: Duration = Duration::from_secs(120);
 /// A sign-in has this long to come back from the authorization page.
 const LOGIN_LIFETIME: Duration = Duration::from_secs(600);
 /// Bounds memory if someone hammers `/console/signin`.
@@ -22,8 +25,17 @@ const MAX_PENDING_LOGINS: usize = 1000;
 pub struct Session {
     pub email: String,
     pub access_token: String,
+    pub refresh_token: Option<String>,
     pub csrf: String,
     expires: Instant,
+    token_expires: Instant,
+}
+
+impl Session {
+    /// The access token is (about to be) expired.
+    pub fn needs_refresh(&self) -> bool {
+        self.token_expires <= Instant::now() + REFRESH_MARGIN
+    }
 }
 
 #[derive(Debug)]
@@ -98,14 +110,22 @@ impl Sessions {
     }
 
     /// Creates a session; returns its id.
-    pub fn create(&self, email: String, access_token: String) -> String {
+    pub fn create(
+        &self,
+        email: String,
+        access_token: String,
+        refresh_token: Option<String>,
+        expires_in: Duration,
+    ) -> String {
         let id = random_token();
         let now = Instant::now();
         let session = Session {
             email,
             access_token,
+            refresh_token,
             csrf: random_token(),
             expires: now + SESSION_LIFETIME,
+            token_expires: now + expires_in,
         };
         let mut inner = self.lock();
         inner.sessions.retain(|_, s| s.expires > now);
@@ -123,6 +143,20 @@ impl Sessions {
             }
             None => None,
         }
+    }
+
+    /// Stores a refreshed access token; answers the updated session.
+    pub fn set_token(
+        &self,
+        id: &str,
+        access_token: String,
+        expires_in: Duration,
+    ) -> Option<Session> {
+        let mut inner = self.lock();
+        let session = inner.sessions.get_mut(id)?;
+        session.access_token = access_token;
+        session.token_expires = Instant::now() + expires_in;
+        Some(session.clone())
     }
 
     pub fn remove(&self, id: &str) -> Option<Session> {
@@ -152,8 +186,10 @@ mod tests {
         Session {
             email: "alice@example.com".into(),
             access_token: "ya29.x".into(),
+            refresh_token: None,
             csrf: "expected-token".into(),
             expires: Instant::now() + SESSION_LIFETIME,
+            token_expires: Instant::now() + SESSION_LIFETIME,
         }
     }
 
@@ -185,8 +221,9 @@ mod tests {
     #[test]
     fn sessions_have_distinct_ids_and_csrf_tokens() {
         let sessions = Sessions::default();
-        let a = sessions.create("a@example.com".into(), "t1".into());
-        let b = sessions.create("b@example.com".into(), "t2".into());
+        let hour = Duration::from_secs(3600);
+        let a = sessions.create("a@example.com".into(), "t1".into(), None, hour);
+        let b = sessions.create("b@example.com".into(), "t2".into(), None, hour);
         assert_ne!(a, b);
         let (sa, sb) = (sessions.get(&a).unwrap(), sessions.get(&b).unwrap());
         assert_ne!(sa.csrf, sb.csrf);
@@ -194,6 +231,13 @@ mod tests {
             !csrf_ok(&sa, Some(&sb.csrf)),
             "one session's token is not another's"
         );
+        assert!(!sa.needs_refresh());
+        let stale = sessions
+            .set_token(&b, "t3".into(), Duration::from_secs(30))
+            .unwrap();
+        assert_eq!(stale.access_token, "t3");
+        assert!(stale.needs_refresh(), "inside the refresh margin");
+        assert_eq!(stale.csrf, sb.csrf, "a refresh keeps the CSRF token");
         assert!(sessions.remove(&a).is_some());
         assert!(sessions.get(&a).is_none());
     }
