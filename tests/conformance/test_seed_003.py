@@ -59,13 +59,6 @@ def test_deploy_with_iap_refuses_until_access_is_granted(world):
     assert curl(url, carol.out("auth", "print-access-token"))[0] == 401
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="seed 003: the first request IAP lets through answers 500 and breaks token minting: "
-    "identity::issuer::load_ring lists the whole SigningKeys collection (no `keys/` prefix) and parses "
-    "IAP's ES256 `iap-keys/` records as RSA ('signing key KID: invalid PEM key: ... unsupported algorithm "
-    "OID: 1.2.840.113549.1.1.1')",
-)
 def test_iap_access_grant_removal_and_no_iap(world):
     alice, carol = world["alice"], world["carol"]
     url = gateway_url(alice, SERVICE, "--region", REGION)
@@ -96,3 +89,16 @@ def test_iap_access_grant_removal_and_no_iap(world):
 )
 def test_project_number_the_gcloud_way(world):
     assert world["alice"].out("projects", "describe", "demo-project", "--format", "value(projectNumber)").isdigit()
+
+
+def test_without_the_agents_invoker_grant_iap_lets_through_but_cloud_run_refuses(world):
+    """The first step of the seed matters: IAP invokes the service as its service agent."""
+    alice = world["alice"]
+    alice.run("projects", "create", "no-agent-project")
+    url = _setup_iap_service(alice, "no-agent-project", "iap-no-agent", grant_agent=False)
+    alice.run(
+        "alpha", "iap", "web", "add-iam-policy-binding", "--member=user:carol@example.com",
+        "--role=roles/iap.httpsResourceAccessor", "--region", REGION, "--resource-type=cloud-run",
+        "--service=iap-no-agent", "--project", "no-agent-project",
+    )
+    assert curl(url, world["carol"].out("auth", "print-identity-token"))[0] == 403
