@@ -311,6 +311,7 @@ test('console: seed 000 walkthrough as alice', async () => {
   await link.click();
   await page.getByText('The project sets no policy of its own').waitFor();
   assert.match(await page.textContent('main'), /enforced/);
+  assert.match(await page.textContent('main'), new RegExp(`${organization}`));
   await shot(page, '8-org-policy');
 
   // The server refuses anyway: re-enable the control in the page and submit it.

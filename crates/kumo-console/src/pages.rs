@@ -1302,6 +1302,7 @@ pub async fn org_policy(
         ),
         Err(error) => body.push_str(&notice(Notice::Error, &error.message)),
     }
+    body.push_str(&ancestor_policies(&console, token, &project, &constraint).await);
     let _ = write!(
         body,
         "<p>Effective policy:</p><pre>{}</pre>",
@@ -1311,6 +1312,81 @@ pub async fn org_policy(
         StatusCode::OK,
         page(&title, Some(&viewer(&session)), &crumbs, &body),
     )
+}
+
+/// Where an inherited value comes from: the constraint's policy on each ancestor, walking
+/// `parent` up to the organization. What the viewer may not read is said, not hidden.
+async fn ancestor_policies(
+    console: &Console,
+    token: &str,
+    project: &str,
+    constraint: &str,
+) -> String {
+    let mut out = String::from(
+        "<h2>Up the hierarchy</h2><table><thead><tr><th scope=\"col\">Resource</th><th scope=\"col\">Policy for this constraint</th></tr></thead><tbody>",
+    );
+    let mut parent = console
+        .client
+        .call(
+            token,
+            "GET",
+            &format!("/v3/projects/{}", enc(project)),
+            None,
+        )
+        .await
+        .ok()
+        .and_then(|p| p["parent"].as_str().map(str::to_owned));
+    // Folders nest at most 10 deep under an organization.
+    for _ in 0..12 {
+        let Some(resource) = parent.take() else {
+            break;
+        };
+        let state = match console
+            .client
+            .call(
+                token,
+                "GET",
+                &format!("/v2/{resource}/policies/{}", enc(constraint)),
+                None,
+            )
+            .await
+        {
+            Ok(policy) => policy_state(&policy),
+            Err(error) if error.status == 404 => "no policy set".to_owned(),
+            Err(error) => format!("cannot be read: {}", error.message),
+        };
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td></tr>",
+            esc(&resource),
+            esc(&state)
+        );
+        if resource.starts_with("folders/") {
+            parent = console
+                .client
+                .call(token, "GET", &format!("/v3/{resource}"), None)
+                .await
+                .ok()
+                .and_then(|f| f["parent"].as_str().map(str::to_owned));
+        }
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+/// A boolean policy's spec in words.
+fn policy_state(policy: &Value) -> String {
+    let spec = &policy["spec"];
+    if spec["reset"].as_bool() == Some(true) {
+        return "reset to the constraint's default".to_owned();
+    }
+    if boolean_enforced(policy) {
+        return "enforced".to_owned();
+    }
+    if spec["inheritFromParent"].as_bool() == Some(true) {
+        return "inherits from its parent".to_owned();
+    }
+    "not enforced".to_owned()
 }
 
 pub async fn troubleshoot(
@@ -1736,6 +1812,28 @@ mod tests {
             "90% → latest (s-00002-abc), 10% → s-00001-xyz"
         );
         assert_eq!(traffic_summary(&json!({})), "no traffic");
+    }
+
+    #[test]
+    fn policy_states_in_words() {
+        let cases = [
+            (json!({"spec": {"rules": [{"enforce": true}]}}), "enforced"),
+            (
+                json!({"spec": {"rules": [{"enforce": false}]}}),
+                "not enforced",
+            ),
+            (
+                json!({"spec": {"reset": true}}),
+                "reset to the constraint's default",
+            ),
+            (
+                json!({"spec": {"inheritFromParent": true}}),
+                "inherits from its parent",
+            ),
+        ];
+        for (policy, expected) in cases {
+            assert_eq!(policy_state(&policy), expected, "{policy}");
+        }
     }
 
     #[test]
