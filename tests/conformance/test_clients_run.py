@@ -1,12 +1,14 @@
 """google-cloud-run (run_v2, REST transport) against Kumo: services through LROs, IAM, jobs and
 executions, and errors as google.api_core exceptions."""
 
+import json
+
 import pytest
 from google.api_core import exceptions
 from google.cloud import run_v2
 from google.iam.v1 import iam_policy_pb2, policy_pb2
 
-from conftest import cli_credentials, client_options, curl, sign_in
+from conftest import cli_credentials, client_options, curl, sign_in, start_kumo, stop_kumo
 
 HELLO = "us-docker.pkg.dev/cloudrun/container/hello"
 JOB = "us-docker.pkg.dev/cloudrun/container/job"
@@ -127,3 +129,44 @@ def test_deployed_service_answers_through_the_gateway(clients, demo):
     url = next(u for u in created.urls if ".run.localhost:" in u)
     status, body = curl(url)
     assert status == 200 and "It's running!" in body
+
+
+def test_list_services_pages_through_every_service(clients):
+    services = clients["services"]
+    for index in range(3):
+        services.create_service(parent=PARENT, service_id=f"paged-{index}", service=_service()).result(timeout=60)
+    pager = services.list_services(request={"parent": PARENT, "page_size": 2})
+    pages = list(pager.pages)
+    assert len(pages) >= 2 and all(len(page.services) <= 2 for page in pages)
+    names = [s.name for page in pages for s in page.services]
+    assert len(names) == len(set(names))
+    assert {f"{PARENT}/services/paged-{i}" for i in range(3)} <= set(names)
+
+
+def test_failed_job_execution_is_reported(tmp_path_factory):
+    """A task that exits non-zero (an image mapped to `sh -c 'exit 3'`): the execution fails."""
+    data_dir = tmp_path_factory.mktemp("failing-job")
+    (data_dir / "images.json").write_text(
+        json.dumps({"images": {"docker.io/kumo/fail": {"entrypoint": ["/bin/sh", "-c", "exit 3"]}}})
+    )
+    server = start_kumo(["--demo"], data_dir=data_dir)
+    try:
+        jobs = run_v2.JobsClient(transport="rest", client_options=client_options(server), credentials=server.admin_credentials())
+        job = run_v2.Job(
+            template=run_v2.ExecutionTemplate(
+                task_count=1,
+                template=run_v2.TaskTemplate(
+                    max_retries=0, containers=[run_v2.Container(image="docker.io/kumo/fail")]
+                ),
+            )
+        )
+        created = jobs.create_job(parent=PARENT, job_id="failing-job", job=job).result(timeout=60)
+        operation = jobs.run_job(name=created.name)
+        try:
+            execution = operation.result(timeout=120)
+        except exceptions.GoogleAPICallError:
+            # Google reports the failed execution as the operation's error; the metadata is the Execution.
+            execution = operation.metadata
+        assert execution.failed_count == 1 and execution.succeeded_count == 0
+    finally:
+        stop_kumo(server)
