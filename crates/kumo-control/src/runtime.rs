@@ -398,20 +398,6 @@ impl Runtime {
             .unwrap_or_default()
     }
 
-    /// The request timeout and name of a revision (from the running pool or the store).
-    pub fn revision_info(&self, revision_name: &str) -> Result<RevisionInfo, Error> {
-        if let Some(p) = self
-            .pools
-            .lock()
-            .ok()
-            .and_then(|p| p.get(revision_name).cloned())
-        {
-            return Ok(p.info.clone());
-        }
-        let (revision, _) = self.load_revision(revision_name)?;
-        Ok(revision_info(&revision))
-    }
-
     /// How many instances `revision_name` has now (0 when scaled to zero).
     pub fn instance_count(&self, revision_name: &str) -> usize {
         self.pools
@@ -419,18 +405,6 @@ impl Runtime {
             .ok()
             .and_then(|p| p.get(revision_name).map(|p| p.pool.instance_count()))
             .unwrap_or(0)
-    }
-
-    /// Process ids of the running instances of `revision_name` (tests kill one to see recovery).
-    pub fn instance_pids(&self, revision_name: &str) -> Vec<u32> {
-        self.pools
-            .lock()
-            .ok()
-            .and_then(|p| {
-                p.get(revision_name)
-                    .map(|p| p.pool.instances().iter().filter_map(|i| i.pid).collect())
-            })
-            .unwrap_or_default()
     }
 
     fn load_revision(&self, revision_name: &str) -> Result<(Revision, Service), Error> {
