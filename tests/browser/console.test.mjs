@@ -359,4 +359,16 @@ test('console: bob (roles/run.viewer) sees the actions disabled with the reason'
   assert.match(await page.locator('.notice.error').textContent(), /run\.services\.setIamPolicy|denied/i);
   assert.equal(await curlStatus(serviceUri), 403);
   await context.close();
+
+  // alice reads the refusal in the audit log.
+  const owner = await browser.newContext();
+  const page2 = await signIn(owner, 'alice@example.com');
+  await page2.getByRole('link', { name: project }).click();
+  await page2.getByRole('link', { name: 'Audit log' }).click();
+  await page2.getByLabel('Filter (Logging query language)').fill('protoPayload.authenticationInfo.principalEmail="bob@example.com"');
+  await page2.getByRole('button', { name: 'Run query' }).click();
+  await page2.locator('table.logs').waitFor();
+  assert.match(await page2.locator('table.logs').textContent(), /SetIamPolicy by bob@example\.com — run\.services\.setIamPolicy denied/);
+  await shot(page2, '12-audit-log');
+  await owner.close();
 });

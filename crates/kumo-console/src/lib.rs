@@ -63,6 +63,7 @@ fn routes(console: Console) -> Router {
         .route("/console/oauth2callback", get(pages::oauth_callback))
         .route("/console/signout", post(pages::sign_out))
         .route("/console/projects/{project}/services", get(pages::services))
+        .route("/console/projects/{project}/audit", get(pages::audit_log))
         .route(
             "/console/projects/{project}/troubleshoot",
             get(pages::troubleshoot),

@@ -462,7 +462,8 @@ pub async fn services(
         .unwrap_or_default();
     let _ = write!(
         body,
-        "<p class=\"tools\"><a href=\"/console/projects/{}/troubleshoot\">Policy Troubleshooter</a></p>",
+        "<p class=\"tools\"><a href=\"/console/projects/{0}/troubleshoot\">Policy Troubleshooter</a> · \
+         <a href=\"/console/projects/{0}/audit\">Audit log</a></p>",
         enc(&project)
     );
     if found.is_empty() {
@@ -1566,13 +1567,37 @@ pub async fn service_logs(
     let filter = service_log_filter(&location, &id, &user_filter);
     let base = console_service_path(&project, &location, &id);
     let mut body = service_tabs(&base, "Logs");
-    let _ = write!(
-        body,
+    body.push_str(
+        &logs_body(
+            &console,
+            &session.access_token,
+            &project,
+            &user_filter,
+            &filter,
+        )
+        .await,
+    );
+    let title = format!("{id} logs");
+    html_response(
+        StatusCode::OK,
+        page(&title, Some(&viewer(&session)), &crumbs, &body),
+    )
+}
+
+/// The filter box and the matching entries (newest first) of a project.
+async fn logs_body(
+    console: &Console,
+    token: &str,
+    project: &str,
+    user_filter: &str,
+    filter: &str,
+) -> String {
+    let mut body = format!(
         "<form method=\"get\"><label for=\"filter\">Filter (Logging query language)</label> \
          <input id=\"filter\" name=\"filter\" size=\"70\" value=\"{}\" placeholder=\"severity>=WARNING\"> \
          <button type=\"submit\">Run query</button></form><p class=\"muted\">Query sent: <code>{}</code></p>",
-        esc(&user_filter),
-        esc(&filter)
+        esc(user_filter),
+        esc(filter)
     );
     let request = json!({
         "resourceNames": [format!("projects/{project}")],
@@ -1580,46 +1605,79 @@ pub async fn service_logs(
         "orderBy": "timestamp desc",
         "pageSize": 100,
     });
-    match console
+    let answer = match console
         .client
-        .call(
-            &session.access_token,
-            "POST",
-            "/v2/entries:list",
-            Some(request),
-        )
+        .call(token, "POST", "/v2/entries:list", Some(request))
         .await
     {
-        Ok(answer) => {
-            let entries = answer["entries"].as_array().cloned().unwrap_or_default();
-            if entries.is_empty() {
-                body.push_str("<p>No log entries match.</p>");
-            } else {
-                body.push_str("<table class=\"logs\"><caption>Newest first</caption><thead><tr><th scope=\"col\">Time</th><th scope=\"col\">Severity</th><th scope=\"col\">Log</th><th scope=\"col\">Summary</th></tr></thead><tbody>");
-                for entry in &entries {
-                    let log = str_of(entry, "logName")
-                        .rsplit("/logs/")
-                        .next()
-                        .unwrap_or_default()
-                        .replace("%2F", "/");
-                    let _ = write!(
-                        body,
-                        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                        esc(str_of(entry, "timestamp")),
-                        esc(str_of(entry, "severity")),
-                        esc(&log),
-                        esc(&log_summary(entry))
-                    );
-                }
-                body.push_str("</tbody></table>");
-            }
+        Ok(answer) => answer,
+        Err(error) => {
+            body.push_str(&notice(Notice::Error, &error.message));
+            return body;
         }
-        Err(error) => body.push_str(&notice(Notice::Error, &error.message)),
+    };
+    let entries = answer["entries"].as_array().cloned().unwrap_or_default();
+    if entries.is_empty() {
+        body.push_str("<p>No log entries match.</p>");
+        return body;
     }
-    let title = format!("{id} logs");
+    body.push_str(
+        "<table class=\"logs\"><caption>Newest first</caption><thead><tr><th scope=\"col\">Time</th>\
+         <th scope=\"col\">Severity</th><th scope=\"col\">Log</th><th scope=\"col\">Summary</th></tr></thead><tbody>",
+    );
+    for entry in &entries {
+        let log = str_of(entry, "logName")
+            .rsplit("/logs/")
+            .next()
+            .unwrap_or_default()
+            .replace("%2F", "/");
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(str_of(entry, "timestamp")),
+            esc(str_of(entry, "severity")),
+            esc(&log),
+            esc(&log_summary(entry))
+        );
+    }
+    body.push_str("</tbody></table>");
+    body
+}
+
+/// The project's audit log: who did what, allowed or refused.
+pub async fn audit_log(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let Some((_, session)) = current(&console, &headers).await else {
+        return redirect("/console");
+    };
+    let title = "Audit log";
+    let mut crumbs = project_crumbs(&project);
+    crumbs.push((title.to_owned(), String::new()));
+    let user_filter = query
+        .get("filter")
+        .map(|f| f.trim().to_owned())
+        .unwrap_or_default();
+    let scope = "logName:\"cloudaudit.googleapis.com\"";
+    let filter = if user_filter.is_empty() {
+        scope.to_owned()
+    } else {
+        format!("{scope} AND ({user_filter})")
+    };
+    let body = logs_body(
+        &console,
+        &session.access_token,
+        &project,
+        &user_filter,
+        &filter,
+    )
+    .await;
     html_response(
         StatusCode::OK,
-        page(&title, Some(&viewer(&session)), &crumbs, &body),
+        page(title, Some(&viewer(&session)), &crumbs, &body),
     )
 }
 
