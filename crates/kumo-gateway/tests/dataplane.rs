@@ -846,3 +846,83 @@ async fn strict_mode_never_explains() {
     assert_eq!(bob.status, 403);
     assert!(bob.headers.get("x-kumo-explanation").is_none());
 }
+
+/// Answers `Upgrade: shout` with 101 and then echoes upper-cased bytes: a protocol switch like
+/// WebSocket's, without a WebSocket library.
+const UPGRADE_PY: &str = r#"
+import os, socket, threading
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(os.environ["PORT"])))
+s.listen(64)
+def serve(c):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = c.recv(4096)
+        if not chunk:
+            return
+        data += chunk
+    if b"upgrade: shout" in data.lower():
+        c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: shout\r\n\r\n")
+        while True:
+            d = c.recv(4096)
+            if not d:
+                break
+            c.sendall(d.upper())
+    else:
+        c.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+    c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn protocol_upgrades_pass_through() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let w = world().await;
+    let script = std::env::temp_dir().join(format!("kumo-upgrade-{}.py", std::process::id()));
+    std::fs::write(&script, UPGRADE_PY).unwrap();
+    let image = "us-docker.pkg.dev/demo-project/repo/upgrade";
+    w.h.control
+        .runtime()
+        .register_image(
+            image,
+            kumo_workload::ImageCommand {
+                entrypoint: vec!["python3".into(), script.display().to_string()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let service = deploy(
+        &w,
+        "upgrade",
+        json!({"invokerIamDisabled": true, "template": {"containers": [{"image": image}]}}),
+    )
+    .await;
+    let (_, host) = url_and_host(&service);
+    let mut stream = tokio::net::TcpStream::connect(w.gateway).await.unwrap();
+    let request =
+        format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: shout\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        assert_eq!(
+            stream.read(&mut byte).await.unwrap(),
+            1,
+            "connection closed early"
+        );
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(head.contains("upgrade: shout"), "{head}");
+    stream.write_all(b"hello through the tunnel").await.unwrap();
+    let mut echoed = vec![0u8; 24];
+    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut echoed))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(echoed, b"HELLO THROUGH THE TUNNEL");
+}
