@@ -170,3 +170,16 @@ def test_failed_job_execution_is_reported(tmp_path_factory):
         assert execution.failed_count == 1 and execution.succeeded_count == 0
     finally:
         stop_kumo(server)
+
+
+def test_update_with_a_stale_service_etag_is_a_conflict(clients):
+    services = clients["services"]
+    created = services.create_service(parent=PARENT, service_id="etag-svc", service=_service()).result(timeout=60)
+    first = services.get_service(name=created.name)
+    second = services.get_service(name=created.name)
+    first.labels["writer"] = "first"
+    services.update_service(service=first).result(timeout=60)
+    second.labels["writer"] = "second"
+    with pytest.raises(exceptions.Conflict):
+        services.update_service(service=second).result(timeout=60)
+    assert services.get_service(name=created.name).labels["writer"] == "first"
