@@ -994,13 +994,13 @@ fn render_inherited(view: &ServiceView) -> String {
             }
             body.push_str("</tbody></table>");
         }
-        Err(error) => body.push_str(&notice(
-            Notice::Info,
-            &format!(
-                "The project's IAM policy cannot be shown: {}",
-                error.message
-            ),
-        )),
+        Err(error) => {
+            let _ = write!(
+                body,
+                "<p class=\"muted\">The project's IAM policy cannot be shown: {}</p>",
+                esc(&error.message)
+            );
+        }
     }
     body.push_str("</section>");
     body
