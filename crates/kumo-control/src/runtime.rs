@@ -170,7 +170,7 @@ struct RevisionPool {
 
 /// Runs workloads. Owned by [`Control`]; reach it with [`Control::runtime`].
 pub struct Runtime {
-    driver: Arc<dyn kumo_workload::Runtime>,
+    driver: Arc<Tracked>,
     images: RwLock<ImageMap>,
     metadata: RwLock<Option<Arc<dyn MetadataServer>>>,
     pools: Mutex<HashMap<String, Arc<RevisionPool>>>,
@@ -220,7 +220,10 @@ impl Runtime {
             tracing::error!(error = %e, "cannot start the log writer; workload logs are dropped");
         }
         Runtime {
-            driver: Arc::new(kumo_workload::ProcessRuntime::new()),
+            driver: Arc::new(Tracked {
+                inner: kumo_workload::ProcessRuntime::new(),
+                live: Arc::new(Mutex::new(HashMap::new())),
+            }),
             images: RwLock::new(builtin_images()),
             metadata: RwLock::new(None),
             pools: Mutex::new(HashMap::new()),
@@ -388,13 +391,10 @@ impl Runtime {
     /// Process groups of every running service instance (the gateway tells Kumo's own workloads
     /// from other local clients with it, for `ingress: internal`).
     pub fn workload_process_groups(&self) -> Vec<u32> {
-        self.pools
+        self.driver
+            .live
             .lock()
-            .map(|p| {
-                p.values()
-                    .flat_map(|p| p.pool.instances().into_iter().filter_map(|i| i.pid))
-                    .collect()
-            })
+            .map(|live| live.values().copied().collect())
             .unwrap_or_default()
     }
 
@@ -498,7 +498,8 @@ impl Runtime {
             }
         });
         let sink = self.log_sink(names.project.clone(), resource, Map::new());
-        let pool = InstancePool::new(Arc::clone(&self.driver), spec, cfg, sink, None);
+        let driver: Arc<dyn kumo_workload::Runtime> = self.driver.clone();
+        let pool = InstancePool::new(driver, spec, cfg, sink, None);
         let entry = Arc::new(RevisionPool {
             pool,
             info: revision_info(revision),
@@ -621,7 +622,8 @@ impl Runtime {
         for p in &all {
             p.pool.shutdown().await;
         }
-        self.driver.shutdown_all(kumo_workload::DEFAULT_GRACE).await;
+        kumo_workload::Runtime::shutdown_all(self.driver.as_ref(), kumo_workload::DEFAULT_GRACE)
+            .await;
     }
 
     /// A log sink whose lines become `LogEntry`s of `resource` in `project`.
@@ -642,6 +644,44 @@ impl Runtime {
             }
         });
         tx
+    }
+}
+
+/// The process driver, remembering the process group of every live workload (service
+/// instances and job tasks alike): the gateway's test for "internal" callers.
+struct Tracked {
+    inner: kumo_workload::ProcessRuntime,
+    live: Arc<Mutex<HashMap<u64, u32>>>,
+}
+
+impl kumo_workload::Runtime for Tracked {
+    fn start(
+        &self,
+        spec: StartSpec,
+        startup_timeout: Duration,
+        logs: kumo_workload::LogSink,
+    ) -> BoxFuture<'_, Result<kumo_workload::Instance, kumo_workload::StartError>> {
+        Box::pin(async move {
+            let instance = self.inner.start(spec, startup_timeout, logs).await?;
+            if let Some(pid) = instance.pid
+                && let Ok(mut live) = self.live.lock()
+            {
+                live.insert(instance.id, pid);
+            }
+            let live = Arc::clone(&self.live);
+            let watched = instance.clone();
+            tokio::spawn(async move {
+                watched.wait().await;
+                if let Ok(mut live) = live.lock() {
+                    live.remove(&watched.id);
+                }
+            });
+            Ok(instance)
+        })
+    }
+
+    fn shutdown_all(&self, grace: Duration) -> BoxFuture<'_, ()> {
+        self.inner.shutdown_all(grace)
     }
 }
 
