@@ -105,11 +105,6 @@ def test_yaml_annotation_invoker_iam_disabled_through_replace(world):
     assert status == 200 and "It's running!" in body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="seed 000: `kumo run services replace` of a service that does not exist yet answers NOT_FOUND; "
-    "gcloud's replace creates it",
-)
 def test_yaml_replace_creates_a_new_service(world):
     alice = world["alice"]
     yaml_file = world["tmp"] / "new-service.yaml"

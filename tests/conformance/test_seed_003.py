@@ -82,11 +82,6 @@ def test_iap_access_grant_removal_and_no_iap(world):
     assert curl(url, carol_token)[0] == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="seed 003 needs PROJECT_NUMBER: `kumo projects describe P --format 'value(projectNumber)'` prints "
-    "nothing; kumo prints the v3 Project (name: projects/NUMBER), gcloud the v1 one (projectNumber, lifecycleState)",
-)
 def test_project_number_the_gcloud_way(world):
     assert world["alice"].out("projects", "describe", "demo-project", "--format", "value(projectNumber)").isdigit()
 

@@ -91,7 +91,7 @@ pub fn projects(ctx: &mut Ctx<'_>, cmd: ProjectsCmd) -> Result<()> {
         }
         ProjectsCmd::Describe { project_id } => {
             let v = ctx.get(&format!("/v3/projects/{}", enc(&project_id)))?;
-            ctx.print_one(&v)
+            ctx.print_one(&v1_project(&v))
         }
         ProjectsCmd::GetIamPolicy { project_id } => policy::show(ctx, &project_policy(&project_id)),
         ProjectsCmd::AddIamPolicyBinding {
@@ -352,4 +352,34 @@ pub fn org_policies(ctx: &mut Ctx<'_>, cmd: OrgPoliciesCmd) -> Result<()> {
             ctx.print_list(&items, V2_POLICY_COLUMNS)
         }
     }
+}
+
+/// gcloud prints Resource Manager v1's Project (`projectNumber`, `lifecycleState`, `name` = the
+/// display name, `parent {type, id}`); Kumo reads v3 and renders that shape, so scripts written
+/// against gcloud (`--format 'value(projectNumber)'`) work unchanged.
+fn v1_project(v3: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    if let Some(time) = v3.get("createTime") {
+        out.insert("createTime".into(), time.clone());
+    }
+    if let Some(state) = v3.get("state").and_then(Value::as_str) {
+        out.insert("lifecycleState".into(), json!(state));
+    }
+    if let Some(labels) = v3.get("labels").filter(|l| l.as_object().is_some_and(|m| !m.is_empty())) {
+        out.insert("labels".into(), labels.clone());
+    }
+    if let Some(display) = v3.get("displayName") {
+        out.insert("name".into(), display.clone());
+    }
+    if let Some((kind, id)) = v3.get("parent").and_then(Value::as_str).and_then(|p| p.split_once('/')) {
+        let kind = kind.strip_suffix('s').unwrap_or(kind);
+        out.insert("parent".into(), json!({"id": id, "type": kind}));
+    }
+    if let Some(id) = v3.get("projectId") {
+        out.insert("projectId".into(), id.clone());
+    }
+    if let Some(number) = v3.get("name").and_then(Value::as_str).and_then(|n| n.strip_prefix("projects/")) {
+        out.insert("projectNumber".into(), json!(number));
+    }
+    Value::Object(out)
 }

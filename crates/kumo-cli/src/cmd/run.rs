@@ -598,6 +598,13 @@ fn replace_service(ctx: &mut Ctx<'_>, project: &str, file: &str) -> Result<()> {
     let sent = if exists {
         ctx.call("PUT", &path, &[], Some(&svc))
     } else {
+        // The namespaces path carries no region: name it with the location label, as deploy does.
+        if let Some(meta) = svc.get_mut("metadata").and_then(Value::as_object_mut) {
+            let labels = meta.entry("labels").or_insert_with(|| json!({}));
+            if let Some(labels) = labels.as_object_mut() {
+                labels.entry("cloud.googleapis.com/location").or_insert_with(|| json!(region));
+            }
+        }
         ctx.post(&knative_services_path(project), &svc)
     };
     let ready = match sent.and_then(|w| wait_ready(ctx, &path, &w)) {
