@@ -73,7 +73,6 @@ pub fn router(api: Api) -> Router {
         .route("/service_accounts/v1/metadata/jwk/{email}", get(oauth::service_account_jwk))
         .route("/iap/verify/public_key-jwk", get(iap::public_key_jwk))
         .route("/iap/verify/public_key", get(iap::public_key_pem))
-        .route("/iap/verify/public_key", get(iap::public_key_pem))
         .route("/_gcp_iap/handle_redirect", get(iap::relay))
         .fallback(dispatch::dispatch)
         .with_state(api)
