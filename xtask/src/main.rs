@@ -9,7 +9,11 @@ fn main() -> ExitCode {
             for problem in &problems {
                 eprintln!("tidy: {problem}");
             }
-            if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            if problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         _ => {
             eprintln!("usage: cargo run -p xtask -- tidy");

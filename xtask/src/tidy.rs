@@ -7,11 +7,27 @@ use std::process::Command;
 use serde_json::Value;
 
 /// Crates that must stay pure: no async runtime, HTTP, SQL, file or network access.
-pub const PURE_CRATES: &[&str] = &["kumo-names", "kumo-iam", "kumo-orgpolicy", "kumo-logfilter", "kumo-identity"];
+pub const PURE_CRATES: &[&str] = &[
+    "kumo-names",
+    "kumo-iam",
+    "kumo-orgpolicy",
+    "kumo-logfilter",
+    "kumo-identity",
+];
 
 /// Dependencies a pure crate may not have, even transitively.
-pub const FORBIDDEN_DEPENDENCIES: &[&str] =
-    &["tokio", "hyper", "http", "axum", "reqwest", "ureq", "sqlx", "rusqlite", "libsqlite3-sys", "mio"];
+pub const FORBIDDEN_DEPENDENCIES: &[&str] = &[
+    "tokio",
+    "hyper",
+    "http",
+    "axum",
+    "reqwest",
+    "ureq",
+    "sqlx",
+    "rusqlite",
+    "libsqlite3-sys",
+    "mio",
+];
 
 /// APIs a pure crate may not call.
 pub const FORBIDDEN_APIS: &[&str] = &["std::fs", "std::net", "std::env", "std::process"];
@@ -36,25 +52,45 @@ pub fn purity_of_dependencies(root: &Path) -> Vec<String> {
             Ok(value) => value,
             Err(error) => return vec![format!("cannot parse cargo metadata: {error}")],
         },
-        Ok(output) => return vec![format!("cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr))],
+        Ok(output) => {
+            return vec![format!(
+                "cargo metadata failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )];
+        }
         Err(error) => return vec![format!("cannot run cargo metadata: {error}")],
     };
     let names: BTreeMap<String, String> = metadata["packages"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|package| Some((package["id"].as_str()?.to_owned(), package["name"].as_str()?.to_owned())))
+        .filter_map(|package| {
+            Some((
+                package["id"].as_str()?.to_owned(),
+                package["name"].as_str()?.to_owned(),
+            ))
+        })
         .collect();
     // Normal (non-dev, non-build) dependency edges only: tests may use anything.
     let mut edges: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for node in metadata["resolve"]["nodes"].as_array().into_iter().flatten() {
-        let Some(id) = node["id"].as_str() else { continue };
+    for node in metadata["resolve"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let Some(id) = node["id"].as_str() else {
+            continue;
+        };
         let deps = node["deps"]
             .as_array()
             .into_iter()
             .flatten()
             .filter(|dep| {
-                dep["dep_kinds"].as_array().into_iter().flatten().any(|kind| kind["kind"].is_null())
+                dep["dep_kinds"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|kind| kind["kind"].is_null())
             })
             .filter_map(|dep| dep["pkg"].as_str().map(str::to_owned))
             .collect();
@@ -62,7 +98,11 @@ pub fn purity_of_dependencies(root: &Path) -> Vec<String> {
     }
     let mut problems = Vec::new();
     for pure in PURE_CRATES {
-        let Some(start) = names.iter().find(|(_, name)| name == pure).map(|(id, _)| id.clone()) else {
+        let Some(start) = names
+            .iter()
+            .find(|(_, name)| name == pure)
+            .map(|(id, _)| id.clone())
+        else {
             problems.push(format!("pure crate `{pure}` is not in the workspace"));
             continue;
         };
@@ -89,7 +129,9 @@ pub fn purity_of_sources(root: &Path) -> Vec<String> {
     for pure in PURE_CRATES {
         let src = root.join("crates").join(pure).join("src");
         for file in rust_files(&src) {
-            let Ok(text) = std::fs::read_to_string(&file) else { continue };
+            let Ok(text) = std::fs::read_to_string(&file) else {
+                continue;
+            };
             for api in FORBIDDEN_APIS {
                 if text.contains(api) {
                     problems.push(format!("{} uses `{api}` in a pure crate", file.display()));
@@ -118,7 +160,9 @@ pub fn architecture_names_every_crate(root: &Path) -> Vec<String> {
 
 fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return files };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return files;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {

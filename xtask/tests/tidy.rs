@@ -27,6 +27,9 @@ fn the_checks_can_fail() {
     std::fs::create_dir_all(temp.join("crates/kumo-unnamed")).unwrap();
     std::fs::write(temp.join("ARCHITECTURE.md"), "nothing here").unwrap();
     let problems = xtask::tidy::architecture_names_every_crate(Path::new(&temp));
-    assert_eq!(problems, vec!["ARCHITECTURE.md does not name crate `kumo-unnamed`".to_owned()]);
+    assert_eq!(
+        problems,
+        vec!["ARCHITECTURE.md does not name crate `kumo-unnamed`".to_owned()]
+    );
     std::fs::remove_dir_all(&temp).unwrap();
 }

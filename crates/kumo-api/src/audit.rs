@@ -43,8 +43,16 @@ pub async fn audited<T>(
         status: outcome.as_ref().map(|_| ()).map_err(Clone::clone),
         request: None,
         response: None,
-        caller_ip: request.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).map(str::to_owned),
-        user_agent: request.headers.get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned),
+        caller_ip: request
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        user_agent: request
+            .headers
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     });
     outcome
 }

@@ -61,7 +61,11 @@ pub(crate) async fn dispatch(State(api): State<Api>, request: axum::extract::Req
     let path = parts.uri.path().to_owned();
     let method = parts.method.clone();
     // HEAD is GET without a body, as on Google's front end.
-    let lookup_method = if method == Method::HEAD { Method::GET } else { method.clone() };
+    let lookup_method = if method == Method::HEAD {
+        Method::GET
+    } else {
+        method.clone()
+    };
     let mut path_matched = false;
     let mut found = None;
     for route in ROUTES {
@@ -76,7 +80,10 @@ pub(crate) async fn dispatch(State(api): State<Api>, request: axum::extract::Req
     let Some((route, params)) = found else {
         return not_routed(&method, &path, path_matched);
     };
-    let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|value| value.to_str().ok());
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
     let caller = match api.auth.authenticate(header) {
         Ok(Caller::Anonymous) => {
             return error_response(&Error::unauthenticated(crate::auth::MISSING_CREDENTIALS));

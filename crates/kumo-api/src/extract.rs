@@ -11,12 +11,19 @@ pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 /// error path (`service` in `Unknown name "x" at 'service'`); the text is kumo-wire's rendering of
 /// Google's payload errors.
 pub fn json_body<T: DeserializeOwned>(body: &[u8], root: &str) -> Result<T, Error> {
-    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
     kumo_wire::protobuf::from_json_slice(root, body).map_err(|error| {
         let message = error.to_string();
         Error::InvalidArgument {
             message: message.clone(),
-            violations: vec![FieldViolation { field: root.to_owned(), description: message }],
+            violations: vec![FieldViolation {
+                field: root.to_owned(),
+                description: message,
+            }],
         }
     })
 }
@@ -31,7 +38,10 @@ impl Query {
         let mut pairs = Vec::new();
         for part in raw.unwrap_or("").split('&').filter(|part| !part.is_empty()) {
             let (key, value) = part.split_once('=').unwrap_or((part, ""));
-            let decode = |text: &str| crate::path::percent_decode(&text.replace('+', " ")).unwrap_or_else(|| text.to_owned());
+            let decode = |text: &str| {
+                crate::path::percent_decode(&text.replace('+', " "))
+                    .unwrap_or_else(|| text.to_owned())
+            };
             pairs.push((decode(key), decode(value)));
         }
         Query(pairs)
@@ -39,7 +49,10 @@ impl Query {
 
     /// The first value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// A boolean parameter (`true`/`false`; absent = false).
@@ -58,7 +71,9 @@ impl Query {
         match self.get(key) {
             None | Some("") => Ok(None),
             Some(value) => value.parse().map(Some).map_err(|_| {
-                Error::invalid(format!("Invalid value at '{key}' (TYPE_INT32), \"{value}\""))
+                Error::invalid(format!(
+                    "Invalid value at '{key}' (TYPE_INT32), \"{value}\""
+                ))
             }),
         }
     }
@@ -89,12 +104,18 @@ mod tests {
     fn malformed_json_is_invalid_argument() {
         let error = json_body::<Thing>(b"{\"displayName\":", "service").unwrap_err();
         assert!(matches!(error, Error::InvalidArgument { .. }));
-        assert!(error.to_string().starts_with("Invalid JSON payload received."));
+        assert!(
+            error
+                .to_string()
+                .starts_with("Invalid JSON payload received.")
+        );
     }
 
     #[test]
     fn query_decodes_system_parameters() {
-        let query = Query::parse(Some("%24alt=json%3Benum-encoding%3Dint&pageSize=5&validateOnly=true"));
+        let query = Query::parse(Some(
+            "%24alt=json%3Benum-encoding%3Dint&pageSize=5&validateOnly=true",
+        ));
         assert_eq!(query.get("$alt"), Some("json;enum-encoding=int"));
         assert_eq!(query.int("pageSize").unwrap(), Some(5));
         assert!(query.flag("validateOnly").unwrap());

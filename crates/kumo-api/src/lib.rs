@@ -11,12 +11,12 @@ pub mod auth;
 pub mod directory;
 mod dispatch;
 mod extract;
+pub mod iam_admin;
+pub mod iam_credentials;
 pub mod iap;
 pub mod logging;
 pub mod metadata;
 pub mod oauth;
-pub mod iam_admin;
-pub mod iam_credentials;
 pub mod org_policy;
 pub mod path;
 pub mod resource_manager;
@@ -62,15 +62,27 @@ pub fn router(api: Api) -> Router {
         .route("/oauth2/v1/certs", get(oauth::certs_v1))
         .route("/token", post(oauth::token))
         .route("/oauth2/v4/token", post(oauth::token))
-        .route("/o/oauth2/v2/auth", get(oauth::authorize).post(oauth::sign_in))
+        .route(
+            "/o/oauth2/v2/auth",
+            get(oauth::authorize).post(oauth::sign_in),
+        )
         .route("/o/oauth2/auth", get(oauth::authorize).post(oauth::sign_in))
-        .route("/oauth2/v3/tokeninfo", get(oauth::tokeninfo).post(oauth::tokeninfo))
+        .route(
+            "/oauth2/v3/tokeninfo",
+            get(oauth::tokeninfo).post(oauth::tokeninfo),
+        )
         .route("/revoke", post(oauth::revoke))
         .route("/o/oauth2/revoke", post(oauth::revoke))
         .route("/v1/userinfo", get(oauth::userinfo))
         .route("/oauth2/v3/userinfo", get(oauth::userinfo))
-        .route("/robot/v1/metadata/x509/{email}", get(oauth::service_account_x509))
-        .route("/service_accounts/v1/metadata/jwk/{email}", get(oauth::service_account_jwk))
+        .route(
+            "/robot/v1/metadata/x509/{email}",
+            get(oauth::service_account_x509),
+        )
+        .route(
+            "/service_accounts/v1/metadata/jwk/{email}",
+            get(oauth::service_account_jwk),
+        )
         .route("/iap/verify/public_key-jwk", get(iap::public_key_jwk))
         .route("/iap/verify/public_key", get(iap::public_key_pem))
         .route("/_gcp_iap/handle_redirect", get(iap::relay))

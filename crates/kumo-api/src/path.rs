@@ -11,7 +11,11 @@ impl Params {
     /// The decoded value of `{name}`, or an empty string when the template has no such parameter
     /// (a programming error caught by the route-table test).
     pub fn get(&self, name: &str) -> &str {
-        self.0.iter().find(|(key, _)| *key == name).map(|(_, value)| value.as_str()).unwrap_or("")
+        self.0
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.as_str())
+            .unwrap_or("")
     }
 }
 
@@ -93,16 +97,36 @@ mod tests {
         let p = match_template(t, "/v2/projects/p1/locations/us-central1/services/hello").unwrap();
         assert_eq!(p.get("project"), "p1");
         assert_eq!(p.get("service"), "hello");
-        assert!(match_template(t, "/v2/projects/p1/locations/us-central1/services/hello:getIamPolicy").is_none());
+        assert!(
+            match_template(
+                t,
+                "/v2/projects/p1/locations/us-central1/services/hello:getIamPolicy"
+            )
+            .is_none()
+        );
         let t2 = "/v2/projects/{project}/locations/{location}/services/{service}:getIamPolicy";
-        let p = match_template(t2, "/v2/projects/p1/locations/l/services/hello:getIamPolicy").unwrap();
+        let p = match_template(
+            t2,
+            "/v2/projects/p1/locations/l/services/hello:getIamPolicy",
+        )
+        .unwrap();
         assert_eq!(p.get("service"), "hello");
-        assert!(match_template(t2, "/v2/projects/p1/locations/l/services/hello:setIamPolicy").is_none());
+        assert!(
+            match_template(
+                t2,
+                "/v2/projects/p1/locations/l/services/hello:setIamPolicy"
+            )
+            .is_none()
+        );
         assert!(match_template(t2, "/v2/projects/p1/locations/l/services/hello").is_none());
         assert!(match_template(t, "/v2/projects/p1/locations/l/services/").is_none());
         assert!(match_template(t, "/v2/projects/p1/locations/l/services/a/b").is_none());
         let image = "/v1/projects/{project}/locations/{location}/repositories/{repository}/dockerImages/{image}";
-        let p = match_template(image, "/v1/projects/p/locations/us/repositories/r/dockerImages/app@sha256:4f3c09").unwrap();
+        let p = match_template(
+            image,
+            "/v1/projects/p/locations/us/repositories/r/dockerImages/app@sha256:4f3c09",
+        )
+        .unwrap();
         assert_eq!(p.get("image"), "app@sha256:4f3c09");
     }
 
@@ -110,7 +134,12 @@ mod tests {
     fn decodes_percent_escapes() {
         let t = "/v1/projects/{project}/serviceAccounts/{account}:generateIdToken";
         let p = match_template(t, "/v1/projects/-/serviceAccounts/runner%40my-project.iam.gserviceaccount.com:generateIdToken").unwrap();
-        assert_eq!(p.get("account"), "runner@my-project.iam.gserviceaccount.com");
-        assert!(match_template(t, "/v1/projects/-/serviceAccounts/bad%4:generateIdToken").is_none());
+        assert_eq!(
+            p.get("account"),
+            "runner@my-project.iam.gserviceaccount.com"
+        );
+        assert!(
+            match_template(t, "/v1/projects/-/serviceAccounts/bad%4:generateIdToken").is_none()
+        );
     }
 }

@@ -44,7 +44,11 @@ pub fn details(error: &Error) -> Vec<Value> {
             "@type": "type.googleapis.com/google.rpc.PreconditionFailure",
             "violations": violations.iter().map(|v| json!({"type": v.kind, "subject": v.subject, "description": v.description})).collect::<Vec<_>>(),
         })],
-        Error::PermissionDenied { permission: Some(permission), resource, .. } => {
+        Error::PermissionDenied {
+            permission: Some(permission),
+            resource,
+            ..
+        } => {
             let mut metadata = serde_json::Map::new();
             metadata.insert("permission".into(), json!(permission));
             if let Some(resource) = resource {
@@ -80,8 +84,12 @@ pub fn error_response(error: &Error) -> Response {
     let mut response = (http, axum::Json(body)).into_response();
     if matches!(error, Error::Unauthenticated { .. }) {
         // Google's front end names the scheme it wants, as RFC 6750 asks.
-        if let Ok(value) = axum::http::HeaderValue::from_str("Bearer realm=\"https://accounts.google.com/\"") {
-            response.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, value);
+        if let Ok(value) =
+            axum::http::HeaderValue::from_str("Bearer realm=\"https://accounts.google.com/\"")
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, value);
         }
     }
     response
@@ -99,7 +107,11 @@ mod tests {
             (Error::not_found("x"), 404, "NOT_FOUND"),
             (Error::already_exists("x"), 409, "ALREADY_EXISTS"),
             (Error::aborted("x"), 409, "ABORTED"),
-            (Error::permission_denied("run.services.get", "projects/p"), 403, "PERMISSION_DENIED"),
+            (
+                Error::permission_denied("run.services.get", "projects/p"),
+                403,
+                "PERMISSION_DENIED",
+            ),
             (Error::unauthenticated("x"), 401, "UNAUTHENTICATED"),
             (Error::internal("secret detail"), 500, "INTERNAL"),
         ];
@@ -108,12 +120,16 @@ mod tests {
             assert_eq!(status.as_u16(), http);
             assert_eq!(status_name, name);
         }
-        assert_eq!(public_message(&Error::internal("secret detail")), "Internal error encountered.");
+        assert_eq!(
+            public_message(&Error::internal("secret detail")),
+            "Internal error encountered."
+        );
     }
 
     #[test]
     fn permission_denied_carries_error_info() {
-        let error = Error::permission_denied("run.services.get", "projects/p/locations/l/services/s");
+        let error =
+            Error::permission_denied("run.services.get", "projects/p/locations/l/services/s");
         assert_eq!(
             public_message(&error),
             "Permission 'run.services.get' denied on resource 'projects/p/locations/l/services/s' (or it may not exist)."

@@ -3,7 +3,10 @@
 //! [`Authenticator`] that maps `Bearer test:user:alice@example.com` to that caller — the same seam
 //! the server's token verification plugs into.
 
-#![expect(clippy::expect_used, reason = "a test harness fails loudly on broken set-up")]
+#![expect(
+    clippy::expect_used,
+    reason = "a test harness fails loudly on broken set-up"
+)]
 
 use std::sync::Arc;
 
@@ -11,7 +14,10 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request as HttpRequest, StatusCode};
 use http_body_util::BodyExt;
-use kumo_control::{Caller, Config, Control, Error, ImageAccessCheck, Mode, NewProject, OrganizationInfo, ProjectInfo};
+use kumo_control::{
+    Caller, Config, Control, Error, ImageAccessCheck, Mode, NewProject, OrganizationInfo,
+    ProjectInfo,
+};
 use kumo_store::{SqliteStore, SystemClock};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -24,15 +30,23 @@ pub struct TestAuthenticator;
 
 impl Authenticator for TestAuthenticator {
     fn authenticate(&self, header: Option<&str>) -> Result<Caller, Error> {
-        let Some(header) = header else { return Ok(Caller::Anonymous) };
+        let Some(header) = header else {
+            return Ok(Caller::Anonymous);
+        };
         let token = header.strip_prefix("Bearer ").unwrap_or(header);
         match token.strip_prefix("test:") {
             Some(member) => match member.split_once(':') {
-                Some(("user", email)) => Ok(Caller::User { email: email.to_owned() }),
-                Some(("serviceAccount", email)) => Ok(Caller::ServiceAccount { email: email.to_owned() }),
+                Some(("user", email)) => Ok(Caller::User {
+                    email: email.to_owned(),
+                }),
+                Some(("serviceAccount", email)) => Ok(Caller::ServiceAccount {
+                    email: email.to_owned(),
+                }),
                 _ => Err(Error::unauthenticated("bad test token")),
             },
-            None => Err(Error::unauthenticated("Request had invalid authentication credentials.")),
+            None => Err(Error::unauthenticated(
+                "Request had invalid authentication credentials.",
+            )),
         }
     }
 }
@@ -75,13 +89,27 @@ impl Harness {
                 owner: Some("user:alice@example.com".to_owned()),
             })
             .expect("project");
-        let api = Api { control: control.clone(), auth: Arc::new(TestAuthenticator) };
-        Harness { control, organization, project, router: crate::router(api) }
+        let api = Api {
+            control: control.clone(),
+            auth: Arc::new(TestAuthenticator),
+        };
+        Harness {
+            control,
+            organization,
+            project,
+            router: crate::router(api),
+        }
     }
 
     /// Sends a request as `member` (`user:bob@example.com`; empty = anonymous) and returns the
     /// status and the JSON body (`Value::Null` when the body is not JSON).
-    pub async fn call(&self, member: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        member: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut builder = HttpRequest::builder().method(method).uri(path);
         if !member.is_empty() {
             builder = builder.header("authorization", format!("Bearer test:{member}"));
@@ -93,28 +121,66 @@ impl Harness {
             }
             None => Body::empty(),
         };
-        let response = self.router.clone().oneshot(builder.body(body).expect("request")).await.expect("infallible");
+        let response = self
+            .router
+            .clone()
+            .oneshot(builder.body(body).expect("request"))
+            .await
+            .expect("infallible");
         let status = response.status();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     /// Sends a raw body (for malformed-input tests).
-    pub async fn call_raw(&self, member: &str, method: Method, path: &str, body: &'static [u8]) -> (StatusCode, Value) {
-        let mut builder = HttpRequest::builder().method(method).uri(path).header("content-type", "application/json");
+    pub async fn call_raw(
+        &self,
+        member: &str,
+        method: Method,
+        path: &str,
+        body: &'static [u8],
+    ) -> (StatusCode, Value) {
+        let mut builder = HttpRequest::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json");
         if !member.is_empty() {
             builder = builder.header("authorization", format!("Bearer test:{member}"));
         }
-        let response = self.router.clone().oneshot(builder.body(Body::from(body)).expect("request")).await.expect("infallible");
+        let response = self
+            .router
+            .clone()
+            .oneshot(builder.body(Body::from(body)).expect("request"))
+            .await
+            .expect("infallible");
         let status = response.status();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     /// Grants `role` to `member` on the project, as the system.
     pub fn grant_on_project(&self, role: &str, member: &str) {
         self.control
-            .grant_roles(&kumo_control::ResourceRef::Project(self.project.id.clone()), &[(role, member.to_owned())])
+            .grant_roles(
+                &kumo_control::ResourceRef::Project(self.project.id.clone()),
+                &[(role, member.to_owned())],
+            )
             .expect("grant");
     }
 }

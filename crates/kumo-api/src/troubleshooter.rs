@@ -36,12 +36,22 @@ pub async fn troubleshoot(api: Api, req: Request) -> Reply {
         &api,
         "policytroubleshooter.googleapis.com",
         "google.cloud.policytroubleshooter.iam.v3.PolicyTroubleshooter.TroubleshootIamPolicy",
-        tuple.full_resource_name.trim_start_matches("//").split_once('/').map(|(_, rest)| rest.to_owned()).unwrap_or_default(),
+        tuple
+            .full_resource_name
+            .trim_start_matches("//")
+            .split_once('/')
+            .map(|(_, rest)| rest.to_owned())
+            .unwrap_or_default(),
         AuditLog::DataAccess,
     );
     let control = api.control.clone();
     run(&api, &req, meta, move |call| {
-        control.troubleshoot(call, &tuple.principal, &tuple.full_resource_name, &tuple.permission)
+        control.troubleshoot(
+            call,
+            &tuple.principal,
+            &tuple.full_resource_name,
+            &tuple.permission,
+        )
     })
     .await
 }

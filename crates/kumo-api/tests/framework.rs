@@ -7,11 +7,17 @@ use kumo_control::{Call, Caller, Error, ResourceRef};
 use serde_json::json;
 
 fn user(email: &str) -> Caller {
-    Caller::User { email: email.to_owned() }
+    Caller::User {
+        email: email.to_owned(),
+    }
 }
 
 fn service(h: &Harness) -> ResourceRef {
-    ResourceRef::RunService { project: h.project.id.clone(), location: "us-central1".into(), service: "hello".into() }
+    ResourceRef::RunService {
+        project: h.project.id.clone(),
+        location: "us-central1".into(),
+        service: "hello".into(),
+    }
 }
 
 #[test]
@@ -27,16 +33,30 @@ fn decisions_follow_the_ancestry() {
         ("bob@example.com", "run.routes.invoke", false),
     ];
     for (email, permission, expected) in cases {
-        assert_eq!(h.control.has_permission(&user(email), permission, &resource).unwrap(), expected, "{email} {permission}");
+        assert_eq!(
+            h.control
+                .has_permission(&user(email), permission, &resource)
+                .unwrap(),
+            expected,
+            "{email} {permission}"
+        );
     }
-    assert!(!h.control.has_permission(&Caller::Anonymous, "run.routes.invoke", &resource).unwrap());
+    assert!(
+        !h.control
+            .has_permission(&Caller::Anonymous, "run.routes.invoke", &resource)
+            .unwrap()
+    );
 }
 
 #[test]
 fn grants_take_effect_on_the_next_decision_and_groups_count() {
     let h = Harness::new();
     let resource = service(&h);
-    assert!(!h.control.has_permission(&user("carol@example.com"), "run.routes.invoke", &resource).unwrap());
+    assert!(
+        !h.control
+            .has_permission(&user("carol@example.com"), "run.routes.invoke", &resource)
+            .unwrap()
+    );
     // carol is in devs@, devs@ is in eng@; eng@ is granted the invoker role on the project.
     h.control
         .commit(&[
@@ -56,8 +76,16 @@ fn grants_take_effect_on_the_next_decision_and_groups_count() {
         .unwrap();
     h.control.invalidate_iam();
     h.grant_on_project("roles/run.invoker", "group:eng@example.com");
-    assert!(h.control.has_permission(&user("carol@example.com"), "run.routes.invoke", &resource).unwrap());
-    assert!(!h.control.has_permission(&user("carol@example.com"), "run.services.delete", &resource).unwrap());
+    assert!(
+        h.control
+            .has_permission(&user("carol@example.com"), "run.routes.invoke", &resource)
+            .unwrap()
+    );
+    assert!(
+        !h.control
+            .has_permission(&user("carol@example.com"), "run.services.delete", &resource)
+            .unwrap()
+    );
 }
 
 #[test]
@@ -65,30 +93,62 @@ fn set_iam_policy_checks_etags_and_validates() {
     let h = Harness::new();
     let resource = service(&h);
     let call = Call::new(user("alice@example.com"));
-    let empty = h.control.get_iam_policy(&call, &resource, "run.services.getIamPolicy", 1).unwrap();
+    let empty = h
+        .control
+        .get_iam_policy(&call, &resource, "run.services.getIamPolicy", 1)
+        .unwrap();
     assert_eq!(empty["etag"], "ACAB");
     let policy = json!({"bindings": [{"role": "roles/run.invoker", "members": ["allUsers"]}], "etag": "ACAB"});
-    let set = h.control.set_iam_policy(&call, &resource, "run.services.setIamPolicy", &policy, None).unwrap();
+    let set = h
+        .control
+        .set_iam_policy(&call, &resource, "run.services.setIamPolicy", &policy, None)
+        .unwrap();
     assert_ne!(set["etag"], "ACAB");
-    assert!(h.control.has_permission(&Caller::Anonymous, "run.routes.invoke", &resource).unwrap());
+    assert!(
+        h.control
+            .has_permission(&Caller::Anonymous, "run.routes.invoke", &resource)
+            .unwrap()
+    );
     // The old etag is now stale.
-    let stale = h.control.set_iam_policy(&call, &resource, "run.services.setIamPolicy", &policy, None).unwrap_err();
-    assert_eq!(stale, Error::aborted(kumo_control::iam_policy::CONCURRENT_CHANGE));
+    let stale = h
+        .control
+        .set_iam_policy(&call, &resource, "run.services.setIamPolicy", &policy, None)
+        .unwrap_err();
+    assert_eq!(
+        stale,
+        Error::aborted(kumo_control::iam_policy::CONCURRENT_CHANGE)
+    );
     // Bad members and roles are INVALID_ARGUMENT, and nothing changes.
     let bad = json!({"bindings": [{"role": "roles/run.invoker", "members": ["bob@example.com"]}]});
     assert!(matches!(
-        h.control.set_iam_policy(&call, &resource, "run.services.setIamPolicy", &bad, None),
+        h.control
+            .set_iam_policy(&call, &resource, "run.services.setIamPolicy", &bad, None),
         Err(Error::InvalidArgument { .. })
     ));
-    let unknown_role = json!({"bindings": [{"role": "roles/run.nonsense", "members": ["user:bob@example.com"]}]});
+    let unknown_role =
+        json!({"bindings": [{"role": "roles/run.nonsense", "members": ["user:bob@example.com"]}]});
     assert!(matches!(
-        h.control.set_iam_policy(&call, &resource, "run.services.setIamPolicy", &unknown_role, None),
+        h.control.set_iam_policy(
+            &call,
+            &resource,
+            "run.services.setIamPolicy",
+            &unknown_role,
+            None
+        ),
         Err(Error::InvalidArgument { .. })
     ));
-    let after = h.control.get_iam_policy(&call, &resource, "run.services.getIamPolicy", 1).unwrap();
+    let after = h
+        .control
+        .get_iam_policy(&call, &resource, "run.services.getIamPolicy", 1)
+        .unwrap();
     assert_eq!(after["etag"], set["etag"]);
     // bob may not read it.
-    let refused = h.control.get_iam_policy(&Call::new(user("bob@example.com")), &resource, "run.services.getIamPolicy", 1);
+    let refused = h.control.get_iam_policy(
+        &Call::new(user("bob@example.com")),
+        &resource,
+        "run.services.getIamPolicy",
+        1,
+    );
     assert_eq!(
         refused.unwrap_err().to_string(),
         "Permission 'run.services.getIamPolicy' denied on resource 'projects/demo-project/locations/us-central1/services/hello' (or it may not exist)."
@@ -124,13 +184,28 @@ fn domain_restricted_sharing_refuses_outsiders_and_all_users() {
         }])
         .unwrap();
     let call = Call::new(user("alice@example.com"));
-    let inside = json!({"bindings": [{"role": "roles/run.invoker", "members": ["user:bob@example.com"]}]});
-    h.control.set_iam_policy(&call, &resource, "run.services.setIamPolicy", &inside, None).unwrap();
-    for outsider in ["allUsers", "user:mallory@other.test", "allAuthenticatedUsers"] {
+    let inside =
+        json!({"bindings": [{"role": "roles/run.invoker", "members": ["user:bob@example.com"]}]});
+    h.control
+        .set_iam_policy(&call, &resource, "run.services.setIamPolicy", &inside, None)
+        .unwrap();
+    for outsider in [
+        "allUsers",
+        "user:mallory@other.test",
+        "allAuthenticatedUsers",
+    ] {
         let policy = json!({"bindings": [{"role": "roles/run.invoker", "members": [outsider]}]});
-        let error = h.control.set_iam_policy(&call, &resource, "run.services.setIamPolicy", &policy, None).unwrap_err();
-        assert!(matches!(error, Error::FailedPrecondition { .. }), "{outsider}: {error:?}");
-        assert!(error.to_string().starts_with("One or more users named in the policy do not belong to a permitted customer"));
+        let error = h
+            .control
+            .set_iam_policy(&call, &resource, "run.services.setIamPolicy", &policy, None)
+            .unwrap_err();
+        assert!(
+            matches!(error, Error::FailedPrecondition { .. }),
+            "{outsider}: {error:?}"
+        );
+        assert!(error.to_string().starts_with(
+            "One or more users named in the policy do not belong to a permitted customer"
+        ));
     }
 }
 
@@ -138,14 +213,33 @@ fn domain_restricted_sharing_refuses_outsiders_and_all_users() {
 fn project_creation_makes_default_identities() {
     let h = Harness::new();
     let number = &h.project.number;
-    assert_eq!(h.control.resolve_project(number).unwrap().unwrap().id, "demo-project");
+    assert_eq!(
+        h.control.resolve_project(number).unwrap().unwrap().id,
+        "demo-project"
+    );
     let compute = format!("serviceAccount:{number}-compute@developer.gserviceaccount.com");
     let project = ResourceRef::Project(h.project.id.clone());
     let policy = h.control.stored_policy(&project).unwrap().policy;
-    let editors = policy["bindings"].as_array().unwrap().iter().find(|b| b["role"] == "roles/editor").unwrap();
-    assert!(editors["members"].as_array().unwrap().contains(&json!(compute)));
-    let robot = Caller::ServiceAccount { email: format!("service-{number}@serverless-robot-prod.iam.gserviceaccount.com") };
-    assert!(h.control.has_permission(&robot, "iam.serviceAccounts.getAccessToken", &project).unwrap());
+    let editors = policy["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["role"] == "roles/editor")
+        .unwrap();
+    assert!(
+        editors["members"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(compute))
+    );
+    let robot = Caller::ServiceAccount {
+        email: format!("service-{number}@serverless-robot-prod.iam.gserviceaccount.com"),
+    };
+    assert!(
+        h.control
+            .has_permission(&robot, "iam.serviceAccounts.getAccessToken", &project)
+            .unwrap()
+    );
 }
 
 #[tokio::test]
@@ -166,7 +260,10 @@ fn domain_restriction_admits_the_projects_own_service_agents() {
         name: format!("{org}/policies/iam.allowedPolicyMemberDomains"),
         spec: Some(kumo_orgpolicy::PolicySpec {
             rules: vec![kumo_orgpolicy::PolicyRule {
-                kind: kumo_orgpolicy::RuleKind::Values { allowed_values: vec![h.organization.customer_id.clone()], denied_values: vec![] },
+                kind: kumo_orgpolicy::RuleKind::Values {
+                    allowed_values: vec![h.organization.customer_id.clone()],
+                    denied_values: vec![],
+                },
                 condition: None,
             }],
             ..Default::default()
@@ -185,27 +282,66 @@ fn domain_restriction_admits_the_projects_own_service_agents() {
     // The project's policy already names the compute account and the Cloud Run service agent.
     let project = ResourceRef::Project(h.project.id.clone());
     let call = Call::new(user("alice@example.com"));
-    let mut current = h.control.get_iam_policy(&call, &project, "resourcemanager.projects.getIamPolicy", 3).unwrap();
-    current["bindings"].as_array_mut().unwrap().push(json!({"role": "roles/viewer", "members": ["user:bob@example.com"]}));
-    h.control.set_iam_policy(&call, &project, "resourcemanager.projects.setIamPolicy", &current, None).unwrap();
+    let mut current = h
+        .control
+        .get_iam_policy(&call, &project, "resourcemanager.projects.getIamPolicy", 3)
+        .unwrap();
+    current["bindings"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"role": "roles/viewer", "members": ["user:bob@example.com"]}));
+    h.control
+        .set_iam_policy(
+            &call,
+            &project,
+            "resourcemanager.projects.setIamPolicy",
+            &current,
+            None,
+        )
+        .unwrap();
 }
 
 #[tokio::test]
 async fn troubleshooter_explains_and_suggests_roles() {
     let h = Harness::new();
-    let resource = "//run.googleapis.com/projects/demo-project/locations/us-central1/services/hello";
+    let resource =
+        "//run.googleapis.com/projects/demo-project/locations/us-central1/services/hello";
     let body = json!({"accessTuple": {"principal": "user:bob@example.com", "fullResourceName": resource, "permission": "run.routes.invoke"}});
-    let (status, answer) = h.call("user:alice@example.com", Method::POST, "/v3/iam:troubleshoot", Some(body.clone())).await;
+    let (status, answer) = h
+        .call(
+            "user:alice@example.com",
+            Method::POST,
+            "/v3/iam:troubleshoot",
+            Some(body.clone()),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["overallAccessState"], "CANNOT_ACCESS");
     assert_eq!(answer["suggestedRoles"][0], "roles/run.servicesInvoker");
     let project = &answer["allowPolicyExplanation"]["explainedPolicies"][1];
-    assert_eq!(project["fullResourceName"], "//cloudresourcemanager.googleapis.com/projects/demo-project");
+    assert_eq!(
+        project["fullResourceName"],
+        "//cloudresourcemanager.googleapis.com/projects/demo-project"
+    );
     // After a grant on the project, the same question is answered yes, by the project's policy.
     h.grant_on_project("roles/run.invoker", "user:bob@example.com");
-    let (_, answer) = h.call("user:alice@example.com", Method::POST, "/v3/iam:troubleshoot", Some(body.clone())).await;
+    let (_, answer) = h
+        .call(
+            "user:alice@example.com",
+            Method::POST,
+            "/v3/iam:troubleshoot",
+            Some(body.clone()),
+        )
+        .await;
     assert_eq!(answer["overallAccessState"], "CAN_ACCESS");
     // Troubleshooting needs to read the policy: bob may not.
-    let (status, _) = h.call("user:carol@example.com", Method::POST, "/v3/iam:troubleshoot", Some(body)).await;
+    let (status, _) = h
+        .call(
+            "user:carol@example.com",
+            Method::POST,
+            "/v3/iam:troubleshoot",
+            Some(body),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }

@@ -68,7 +68,9 @@ impl Control {
 
     /// The `LogEntry` JSON of an audited call.
     pub fn audit_entry(&self, event: &AuditEvent) -> Value {
-        let now = self.now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        let now = self
+            .now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         let log_id = match event.log {
             AuditLog::Activity => "cloudaudit.googleapis.com%2Factivity",
             AuditLog::DataAccess => "cloudaudit.googleapis.com%2Fdata_access",
@@ -77,10 +79,17 @@ impl Control {
             Ok(()) => ("NOTICE", json!({})),
             Err(error) => {
                 let (code, _) = error.rpc_code();
-                ("ERROR", json!({"code": code, "message": error.public_message()}))
+                (
+                    "ERROR",
+                    json!({"code": code, "message": error.public_message()}),
+                )
             }
         };
-        let severity = if event.log == AuditLog::DataAccess && event.status.is_ok() { "INFO" } else { severity };
+        let severity = if event.log == AuditLog::DataAccess && event.status.is_ok() {
+            "INFO"
+        } else {
+            severity
+        };
         let mut authentication = Map::new();
         if let Some(email) = event.caller.email() {
             authentication.insert("principalEmail".into(), json!(email));
@@ -101,7 +110,10 @@ impl Control {
             })
             .collect();
         let mut payload = Map::new();
-        payload.insert("@type".into(), json!("type.googleapis.com/google.cloud.audit.AuditLog"));
+        payload.insert(
+            "@type".into(),
+            json!("type.googleapis.com/google.cloud.audit.AuditLog"),
+        );
         payload.insert("status".into(), status);
         payload.insert("authenticationInfo".into(), Value::Object(authentication));
         let mut request_metadata = Map::new();
@@ -123,8 +135,12 @@ impl Control {
         if let Some(response) = &event.response {
             payload.insert("response".into(), response.clone());
         }
-        let labels: Map<String, Value> =
-            event.resource.labels.iter().map(|(key, value)| ((*key).to_owned(), json!(value))).collect();
+        let labels: Map<String, Value> = event
+            .resource
+            .labels
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), json!(value)))
+            .collect();
         json!({
             "protoPayload": payload,
             "insertId": uuid::Uuid::new_v4().simple().to_string(),

@@ -42,8 +42,9 @@ fn build_engine(store: &dyn Store) -> Result<Engine, Error> {
         .map_err(crate::records::store_error)?;
     let mut catalog = RoleCatalog::new().map_err(Error::internal)?;
     for record in page.records {
-        let role: kumo_iam::CustomRole = serde_json::from_value(record.data)
-            .map_err(|error| Error::internal(format!("corrupt custom role `{}`: {error}", record.name)))?;
+        let role: kumo_iam::CustomRole = serde_json::from_value(record.data).map_err(|error| {
+            Error::internal(format!("corrupt custom role `{}`: {error}", record.name))
+        })?;
         catalog.upsert_custom(role).map_err(Error::internal)?;
     }
     Ok(Engine::new(Arc::new(catalog)))
@@ -52,39 +53,77 @@ fn build_engine(store: &dyn Store) -> Result<Engine, Error> {
 impl Control {
     /// Checks `permission` on `resource` for the call's caller, records the decision, and refuses
     /// with Google's PERMISSION_DENIED text.
-    pub fn authorize(&self, call: &Call, permission: &str, resource: &ResourceRef) -> Result<(), Error> {
+    pub fn authorize(
+        &self,
+        call: &Call,
+        permission: &str,
+        resource: &ResourceRef,
+    ) -> Result<(), Error> {
         let granted = self.has_permission(&call.caller, permission, resource)?;
-        call.record(AuthorizationRecord { resource: resource.relative_name(), permission: permission.to_owned(), granted });
-        if granted { Ok(()) } else { Err(Error::permission_denied(permission, &resource.relative_name())) }
+        call.record(AuthorizationRecord {
+            resource: resource.relative_name(),
+            permission: permission.to_owned(),
+            granted,
+        });
+        if granted {
+            Ok(())
+        } else {
+            Err(Error::permission_denied(
+                permission,
+                &resource.relative_name(),
+            ))
+        }
     }
 
     /// Decides without recording. Errors on the way (an unreadable policy) are errors, never a
     /// grant.
-    pub fn has_permission(&self, caller: &Caller, permission: &str, resource: &ResourceRef) -> Result<bool, Error> {
+    pub fn has_permission(
+        &self,
+        caller: &Caller,
+        permission: &str,
+        resource: &ResourceRef,
+    ) -> Result<bool, Error> {
         Ok(self.access(caller, permission, resource)? == Access::Granted)
     }
 
     /// The engine's access state for `caller` (a condition that cannot be evaluated is
     /// `UnknownConditional`, which callers treat as not granted).
-    pub fn access(&self, caller: &Caller, permission: &str, resource: &ResourceRef) -> Result<Access, Error> {
-        let permission: kumo_names::Permission = permission
-            .parse()
-            .map_err(|error: kumo_names::NameError| Error::invalid_field("permission", error.to_string()))?;
+    pub fn access(
+        &self,
+        caller: &Caller,
+        permission: &str,
+        resource: &ResourceRef,
+    ) -> Result<Access, Error> {
+        let permission: kumo_names::Permission =
+            permission.parse().map_err(|error: kumo_names::NameError| {
+                Error::invalid_field("permission", error.to_string())
+            })?;
         let subject = self.subject_of(caller)?;
         let snapshot = self.snapshot(resource)?;
         let engine = self.engine();
         let ancestry = snapshot.ancestry();
         let context = self.request_context(resource);
         Ok(engine
-            .check(&kumo_iam::AccessRequest { subject: &subject, permission: &permission, ancestry: &ancestry, context: &context })
+            .check(&kumo_iam::AccessRequest {
+                subject: &subject,
+                permission: &permission,
+                ancestry: &ancestry,
+                context: &context,
+            })
             .access)
     }
 
     /// The engine's explanation (for the troubleshooter, dev-mode refusals and `iam troubleshoot`).
-    pub fn explain(&self, caller: &Caller, permission: &str, resource: &ResourceRef) -> Result<kumo_iam::Explanation, Error> {
-        let permission: kumo_names::Permission = permission
-            .parse()
-            .map_err(|error: kumo_names::NameError| Error::invalid_field("permission", error.to_string()))?;
+    pub fn explain(
+        &self,
+        caller: &Caller,
+        permission: &str,
+        resource: &ResourceRef,
+    ) -> Result<kumo_iam::Explanation, Error> {
+        let permission: kumo_names::Permission =
+            permission.parse().map_err(|error: kumo_names::NameError| {
+                Error::invalid_field("permission", error.to_string())
+            })?;
         let subject = self.subject_of(caller)?;
         let snapshot = self.snapshot(resource)?;
         let engine = self.engine();
@@ -139,7 +178,9 @@ impl Control {
     fn subject_of(&self, caller: &Caller) -> Result<kumo_iam::Subject, Error> {
         Ok(match caller {
             Caller::Anonymous => kumo_iam::Subject::anonymous(),
-            Caller::User { email } => kumo_iam::Subject::user(email).with_groups(self.directory_groups(email)?),
+            Caller::User { email } => {
+                kumo_iam::Subject::user(email).with_groups(self.directory_groups(email)?)
+            }
             Caller::ServiceAccount { email } => {
                 kumo_iam::Subject::service_account(email).with_groups(self.directory_groups(email)?)
             }
@@ -172,7 +213,10 @@ impl Control {
         let policy = match self.load::<Value>(Collection::IamPolicies, &name)? {
             Some(stored) => {
                 let policy = engine_policy(&stored.value)?;
-                Some(Arc::new(CompiledPolicy::compile(&policy, self.engine().catalog())))
+                Some(Arc::new(CompiledPolicy::compile(
+                    &policy,
+                    self.engine().catalog(),
+                )))
             }
             None => None,
         };
@@ -196,7 +240,10 @@ impl Snapshot {
         kumo_iam::Ancestry::new(
             self.nodes
                 .iter()
-                .map(|(resource, policy)| kumo_iam::Node { resource, policy: policy.as_deref() })
+                .map(|(resource, policy)| kumo_iam::Node {
+                    resource,
+                    policy: policy.as_deref(),
+                })
                 .collect(),
         )
     }
@@ -205,5 +252,6 @@ impl Snapshot {
 /// A stored policy (Google's JSON) as the engine's type. A stored policy that no longer parses is
 /// an internal error, never an empty policy: fail closed.
 pub(crate) fn engine_policy(value: &Value) -> Result<kumo_iam::Policy, Error> {
-    crate::iam_policy::parse_policy(value).map_err(|error| Error::internal(format!("stored policy does not parse: {error}")))
+    crate::iam_policy::parse_policy(value)
+        .map_err(|error| Error::internal(format!("stored policy does not parse: {error}")))
 }

@@ -61,7 +61,10 @@ pub struct Call {
 impl Call {
     /// A call by `caller`.
     pub fn new(caller: Caller) -> Call {
-        Call { caller, authorizations: Mutex::new(Vec::new()) }
+        Call {
+            caller,
+            authorizations: Mutex::new(Vec::new()),
+        }
     }
 
     pub(crate) fn record(&self, record: AuthorizationRecord) {
@@ -72,6 +75,9 @@ impl Call {
 
     /// The decisions taken so far, in order.
     pub fn authorizations(&self) -> Vec<AuthorizationRecord> {
-        self.authorizations.lock().map(|records| records.clone()).unwrap_or_default()
+        self.authorizations
+            .lock()
+            .map(|records| records.clone())
+            .unwrap_or_default()
     }
 }

@@ -23,11 +23,16 @@ impl Control {
         // member email → groups that list it directly
         let mut parents: HashMap<String, Vec<String>> = HashMap::new();
         for record in page.records {
-            let Some(group) = record.name.strip_prefix("groups/") else { continue };
+            let Some(group) = record.name.strip_prefix("groups/") else {
+                continue;
+            };
             let group = group.to_ascii_lowercase();
             for member in record.data["members"].as_array().into_iter().flatten() {
                 if let Some(member_email) = member["email"].as_str() {
-                    parents.entry(member_email.to_ascii_lowercase()).or_default().push(group.clone());
+                    parents
+                        .entry(member_email.to_ascii_lowercase())
+                        .or_default()
+                        .push(group.clone());
                 }
             }
         }
@@ -48,6 +53,11 @@ impl Control {
 
     /// The directory record of a user, if any.
     pub fn directory_user(&self, email: &str) -> Result<Option<Value>, Error> {
-        Ok(self.load::<Value>(Collection::Users, &format!("users/{}", email.to_ascii_lowercase()))?.map(|stored| stored.value))
+        Ok(self
+            .load::<Value>(
+                Collection::Users,
+                &format!("users/{}", email.to_ascii_lowercase()),
+            )?
+            .map(|stored| stored.value))
     }
 }

@@ -99,7 +99,10 @@ pub enum Error {
 impl Error {
     /// `INVALID_ARGUMENT` with a message and no field list.
     pub fn invalid(message: impl Into<String>) -> Error {
-        Error::InvalidArgument { message: message.into(), violations: Vec::new() }
+        Error::InvalidArgument {
+            message: message.into(),
+            violations: Vec::new(),
+        }
     }
 
     /// `INVALID_ARGUMENT` for one field; Google's message names the field.
@@ -114,27 +117,38 @@ impl Error {
 
     /// `NOT_FOUND` with Google's message.
     pub fn not_found(message: impl Into<String>) -> Error {
-        Error::NotFound { message: message.into() }
+        Error::NotFound {
+            message: message.into(),
+        }
     }
 
     /// `ALREADY_EXISTS` with Google's message.
     pub fn already_exists(message: impl Into<String>) -> Error {
-        Error::AlreadyExists { message: message.into() }
+        Error::AlreadyExists {
+            message: message.into(),
+        }
     }
 
     /// `FAILED_PRECONDITION` with Google's message.
     pub fn failed_precondition(message: impl Into<String>) -> Error {
-        Error::FailedPrecondition { message: message.into(), violations: Vec::new() }
+        Error::FailedPrecondition {
+            message: message.into(),
+            violations: Vec::new(),
+        }
     }
 
     /// `ABORTED` with Google's message.
     pub fn aborted(message: impl Into<String>) -> Error {
-        Error::Aborted { message: message.into() }
+        Error::Aborted {
+            message: message.into(),
+        }
     }
 
     /// `UNAUTHENTICATED` with Google's message.
     pub fn unauthenticated(message: impl Into<String>) -> Error {
-        Error::Unauthenticated { message: message.into() }
+        Error::Unauthenticated {
+            message: message.into(),
+        }
     }
 
     /// The standard IAM refusal: "Permission 'P' denied on resource 'R' (or it may not exist)."
@@ -151,7 +165,9 @@ impl Error {
 
     /// `INTERNAL`; `detail` goes to the server log only.
     pub fn internal(detail: impl std::fmt::Display) -> Error {
-        Error::Internal { detail: detail.to_string() }
+        Error::Internal {
+            detail: detail.to_string(),
+        }
     }
 }
 

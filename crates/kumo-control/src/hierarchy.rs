@@ -13,17 +13,29 @@ impl Control {
         let mut chain = vec![resource.clone()];
         let mut next = match resource {
             ResourceRef::Organization(_) => None,
-            ResourceRef::Folder(id) => self.container_parent(Collection::Folders, &format!("folders/{id}"))?,
-            ResourceRef::Project(id) => self.container_parent(Collection::Projects, &format!("projects/{id}"))?,
-            other => other.project().map(|project| ResourceRef::Project(project.to_owned())),
+            ResourceRef::Folder(id) => {
+                self.container_parent(Collection::Folders, &format!("folders/{id}"))?
+            }
+            ResourceRef::Project(id) => {
+                self.container_parent(Collection::Projects, &format!("projects/{id}"))?
+            }
+            other => other
+                .project()
+                .map(|project| ResourceRef::Project(project.to_owned())),
         };
         while let Some(node) = next {
             if chain.len() > MAX_DEPTH {
-                return Err(Error::internal("resource hierarchy is deeper than allowed or cyclic"));
+                return Err(Error::internal(
+                    "resource hierarchy is deeper than allowed or cyclic",
+                ));
             }
             next = match &node {
-                ResourceRef::Folder(id) => self.container_parent(Collection::Folders, &format!("folders/{id}"))?,
-                ResourceRef::Project(id) => self.container_parent(Collection::Projects, &format!("projects/{id}"))?,
+                ResourceRef::Folder(id) => {
+                    self.container_parent(Collection::Folders, &format!("folders/{id}"))?
+                }
+                ResourceRef::Project(id) => {
+                    self.container_parent(Collection::Projects, &format!("projects/{id}"))?
+                }
                 _ => None,
             };
             chain.push(node);
@@ -33,20 +45,29 @@ impl Control {
 
     /// The organization at the top of a resource's ancestry, if any.
     pub fn organization_of(&self, resource: &ResourceRef) -> Result<Option<String>, Error> {
-        Ok(self.ancestry(resource)?.into_iter().find_map(|node| match node {
-            ResourceRef::Organization(id) => Some(id),
-            _ => None,
-        }))
+        Ok(self
+            .ancestry(resource)?
+            .into_iter()
+            .find_map(|node| match node {
+                ResourceRef::Organization(id) => Some(id),
+                _ => None,
+            }))
     }
 
     /// The parent of a folder or project, from its record's `parent` (`folders/…` or
     /// `organizations/…`). A project without a parent has none.
-    fn container_parent(&self, collection: Collection, name: &str) -> Result<Option<ResourceRef>, Error> {
+    fn container_parent(
+        &self,
+        collection: Collection,
+        name: &str,
+    ) -> Result<Option<ResourceRef>, Error> {
         let record = self
             .store()
             .get_including_deleted(collection.as_str(), name)
             .map_err(crate::records::store_error)?;
-        Ok(record.and_then(|record| record.parent).and_then(|parent| parse_container(&parent)))
+        Ok(record
+            .and_then(|record| record.parent)
+            .and_then(|parent| parse_container(&parent)))
     }
 }
 

@@ -17,8 +17,7 @@ use crate::{Call, Control, Error, ResourceRef};
 pub const EMPTY_POLICY_ETAG: &str = "ACAB";
 
 /// Google's text for a stale etag on `setIamPolicy`.
-pub const CONCURRENT_CHANGE: &str =
-    "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.";
+pub const CONCURRENT_CHANGE: &str = "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.";
 
 /// The etag of a stored policy at `revision`.
 pub fn etag_of(revision: u64) -> String {
@@ -41,16 +40,26 @@ pub struct StoredPolicy {
 impl StoredPolicy {
     /// The etag clients see.
     pub fn etag(&self) -> String {
-        if self.revision == 0 { EMPTY_POLICY_ETAG.to_owned() } else { etag_of(self.revision) }
+        if self.revision == 0 {
+            EMPTY_POLICY_ETAG.to_owned()
+        } else {
+            etag_of(self.revision)
+        }
     }
 
     /// The wire policy with its etag, rendered at the version the caller can read.
     pub fn to_wire(&self, requested_version: i64) -> Value {
         let mut policy = self.policy.clone();
-        let has_conditions = policy["bindings"]
-            .as_array()
-            .is_some_and(|bindings| bindings.iter().any(|binding| binding.get("condition").is_some()));
-        let version = if has_conditions && requested_version >= 3 { 3 } else { 1 };
+        let has_conditions = policy["bindings"].as_array().is_some_and(|bindings| {
+            bindings
+                .iter()
+                .any(|binding| binding.get("condition").is_some())
+        });
+        let version = if has_conditions && requested_version >= 3 {
+            3
+        } else {
+            1
+        };
         policy["version"] = json!(version);
         policy["etag"] = json!(self.etag());
         if policy["bindings"].as_array().is_some_and(Vec::is_empty) {
@@ -66,25 +75,43 @@ impl Control {
     /// Reads the policy attached to `resource` (no authorization).
     pub fn stored_policy(&self, resource: &ResourceRef) -> Result<StoredPolicy, Error> {
         match self.load::<Value>(Collection::IamPolicies, &resource.full_name())? {
-            Some(stored) => Ok(StoredPolicy { policy: stored.value, revision: stored.record.revision }),
-            None => Ok(StoredPolicy { policy: json!({"version": 1, "bindings": []}), revision: 0 }),
+            Some(stored) => Ok(StoredPolicy {
+                policy: stored.value,
+                revision: stored.record.revision,
+            }),
+            None => Ok(StoredPolicy {
+                policy: json!({"version": 1, "bindings": []}),
+                revision: 0,
+            }),
         }
     }
 
     /// `getIamPolicy`: needs `permission` on the resource. Conditional bindings are only shown to
     /// callers that request version 3 (Google hides them otherwise, see semantics §1.4).
-    pub fn get_iam_policy(&self, call: &Call, resource: &ResourceRef, permission: &str, requested_version: i64) -> Result<Value, Error> {
+    pub fn get_iam_policy(
+        &self,
+        call: &Call,
+        resource: &ResourceRef,
+        permission: &str,
+        requested_version: i64,
+    ) -> Result<Value, Error> {
         if ![0, 1, 3].contains(&requested_version) {
             return Err(Error::invalid_field(
                 "options.requestedPolicyVersion",
-                format!("Invalid requested policy version: {requested_version}. Valid versions are 0, 1 and 3."),
+                format!(
+                    "Invalid requested policy version: {requested_version}. Valid versions are 0, 1 and 3."
+                ),
             ));
         }
         self.authorize(call, permission, resource)?;
         let stored = self.stored_policy(resource)?;
         let has_conditions = stored.policy["bindings"]
             .as_array()
-            .is_some_and(|bindings| bindings.iter().any(|binding| binding.get("condition").is_some()));
+            .is_some_and(|bindings| {
+                bindings
+                    .iter()
+                    .any(|binding| binding.get("condition").is_some())
+            });
         if has_conditions && requested_version < 3 {
             return Err(Error::invalid(format!(
                 "The policy of {} contains conditional role bindings; request policy version 3 to read it.",
@@ -114,11 +141,23 @@ impl Control {
             }
         }
         let mut next = json!({"bindings": validated["bindings"].clone()});
-        let mask: Vec<&str> = update_mask.unwrap_or("bindings,etag").split(',').map(str::trim).collect();
-        next["auditConfigs"] = if mask.contains(&"auditConfigs") || mask.contains(&"audit_configs") {
-            validated.get("auditConfigs").cloned().unwrap_or_else(|| json!([]))
+        let mask: Vec<&str> = update_mask
+            .unwrap_or("bindings,etag")
+            .split(',')
+            .map(str::trim)
+            .collect();
+        next["auditConfigs"] = if mask.contains(&"auditConfigs") || mask.contains(&"audit_configs")
+        {
+            validated
+                .get("auditConfigs")
+                .cloned()
+                .unwrap_or_else(|| json!([]))
         } else {
-            current.policy.get("auditConfigs").cloned().unwrap_or_else(|| json!([]))
+            current
+                .policy
+                .get("auditConfigs")
+                .cloned()
+                .unwrap_or_else(|| json!([]))
         };
         if next["auditConfigs"].as_array().is_some_and(Vec::is_empty) {
             if let Some(object) = next.as_object_mut() {
@@ -127,12 +166,21 @@ impl Control {
         }
         next["version"] = validated["version"].clone();
         let revision = self.write_policy(resource, next.clone(), current.revision)?;
-        Ok(StoredPolicy { policy: next, revision }.to_wire(3))
+        Ok(StoredPolicy {
+            policy: next,
+            revision,
+        }
+        .to_wire(3))
     }
 
     /// `testIamPermissions`: the subset of `permissions` the caller holds on the resource. Google
     /// requires no permission to ask.
-    pub fn test_iam_permissions(&self, call: &Call, resource: &ResourceRef, permissions: &[String]) -> Result<Vec<String>, Error> {
+    pub fn test_iam_permissions(
+        &self,
+        call: &Call,
+        resource: &ResourceRef,
+        permissions: &[String],
+    ) -> Result<Vec<String>, Error> {
         for permission in permissions {
             if permission.contains('*') || permission.split('.').count() != 3 {
                 return Err(Error::invalid_field(
@@ -152,13 +200,19 @@ impl Control {
 
     /// Adds bindings as the system (project creation, bootstrap, `--allow-unauthenticated`'s
     /// server-side equivalents never use this: they go through `set_iam_policy`).
-    pub fn grant_roles(&self, resource: &ResourceRef, grants: &[(&str, String)]) -> Result<(), Error> {
+    pub fn grant_roles(
+        &self,
+        resource: &ResourceRef,
+        grants: &[(&str, String)],
+    ) -> Result<(), Error> {
         for _attempt in 0..16 {
             let current = self.stored_policy(resource)?;
             let mut policy = current.policy.clone();
             let mut bindings = policy["bindings"].as_array().cloned().unwrap_or_default();
             for (role, member) in grants {
-                match bindings.iter_mut().find(|binding| binding["role"] == json!(role) && binding.get("condition").is_none()) {
+                match bindings.iter_mut().find(|binding| {
+                    binding["role"] == json!(role) && binding.get("condition").is_none()
+                }) {
                     Some(binding) => {
                         let members = binding["members"].as_array_mut();
                         if let Some(members) = members {
@@ -182,21 +236,37 @@ impl Control {
 
     /// Writes a policy if it is still at `expected_revision` (0 = none yet); returns the new
     /// revision. Invalidates cached decisions.
-    fn write_policy(&self, resource: &ResourceRef, policy: Value, expected_revision: u64) -> Result<u64, Error> {
+    fn write_policy(
+        &self,
+        resource: &ResourceRef,
+        policy: Value,
+        expected_revision: u64,
+    ) -> Result<u64, Error> {
         let name = resource.full_name();
         let collection = Collection::IamPolicies.as_str().to_owned();
         let write = if expected_revision == 0 {
-            Write::Create { collection, name, parent: None, data: policy }
+            Write::Create {
+                collection,
+                name,
+                parent: None,
+                data: policy,
+            }
         } else {
-            Write::Update { collection, name, data: policy, expected_revision: Some(expected_revision) }
+            Write::Update {
+                collection,
+                name,
+                data: policy,
+                expected_revision: Some(expected_revision),
+            }
         };
         let outcome = self.store().transact(&[write]);
         self.invalidate_iam();
         match outcome {
             Ok(records) => Ok(records.first().map(|record| record.revision).unwrap_or(1)),
-            Err(kumo_store::StoreError::Conflict { .. } | kumo_store::StoreError::AlreadyExists { .. }) => {
-                Err(Error::aborted(CONCURRENT_CHANGE))
-            }
+            Err(
+                kumo_store::StoreError::Conflict { .. }
+                | kumo_store::StoreError::AlreadyExists { .. },
+            ) => Err(Error::aborted(CONCURRENT_CHANGE)),
             Err(other) => Err(crate::records::store_error(other)),
         }
     }
@@ -205,8 +275,8 @@ impl Control {
 /// Parses a policy in Google's JSON shape into the engine's type, with Google's messages for
 /// malformed roles and members.
 pub fn parse_policy(value: &Value) -> Result<kumo_iam::Policy, Error> {
-    let wire: kumo_wire::iam::Policy =
-        serde_json::from_value(value.clone()).map_err(|error| Error::invalid(format!("Invalid JSON payload received. {error}")))?;
+    let wire: kumo_wire::iam::Policy = serde_json::from_value(value.clone())
+        .map_err(|error| Error::invalid(format!("Invalid JSON payload received. {error}")))?;
     let mut violations = Vec::new();
     let mut bindings = Vec::with_capacity(wire.bindings.len());
     for (index, binding) in wire.bindings.iter().enumerate() {
@@ -262,12 +332,21 @@ pub fn parse_policy(value: &Value) -> Result<kumo_iam::Policy, Error> {
                     }),
                 }
             }
-            log_configs.push(kumo_iam::AuditLogConfig { log_type, exempted_members: exempted });
+            log_configs.push(kumo_iam::AuditLogConfig {
+                log_type,
+                exempted_members: exempted,
+            });
         }
-        audit_configs.push(kumo_iam::AuditConfig { service: config.service.clone(), audit_log_configs: log_configs });
+        audit_configs.push(kumo_iam::AuditConfig {
+            service: config.service.clone(),
+            audit_log_configs: log_configs,
+        });
     }
     if let Some(first) = violations.first() {
-        return Err(Error::InvalidArgument { message: first.description.clone(), violations });
+        return Err(Error::InvalidArgument {
+            message: first.description.clone(),
+            violations,
+        });
     }
     Ok(kumo_iam::Policy {
         version: wire.version.unwrap_or(1),
@@ -286,12 +365,15 @@ impl Control {
         if parsed.version == 0 {
             parsed.version = 1;
         }
-        parsed.validate(self.engine().catalog()).map_err(|error| Error::invalid(error.to_string()))?;
+        parsed
+            .validate(self.engine().catalog())
+            .map_err(|error| Error::invalid(error.to_string()))?;
         let bindings: Vec<Value> = parsed
             .bindings
             .iter()
             .map(|binding| {
-                let mut members: Vec<String> = binding.members.iter().map(ToString::to_string).collect();
+                let mut members: Vec<String> =
+                    binding.members.iter().map(ToString::to_string).collect();
                 members.dedup();
                 let mut out = json!({"role": binding.role.to_string(), "members": members});
                 if let Some(condition) = &binding.condition {

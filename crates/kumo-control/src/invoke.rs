@@ -553,20 +553,34 @@ impl Control {
             Err(refusal) => return Ok(Err(refusal)),
         };
         if let Some(caller) = verified.caller {
-            return Ok(Ok(VerifiedToken { caller, audiences: verified.audiences, exp: verified.exp }));
+            return Ok(Ok(VerifiedToken {
+                caller,
+                audiences: verified.audiences,
+                exp: verified.exp,
+            }));
         }
         // Without `email` (generateIdToken with includeEmail=false, gcloud's default) the token
         // names its principal only by `sub`, the service account's unique id — as Cloud Run
         // resolves it. An unknown id never passes IAM.
         let caller = match self.service_account_target("-", &verified.sub, false) {
-            Ok(target) => target
-                .record
-                .and_then(|record| record.data["email"].as_str().map(|email| Caller::ServiceAccount { email: email.to_owned() })),
+            Ok(target) => target.record.and_then(|record| {
+                record.data["email"]
+                    .as_str()
+                    .map(|email| Caller::ServiceAccount {
+                        email: email.to_owned(),
+                    })
+            }),
             Err(_) => None,
         };
         Ok(match caller {
-            Some(caller) => Ok(VerifiedToken { caller, audiences: verified.audiences, exp: verified.exp }),
-            None => Err(TokenRefusal::Invalid("ID token without email for an unknown principal".into())),
+            Some(caller) => Ok(VerifiedToken {
+                caller,
+                audiences: verified.audiences,
+                exp: verified.exp,
+            }),
+            None => Err(TokenRefusal::Invalid(
+                "ID token without email for an unknown principal".into(),
+            )),
         })
     }
 }
@@ -613,7 +627,11 @@ fn verified_token(
             Caller::User { email }
         }
     });
-    let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let sub = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let audiences = match claims.get("aud") {
         Some(Value::String(a)) => vec![a.clone()],
         Some(Value::Array(list)) => list
@@ -624,7 +642,12 @@ fn verified_token(
         _ => Vec::new(),
     };
     let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
-    Ok(TokenClaims { caller, sub, audiences, exp })
+    Ok(TokenClaims {
+        caller,
+        sub,
+        audiences,
+        exp,
+    })
 }
 
 /// Dev mode text for a 401.

@@ -9,29 +9,29 @@
 
 pub mod artifact_registry;
 pub mod audit;
-mod directory;
 pub mod authz;
 mod caller;
+mod directory;
 mod error;
 pub mod hierarchy;
-pub mod iap;
 pub mod iam_admin;
 pub mod iam_policy;
+pub mod iap;
+pub mod identity;
 pub mod invoke;
 pub mod logging;
-pub mod identity;
-pub mod records;
+pub mod operations;
 pub mod org_constraints;
 pub mod org_policy_api;
 mod organizations;
-pub mod operations;
 mod projects;
+pub mod records;
 mod resource;
-pub mod troubleshoot;
 pub mod resource_manager;
 pub mod run;
 pub mod runtime;
 pub mod service_usage;
+pub mod troubleshoot;
 
 pub use caller::{AuthorizationRecord, Call, Caller};
 pub use error::{Error, FieldViolation, PreconditionViolation};
@@ -92,11 +92,24 @@ struct Inner {
 
 impl Control {
     /// A control plane over `store`. The predefined role catalog is loaded lazily on first use.
-    pub fn new(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Control, Error> {
+    pub fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Control, Error> {
         let iam = authz::IamState::load(store.as_ref())?;
         let runtime = runtime::Runtime::new(Arc::clone(&store));
         let reserved_ports = std::sync::Mutex::new(std::collections::HashMap::new());
-        Ok(Control { inner: Arc::new(Inner { config, store, clock, iam, runtime, reserved_ports }) })
+        Ok(Control {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                clock,
+                iam,
+                runtime,
+                reserved_ports,
+            }),
+        })
     }
 
     /// The listener reserved for a service port at allocation, for the gateway to serve on.

@@ -15,7 +15,12 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 
 impl Control {
     /// Starts an operation under `projects/P/locations/L`; `metadata` is an `Any` (with `@type`).
-    pub fn start_operation(&self, project: &str, location: &str, metadata: Value) -> Result<Value, Error> {
+    pub fn start_operation(
+        &self,
+        project: &str,
+        location: &str,
+        metadata: Value,
+    ) -> Result<Value, Error> {
         let id = uuid::Uuid::new_v4().to_string();
         let parent = format!("projects/{project}/locations/{location}");
         let name = format!("{parent}/operations/{id}");
@@ -30,7 +35,12 @@ impl Control {
     }
 
     /// Completes an operation with its result (an `Any` with `@type`) or its error.
-    pub fn finish_operation(&self, name: &str, metadata: Option<Value>, outcome: Result<Value, Error>) -> Result<Value, Error> {
+    pub fn finish_operation(
+        &self,
+        name: &str,
+        metadata: Option<Value>,
+        outcome: Result<Value, Error>,
+    ) -> Result<Value, Error> {
         let Some(stored) = self.load::<Value>(Collection::Operations, name)? else {
             return Err(Error::not_found(format!("Operation {name} not found.")));
         };
@@ -43,7 +53,8 @@ impl Control {
             Ok(response) => operation["response"] = response,
             Err(error) => {
                 let (code, _) = error.rpc_code();
-                operation["error"] = json!({"code": code, "message": error.public_message(), "details": []});
+                operation["error"] =
+                    json!({"code": code, "message": error.public_message(), "details": []});
             }
         }
         self.commit(&[Write::Update {
@@ -57,7 +68,11 @@ impl Control {
 
     /// `operations.get`: needs `run.operations.get` on the project.
     pub fn get_operation(&self, call: &Call, project: &str, name: &str) -> Result<Value, Error> {
-        self.authorize(call, "run.operations.get", &ResourceRef::Project(project.to_owned()))?;
+        self.authorize(
+            call,
+            "run.operations.get",
+            &ResourceRef::Project(project.to_owned()),
+        )?;
         match self.load::<Value>(Collection::Operations, name)? {
             Some(stored) => Ok(stored.value),
             None => Err(Error::not_found(format!("Operation {name} not found."))),
@@ -65,21 +80,40 @@ impl Control {
     }
 
     /// `operations.list` under `projects/P/locations/L`.
-    pub fn list_operations(&self, call: &Call, project: &str, location: &str) -> Result<Vec<Value>, Error> {
-        self.authorize(call, "run.operations.list", &ResourceRef::Project(project.to_owned()))?;
+    pub fn list_operations(
+        &self,
+        call: &Call,
+        project: &str,
+        location: &str,
+    ) -> Result<Vec<Value>, Error> {
+        self.authorize(
+            call,
+            "run.operations.list",
+            &ResourceRef::Project(project.to_owned()),
+        )?;
         let page = self
             .store()
             .list(
                 Collection::Operations.as_str(),
-                &ListQuery { parent: ParentFilter::Is(format!("projects/{project}/locations/{location}")), ..ListQuery::default() },
+                &ListQuery {
+                    parent: ParentFilter::Is(format!("projects/{project}/locations/{location}")),
+                    ..ListQuery::default()
+                },
             )
             .map_err(crate::records::store_error)?;
-        page.records.into_iter().map(|record| Ok(self.decode::<Value>(record)?.value)).collect()
+        page.records
+            .into_iter()
+            .map(|record| Ok(self.decode::<Value>(record)?.value))
+            .collect()
     }
 
     /// `operations.delete`.
     pub fn delete_operation(&self, call: &Call, project: &str, name: &str) -> Result<(), Error> {
-        self.authorize(call, "run.operations.delete", &ResourceRef::Project(project.to_owned()))?;
+        self.authorize(
+            call,
+            "run.operations.delete",
+            &ResourceRef::Project(project.to_owned()),
+        )?;
         if self.load::<Value>(Collection::Operations, name)?.is_none() {
             return Err(Error::not_found(format!("Operation {name} not found.")));
         }
@@ -92,7 +126,13 @@ impl Control {
     }
 
     /// `operations.wait`: returns when the operation is done or `timeout` has passed.
-    pub async fn wait_operation(&self, call: &Call, project: &str, name: &str, timeout: Option<Duration>) -> Result<Value, Error> {
+    pub async fn wait_operation(
+        &self,
+        call: &Call,
+        project: &str,
+        name: &str,
+        timeout: Option<Duration>,
+    ) -> Result<Value, Error> {
         let deadline = tokio::time::Instant::now() + timeout.unwrap_or(DEFAULT_WAIT);
         let mut delay = Duration::from_millis(20);
         loop {

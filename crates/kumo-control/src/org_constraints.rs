@@ -13,51 +13,86 @@ impl Control {
     /// The effective policy of `constraint` (`run.managed.requireInvokerIam` or
     /// `constraints/…`) at `resource`: the policies on the resource's containers (project, folders,
     /// organization) merged by Google's rules, or the constraint's default.
-    pub fn effective_constraint(&self, constraint: &str, resource: &ResourceRef) -> Result<EffectivePolicy, Error> {
-        let short = constraint.strip_prefix("constraints/").unwrap_or(constraint);
+    pub fn effective_constraint(
+        &self,
+        constraint: &str,
+        resource: &ResourceRef,
+    ) -> Result<EffectivePolicy, Error> {
+        let short = constraint
+            .strip_prefix("constraints/")
+            .unwrap_or(constraint);
         let Some(definition) = kumo_orgpolicy::lookup(short) else {
-            return Err(Error::invalid_field("constraint", format!("Constraint constraints/{short} is not found.")));
+            return Err(Error::invalid_field(
+                "constraint",
+                format!("Constraint constraints/{short} is not found."),
+            ));
         };
         let containers: Vec<String> = self
             .ancestry(resource)?
             .into_iter()
-            .filter(|node| matches!(node, ResourceRef::Project(_) | ResourceRef::Folder(_) | ResourceRef::Organization(_)))
+            .filter(|node| {
+                matches!(
+                    node,
+                    ResourceRef::Project(_) | ResourceRef::Folder(_) | ResourceRef::Organization(_)
+                )
+            })
             .map(|node| node.relative_name())
             .collect();
         let mut policies = Vec::with_capacity(containers.len());
         for container in &containers {
             let name = format!("{container}/policies/{}", definition.name);
-            let policy = match self.load::<kumo_orgpolicy::Policy>(Collection::OrgPolicies, &name)? {
-                Some(stored) => Some(stored.value),
-                None => None,
-            };
+            let policy =
+                match self.load::<kumo_orgpolicy::Policy>(Collection::OrgPolicies, &name)? {
+                    Some(stored) => Some(stored.value),
+                    None => None,
+                };
             policies.push(policy);
         }
-        let chain: Vec<(&str, Option<&kumo_orgpolicy::Policy>)> =
-            containers.iter().map(String::as_str).zip(policies.iter().map(Option::as_ref)).collect();
+        let chain: Vec<(&str, Option<&kumo_orgpolicy::Policy>)> = containers
+            .iter()
+            .map(String::as_str)
+            .zip(policies.iter().map(Option::as_ref))
+            .collect();
         Ok(kumo_orgpolicy::effective(definition, &chain))
     }
 
     /// Whether a boolean constraint is enforced at `resource`.
-    pub fn constraint_enforced(&self, constraint: &str, resource: &ResourceRef) -> Result<bool, Error> {
-        Ok(self.effective_constraint(constraint, resource)?.is_enforced())
+    pub fn constraint_enforced(
+        &self,
+        constraint: &str,
+        resource: &ResourceRef,
+    ) -> Result<bool, Error> {
+        Ok(self
+            .effective_constraint(constraint, resource)?
+            .is_enforced())
     }
 
     /// `iam.allowedPolicyMemberDomains` for a policy about to be set on `resource`: every member
     /// must belong to a permitted Workspace customer (semantics §4.7).
-    pub fn check_member_domains(&self, resource: &ResourceRef, policy: &Value) -> Result<(), Error> {
+    pub fn check_member_domains(
+        &self,
+        resource: &ResourceRef,
+        policy: &Value,
+    ) -> Result<(), Error> {
         let effective = self.effective_constraint("iam.allowedPolicyMemberDomains", resource)?;
         if !effective.is_enforced() {
             return Ok(());
         }
         let mut members: Vec<(String, Option<String>)> = Vec::new();
         for binding in policy["bindings"].as_array().into_iter().flatten() {
-            for member in binding["members"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            for member in binding["members"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
                 members.push((member.to_owned(), self.customer_of_member(member)?));
             }
         }
-        let borrowed: Vec<(&str, Option<&str>)> =
-            members.iter().map(|(member, customer)| (member.as_str(), customer.as_deref())).collect();
+        let borrowed: Vec<(&str, Option<&str>)> = members
+            .iter()
+            .map(|(member, customer)| (member.as_str(), customer.as_deref()))
+            .collect();
         kumo_orgpolicy::check_member_domains(&effective, &borrowed).map_err(violation_error)
     }
 
@@ -68,16 +103,27 @@ impl Control {
         let rest = rest.split('?').next().unwrap_or(rest);
         match kind {
             "user" | "group" => {
-                let domain = rest.rsplit_once('@').map(|(_, domain)| domain).unwrap_or_default();
+                let domain = rest
+                    .rsplit_once('@')
+                    .map(|(_, domain)| domain)
+                    .unwrap_or_default();
                 self.customer_for_domain(domain)
             }
             "domain" => self.customer_for_domain(rest),
             "serviceAccount" => {
-                let Some(project) = self.project_of_service_account(rest)? else { return Ok(None) };
-                let Some(org) = self.organization_of(&ResourceRef::Project(project))? else { return Ok(None) };
+                let Some(project) = self.project_of_service_account(rest)? else {
+                    return Ok(None);
+                };
+                let Some(org) = self.organization_of(&ResourceRef::Project(project))? else {
+                    return Ok(None);
+                };
                 Ok(self
                     .load::<Value>(Collection::Organizations, &format!("organizations/{org}"))?
-                    .and_then(|stored| stored.value["directoryCustomerId"].as_str().map(str::to_owned)))
+                    .and_then(|stored| {
+                        stored.value["directoryCustomerId"]
+                            .as_str()
+                            .map(str::to_owned)
+                    }))
             }
             _ => Ok(None),
         }
@@ -86,7 +132,9 @@ impl Control {
     /// The project id a service-account email belongs to, from its domain: `NAME@PROJECT.iam…`,
     /// or the project number in Google-managed accounts (`N-compute@developer…`, `service-N@…`).
     pub fn project_of_service_account(&self, email: &str) -> Result<Option<String>, Error> {
-        let Some((local, domain)) = email.rsplit_once('@') else { return Ok(None) };
+        let Some((local, domain)) = email.rsplit_once('@') else {
+            return Ok(None);
+        };
         // User-managed accounts name their project in the domain; service agents
         // (`service-N@serverless-robot-prod…`, `service-N@gcp-sa-iap…`) and the default compute
         // account name its number in the local part.

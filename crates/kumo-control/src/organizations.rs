@@ -33,8 +33,15 @@ impl Control {
             let value = record.data;
             if value["displayName"].as_str() == Some(domain) {
                 return Ok(Some(OrganizationInfo {
-                    id: value["name"].as_str().and_then(|n| n.strip_prefix("organizations/")).unwrap_or_default().to_owned(),
-                    customer_id: value["directoryCustomerId"].as_str().unwrap_or_default().to_owned(),
+                    id: value["name"]
+                        .as_str()
+                        .and_then(|n| n.strip_prefix("organizations/"))
+                        .unwrap_or_default()
+                        .to_owned(),
+                    customer_id: value["directoryCustomerId"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
                     domain: domain.to_owned(),
                 }));
             }
@@ -45,12 +52,22 @@ impl Control {
     /// Creates an organization for `domain` with a new Workspace customer (or the given customer
     /// id), and grants `admin` (a member string) the organization administrator and owner roles.
     /// Fails with ALREADY_EXISTS when the domain already has one.
-    pub fn provision_organization(&self, domain: &str, customer_id: Option<&str>, admin: Option<&str>) -> Result<OrganizationInfo, Error> {
+    pub fn provision_organization(
+        &self,
+        domain: &str,
+        customer_id: Option<&str>,
+        admin: Option<&str>,
+    ) -> Result<OrganizationInfo, Error> {
         validate_domain(domain)?;
         if self.organization_for_domain(domain)?.is_some() {
-            return Err(Error::already_exists(format!("An organization for domain {domain} already exists.")));
+            return Err(Error::already_exists(format!(
+                "An organization for domain {domain} already exists."
+            )));
         }
-        let sequence = self.store().next_sequence("organization_id").map_err(crate::records::store_error)?;
+        let sequence = self
+            .store()
+            .next_sequence("organization_id")
+            .map_err(crate::records::store_error)?;
         let id = (ORGANIZATION_ID_BASE + sequence * 104_723 % 500_000_000_000).to_string();
         let customer_id = match customer_id {
             Some(given) => {
@@ -59,7 +76,9 @@ impl Control {
             }
             None => customer_id_from(sequence),
         };
-        let now = self.now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let now = self
+            .now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         self.commit(&[
             Write::Create {
                 collection: Collection::Customers.as_str().to_owned(),
@@ -84,7 +103,10 @@ impl Control {
         // Google grants every user of the domain Project Creator and Billing Account Creator
         // when an organization is created (cloud.google.com/resource-manager/docs/default-access-control).
         let mut grants = vec![
-            ("roles/resourcemanager.projectCreator", format!("domain:{domain}")),
+            (
+                "roles/resourcemanager.projectCreator",
+                format!("domain:{domain}"),
+            ),
             ("roles/billing.creator", format!("domain:{domain}")),
         ];
         if let Some(admin) = admin {
@@ -92,7 +114,11 @@ impl Control {
             grants.push(("roles/owner", admin.to_owned()));
         }
         self.grant_roles(&ResourceRef::Organization(id.clone()), &grants)?;
-        Ok(OrganizationInfo { id, customer_id, domain: domain.to_owned() })
+        Ok(OrganizationInfo {
+            id,
+            customer_id,
+            domain: domain.to_owned(),
+        })
     }
 
     /// The Workspace customer that owns `domain` (primary or secondary), for
@@ -103,9 +129,11 @@ impl Control {
             .list(Collection::Customers.as_str(), &ListQuery::default())
             .map_err(crate::records::store_error)?;
         Ok(page.records.into_iter().find_map(|record| {
-            let owns = record.data["domains"]
-                .as_array()
-                .is_some_and(|domains| domains.iter().any(|d| d.as_str().is_some_and(|d| d.eq_ignore_ascii_case(domain))));
+            let owns = record.data["domains"].as_array().is_some_and(|domains| {
+                domains
+                    .iter()
+                    .any(|d| d.as_str().is_some_and(|d| d.eq_ignore_ascii_case(domain)))
+            });
             owns.then(|| record.data["id"].as_str().unwrap_or_default().to_owned())
         }))
     }
@@ -133,8 +161,17 @@ fn customer_id_from(sequence: u64) -> String {
 }
 
 fn validate_customer_id(id: &str) -> Result<(), Error> {
-    let ok = id.len() >= 3 && id.starts_with('C') && id.bytes().skip(1).all(|b| b.is_ascii_alphanumeric());
-    if ok { Ok(()) } else { Err(Error::invalid_field("directoryCustomerId", format!("Invalid customer id: {id}"))) }
+    let ok = id.len() >= 3
+        && id.starts_with('C')
+        && id.bytes().skip(1).all(|b| b.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid_field(
+            "directoryCustomerId",
+            format!("Invalid customer id: {id}"),
+        ))
+    }
 }
 
 fn validate_domain(domain: &str) -> Result<(), Error> {
@@ -143,11 +180,20 @@ fn validate_domain(domain: &str) -> Result<(), Error> {
         && labels.iter().all(|label| {
             !label.is_empty()
                 && label.len() <= 63
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         });
-    if ok { Ok(()) } else { Err(Error::invalid_field("domain", format!("Invalid domain name: {domain}"))) }
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid_field(
+            "domain",
+            format!("Invalid domain name: {domain}"),
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -44,18 +44,34 @@ impl Control {
     /// PERMISSION_DENIED that does not reveal existence).
     pub fn resolve_project(&self, id_or_number: &str) -> Result<Option<ProjectInfo>, Error> {
         let id = if !id_or_number.is_empty() && id_or_number.bytes().all(|b| b.is_ascii_digit()) {
-            match self.load::<Value>(Collection::ProjectNumbers, &format!("projects/{id_or_number}"))? {
-                Some(stored) => stored.value["projectId"].as_str().unwrap_or_default().to_owned(),
+            match self.load::<Value>(
+                Collection::ProjectNumbers,
+                &format!("projects/{id_or_number}"),
+            )? {
+                Some(stored) => stored.value["projectId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
                 None => return Ok(None),
             }
         } else {
             id_or_number.to_owned()
         };
-        let Some(stored) = self.load_including_deleted::<Value>(Collection::Projects, &format!("projects/{id}"))? else {
+        let Some(stored) =
+            self.load_including_deleted::<Value>(Collection::Projects, &format!("projects/{id}"))?
+        else {
             return Ok(None);
         };
-        let number = stored.value["name"].as_str().and_then(|name| name.strip_prefix("projects/")).unwrap_or_default().to_owned();
-        Ok(Some(ProjectInfo { id, number, parent: stored.record.parent }))
+        let number = stored.value["name"]
+            .as_str()
+            .and_then(|name| name.strip_prefix("projects/"))
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Some(ProjectInfo {
+            id,
+            number,
+            parent: stored.record.parent,
+        }))
     }
 
     /// Creates a project and what Google creates with it, atomically, and returns its names.
@@ -64,9 +80,14 @@ impl Control {
         if self.resolve_project(&new.project_id)?.is_some() {
             return Err(Error::already_exists("Requested entity already exists"));
         }
-        let sequence = self.store().next_sequence("project_number").map_err(crate::records::store_error)?;
+        let sequence = self
+            .store()
+            .next_sequence("project_number")
+            .map_err(crate::records::store_error)?;
         let number = (PROJECT_NUMBER_BASE + sequence * 7_919 % 900_000_000_000).to_string();
-        let now = self.now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let now = self
+            .now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         let project = json!({
             "name": format!("projects/{number}"),
             "parent": new.parent,
@@ -94,16 +115,24 @@ impl Control {
             },
         ];
         for (email, display) in [
-            (compute_email.clone(), "Compute Engine default service account"),
+            (
+                compute_email.clone(),
+                "Compute Engine default service account",
+            ),
             (robot_email.clone(), "Cloud Run Service Agent"),
         ] {
             writes.push(self.service_account_write(&new.project_id, &email, display)?);
         }
         self.commit(&writes)?;
         let project_ref = ResourceRef::Project(new.project_id.clone());
-        let automatic_grants = !self
-            .constraint_enforced("iam.automaticIamGrantsForDefaultServiceAccounts", &project_ref)?;
-        let mut grants = vec![("roles/run.serviceAgent", format!("serviceAccount:{robot_email}"))];
+        let automatic_grants = !self.constraint_enforced(
+            "iam.automaticIamGrantsForDefaultServiceAccounts",
+            &project_ref,
+        )?;
+        let mut grants = vec![(
+            "roles/run.serviceAgent",
+            format!("serviceAccount:{robot_email}"),
+        )];
         if automatic_grants {
             grants.push(("roles/editor", format!("serviceAccount:{compute_email}")));
         }
@@ -111,11 +140,20 @@ impl Control {
             grants.push(("roles/owner", owner.clone()));
         }
         self.grant_roles(&project_ref, &grants)?;
-        Ok(ProjectInfo { id: new.project_id, number, parent: new.parent })
+        Ok(ProjectInfo {
+            id: new.project_id,
+            number,
+            parent: new.parent,
+        })
     }
 
     /// The store write that creates a service-account record in the IAM v1 wire shape.
-    pub fn service_account_write(&self, project_id: &str, email: &str, display_name: &str) -> Result<Write, Error> {
+    pub fn service_account_write(
+        &self,
+        project_id: &str,
+        email: &str,
+        display_name: &str,
+    ) -> Result<Write, Error> {
         let unique_id = self.next_unique_id()?;
         let data = json!({
             "name": format!("projects/{project_id}/serviceAccounts/{email}"),
@@ -136,7 +174,13 @@ impl Control {
 
     /// A fresh 21-digit numeric unique id, as Google gives principals (`sub` of their tokens).
     pub fn next_unique_id(&self) -> Result<String, Error> {
-        let sequence = self.store().next_sequence("unique_id").map_err(crate::records::store_error)?;
-        Ok(format!("1{:020}", 10_000_000_000_000_000u64 + sequence * 104_729))
+        let sequence = self
+            .store()
+            .next_sequence("unique_id")
+            .map_err(crate::records::store_error)?;
+        Ok(format!(
+            "1{:020}",
+            10_000_000_000_000_000u64 + sequence * 104_729
+        ))
     }
 }

@@ -123,8 +123,16 @@ pub fn encode<T: Serialize>(value: &T) -> Result<serde_json::Value, Error> {
 
 impl Control {
     /// Reads a live document.
-    pub fn load<T: DeserializeOwned>(&self, collection: Collection, name: &str) -> Result<Option<Stored<T>>, Error> {
-        match self.store().get(collection.as_str(), name).map_err(store_error)? {
+    pub fn load<T: DeserializeOwned>(
+        &self,
+        collection: Collection,
+        name: &str,
+    ) -> Result<Option<Stored<T>>, Error> {
+        match self
+            .store()
+            .get(collection.as_str(), name)
+            .map_err(store_error)?
+        {
             Some(record) => decode(record).map(Some),
             None => Ok(None),
         }
@@ -136,7 +144,11 @@ impl Control {
         collection: Collection,
         name: &str,
     ) -> Result<Option<Stored<T>>, Error> {
-        match self.store().get_including_deleted(collection.as_str(), name).map_err(store_error)? {
+        match self
+            .store()
+            .get_including_deleted(collection.as_str(), name)
+            .map_err(store_error)?
+        {
             Some(record) => decode(record).map(Some),
             None => Ok(None),
         }

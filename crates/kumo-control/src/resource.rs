@@ -93,19 +93,36 @@ impl ResourceRef {
             ResourceRef::Organization(id) => format!("organizations/{id}"),
             ResourceRef::Folder(id) => format!("folders/{id}"),
             ResourceRef::Project(id) => format!("projects/{id}"),
-            ResourceRef::RunService { project, location, service } => {
+            ResourceRef::RunService {
+                project,
+                location,
+                service,
+            } => {
                 format!("projects/{project}/locations/{location}/services/{service}")
             }
-            ResourceRef::RunJob { project, location, job } => {
+            ResourceRef::RunJob {
+                project,
+                location,
+                job,
+            } => {
                 format!("projects/{project}/locations/{location}/jobs/{job}")
             }
             ResourceRef::ServiceAccount { project, email } => {
                 format!("projects/{project}/serviceAccounts/{email}")
             }
-            ResourceRef::Repository { project, location, repository } => {
+            ResourceRef::Repository {
+                project,
+                location,
+                repository,
+            } => {
                 format!("projects/{project}/locations/{location}/repositories/{repository}")
             }
-            ResourceRef::IapRunService { project_number, region, service, .. } => {
+            ResourceRef::IapRunService {
+                project_number,
+                region,
+                service,
+                ..
+            } => {
                 format!("projects/{project_number}/iap_web/cloud_run-{region}/services/{service}")
             }
         }
@@ -141,13 +158,19 @@ mod tests {
             location: "us-central1".into(),
             service: "hello".into(),
         };
-        assert_eq!(service.full_name(), "//run.googleapis.com/projects/demo-project/locations/us-central1/services/hello");
+        assert_eq!(
+            service.full_name(),
+            "//run.googleapis.com/projects/demo-project/locations/us-central1/services/hello"
+        );
         let iap = ResourceRef::IapRunService {
             project: "demo-project".into(),
             project_number: "123".into(),
             region: "us-central1".into(),
             service: "hello".into(),
         };
-        assert_eq!(iap.relative_name(), "projects/123/iap_web/cloud_run-us-central1/services/hello");
+        assert_eq!(
+            iap.relative_name(),
+            "projects/123/iap_web/cloud_run-us-central1/services/hello"
+        );
     }
 }

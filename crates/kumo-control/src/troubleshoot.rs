@@ -11,7 +11,13 @@ use crate::{Call, Caller, Control, Error, ResourceRef};
 impl Control {
     /// `POST /v3/iam:troubleshoot`. The caller needs to be able to read the resource's allow
     /// policy, as on Google.
-    pub fn troubleshoot(&self, call: &Call, principal: &str, full_resource_name: &str, permission: &str) -> Result<Value, Error> {
+    pub fn troubleshoot(
+        &self,
+        call: &Call,
+        principal: &str,
+        full_resource_name: &str,
+        permission: &str,
+    ) -> Result<Value, Error> {
         let resource = self.resource_from_full_name(full_resource_name)?;
         self.authorize(call, get_policy_permission(&resource), &resource)?;
         let subject = caller_of_principal(principal)?;
@@ -89,7 +95,12 @@ impl Control {
     /// Parses a full resource name of a resource Kumo keeps IAM policies on; project numbers
     /// resolve to ids.
     pub fn resource_from_full_name(&self, full_name: &str) -> Result<ResourceRef, Error> {
-        let invalid = || Error::invalid_field("accessTuple.fullResourceName", format!("Invalid full resource name: {full_name}"));
+        let invalid = || {
+            Error::invalid_field(
+                "accessTuple.fullResourceName",
+                format!("Invalid full resource name: {full_name}"),
+            )
+        };
         let rest = full_name.strip_prefix("//").ok_or_else(invalid)?;
         let (service, relative) = rest.split_once('/').ok_or_else(invalid)?;
         let parts: Vec<&str> = relative.split('/').collect();
@@ -99,29 +110,61 @@ impl Control {
                 .ok_or_else(|| Error::not_found(format!("Project {id_or_number} not found.")))
         };
         match (service, parts.as_slice()) {
-            ("cloudresourcemanager.googleapis.com", ["organizations", id]) => Ok(ResourceRef::Organization((*id).to_owned())),
-            ("cloudresourcemanager.googleapis.com", ["folders", id]) => Ok(ResourceRef::Folder((*id).to_owned())),
-            ("cloudresourcemanager.googleapis.com", ["projects", id]) => Ok(ResourceRef::Project(project(id)?)),
+            ("cloudresourcemanager.googleapis.com", ["organizations", id]) => {
+                Ok(ResourceRef::Organization((*id).to_owned()))
+            }
+            ("cloudresourcemanager.googleapis.com", ["folders", id]) => {
+                Ok(ResourceRef::Folder((*id).to_owned()))
+            }
+            ("cloudresourcemanager.googleapis.com", ["projects", id]) => {
+                Ok(ResourceRef::Project(project(id)?))
+            }
             ("run.googleapis.com", ["projects", p, "locations", location, "services", service]) => {
-                Ok(ResourceRef::RunService { project: project(p)?, location: (*location).to_owned(), service: (*service).to_owned() })
+                Ok(ResourceRef::RunService {
+                    project: project(p)?,
+                    location: (*location).to_owned(),
+                    service: (*service).to_owned(),
+                })
             }
             ("run.googleapis.com", ["projects", p, "locations", location, "jobs", job]) => {
-                Ok(ResourceRef::RunJob { project: project(p)?, location: (*location).to_owned(), job: (*job).to_owned() })
+                Ok(ResourceRef::RunJob {
+                    project: project(p)?,
+                    location: (*location).to_owned(),
+                    job: (*job).to_owned(),
+                })
             }
             ("iam.googleapis.com", ["projects", p, "serviceAccounts", email]) => {
                 let project = if *p == "-" {
-                    self.project_of_service_account(email)?.ok_or_else(invalid)?
+                    self.project_of_service_account(email)?
+                        .ok_or_else(invalid)?
                 } else {
                     project(p)?
                 };
-                Ok(ResourceRef::ServiceAccount { project, email: (*email).to_owned() })
+                Ok(ResourceRef::ServiceAccount {
+                    project,
+                    email: (*email).to_owned(),
+                })
             }
-            ("artifactregistry.googleapis.com", ["projects", p, "locations", location, "repositories", repository]) => {
-                Ok(ResourceRef::Repository { project: project(p)?, location: (*location).to_owned(), repository: (*repository).to_owned() })
-            }
+            (
+                "artifactregistry.googleapis.com",
+                [
+                    "projects",
+                    p,
+                    "locations",
+                    location,
+                    "repositories",
+                    repository,
+                ],
+            ) => Ok(ResourceRef::Repository {
+                project: project(p)?,
+                location: (*location).to_owned(),
+                repository: (*repository).to_owned(),
+            }),
             ("iap.googleapis.com", ["projects", p, "iap_web", web, "services", service]) => {
                 let region = web.strip_prefix("cloud_run-").ok_or_else(invalid)?;
-                let info = self.resolve_project(p)?.ok_or_else(|| Error::not_found(format!("Project {p} not found.")))?;
+                let info = self
+                    .resolve_project(p)?
+                    .ok_or_else(|| Error::not_found(format!("Project {p} not found.")))?;
                 Ok(ResourceRef::IapRunService {
                     project: info.id,
                     project_number: info.number,
@@ -156,12 +199,22 @@ fn caller_of_principal(principal: &str) -> Result<Caller, Error> {
         None => ("user", principal),
     };
     if !email.contains('@') {
-        return Err(Error::invalid_field("accessTuple.principal", format!("Invalid principal: {principal}")));
+        return Err(Error::invalid_field(
+            "accessTuple.principal",
+            format!("Invalid principal: {principal}"),
+        ));
     }
     match kind {
-        "user" => Ok(Caller::User { email: email.to_owned() }),
-        "serviceAccount" => Ok(Caller::ServiceAccount { email: email.to_owned() }),
-        _ => Err(Error::invalid_field("accessTuple.principal", format!("Invalid principal: {principal}"))),
+        "user" => Ok(Caller::User {
+            email: email.to_owned(),
+        }),
+        "serviceAccount" => Ok(Caller::ServiceAccount {
+            email: email.to_owned(),
+        }),
+        _ => Err(Error::invalid_field(
+            "accessTuple.principal",
+            format!("Invalid principal: {principal}"),
+        )),
     }
 }
 

@@ -13,10 +13,19 @@ pub const REGION: &str = "us-central1";
 
 /// Creates the demo world and returns the lines of the "try this" guide.
 pub async fn create(control: &Control, domain: &str) -> anyhow::Result<Vec<String>> {
-    let admin = Call::new(Caller::User { email: format!("admin@{domain}") });
+    let admin = Call::new(Caller::User {
+        email: format!("admin@{domain}"),
+    });
     let alice = format!("alice@{domain}");
-    for (email, given, family) in [(&alice, "Alice", "Owner"), (&format!("bob@{domain}"), "Bob", "Nobody"), (&format!("carol@{domain}"), "Carol", "Developer")] {
-        ignore_existing(control.create_user(&admin, &json!({"primaryEmail": email, "name": {"givenName": given, "familyName": family}})))?;
+    for (email, given, family) in [
+        (&alice, "Alice", "Owner"),
+        (&format!("bob@{domain}"), "Bob", "Nobody"),
+        (&format!("carol@{domain}"), "Carol", "Developer"),
+    ] {
+        ignore_existing(control.create_user(
+            &admin,
+            &json!({"primaryEmail": email, "name": {"givenName": given, "familyName": family}}),
+        ))?;
     }
     let organization = control
         .organization_for_domain(domain)?
@@ -52,7 +61,9 @@ pub async fn create(control: &Control, domain: &str) -> anyhow::Result<Vec<Strin
             owner: Some(format!("user:{alice}")),
         })?,
     };
-    let as_alice = Call::new(Caller::User { email: alice.clone() });
+    let as_alice = Call::new(Caller::User {
+        email: alice.clone(),
+    });
     let key = control.service_key(&as_alice, PROJECT, REGION, "hello", "run.services.create")?;
     let service = match control.get_service(&as_alice, &key) {
         Ok(service) => service,
@@ -82,8 +93,13 @@ pub async fn create(control: &Control, domain: &str) -> anyhow::Result<Vec<Strin
     let url = service.uri.clone();
     let api = control.config().external_url.clone();
     Ok(vec![
-        format!("Demo: organization {domain}, project {PROJECT} (number {}), region {REGION}.", project.number),
-        format!("Users: {alice} (project owner), bob@{domain} (no roles), carol@{domain} (in {devs})."),
+        format!(
+            "Demo: organization {domain}, project {PROJECT} (number {}), region {REGION}.",
+            project.number
+        ),
+        format!(
+            "Users: {alice} (project owner), bob@{domain} (no roles), carol@{domain} (in {devs})."
+        ),
         format!("A private service `hello` is at {url}"),
         String::new(),
         "Try this:".to_owned(),
@@ -91,10 +107,17 @@ pub async fn create(control: &Control, domain: &str) -> anyhow::Result<Vec<Strin
         format!("  kumo auth login --account {alice}"),
         format!("  kumo config set project {PROJECT}; kumo config set run/region {REGION}"),
         format!("  curl -i {url}                                   # 403: the service is private"),
-        format!("  curl -i -H \"Authorization: Bearer $(kumo auth print-identity-token)\" {url}   # 200"),
-        format!("  kumo run services add-iam-policy-binding hello --member user:bob@{domain} --role roles/run.invoker"),
-        "  kumo run services update hello --no-invoker-iam-check   # public, no token needed".to_owned(),
-        format!("  kumo iam troubleshoot --principal bob@{domain} --permission run.routes.invoke --service hello"),
+        format!(
+            "  curl -i -H \"Authorization: Bearer $(kumo auth print-identity-token)\" {url}   # 200"
+        ),
+        format!(
+            "  kumo run services add-iam-policy-binding hello --member user:bob@{domain} --role roles/run.invoker"
+        ),
+        "  kumo run services update hello --no-invoker-iam-check   # public, no token needed"
+            .to_owned(),
+        format!(
+            "  kumo iam troubleshoot --principal bob@{domain} --permission run.routes.invoke --service hello"
+        ),
     ])
 }
 

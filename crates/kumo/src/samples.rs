@@ -30,7 +30,10 @@ fn job() -> ExitCode {
 /// The hello sample: answers every request with the page Google's `hello` image shows, naming the
 /// service and revision from the container contract's `K_SERVICE` and `K_REVISION`.
 fn hello() -> ExitCode {
-    let port: u16 = match std::env::var("PORT").ok().and_then(|port| port.parse().ok()) {
+    let port: u16 = match std::env::var("PORT")
+        .ok()
+        .and_then(|port| port.parse().ok())
+    {
         Some(port) => port,
         None => {
             eprintln!("PORT is not set");
@@ -40,7 +43,10 @@ fn hello() -> ExitCode {
     let service = std::env::var("K_SERVICE").unwrap_or_else(|_| "hello".to_owned());
     let revision = std::env::var("K_REVISION").unwrap_or_default();
     let page = hello_page(&service, &revision);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("cannot start runtime: {error}");
@@ -74,7 +80,11 @@ fn hello() -> ExitCode {
 }
 
 fn hello_page(service: &str, revision: &str) -> String {
-    let escape = |text: &str| text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let escape = |text: &str| {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
     format!(
         "<!doctype html>\n<html>\n<head><title>Congratulations | Cloud Run</title></head>\n<body>\n\
          <h1>It's running!</h1>\n<p>Congratulations, you successfully deployed a container image to Cloud Run</p>\n\

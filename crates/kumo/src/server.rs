@@ -61,12 +61,17 @@ pub fn main(args: &[String]) -> ExitCode {
         Ok(settings) => settings,
         Err(error) => {
             let _ = error.print();
-            return if error.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if error.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KUMO_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("KUMO_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -77,7 +82,10 @@ pub fn main(args: &[String]) -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("ERROR: cannot start the async runtime: {error}");
@@ -116,10 +124,17 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     // does when it loses track of a task.
     let recovered = control.recover_executions()?;
     if recovered > 0 {
-        tracing::warn!(recovered, "marked executions interrupted by the last stop as failed");
+        tracing::warn!(
+            recovered,
+            "marked executions interrupted by the last stop as failed"
+        );
     }
     load_images(&control, &settings)?;
-    control.runtime().set_metadata_server(Arc::new(MetadataListeners { control: control.clone() }));
+    control
+        .runtime()
+        .set_metadata_server(Arc::new(MetadataListeners {
+            control: control.clone(),
+        }));
     let api = kumo_api::router(kumo_api::Api::new(control.clone()));
     let gateway = kumo_gateway::Gateway::new(control.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -128,21 +143,32 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let front = gateway.clone();
     // The console (issue 6): a client of the API above, on the same port.
     let console = kumo_console::router(format!("http://{local}"));
-    let app = axum::Router::new().merge(console).fallback_service(api).layer(axum::middleware::from_fn(
-        move |axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
-              request: axum::extract::Request,
-              next: axum::middleware::Next| {
-            let gateway = front.clone();
-            async move {
-                if kumo_gateway::request_host(&request).is_some_and(kumo_gateway::is_gateway_host) {
-                    let conn = kumo_gateway::Conn { peer: Some(peer), local: Some(local) };
-                    gateway.handle(request, &kumo_gateway::Entry::Host, conn).await.map(axum::body::Body::new)
-                } else {
-                    next.run(request).await
+    let app = axum::Router::new()
+        .merge(console)
+        .fallback_service(api)
+        .layer(axum::middleware::from_fn(
+            move |axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+                  request: axum::extract::Request,
+                  next: axum::middleware::Next| {
+                let gateway = front.clone();
+                async move {
+                    if kumo_gateway::request_host(&request)
+                        .is_some_and(kumo_gateway::is_gateway_host)
+                    {
+                        let conn = kumo_gateway::Conn {
+                            peer: Some(peer),
+                            local: Some(local),
+                        };
+                        gateway
+                            .handle(request, &kumo_gateway::Entry::Host, conn)
+                            .await
+                            .map(axum::body::Body::new)
+                    } else {
+                        next.run(request).await
+                    }
                 }
-            }
-        },
-    ));
+            },
+        ));
     tracing::info!("kumo listening on http://{local}");
     if settings.demo {
         // The demo deploys through the control plane, whose runtime needs the listeners above.
@@ -156,9 +182,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         });
     }
     eprintln!("Kumo is ready on http://{local}");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     let _ = stop_tx.send(true);
     let _ = service_ports.await;
     // Instances never outlive Kumo: SIGTERM, then SIGKILL after the grace period.
@@ -192,12 +221,19 @@ impl kumo_control::runtime::MetadataServer for MetadataListeners {
     fn start(
         &self,
         identity: kumo_control::runtime::WorkloadIdentity,
-    ) -> kumo_control::runtime::BoxFuture<'static, Result<kumo_control::runtime::MetadataEndpoint, kumo_control::Error>>
-    {
+    ) -> kumo_control::runtime::BoxFuture<
+        'static,
+        Result<kumo_control::runtime::MetadataEndpoint, kumo_control::Error>,
+    > {
         let control = self.control.clone();
         Box::pin(async move {
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.map_err(kumo_control::Error::internal)?;
-            let host = listener.local_addr().map_err(kumo_control::Error::internal)?.to_string();
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+                .await
+                .map_err(kumo_control::Error::internal)?;
+            let host = listener
+                .local_addr()
+                .map_err(kumo_control::Error::internal)?
+                .to_string();
             let router = kumo_api::metadata::metadata_router(
                 control,
                 kumo_api::metadata::WorkloadIdentity {
@@ -254,7 +290,12 @@ fn bootstrap(control: &Control, settings: &Settings) -> anyhow::Result<()> {
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(bytes)?;
     Ok(())
 }

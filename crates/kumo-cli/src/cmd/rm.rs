@@ -365,20 +365,31 @@ fn v1_project(v3: &Value) -> Value {
     if let Some(state) = v3.get("state").and_then(Value::as_str) {
         out.insert("lifecycleState".into(), json!(state));
     }
-    if let Some(labels) = v3.get("labels").filter(|l| l.as_object().is_some_and(|m| !m.is_empty())) {
+    if let Some(labels) = v3
+        .get("labels")
+        .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))
+    {
         out.insert("labels".into(), labels.clone());
     }
     if let Some(display) = v3.get("displayName") {
         out.insert("name".into(), display.clone());
     }
-    if let Some((kind, id)) = v3.get("parent").and_then(Value::as_str).and_then(|p| p.split_once('/')) {
+    if let Some((kind, id)) = v3
+        .get("parent")
+        .and_then(Value::as_str)
+        .and_then(|p| p.split_once('/'))
+    {
         let kind = kind.strip_suffix('s').unwrap_or(kind);
         out.insert("parent".into(), json!({"id": id, "type": kind}));
     }
     if let Some(id) = v3.get("projectId") {
         out.insert("projectId".into(), id.clone());
     }
-    if let Some(number) = v3.get("name").and_then(Value::as_str).and_then(|n| n.strip_prefix("projects/")) {
+    if let Some(number) = v3
+        .get("name")
+        .and_then(Value::as_str)
+        .and_then(|n| n.strip_prefix("projects/"))
+    {
         out.insert("projectNumber".into(), json!(number));
     }
     Value::Object(out)

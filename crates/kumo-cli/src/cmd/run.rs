@@ -602,7 +602,9 @@ fn replace_service(ctx: &mut Ctx<'_>, project: &str, file: &str) -> Result<()> {
         if let Some(meta) = svc.get_mut("metadata").and_then(Value::as_object_mut) {
             let labels = meta.entry("labels").or_insert_with(|| json!({}));
             if let Some(labels) = labels.as_object_mut() {
-                labels.entry("cloud.googleapis.com/location").or_insert_with(|| json!(region));
+                labels
+                    .entry("cloud.googleapis.com/location")
+                    .or_insert_with(|| json!(region));
             }
         }
         ctx.post(&knative_services_path(project), &svc)

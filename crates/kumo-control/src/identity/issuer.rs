@@ -79,7 +79,13 @@ impl Control {
     fn load_ring(&self) -> Result<Option<Arc<KeyRing>>, Error> {
         let page = self
             .store()
-            .list(Collection::SigningKeys.as_str(), &ListQuery { name_prefix: Some("keys/".to_owned()), ..ListQuery::default() })
+            .list(
+                Collection::SigningKeys.as_str(),
+                &ListQuery {
+                    name_prefix: Some("keys/".to_owned()),
+                    ..ListQuery::default()
+                },
+            )
             .map_err(store_error)?;
         let mut records = page.records;
         // Newest first: the newest CURRENT key signs; everything else only verifies.

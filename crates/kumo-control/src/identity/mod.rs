@@ -13,11 +13,11 @@ mod tokens;
 
 pub use bootstrap::{BootstrapConfig, BootstrapReport, USER_SCOPES};
 pub use issuer::SYSTEM_ADMIN_PERMISSION;
-pub use tokens::MintedAccessToken;
 pub use oauth::{
     AuthorizationRequest, CLI_CLIENT_ID, CLI_CLIENT_SECRET, OAuthError, SignInAccount,
     TokenRequest, TokenResponse,
 };
+pub use tokens::MintedAccessToken;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
