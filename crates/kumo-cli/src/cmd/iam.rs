@@ -425,5 +425,16 @@ pub fn explain(resp: &Value, principal: &str, resource: &str, permission: &str) 
             out.push('\n');
         }
     }
+    // Kumo's troubleshooter names the smallest predefined roles that would grant the permission.
+    let suggested: Vec<&str> = resp["suggestedRoles"]
+        .as_array()
+        .map(|roles| roles.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if resp["overallAccessState"] != "CAN_ACCESS" && !suggested.is_empty() {
+        out.push_str(&format!(
+            "\nRoles that grant {permission} (smallest first): {}\n",
+            suggested.join(", ")
+        ));
+    }
     out
 }
