@@ -51,7 +51,7 @@ impl RoleDef {
 #[derive(Debug)]
 pub struct Predefined {
     permissions: Vec<Permission>,
-    ids: HashMap<String, PermId>,
+    ids: HashMap<String, PermId, foldhash::fast::RandomState>,
     roles: Vec<RoleDef>,
     by_name: HashMap<RoleName, usize>,
 }
@@ -94,7 +94,7 @@ impl Predefined {
         names.sort_unstable();
         names.dedup();
         let mut permissions = Vec::with_capacity(names.len());
-        let mut ids = HashMap::with_capacity(names.len());
+        let mut ids = HashMap::with_capacity_and_hasher(names.len(), foldhash::fast::RandomState::default());
         for (i, n) in names.iter().enumerate() {
             let p: Permission = n
                 .parse()

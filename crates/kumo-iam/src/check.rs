@@ -4,6 +4,10 @@
 //! yields `UnknownConditional`. Deny policies (IAM v2) would be a second pass before this one.
 
 use std::collections::HashMap;
+
+/// Member → binding maps are probed on every check; a fast non-cryptographic hasher keeps the
+/// probes cheap (the keys are principal emails, not attacker-chosen at volume).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -78,10 +82,10 @@ pub(crate) struct CompiledBinding {
 pub struct CompiledPolicy {
     policy: Policy,
     pub(crate) bindings: Vec<CompiledBinding>,
-    users: HashMap<String, Vec<u32>>,
-    service_accounts: HashMap<String, Vec<u32>>,
-    groups: HashMap<String, Vec<u32>>,
-    domains: HashMap<String, Vec<u32>>,
+    users: FastMap<String, Vec<u32>>,
+    service_accounts: FastMap<String, Vec<u32>>,
+    groups: FastMap<String, Vec<u32>>,
+    domains: FastMap<String, Vec<u32>>,
     all_users: Vec<u32>,
     all_authenticated: Vec<u32>,
 }
@@ -92,10 +96,10 @@ impl CompiledPolicy {
         let mut c = CompiledPolicy {
             policy: policy.clone(),
             bindings: Vec::with_capacity(policy.bindings.len()),
-            users: HashMap::new(),
-            service_accounts: HashMap::new(),
-            groups: HashMap::new(),
-            domains: HashMap::new(),
+            users: FastMap::default(),
+            service_accounts: FastMap::default(),
+            groups: FastMap::default(),
+            domains: FastMap::default(),
             all_users: Vec::new(),
             all_authenticated: Vec::new(),
         };
@@ -174,7 +178,7 @@ impl CompiledPolicy {
 
 /// Emails are compared case-insensitively; keys are stored lowercased. Lowercasing the probe
 /// would allocate, so try the exact text first, then a lowercase copy only for mixed case.
-fn lookup<'m>(map: &'m HashMap<String, Vec<u32>>, key: &str) -> Option<&'m Vec<u32>> {
+fn lookup<'m>(map: &'m FastMap<String, Vec<u32>>, key: &str) -> Option<&'m Vec<u32>> {
     if key.bytes().any(|b| b.is_ascii_uppercase()) {
         map.get(&key.to_ascii_lowercase())
     } else {
