@@ -94,7 +94,8 @@ impl Predefined {
         names.sort_unstable();
         names.dedup();
         let mut permissions = Vec::with_capacity(names.len());
-        let mut ids = HashMap::with_capacity_and_hasher(names.len(), foldhash::fast::RandomState::default());
+        let mut ids =
+            HashMap::with_capacity_and_hasher(names.len(), foldhash::fast::RandomState::default());
         for (i, n) in names.iter().enumerate() {
             let p: Permission = n
                 .parse()
