@@ -16,9 +16,8 @@ import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'node:net';
-import { createHash, randomBytes } from 'node:crypto';
 import { chromium } from 'playwright-core';
+import { freePort, waitFor, userIdToken } from './support.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
@@ -37,31 +36,7 @@ let organization;
 let serviceUri;
 let browser;
 
-function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-  });
-}
 
-async function waitFor(what, check, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((ok) => setTimeout(ok, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
-}
 
 async function api(method, path, body) {
   const response = await fetch(`${base}${path}`, {
@@ -74,32 +49,6 @@ async function api(method, path, body) {
   return text ? JSON.parse(text) : {};
 }
 
-/** A user's ID token as `kumo auth print-identity-token` gets it (dev-mode login_hint, PKCE). */
-async function userIdToken(email) {
-  const verifier = randomBytes(32).toString('base64url');
-  const challenge = createHash('sha256').update(verifier).digest('base64url');
-  const redirect = 'http://127.0.0.1:9/callback';
-  const params = new URLSearchParams({
-    client_id: 'kumo-cli',
-    redirect_uri: redirect,
-    response_type: 'code',
-    scope: 'openid email',
-    state: 's',
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-    login_hint: email,
-  });
-  const signIn = await fetch(`${base}/o/oauth2/v2/auth?${params}`, { redirect: 'manual' });
-  assert.equal(signIn.status, 302);
-  const code = new URL(signIn.headers.get('location')).searchParams.get('code');
-  const exchange = await fetch(`${base}/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirect, code_verifier: verifier, client_id: 'kumo-cli' }),
-  });
-  assert.equal(exchange.status, 200);
-  return (await exchange.json()).id_token;
-}
 
 /** What `curl -s -o /dev/null -w '%{http_code}' URL` prints. */
 async function curlStatus(url, idToken) {
@@ -246,7 +195,7 @@ test('console: seed 000 walkthrough as alice', async () => {
   assert.equal(await curlStatus(serviceUri), 403, 'private again');
 
   // Permissions panel: add and remove an invoker binding; bob's token follows.
-  const bobToken = await userIdToken('bob@example.com');
+  const bobToken = await userIdToken(base, 'bob@example.com');
   assert.equal(await curlStatus(serviceUri, bobToken), 403);
   await page.getByLabel('Principal', { exact: true }).fill('user:bob@example.com');
   await page.getByLabel('Role', { exact: true }).fill('roles/run.invoker');

@@ -13,10 +13,9 @@ import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'node:net';
-import { createHash, randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { chromium } from 'playwright-core';
+import { freePort, waitFor, userIdToken } from './support.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
@@ -38,31 +37,7 @@ let projectNumber;
 let serviceUri;
 let agent;
 
-function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-  });
-}
 
-async function waitFor(what, check, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((ok) => setTimeout(ok, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
-}
 
 async function api(method, path, body) {
   const response = await fetch(`${base}${path}`, {
@@ -148,32 +123,6 @@ async function deploy(id) {
   return url;
 }
 
-/** A user's ID token as `kumo auth print-identity-token` gets it (dev-mode login_hint, PKCE). */
-async function userIdToken(email) {
-  const verifier = randomBytes(32).toString('base64url');
-  const challenge = createHash('sha256').update(verifier).digest('base64url');
-  const redirect = 'http://127.0.0.1:9/callback';
-  const params = new URLSearchParams({
-    client_id: 'kumo-cli',
-    redirect_uri: redirect,
-    response_type: 'code',
-    scope: 'openid email',
-    state: 's',
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-    login_hint: email,
-  });
-  const signIn = await fetch(`${base}/o/oauth2/v2/auth?${params}`, { redirect: 'manual' });
-  assert.equal(signIn.status, 302);
-  const code = new URL(signIn.headers.get('location')).searchParams.get('code');
-  const exchange = await fetch(`${base}/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirect, code_verifier: verifier, client_id: 'kumo-cli' }),
-  });
-  assert.equal(exchange.status, 200);
-  return (await exchange.json()).id_token;
-}
 
 before(async () => {
   mkdirSync(artifacts, { recursive: true });
@@ -300,7 +249,7 @@ test('IAP on Cloud Run: sign in, denied, granted, revoked', async () => {
 
 test('IAP on Cloud Run: programmatic callers, the service agent, forged headers, --no-iap', async () => {
   const iapPolicy = `/v1/projects/${projectNumber}/iap_web/cloud_run-${region}/services/${serviceId}`;
-  const idToken = await userIdToken(viewer);
+  const idToken = await userIdToken(base, viewer);
   const call = get;
   const forged = {
     authorization: `Bearer ${idToken}`,
