@@ -197,6 +197,28 @@ pub struct ProcessRuntime {
     next_id: std::sync::atomic::AtomicU64,
 }
 
+/// `sh -c` script of the parent-death guard: `$@` is the workload's argv. The watcher ignores
+/// TERM so that it outlives its own group signal long enough to send KILL.
+/// (A background list's stdin is /dev/null before its redirections apply, so the pipe travels on
+/// fd 3.)
+const GUARD_SCRIPT: &str = "exec 3<&0; ( trap '' TERM; while read -r _; do :; done <&3; kill -TERM 0; sleep 10; kill -KILL 0 ) & exec \"$@\" </dev/null 3<&-";
+
+/// Whether `program` names a file: a path (relative to `workdir`) or a name found on `path`.
+fn program_exists(program: &str, path: Option<&str>, workdir: Option<&std::path::Path>) -> bool {
+    if program.contains('/') {
+        let candidate = std::path::Path::new(program);
+        let candidate = match workdir {
+            Some(dir) if candidate.is_relative() => dir.join(candidate),
+            _ => candidate.to_path_buf(),
+        };
+        return candidate.is_file();
+    }
+    path.unwrap_or("/usr/local/bin:/usr/bin:/bin")
+        .split(':')
+        .filter(|dir| !dir.is_empty())
+        .any(|dir| std::path::Path::new(dir).join(program).is_file())
+}
+
 impl ProcessRuntime {
     pub fn new() -> Self {
         Self::default()
@@ -310,12 +332,31 @@ impl ProcessRuntime {
         port: Option<u16>,
         logs: LogSink,
     ) -> Result<Instance, StartError> {
-        let (program, rest) = spec.argv.split_first().ok_or(StartError::EmptyArgv)?;
-        let mut cmd = Command::new(program);
-        cmd.args(rest)
+        let (program, _) = spec.argv.split_first().ok_or(StartError::EmptyArgv)?;
+        // The guard shell would report a missing program only as exit 127; say it up front.
+        let env = build_env(spec, port);
+        if !program_exists(
+            program,
+            env.get("PATH").map(String::as_str),
+            spec.workdir.as_deref(),
+        ) {
+            return Err(StartError::Spawn {
+                program: program.clone(),
+                reason: "No such file or directory (os error 2)".to_owned(),
+            });
+        }
+        // Instances must not outlive Kumo, even a SIGKILLed one. The workload runs under a
+        // watcher in its process group that blocks on a pipe only Kumo holds: when Kumo dies the
+        // pipe closes and the watcher stops the group (TERM, then KILL after the grace period).
+        // `exec` keeps the workload's pid as the group leader; its own stdin stays /dev/null.
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(GUARD_SCRIPT)
+            .arg("kumo-guard")
+            .args(&spec.argv)
             .env_clear()
-            .envs(build_env(spec, port))
-            .stdin(Stdio::null())
+            .envs(env)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
@@ -327,6 +368,8 @@ impl ProcessRuntime {
             program: program.clone(),
             reason: e.to_string(),
         })?;
+        // Held for the instance's lifetime: closing it is what tells the watcher Kumo is gone.
+        let guard_pipe = child.stdin.take();
         let id = self
             .next_id
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -390,6 +433,7 @@ impl ProcessRuntime {
             if let Ok(mut m) = live.lock() {
                 m.remove(&id);
             }
+            drop(guard_pipe);
             tracing::debug!(id, ?info, "instance exited");
             let _ = exit_tx.send(Some(info));
         });
