@@ -159,6 +159,23 @@ impl Control {
         self.store().transact(writes).map_err(store_error)
     }
 
+    /// Every live record of `collection` under `parent` (the store's order: by name).
+    pub fn list_under(
+        &self,
+        collection: Collection,
+        parent: kumo_store::ParentFilter,
+    ) -> Result<Vec<Record>, Error> {
+        let query = kumo_store::ListQuery {
+            parent,
+            ..kumo_store::ListQuery::default()
+        };
+        Ok(self
+            .store()
+            .list(collection.as_str(), &query)
+            .map_err(store_error)?
+            .records)
+    }
+
     /// Decodes a record read by other means (e.g. a list page).
     pub fn decode<T: DeserializeOwned>(&self, record: Record) -> Result<Stored<T>, Error> {
         decode(record)

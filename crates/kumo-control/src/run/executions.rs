@@ -661,17 +661,7 @@ impl Control {
             }
             ParentFilter::Is(parent)
         };
-        let page = self
-            .store()
-            .list(
-                Collection::Executions.as_str(),
-                &ListQuery {
-                    parent,
-                    ..ListQuery::default()
-                },
-            )
-            .map_err(crate::records::store_error)?;
-        let mut records = page.records;
+        let mut records = self.list_under(Collection::Executions, parent)?;
         records.sort_by(|a, b| {
             b.create_time
                 .cmp(&a.create_time)

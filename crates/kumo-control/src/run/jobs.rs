@@ -527,17 +527,7 @@ impl Control {
         } else {
             ParentFilter::Is(format!("projects/{}/locations/{location}", project.id))
         };
-        let page = self
-            .store()
-            .list(
-                Collection::Jobs.as_str(),
-                &ListQuery {
-                    parent,
-                    ..ListQuery::default()
-                },
-            )
-            .map_err(crate::records::store_error)?;
-        let mut records = page.records;
+        let mut records = self.list_under(Collection::Jobs, parent)?;
         records.sort_by(|a, b| {
             b.create_time
                 .cmp(&a.create_time)
