@@ -44,11 +44,26 @@ pub type Crumb = (String, String);
 
 /// The whole document around `body` (already-escaped HTML).
 pub fn page(title: &str, viewer: Option<&Viewer<'_>>, crumbs: &[Crumb], body: &str) -> String {
+    refreshing_page(title, viewer, crumbs, body, None)
+}
+
+/// [`page`] that reloads itself every `refresh` seconds: the console runs no script, so a
+/// "live" view is a `<meta http-equiv="refresh">`, which the page says where it is used.
+pub fn refreshing_page(
+    title: &str,
+    viewer: Option<&Viewer<'_>>,
+    crumbs: &[Crumb],
+    body: &str,
+    refresh: Option<u32>,
+) -> String {
     let mut out = String::new();
+    let refresh = refresh
+        .map(|seconds| format!("<meta http-equiv=\"refresh\" content=\"{seconds}\">"))
+        .unwrap_or_default();
     let _ = write!(
         out,
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{refresh}\
          <title>{} – Kumo console</title>\
          <link rel=\"stylesheet\" href=\"/console/assets/console.css\"></head><body>\
          <a class=\"skip\" href=\"#main\">Skip to content</a>\

@@ -9,7 +9,9 @@
 
 mod client;
 mod html;
+mod jobs;
 mod pages;
+mod revisions;
 mod session;
 
 use axum::Router;
@@ -81,8 +83,25 @@ fn routes(console: Console) -> Router {
             get(pages::service_logs),
         )
         .route(
+            "/console/projects/{project}/locations/{location}/services/{service}/revisions",
+            get(revisions::service_revisions),
+        )
+        .route(
             "/console/projects/{project}/locations/{location}/services/{service}/{action}",
             post(pages::service_action),
+        )
+        .route("/console/projects/{project}/jobs", get(jobs::jobs))
+        .route(
+            "/console/projects/{project}/locations/{location}/jobs/{job}",
+            get(jobs::job),
+        )
+        .route(
+            "/console/projects/{project}/locations/{location}/jobs/{job}/execute",
+            post(jobs::execute),
+        )
+        .route(
+            "/console/projects/{project}/locations/{location}/jobs/{job}/executions/{execution}",
+            get(jobs::execution),
         )
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(console)

@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 
 use crate::Console;
 use crate::client::ApiError;
-use crate::html::{Crumb, Notice, Viewer, csrf_field, esc, notice, page, url_component as enc};
+use crate::html::{
+    Crumb, Notice, Viewer, csrf_field, esc, notice, page, refreshing_page, url_component as enc,
+};
 use crate::session::{Session, constant_time_eq, cookie, csrf_ok, pkce_challenge};
 
 /// The OAuth client the console signs in with: Kumo's built-in public client (loopback
@@ -26,7 +28,7 @@ const INVOKER_ROLE: &str = "roles/run.invoker";
 const REQUIRE_INVOKER_IAM: &str = "run.managed.requireInvokerIam";
 /// Run v2 has no cross-region list (`locations/-` is refused), so the services page asks the
 /// regions Kumo knows short codes for; `?region=` adds any other.
-const REGIONS: [&str; 18] = [
+pub(crate) const REGIONS: [&str; 18] = [
     "us-central1",
     "us-east1",
     "us-east4",
@@ -54,9 +56,12 @@ const SERVICE_PERMISSIONS: [&str; 4] = [
     "run.services.setIamPolicy",
 ];
 
+/// How often a "live tail" page reloads itself.
+pub(crate) const TAIL_SECONDS: u32 = 5;
+
 const STYLESHEET: &str = include_str!("../assets/console.css");
 
-fn html_response(status: StatusCode, body: String) -> Response {
+pub(crate) fn html_response(status: StatusCode, body: String) -> Response {
     let mut response = (status, body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -65,7 +70,7 @@ fn html_response(status: StatusCode, body: String) -> Response {
     response
 }
 
-fn redirect(location: &str) -> Response {
+pub(crate) fn redirect(location: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
     if let Ok(value) = HeaderValue::from_str(location) {
         response.headers_mut().insert(header::LOCATION, value);
@@ -130,7 +135,7 @@ fn expires_in(answer: &Value) -> Duration {
     Duration::from_secs(answer["expires_in"].as_u64().unwrap_or(3599))
 }
 
-fn viewer(session: &Session) -> Viewer<'_> {
+pub(crate) fn viewer(session: &Session) -> Viewer<'_> {
     Viewer {
         email: &session.email,
         csrf: &session.csrf,
@@ -138,13 +143,146 @@ fn viewer(session: &Session) -> Viewer<'_> {
 }
 
 /// An API refusal shown on a page; a 401 means the token is gone (expired or revoked).
-fn api_error_page(session: &Session, title: &str, crumbs: &[Crumb], error: &ApiError) -> Response {
+pub(crate) fn api_error_page(
+    session: &Session,
+    title: &str,
+    crumbs: &[Crumb],
+    error: &ApiError,
+) -> Response {
     let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut body = notice(Notice::Error, &error.message);
     if error.status == 401 {
         body.push_str("<p><a href=\"/console/signin\">Sign in again</a></p>");
     }
     html_response(status, page(title, Some(&viewer(session)), crumbs, &body))
+}
+
+/// The signed-in session, or the redirect to the sign-in page.
+pub(crate) async fn signed_in(console: &Console, headers: &HeaderMap) -> Result<Session, Response> {
+    current(console, headers)
+        .await
+        .map(|(_, session)| session)
+        .ok_or_else(|| redirect("/console"))
+}
+
+/// The session of a state-changing form: signed in, and the form carries its CSRF token.
+pub(crate) async fn form_session(
+    console: &Console,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<Session, Response> {
+    let Some((_, session)) = current(console, headers).await else {
+        return Err(signed_out());
+    };
+    if !csrf_ok(&session, form.get("csrf_token").map(String::as_str)) {
+        return Err(csrf_refused());
+    }
+    Ok(session)
+}
+
+fn signed_out() -> Response {
+    html_response(
+        StatusCode::UNAUTHORIZED,
+        page(
+            "Signed out",
+            None,
+            &[],
+            "<p>Your session ended. <a href=\"/console\">Sign in</a></p>",
+        ),
+    )
+}
+
+/// A 200 page for the signed-in viewer.
+pub(crate) fn ok_page(session: &Session, title: &str, crumbs: &[Crumb], body: &str) -> Response {
+    html_response(
+        StatusCode::OK,
+        page(title, Some(&viewer(session)), crumbs, body),
+    )
+}
+
+/// Which of `permissions` the viewer holds on the resource at `api_path` (its
+/// `:testIamPermissions`). An unanswered question grants nothing: the action is shown disabled,
+/// and the server decides anyway.
+pub(crate) async fn granted(
+    console: &Console,
+    token: &str,
+    api_path: &str,
+    permissions: &[&str],
+) -> Vec<String> {
+    console
+        .client
+        .call(
+            token,
+            "POST",
+            &format!("{api_path}:testIamPermissions"),
+            Some(json!({"permissions": permissions})),
+        )
+        .await
+        .map(|answer| {
+            answer["permissions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The reason an action is disabled when `permission` is not among `granted`.
+pub(crate) fn missing(granted: &[String], permission: &str, on: &str) -> Option<String> {
+    (!granted.iter().any(|p| p == permission))
+        .then(|| format!("You need the permission {permission} on {on}."))
+}
+
+/// The project's sections, on every project page.
+pub(crate) fn project_nav(project: &str, current: &str) -> String {
+    let p = enc(project);
+    let links = [
+        ("Services", format!("/console/projects/{p}/services")),
+        ("Jobs", format!("/console/projects/{p}/jobs")),
+        ("IAM", format!("/console/projects/{p}/iam")),
+        (
+            "Service accounts",
+            format!("/console/projects/{p}/serviceAccounts"),
+        ),
+        ("Roles", format!("/console/projects/{p}/roles")),
+        (
+            "Organization policies",
+            format!("/console/projects/{p}/policies"),
+        ),
+        (
+            "Policy Troubleshooter",
+            format!("/console/projects/{p}/troubleshoot"),
+        ),
+        ("Audit log", format!("/console/projects/{p}/audit")),
+    ];
+    let mut out = String::from("<nav aria-label=\"Project\" class=\"tabs project\"><ul>");
+    for (label, href) in links {
+        let current = if label == current {
+            " aria-current=\"page\""
+        } else {
+            ""
+        };
+        let _ = write!(
+            out,
+            "<li><a href=\"{}\"{current}>{}</a></li>",
+            esc(&href),
+            esc(label)
+        );
+    }
+    out.push_str("</ul></nav>");
+    out
+}
+
+/// A `?done=` code's message, from the page's own table.
+pub(crate) fn done_notice(query: &HashMap<String, String>, messages: &[(&str, &str)]) -> String {
+    query
+        .get("done")
+        .and_then(|code| messages.iter().find(|(c, _)| c == code))
+        .map(|(_, text)| notice(Notice::Info, text))
+        .unwrap_or_default()
 }
 
 pub async fn stylesheet() -> Response {
@@ -335,7 +473,7 @@ pub async fn sign_out(
     )
 }
 
-fn csrf_refused() -> Response {
+pub(crate) fn csrf_refused() -> Response {
     html_response(
         StatusCode::FORBIDDEN,
         page(
@@ -352,11 +490,11 @@ fn csrf_refused() -> Response {
 
 // ---- services ------------------------------------------------------------------------------
 
-fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
+pub(crate) fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
     value[key].as_str().unwrap_or_default()
 }
 
-fn project_crumbs(project: &str) -> Vec<Crumb> {
+pub(crate) fn project_crumbs(project: &str) -> Vec<Crumb> {
     vec![
         ("Projects".to_owned(), "/console".to_owned()),
         (
@@ -367,7 +505,7 @@ fn project_crumbs(project: &str) -> Vec<Crumb> {
 }
 
 /// Members of `role` in an IAM policy (unconditional bindings only).
-fn members_of<'a>(policy: &'a Value, role: &str) -> Vec<&'a str> {
+pub(crate) fn members_of<'a>(policy: &'a Value, role: &str) -> Vec<&'a str> {
     policy["bindings"]
         .as_array()
         .into_iter()
@@ -406,7 +544,7 @@ fn badge_html(badges: &[&str]) -> String {
         .join(" ")
 }
 
-fn service_path(project: &str, location: &str, service: &str) -> String {
+pub(crate) fn service_path(project: &str, location: &str, service: &str) -> String {
     format!(
         "/v2/projects/{}/locations/{}/services/{}",
         enc(project),
@@ -415,7 +553,7 @@ fn service_path(project: &str, location: &str, service: &str) -> String {
     )
 }
 
-fn console_service_path(project: &str, location: &str, service: &str) -> String {
+pub(crate) fn console_service_path(project: &str, location: &str, service: &str) -> String {
     format!(
         "/console/projects/{}/locations/{}/services/{}",
         enc(project),
@@ -460,12 +598,7 @@ pub async fn services(
         .and_then(|code| done_message(code))
         .map(|text| notice(Notice::Info, text))
         .unwrap_or_default();
-    let _ = write!(
-        body,
-        "<p class=\"tools\"><a href=\"/console/projects/{0}/troubleshoot\">Policy Troubleshooter</a> · \
-         <a href=\"/console/projects/{0}/audit\">Audit log</a></p>",
-        enc(&project)
-    );
+    body.insert_str(0, &project_nav(&project, "Services"));
     if found.is_empty() {
         body.push_str("<p>No services in this project.</p>");
     } else {
@@ -656,7 +789,7 @@ async fn load_service(
 }
 
 /// A boolean constraint's effective policy is enforced when a rule says `enforce: true`.
-fn boolean_enforced(policy: &Value) -> bool {
+pub(crate) fn boolean_enforced(policy: &Value) -> bool {
     policy["spec"]["rules"]
         .as_array()
         .into_iter()
@@ -683,7 +816,7 @@ fn done_message(code: &str) -> Option<&'static str> {
     })
 }
 
-fn service_tabs(base: &str, current: &str) -> String {
+pub(crate) fn service_tabs(base: &str, current: &str) -> String {
     let tab = |label: &str, href: String| {
         if label == current {
             format!(
@@ -696,14 +829,15 @@ fn service_tabs(base: &str, current: &str) -> String {
         }
     };
     format!(
-        "<nav aria-label=\"Service\" class=\"tabs\"><ul>{}{}</ul></nav>",
+        "<nav aria-label=\"Service\" class=\"tabs\"><ul>{}{}{}</ul></nav>",
         tab("Security", base.to_owned()),
+        tab("Revisions", format!("{base}/revisions")),
         tab("Logs", format!("{base}/logs"))
     )
 }
 
 /// A `disabled` attribute and the visible reason when `reason` is set.
-fn disabled_with(reason: Option<&str>, id: &str) -> (String, String) {
+pub(crate) fn disabled_with(reason: Option<&str>, id: &str) -> (String, String) {
     match reason {
         Some(text) => (
             format!(" disabled aria-describedby=\"{id}\""),
@@ -1031,7 +1165,7 @@ pub async fn service_security(
     )
 }
 
-fn service_crumbs(project: &str, location: &str, id: &str) -> Vec<Crumb> {
+pub(crate) fn service_crumbs(project: &str, location: &str, id: &str) -> Vec<Crumb> {
     let mut crumbs = project_crumbs(project);
     crumbs.push((id.to_owned(), console_service_path(project, location, id)));
     crumbs
@@ -1039,7 +1173,7 @@ fn service_crumbs(project: &str, location: &str, id: &str) -> Vec<Crumb> {
 
 /// Adds (`add`) or removes `member` from the unconditional binding of `role`; empty bindings
 /// are dropped. Returns whether the policy changed.
-fn edit_binding(policy: &mut Value, role: &str, member: &str, add: bool) -> bool {
+pub(crate) fn edit_binding(policy: &mut Value, role: &str, member: &str, add: bool) -> bool {
     if !policy["bindings"].is_array() {
         policy["bindings"] = json!([]);
     }
@@ -1376,7 +1510,7 @@ async fn ancestor_policies(
 }
 
 /// A boolean policy's spec in words.
-fn policy_state(policy: &Value) -> String {
+pub(crate) fn policy_state(policy: &Value) -> String {
     let spec = &policy["spec"];
     if spec["reset"].as_bool() == Some(true) {
         return "reset to the constraint's default".to_owned();
@@ -1427,6 +1561,7 @@ pub async fn troubleshoot(
         }),
         esc(&resource)
     );
+    body.insert_str(0, &project_nav(&project, "Policy Troubleshooter"));
     if !principal.is_empty() && !permission.is_empty() {
         // Policy Troubleshooter v3 takes a bare email.
         let email = principal
@@ -1564,6 +1699,7 @@ pub async fn service_logs(
         .get("filter")
         .map(|f| f.trim().to_owned())
         .unwrap_or_default();
+    let tail = query.get("tail").is_some_and(|v| v == "on");
     let filter = service_log_filter(&location, &id, &user_filter);
     let base = console_service_path(&project, &location, &id);
     let mut body = service_tabs(&base, "Logs");
@@ -1574,31 +1710,47 @@ pub async fn service_logs(
             &project,
             &user_filter,
             &filter,
+            tail,
         )
         .await,
     );
     let title = format!("{id} logs");
     html_response(
         StatusCode::OK,
-        page(&title, Some(&viewer(&session)), &crumbs, &body),
+        refreshing_page(
+            &title,
+            Some(&viewer(&session)),
+            &crumbs,
+            &body,
+            tail.then_some(TAIL_SECONDS),
+        ),
     )
 }
 
 /// The filter box and the matching entries (newest first) of a project.
-async fn logs_body(
+pub(crate) async fn logs_body(
     console: &Console,
     token: &str,
     project: &str,
     user_filter: &str,
     filter: &str,
+    tail: bool,
 ) -> String {
     let mut body = format!(
         "<form method=\"get\"><label for=\"filter\">Filter (Logging query language)</label> \
          <input id=\"filter\" name=\"filter\" size=\"70\" value=\"{}\" placeholder=\"severity>=WARNING\"> \
+         <input type=\"checkbox\" id=\"tail\" name=\"tail\" value=\"on\"{}> <label for=\"tail\">Live tail</label> \
          <button type=\"submit\">Run query</button></form><p class=\"muted\">Query sent: <code>{}</code></p>",
         esc(user_filter),
+        if tail { " checked" } else { "" },
         esc(filter)
     );
+    if tail {
+        body.push_str(&format!(
+            "<p class=\"muted\" role=\"status\">Live tail: this page reloads itself every {TAIL_SECONDS} seconds \
+             (the console runs no JavaScript, so the browser refreshes the whole page). Uncheck Live tail and run the query to stop.</p>"
+        ));
+    }
     let request = json!({
         "resourceNames": [format!("projects/{project}")],
         "filter": filter,
@@ -1667,17 +1819,28 @@ pub async fn audit_log(
     } else {
         format!("{scope} AND ({user_filter})")
     };
-    let body = logs_body(
-        &console,
-        &session.access_token,
-        &project,
-        &user_filter,
-        &filter,
-    )
-    .await;
+    let tail = query.get("tail").is_some_and(|v| v == "on");
+    let mut body = project_nav(&project, "Audit log");
+    body.push_str(
+        &logs_body(
+            &console,
+            &session.access_token,
+            &project,
+            &user_filter,
+            &filter,
+            tail,
+        )
+        .await,
+    );
     html_response(
         StatusCode::OK,
-        page(title, Some(&viewer(&session)), &crumbs, &body),
+        refreshing_page(
+            title,
+            Some(&viewer(&session)),
+            &crumbs,
+            &body,
+            tail.then_some(TAIL_SECONDS),
+        ),
     )
 }
 
@@ -1697,7 +1860,7 @@ fn service_log_filter(location: &str, service: &str, user: &str) -> String {
     }
 }
 
-fn log_summary(entry: &Value) -> String {
+pub(crate) fn log_summary(entry: &Value) -> String {
     if let Some(text) = entry["textPayload"].as_str() {
         return text.to_owned();
     }
