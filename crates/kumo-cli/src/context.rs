@@ -71,14 +71,28 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    /// `--region` or `run/region`.
-    pub fn region(&self) -> Result<String> {
-        self.global.region.clone().or_else(|| self.props.get("run/region")).ok_or_else(|| {
-            CliError::Msg(format!(
-                "Missing required argument [--region]: You must specify a region. Either use the `--region` flag or set the run/region property to your desired region by running `{} config set run/region REGION`.",
-                self.prog
-            ))
-        })
+    /// `--region`, else `run/region`, else (stdin a terminal, prompts allowed) gcloud's region
+    /// prompt; the answer is kept for the rest of the invocation, as gcloud sets `args.region`.
+    pub fn region(&mut self) -> Result<String> {
+        if let Some(r) = self
+            .global
+            .region
+            .clone()
+            .or_else(|| self.props.get("run/region"))
+        {
+            return Ok(r);
+        }
+        if !self.can_prompt() {
+            return Err(crate::prompt::missing_region());
+        }
+        let region = crate::prompt::region(self)?;
+        self.global.region = Some(region.clone());
+        Ok(region)
+    }
+
+    /// gcloud's `console_io.CanPrompt()`: an interactive stdin and prompts not disabled.
+    pub fn can_prompt(&self) -> bool {
+        self.env.stdin_is_tty && !self.quiet()
     }
 
     pub fn account(&self) -> Option<String> {

@@ -12,6 +12,7 @@ mod error;
 mod format;
 mod http;
 mod policy;
+mod prompt;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal as _, Write};

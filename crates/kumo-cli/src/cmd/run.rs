@@ -564,7 +564,7 @@ fn read_resource_file(path: &str) -> Result<Value> {
 }
 
 /// The region a YAML names in its location label, else `--region`/`run/region`.
-fn region_of(ctx: &Ctx<'_>, v: &Value) -> Result<String> {
+fn region_of(ctx: &mut Ctx<'_>, v: &Value) -> Result<String> {
     match v["metadata"]["labels"][LOCATION_LABEL].as_str() {
         Some(r) => Ok(r.to_owned()),
         None => ctx.region(),
