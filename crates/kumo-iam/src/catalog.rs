@@ -3,7 +3,7 @@
 //! sorted id list, so "does role R hold permission P" is a binary search with no allocation.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use kumo_names::{Permission, RoleKind, RoleName};
 use serde::{Deserialize, Serialize};
@@ -35,12 +35,16 @@ pub struct RoleDef {
     pub title: String,
     pub description: String,
     pub stage: RoleStage,
-    permissions: Vec<PermId>,
+    /// Shared with every compiled binding of this role.
+    permissions: Arc<[PermId]>,
 }
 
 impl RoleDef {
     pub fn permission_ids(&self) -> &[PermId] {
         &self.permissions
+    }
+    pub(crate) fn shared_permission_ids(&self) -> Arc<[PermId]> {
+        Arc::clone(&self.permissions)
     }
     pub fn contains(&self, id: PermId) -> bool {
         self.permissions.binary_search(&id).is_ok()
@@ -121,7 +125,7 @@ impl Predefined {
                 title: r.title.clone(),
                 description: r.description.clone(),
                 stage: r.stage.unwrap_or(RoleStage::Ga),
-                permissions: perms,
+                permissions: perms.into(),
             });
         }
         roles.sort_by(|a, b| a.name.cmp(&b.name));
@@ -238,7 +242,7 @@ impl RoleCatalog {
             title: role.title.clone(),
             description: role.description.clone(),
             stage: role.stage,
-            permissions: perms,
+            permissions: perms.into(),
         };
         self.custom.insert(role.name.clone(), (role, def));
         Ok(())

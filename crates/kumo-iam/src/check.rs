@@ -1,13 +1,10 @@
-//! Access decisions. A policy is compiled once (`CompiledPolicy`) into per-member binding
-//! lists and per-binding sorted permission ids, so `Engine::check` walks the ancestry without
-//! allocating. Decisions are values: a condition that cannot be evaluated never grants and
-//! yields `UnknownConditional`. Deny policies (IAM v2) would be a second pass before this one.
+//! Access decisions. A policy is compiled once (`CompiledPolicy`): each binding shares its
+//! role's sorted permission ids with the catalog, and the members are indexed by fingerprint
+//! (`members::MemberIndex`). A check resolves the caller once into its member keys, then walks
+//! the ancestry probing each node's index, without allocating. Decisions are values: a condition
+//! that cannot be evaluated never grants and yields `UnknownConditional`. Deny policies (IAM v2)
+//! would be a second pass before this one.
 
-use std::collections::HashMap;
-
-/// Member → binding maps are probed on every check; a fast non-cryptographic hasher keeps the
-/// probes cheap (the keys are principal emails, not attacker-chosen at volume).
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -16,7 +13,8 @@ use kumo_names::{Permission, Principal, ResourceName, RoleName};
 use crate::catalog::{PermId, RoleCatalog};
 use crate::condition::{Activation, Condition};
 use crate::explain::Explanation;
-use crate::hierarchy::{Ancestry, Identity, Subject};
+use crate::hierarchy::{Ancestry, Subject};
+use crate::members::{MemberIndex, ResolvedSubject};
 use crate::policy::Policy;
 
 /// Request facts used by conditions; `resource.name` is the first ancestry node's relative name.
@@ -72,7 +70,8 @@ pub struct Decision<'a> {
 /// A binding with its role's permissions resolved and its condition parsed.
 #[derive(Debug)]
 pub(crate) struct CompiledBinding {
-    pub(crate) permissions: Vec<PermId>,
+    /// Shared with the catalog's role definition (one copy per role, not per binding).
+    pub(crate) permissions: Arc<[PermId]>,
     /// `None`: unconditional. `Some(Err)`: unparseable, never grants.
     pub(crate) condition: Option<Result<Condition, String>>,
 }
@@ -80,109 +79,56 @@ pub(crate) struct CompiledBinding {
 /// A policy compiled against a catalog. Recompile when the policy or a custom role changes.
 #[derive(Debug)]
 pub struct CompiledPolicy {
-    policy: Policy,
+    members: MemberIndex,
     pub(crate) bindings: Vec<CompiledBinding>,
-    users: FastMap<String, Vec<u32>>,
-    service_accounts: FastMap<String, Vec<u32>>,
-    groups: FastMap<String, Vec<u32>>,
-    domains: FastMap<String, Vec<u32>>,
-    all_users: Vec<u32>,
-    all_authenticated: Vec<u32>,
+    policy: Policy,
 }
 
 impl CompiledPolicy {
     /// Compiles without validating; unknown roles grant nothing (fail closed).
     pub fn compile(policy: &Policy, catalog: &RoleCatalog) -> CompiledPolicy {
-        let mut c = CompiledPolicy {
+        let none: Arc<[PermId]> = Arc::from([]);
+        let bindings = policy
+            .bindings
+            .iter()
+            .map(|b| CompiledBinding {
+                permissions: catalog
+                    .role(&b.role)
+                    .map_or_else(|| none.clone(), |r| r.shared_permission_ids()),
+                condition: b
+                    .condition
+                    .as_ref()
+                    .map(|e| Condition::parse(&e.expression).map_err(|e| e.to_string())),
+            })
+            .collect();
+        CompiledPolicy {
+            members: MemberIndex::build(policy.bindings.iter().map(|b| b.members.as_slice())),
+            bindings,
             policy: policy.clone(),
-            bindings: Vec::with_capacity(policy.bindings.len()),
-            users: FastMap::default(),
-            service_accounts: FastMap::default(),
-            groups: FastMap::default(),
-            domains: FastMap::default(),
-            all_users: Vec::new(),
-            all_authenticated: Vec::new(),
-        };
-        for (i, b) in policy.bindings.iter().enumerate() {
-            let idx = i as u32;
-            let permissions = catalog
-                .role(&b.role)
-                .map(|r| r.permission_ids().to_vec())
-                .unwrap_or_default();
-            let condition = b
-                .condition
-                .as_ref()
-                .map(|e| Condition::parse(&e.expression).map_err(|e| e.to_string()));
-            c.bindings.push(CompiledBinding {
-                permissions,
-                condition,
-            });
-            for m in &b.members {
-                let list = match m {
-                    Principal::User(e) => c.users.entry(e.to_ascii_lowercase()).or_default(),
-                    Principal::ServiceAccount(e) => c
-                        .service_accounts
-                        .entry(e.as_ref().to_ascii_lowercase())
-                        .or_default(),
-                    Principal::Group(e) => c.groups.entry(e.to_ascii_lowercase()).or_default(),
-                    Principal::Domain(d) => c.domains.entry(d.to_ascii_lowercase()).or_default(),
-                    Principal::AllUsers => &mut c.all_users,
-                    Principal::AllAuthenticatedUsers => &mut c.all_authenticated,
-                    // Deleted principals and federated identities never match a Kumo subject.
-                    Principal::Deleted { .. }
-                    | Principal::PrincipalUri(_)
-                    | Principal::PrincipalSetUri(_) => continue,
-                };
-                if list.last() != Some(&idx) {
-                    list.push(idx);
-                }
-            }
         }
-        c
     }
 
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
 
-    /// Calls `f` with every binding index whose members include the subject (maybe repeated).
-    fn for_each_binding<F: FnMut(u32) -> bool>(&self, s: &Subject, mut f: F) -> bool {
-        let mut visit = |list: Option<&Vec<u32>>| list.is_some_and(|l| l.iter().any(|&i| f(i)));
-        if visit(Some(&self.all_users)) {
-            return true;
-        }
-        if s.is_authenticated() && visit(Some(&self.all_authenticated)) {
-            return true;
-        }
-        match &s.identity {
-            Identity::Anonymous => return false,
-            Identity::User { email } => {
-                if visit(lookup(&self.users, email)) {
-                    return true;
-                }
-            }
-            Identity::ServiceAccount { email } => {
-                if visit(lookup(&self.service_accounts, email)) {
-                    return true;
-                }
-            }
-        }
-        if s.groups.iter().any(|g| visit(lookup(&self.groups, g))) {
-            return true;
-        }
-        s.domain
-            .as_deref()
-            .is_some_and(|d| visit(lookup(&self.domains, d)))
-    }
-}
-
-/// Emails are compared case-insensitively; keys are stored lowercased. Lowercasing the probe
-/// would allocate, so try the exact text first, then a lowercase copy only for mixed case.
-fn lookup<'m>(map: &'m FastMap<String, Vec<u32>>, key: &str) -> Option<&'m Vec<u32>> {
-    if key.bytes().any(|b| b.is_ascii_uppercase()) {
-        map.get(&key.to_ascii_lowercase())
-    } else {
-        map.get(key)
+    /// The first binding (in key order: allUsers, allAuthenticatedUsers, the identity, groups,
+    /// domain) naming the caller for which `f` returns true.
+    fn find_binding(&self, s: &ResolvedSubject<'_>, mut f: impl FnMut(u32) -> bool) -> Option<u32> {
+        let member_at = |b: u32, m: u32| -> Option<&Principal> {
+            self.policy
+                .bindings
+                .get(b as usize)?
+                .members
+                .get(m as usize)
+        };
+        s.keys().find_map(|k| {
+            self.members
+                .lookup(k, member_at)
+                .iter()
+                .copied()
+                .find(|&i| f(i))
+        })
     }
 }
 
@@ -219,6 +165,11 @@ pub(crate) fn eval_condition(
     }
 }
 
+const NOT_GRANTED: Decision<'static> = Decision {
+    access: Access::NotGranted,
+    granted_by: None,
+};
+
 /// The IAM decision facade.
 #[derive(Debug, Clone)]
 pub struct Engine {
@@ -235,32 +186,38 @@ impl Engine {
     }
 
     pub fn check<'a>(&self, req: &AccessRequest<'a>) -> Decision<'a> {
-        let not = Decision {
-            access: Access::NotGranted,
-            granted_by: None,
-        };
-        let Some(perm) = self.catalog.permission_id(req.permission) else {
-            return not;
-        };
-        let resource_name = req
-            .ancestry
+        match self.catalog.permission_id(req.permission) {
+            Some(perm) => {
+                self.check_resolved(&req.subject.resolve(), perm, req.ancestry, req.context)
+            }
+            None => NOT_GRANTED,
+        }
+    }
+
+    /// `check` for a caller resolved beforehand and an interned permission id (from
+    /// `RoleCatalog::permission_id`): the form for deciding many permissions or resources for
+    /// one caller.
+    pub fn check_resolved<'a>(
+        &self,
+        subject: &ResolvedSubject<'_>,
+        perm: PermId,
+        ancestry: &'a Ancestry<'a>,
+        context: &RequestContext,
+    ) -> Decision<'a> {
+        let resource_name = ancestry
             .resource()
             .map(ResourceName::relative)
             .unwrap_or_default();
         let mut unknown = false;
-        for (n, node) in req.ancestry.nodes.iter().enumerate() {
+        for (n, node) in ancestry.nodes.iter().enumerate() {
             let Some(cp) = node.policy else { continue };
-            let mut hit = None;
-            cp.for_each_binding(req.subject, |i| {
+            let hit = cp.find_binding(subject, |i| {
                 let b = &cp.bindings[i as usize];
                 if b.permissions.binary_search(&perm).is_err() {
                     return false;
                 }
-                match eval_condition(b, resource_name, req.context) {
-                    ConditionOutcome::None | ConditionOutcome::True => {
-                        hit = Some(i as usize);
-                        true
-                    }
+                match eval_condition(b, resource_name, context) {
+                    ConditionOutcome::None | ConditionOutcome::True => true,
                     ConditionOutcome::False => false,
                     ConditionOutcome::Error => {
                         unknown = true;
@@ -269,14 +226,14 @@ impl Engine {
                 }
             });
             if let Some(i) = hit {
-                let role = &cp.policy.bindings[i].role;
+                let i = i as usize;
                 return Decision {
                     access: Access::Granted,
                     granted_by: Some(Grant {
                         node: n,
                         resource: node.resource,
                         binding: i,
-                        role,
+                        role: &cp.policy.bindings[i].role,
                     }),
                 };
             }
@@ -287,7 +244,7 @@ impl Engine {
                 granted_by: None,
             }
         } else {
-            not
+            NOT_GRANTED
         }
     }
 
@@ -299,16 +256,13 @@ impl Engine {
         ancestry: &Ancestry<'_>,
         context: &RequestContext,
     ) -> Vec<Permission> {
+        let resolved = subject.resolve();
         permissions
             .iter()
             .filter(|p| {
-                let req = AccessRequest {
-                    subject,
-                    permission: p,
-                    ancestry,
-                    context,
-                };
-                self.check(&req).access == Access::Granted
+                self.catalog.permission_id(p).is_some_and(|id| {
+                    self.check_resolved(&resolved, id, ancestry, context).access == Access::Granted
+                })
             })
             .cloned()
             .collect()

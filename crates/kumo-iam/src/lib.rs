@@ -9,6 +9,7 @@ pub mod condition;
 pub mod error;
 pub mod explain;
 pub mod hierarchy;
+mod members;
 pub mod policy;
 
 pub use catalog::{CustomRole, PermId, Predefined, RoleCatalog, RoleDef, RoleStage};
@@ -18,4 +19,5 @@ pub use explain::{
     BindingExplanation, ExplainedPolicy, Explanation, MemberExplanation, Membership, Relevance,
 };
 pub use hierarchy::{Ancestry, Identity, Node, Subject};
+pub use members::ResolvedSubject;
 pub use policy::{AuditConfig, AuditLogConfig, Binding, Expr, LogType, Policy};

@@ -35,6 +35,11 @@ const MEMBERS: &[&str] = &[
     "domain:example.com",
     "serviceAccount:sa@my-project.iam.gserviceaccount.com",
     "deleted:user:alice@example.com?uid=1",
+    "user:Alice@Example.COM",
+    "group:ENG@example.com",
+    "group:g39@example.org",
+    "domain:example.org",
+    "principalSet://iam.googleapis.com/locations/global/workforcePools/p/*",
 ];
 /// Expression and its outcome (`None` = evaluation error).
 const CONDS: &[(&str, Option<bool>)] = &[
@@ -57,6 +62,12 @@ fn subjects() -> Vec<Subject> {
         Subject::user("alice@example.com"),
         Subject::user("bob@example.org").with_groups(["eng@example.com".to_owned()]),
         Subject::service_account("sa@my-project.iam.gserviceaccount.com"),
+        // More transitive groups than the engine keeps inline.
+        Subject::user("carol@example.org").with_groups(
+            (0..40)
+                .map(|i| format!("g{i}@example.org"))
+                .chain(["eng@example.com".to_owned()]),
+        ),
     ]
 }
 
@@ -81,6 +92,7 @@ fn policy(raw: &[RawBinding]) -> Policy {
 }
 
 fn naive_member(m: &Principal, s: &Subject) -> bool {
+    let eq = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
     let email = match &s.identity {
         Identity::Anonymous => None,
         Identity::User { email } | Identity::ServiceAccount { email } => Some(email.as_str()),
@@ -88,12 +100,12 @@ fn naive_member(m: &Principal, s: &Subject) -> bool {
     match m {
         Principal::AllUsers => true,
         Principal::AllAuthenticatedUsers => email.is_some(),
-        Principal::User(e) => matches!(&s.identity, Identity::User { email } if email == e),
+        Principal::User(e) => matches!(&s.identity, Identity::User { email } if eq(email, e)),
         Principal::ServiceAccount(e) => {
-            matches!(&s.identity, Identity::ServiceAccount { email } if email == e.as_ref())
+            matches!(&s.identity, Identity::ServiceAccount { email } if eq(email, e.as_ref()))
         }
-        Principal::Group(g) => email.is_some() && s.groups.contains(g),
-        Principal::Domain(d) => email.is_some() && s.domain.as_deref() == Some(d.as_str()),
+        Principal::Group(g) => email.is_some() && s.groups.iter().any(|x| eq(x, g)),
+        Principal::Domain(d) => email.is_some() && s.domain.as_deref().is_some_and(|x| eq(x, d)),
         _ => false,
     }
 }
@@ -176,7 +188,7 @@ fn raw_policies() -> impl Strategy<Value = Vec<Vec<RawBinding>>> {
 
 proptest! {
     #[test]
-    fn compiled_matches_naive(raw in raw_policies(), s in 0usize..4, p in 0..PERMS.len()) {
+    fn compiled_matches_naive(raw in raw_policies(), s in 0usize..5, p in 0..PERMS.len()) {
         let policies: Vec<Policy> = raw.iter().map(|r| policy(r)).collect();
         let subject = &subjects()[s];
         let perm: Permission = PERMS[p].parse().unwrap();
@@ -184,7 +196,7 @@ proptest! {
     }
 
     #[test]
-    fn adding_a_binding_never_revokes(raw in raw_policies(), extra in raw_binding(), at in 0usize..4, s in 0usize..4, p in 0..PERMS.len()) {
+    fn adding_a_binding_never_revokes(raw in raw_policies(), extra in raw_binding(), at in 0usize..4, s in 0usize..5, p in 0..PERMS.len()) {
         let mut policies: Vec<Policy> = raw.iter().map(|r| policy(r)).collect();
         let subject = &subjects()[s];
         let perm: Permission = PERMS[p].parse().unwrap();
