@@ -7,11 +7,15 @@
 //! as for `curl`. Pages are plain HTML forms (no script), with a strict CSP, an `HttpOnly;
 //! SameSite=Strict` session cookie and a per-session CSRF token on every state change.
 
+mod accounts;
 mod client;
 mod html;
+mod iam;
 mod jobs;
+mod orgpolicies;
 mod pages;
 mod revisions;
+mod roles;
 mod session;
 
 use axum::Router;
@@ -102,6 +106,58 @@ fn routes(console: Console) -> Router {
         .route(
             "/console/projects/{project}/locations/{location}/jobs/{job}/executions/{execution}",
             get(jobs::execution),
+        )
+        .route("/console/projects/{project}/iam", get(iam::project_iam))
+        .route(
+            "/console/projects/{project}/iam/{action}",
+            post(iam::project_iam_action),
+        )
+        .route("/console/folders/{folder}/iam", get(iam::folder_iam))
+        .route(
+            "/console/folders/{folder}/iam/{action}",
+            post(iam::folder_iam_action),
+        )
+        .route(
+            "/console/organizations/{organization}/iam",
+            get(iam::organization_iam),
+        )
+        .route(
+            "/console/organizations/{organization}/iam/{action}",
+            post(iam::organization_iam_action),
+        )
+        .route(
+            "/console/projects/{project}/serviceAccounts",
+            get(accounts::service_accounts),
+        )
+        .route(
+            "/console/projects/{project}/serviceAccounts/{account}",
+            get(accounts::service_account),
+        )
+        .route(
+            "/console/projects/{project}/serviceAccounts/{account}/{action}",
+            post(accounts::service_account_action),
+        )
+        .route(
+            "/console/projects/{project}/roles",
+            get(roles::custom_roles),
+        )
+        .route(
+            "/console/projects/{project}/customRoles/{role}",
+            get(roles::custom_role),
+        )
+        .route("/console/roles", get(roles::role_browser))
+        .route("/console/roles/{role}", get(roles::predefined_role))
+        .route(
+            "/console/projects/{project}/policies",
+            get(orgpolicies::project_policies),
+        )
+        .route(
+            "/console/folders/{folder}/policies",
+            get(orgpolicies::folder_policies),
+        )
+        .route(
+            "/console/organizations/{organization}/policies",
+            get(orgpolicies::organization_policies),
         )
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(console)

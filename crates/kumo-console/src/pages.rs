@@ -1092,15 +1092,21 @@ fn render_permissions(base: &str, csrf: &str, view: &ServiceView) -> String {
          <button type=\"submit\">Add</button></fieldset>{why}</form></section>",
         esc(base),
     );
-    body.push_str(&render_inherited(view));
+    let project_iam = format!(
+        "{}/iam",
+        base.split("/locations/").next().unwrap_or_default()
+    );
+    body.push_str(&render_inherited(view, &project_iam));
     body
 }
 
 /// The project's grants, which every service in it inherits. Which of them carry a given
 /// permission is the troubleshooter's question (below), not guessed here.
-fn render_inherited(view: &ServiceView) -> String {
-    let mut body = String::from(
-        "<section aria-labelledby=\"inherited-h\"><h2 id=\"inherited-h\">Inherited from the project</h2>",
+fn render_inherited(view: &ServiceView, project_iam: &str) -> String {
+    let mut body = format!(
+        "<section aria-labelledby=\"inherited-h\"><h2 id=\"inherited-h\">Inherited from the project</h2>\
+         <p><a href=\"{}\">Edit the project's IAM policy</a></p>",
+        esc(project_iam)
     );
     match &view.project_policy {
         Ok(policy) => {
@@ -1404,7 +1410,12 @@ pub async fn org_policy(
     };
     let token = &session.access_token;
     let title = format!("Organization policy {constraint}");
-    let crumbs = project_crumbs(&project);
+    let mut crumbs = project_crumbs(&project);
+    crumbs.push((
+        "Organization policies".to_owned(),
+        format!("/console/projects/{}/policies", enc(&project)),
+    ));
+    crumbs.push((constraint.clone(), String::new()));
     let base = format!(
         "/v2/projects/{}/policies/{}",
         enc(&project),
