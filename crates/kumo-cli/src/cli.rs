@@ -36,6 +36,9 @@ pub struct Global {
     /// Make API calls as this service account (through IAM Credentials generateAccessToken).
     #[arg(long, global = true, help_heading = "Global Flags")]
     pub impersonate_service_account: Option<String>,
+    /// A file holding an access token to use as-is for this invocation (`auth/access_token_file`).
+    #[arg(long, global = true, help_heading = "Global Flags")]
+    pub access_token_file: Option<String>,
     /// The account to use for this invocation (overrides `core/account`).
     #[arg(long, global = true, help_heading = "Global Flags")]
     pub account: Option<String>,

@@ -16,6 +16,10 @@ pub struct Env {
     pub stdin_is_tty: bool,
     /// Spinners are drawn only on a terminal.
     pub stderr_is_tty: bool,
+    /// `GOOGLE_APPLICATION_CREDENTIALS`: read only where gcloud reads it, by the
+    /// `auth application-default` commands (google-auth's ADC lookup), never for gcloud's own
+    /// credentials.
+    pub adc_file: Option<PathBuf>,
 }
 
 pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:8080";
@@ -38,6 +42,8 @@ const KNOWN: &[&str] = &[
     "compute/region",
     "compute/zone",
     "auth/impersonate_service_account",
+    "auth/access_token_file",
+    "auth/credential_file_override",
 ];
 
 /// `project` → `core/project`; `run/region` stays; unknown names are refused as gcloud does.

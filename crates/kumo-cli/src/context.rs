@@ -135,7 +135,9 @@ impl<'a> Ctx<'a> {
         match self.http.call(method, path, query, Some(&token), wrap()) {
             // A cached token the server no longer honours (revoked, server restarted with a new
             // key): refresh once and retry, as gcloud does.
-            Err(CliError::Api { http: 401, .. }) => {
+            Err(CliError::Api { http: 401, .. })
+                if matches!(crate::creds::source(self), crate::creds::Source::Account) =>
+            {
                 crate::creds::forget_cached(self)?;
                 self.token = None;
                 let token = self.token()?;

@@ -21,6 +21,8 @@ pub const CLIENT_ID: &str = "kumo-cli";
 pub const CLIENT_SECRET: &str = "kumo-cli-secret";
 const CLOUD_PLATFORM: &str = "https://www.googleapis.com/auth/cloud-platform";
 const LOGIN_SCOPES: &str = "openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/cloud-platform";
+const AUDIENCES_NEED_SA: &str =
+    "Invalid account type for `--audiences`. Requires valid service account.";
 /// Refresh a cached token when it has less than this left.
 const SKEW_SECS: i64 = 60;
 
@@ -233,10 +235,112 @@ pub fn forget_cached(ctx: &Ctx<'_>) -> Result<()> {
     update_cached(ctx, &account, &cred)
 }
 
-/// The token used for API calls: the active account's, or a service account's through
-/// `generateAccessToken` when `--impersonate-service-account` is set.
+/// Where this invocation's credentials come from, in the order gcloud's `store._Load` checks:
+/// `CLOUDSDK_AUTH_ACCESS_TOKEN`, `--access-token-file`/`auth/access_token_file`,
+/// `auth/credential_file_override`, then the active (or named) account's stored credential.
+/// The first three ignore the account and the credential store.
+pub enum Source {
+    AccessToken(String),
+    AccessTokenFile(String),
+    CredentialFile(String),
+    Account,
+}
+
+pub fn source(ctx: &Ctx<'_>) -> Source {
+    if let Some(t) = ctx.props.get("auth/access_token") {
+        Source::AccessToken(t)
+    } else if let Some(f) = ctx
+        .global
+        .access_token_file
+        .clone()
+        .or_else(|| ctx.props.get("auth/access_token_file"))
+    {
+        Source::AccessTokenFile(f)
+    } else if let Some(f) = ctx.props.get("auth/credential_file_override") {
+        Source::CredentialFile(f)
+    } else {
+        Source::Account
+    }
+}
+
+/// gcloud's `InvalidCredentialFileException`.
+fn invalid_credential_file(path: &str, why: impl std::fmt::Display) -> CliError {
+    CliError::Msg(format!("Failed to load credential file: [{path}].  {why}"))
+}
+
+/// Reads a credential JSON file (`service_account` or `authorized_user`).
+pub fn read_credential_file(path: &str) -> Result<Value> {
+    let text = std::fs::read_to_string(path).map_err(|e| invalid_credential_file(path, e))?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| invalid_credential_file(path, e))?;
+    match v["type"].as_str() {
+        Some("service_account" | "authorized_user") => Ok(v),
+        other => Err(invalid_credential_file(
+            path,
+            format!(
+                "The credential type [{}] is not supported; use a service_account key or an authorized_user file.",
+                other.unwrap_or("")
+            ),
+        )),
+    }
+}
+
+/// The token response for a credential file's own grant: jwt-bearer for a service-account key
+/// (`scope`, or `target_audience` for an ID token), refresh_token for an authorized user.
+pub fn file_grant(ctx: &Ctx<'_>, cred: &Value, audience: Option<&str>) -> Result<Value> {
+    if cred["type"] == "service_account" {
+        let extra = match audience {
+            Some(a) => ("target_audience", a),
+            None => ("scope", CLOUD_PLATFORM),
+        };
+        return jwt_bearer_grant(ctx, cred, &[extra]);
+    }
+    let uri = cred["token_uri"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{}/token", ctx.http.base()));
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", cred["client_id"].as_str().unwrap_or(CLIENT_ID)),
+        (
+            "client_secret",
+            cred["client_secret"].as_str().unwrap_or(CLIENT_SECRET),
+        ),
+        (
+            "refresh_token",
+            cred["refresh_token"].as_str().unwrap_or(""),
+        ),
+    ];
+    ctx.http
+        .call("POST", &uri, &[], None, Body::Form(&form))
+        .map_err(|e| reauth(ctx, e))
+}
+
+fn field(resp: &Value, name: &str) -> Result<String> {
+    resp[name]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| CliError::Msg(format!("the token endpoint returned no {name}")))
+}
+
+/// The caller's own access token (before any impersonation), from [`source`].
+pub fn base_token(ctx: &Ctx<'_>, account: Option<&str>) -> Result<String> {
+    match source(ctx) {
+        Source::AccessToken(t) => Ok(t.trim().to_owned()),
+        Source::AccessTokenFile(f) => std::fs::read_to_string(&f)
+            .map(|t| t.trim().to_owned())
+            .map_err(|e| CliError::Msg(format!("Unable to read file [{f}]: {e}"))),
+        Source::CredentialFile(f) => {
+            let cred = read_credential_file(&f)?;
+            field(&file_grant(ctx, &cred, None)?, "access_token")
+        }
+        Source::Account => access_token(ctx, account),
+    }
+}
+
+/// The token used for API calls: the caller's (see [`base_token`]), or a service account's
+/// through `generateAccessToken` when `--impersonate-service-account` is set.
 pub fn api_token(ctx: &mut Ctx<'_>) -> Result<String> {
-    let base = access_token(ctx, None)?;
+    let base = base_token(ctx, None)?;
     let Some(sa) = ctx.impersonated() else {
         return Ok(base);
     };
@@ -274,7 +378,7 @@ pub fn identity_token(
 ) -> Result<String> {
     if let Some(sa) = ctx.impersonated() {
         // Impersonation: the caller's access token buys the SA's ID token (seed 002).
-        let base = access_token(ctx, account)?;
+        let base = base_token(ctx, account)?;
         let body =
             json!({"audience": audience.unwrap_or(CLIENT_ID), "includeEmail": include_email});
         let path = format!(
@@ -288,6 +392,27 @@ pub fn identity_token(
             .as_str()
             .map(str::to_owned)
             .ok_or_else(|| CliError::Msg("generateIdToken returned no token".to_owned()));
+    }
+    match source(ctx) {
+        // A bare access token carries no identity to mint an ID token from.
+        Source::AccessToken(_) | Source::AccessTokenFile(_) => {
+            return Err(CliError::Msg(
+                "No identity token can be obtained from the current credentials.".to_owned(),
+            ));
+        }
+        Source::CredentialFile(f) => {
+            let cred = read_credential_file(&f)?;
+            if cred["type"] != "service_account" && audience.is_some() {
+                return Err(CliError::Msg(AUDIENCES_NEED_SA.to_owned()));
+            }
+            let audience = if cred["type"] == "service_account" {
+                Some(audience.unwrap_or(CLIENT_ID))
+            } else {
+                None
+            };
+            return field(&file_grant(ctx, &cred, audience)?, "id_token");
+        }
+        Source::Account => {}
     }
     let (name, cred) = active(ctx, account)?;
     match cred.kind.as_str() {
@@ -305,10 +430,7 @@ pub fn identity_token(
         }
         _ => {
             if audience.is_some() {
-                return Err(CliError::Msg(
-                    "Invalid account type for `--audiences`. Requires valid service account."
-                        .to_owned(),
-                ));
+                return Err(CliError::Msg(AUDIENCES_NEED_SA.to_owned()));
             }
             // A user's ID token has aud = the CLI's client id, as gcloud's does; Cloud Run (and
             // Kumo's gateway) accept that audience for user tokens (cloudrun-security-spec §2.1).

@@ -65,6 +65,9 @@ fn env_from_process() -> Env {
         overrides,
         stdin_is_tty: std::io::stdin().is_terminal(),
         stderr_is_tty: std::io::stderr().is_terminal(),
+        adc_file: std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
     }
 }
 
@@ -74,7 +77,7 @@ fn usage_label(root: &clap::Command, args: &[String], mut path: Vec<String>) -> 
     for arg in args.iter().skip(1).filter(|a| !a.starts_with('-')) {
         match cmd.find_subcommand(arg) {
             Some(sub) => {
-                path.push(arg.replace('-', "_"));
+                path.push(arg.clone());
                 cmd = sub;
             }
             None => break,
@@ -135,7 +138,7 @@ pub fn run(
     };
     let mut m = &matches;
     while let Some((name, sub)) = m.subcommand() {
-        path.push(name.replace('-', "_"));
+        path.push(name.to_owned());
         m = sub;
     }
     let label = path.join(".");

@@ -107,7 +107,7 @@ fn print_identity_token_for_a_user_refreshes_for_an_id_token() {
     assert_eq!(o.code, 1);
     assert_eq!(
         o.stderr,
-        "ERROR: (kumo.auth.print_identity_token) Invalid account type for `--audiences`. Requires valid service account.\n"
+        "ERROR: (kumo.auth.print-identity-token) Invalid account type for `--audiences`. Requires valid service account.\n"
     );
 }
 
@@ -137,7 +137,7 @@ fn print_identity_token_impersonating_a_service_account_seed_002() {
     assert_eq!(o.code, 1);
     assert_eq!(
         o.stderr,
-        "ERROR: (kumo.auth.print_identity_token) PERMISSION_DENIED: Permission 'iam.serviceAccounts.getOpenIdToken' denied on resource (or it may not exist).\n"
+        "ERROR: (kumo.auth.print-identity-token) PERMISSION_DENIED: Permission 'iam.serviceAccounts.getOpenIdToken' denied on resource (or it may not exist).\n"
     );
 }
 
@@ -201,7 +201,7 @@ fn expired_access_token_is_refreshed_and_invalid_grant_explained() {
     assert_eq!(o.code, 1);
     assert_eq!(
         o.stderr,
-        "ERROR: (kumo.auth.print_access_token) There was a problem refreshing your current auth tokens: Token has been expired or revoked.\nPlease run:\n\n  $ kumo auth login\n\nto obtain new credentials.\n"
+        "ERROR: (kumo.auth.print-access-token) There was a problem refreshing your current auth tokens: Token has been expired or revoked.\nPlease run:\n\n  $ kumo auth login\n\nto obtain new credentials.\n"
     );
     fake.on(
         "POST",
@@ -329,7 +329,7 @@ fn revoke_forgets_the_account() {
     );
     let o = cli.run("auth print-access-token");
     assert_eq!(o.code, 1);
-    assert!(o.stderr.starts_with("ERROR: (kumo.auth.print_access_token) You do not currently have an active account selected."), "{}", o.stderr);
+    assert!(o.stderr.starts_with("ERROR: (kumo.auth.print-access-token) You do not currently have an active account selected."), "{}", o.stderr);
 }
 
 #[test]

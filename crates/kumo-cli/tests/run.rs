@@ -386,7 +386,7 @@ fn remove_missing_binding_is_an_error() {
     assert_eq!(o.code, 1);
     assert_eq!(
         o.stderr,
-        "ERROR: (kumo.run.services.remove_iam_policy_binding) Policy binding with the specified principal, role, and condition not found!\n"
+        "ERROR: (kumo.run.services.remove-iam-policy-binding) Policy binding with the specified principal, role, and condition not found!\n"
     );
 }
 

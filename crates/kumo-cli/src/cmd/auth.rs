@@ -6,7 +6,6 @@ use crate::cli::{ApplicationDefaultCmd, AuthCmd};
 use crate::context::Ctx;
 use crate::creds::{self, Store};
 use crate::error::{CliError, Result};
-use crate::http::Body;
 
 pub fn auth(ctx: &mut Ctx<'_>, cmd: AuthCmd) -> Result<()> {
     match cmd {
@@ -156,7 +155,16 @@ fn write_adc(ctx: &mut Ctx<'_>, refresh_token: &str) -> Result<()> {
     Ok(())
 }
 
-fn read_adc(ctx: &Ctx<'_>) -> Result<Value> {
+/// The ADC file google-auth would use: `GOOGLE_APPLICATION_CREDENTIALS` first, then the
+/// well-known file `auth application-default login` writes.
+fn read_adc(ctx: &Ctx<'_>, honour_env: bool) -> Result<(std::path::PathBuf, Value)> {
+    if let Some(path) = ctx.env.adc_file.as_ref().filter(|_| honour_env) {
+        let shown = path.display().to_string();
+        if !path.is_file() {
+            return Err(CliError::Msg(format!("File {shown} was not found.")));
+        }
+        return Ok((path.clone(), creds::read_credential_file(&shown)?));
+    }
     let path = creds::adc_path(ctx.env);
     let text = std::fs::read_to_string(&path).map_err(|_| {
         CliError::Msg(format!(
@@ -164,8 +172,9 @@ fn read_adc(ctx: &Ctx<'_>) -> Result<Value> {
             ctx.prog
         ))
     })?;
-    serde_json::from_str(&text)
-        .map_err(|e| CliError::Msg(format!("cannot parse {}: {e}", path.display())))
+    let v = serde_json::from_str(&text)
+        .map_err(|e| CliError::Msg(format!("cannot parse {}: {e}", path.display())))?;
+    Ok((path, v))
 }
 
 fn application_default(ctx: &mut Ctx<'_>, cmd: ApplicationDefaultCmd) -> Result<()> {
@@ -178,23 +187,8 @@ fn application_default(ctx: &mut Ctx<'_>, cmd: ApplicationDefaultCmd) -> Result<
             write_adc(ctx, &login.refresh_token)
         }
         ApplicationDefaultCmd::PrintAccessToken => {
-            let adc = read_adc(ctx)?;
-            let refresh = adc["refresh_token"].as_str().unwrap_or_default();
-            let uri = adc["token_uri"]
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("{}/token", ctx.http.base()));
-            let client_id = adc["client_id"].as_str().unwrap_or(creds::CLIENT_ID);
-            let secret = adc["client_secret"]
-                .as_str()
-                .unwrap_or(creds::CLIENT_SECRET);
-            let form = [
-                ("grant_type", "refresh_token"),
-                ("client_id", client_id),
-                ("client_secret", secret),
-                ("refresh_token", refresh),
-            ];
-            let resp = ctx.http.call("POST", &uri, &[], None, Body::Form(&form))?;
+            let (_, adc) = read_adc(ctx, true)?;
+            let resp = creds::file_grant(ctx, &adc, None)?;
             let token = resp["access_token"].as_str().ok_or_else(|| {
                 CliError::Msg("the token endpoint returned no access_token".to_owned())
             })?;
@@ -202,11 +196,18 @@ fn application_default(ctx: &mut Ctx<'_>, cmd: ApplicationDefaultCmd) -> Result<
             Ok(())
         }
         ApplicationDefaultCmd::Revoke => {
-            let adc = read_adc(ctx)?;
+            // Like gcloud, revoke acts on the well-known file only, never on a key file that
+            // GOOGLE_APPLICATION_CREDENTIALS names.
+            let (path, adc) = read_adc(ctx, false)?;
+            if adc["type"] == "service_account" {
+                return Err(CliError::Msg(
+                    "The given credential file is a service account credential, and cannot be revoked."
+                        .to_owned(),
+                ));
+            }
             if let Some(t) = adc["refresh_token"].as_str() {
                 creds::revoke(ctx, t)?;
             }
-            let path = creds::adc_path(ctx.env);
             std::fs::remove_file(&path)
                 .map_err(|e| CliError::Msg(format!("cannot remove {}: {e}", path.display())))?;
             ctx.status("Credentials revoked.");

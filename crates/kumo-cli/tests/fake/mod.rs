@@ -237,6 +237,7 @@ impl Cli {
                 overrides: Default::default(),
                 stdin_is_tty: false,
                 stderr_is_tty: false,
+                adc_file: None,
             },
         }
     }
