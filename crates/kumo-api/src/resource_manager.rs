@@ -215,6 +215,38 @@ pub async fn search_projects(api: Api, req: Request) -> Reply {
     .await
 }
 
+/// `GET /v1/projects/{project}`: the v1 `Project` shape.
+pub async fn get_project_v1(api: Api, req: Request) -> Reply {
+    let meta = audit_meta(
+        &api,
+        RM,
+        "google.cloudresourcemanager.v1.Projects.GetProject",
+        project_name(&req),
+        AuditLog::DataAccess,
+    );
+    run(&api, &req, meta, |call| {
+        api.control.get_project_v1(call, req.param("project"))
+    })
+    .await
+}
+
+/// `GET /v1/projects?filter=…`: the projects the caller may get, through v1's filter.
+pub async fn list_projects_v1(api: Api, req: Request) -> Reply {
+    let filter = req.query.get("filter").unwrap_or_default().to_owned();
+    let page = page(&req)?;
+    let meta = audit_meta(
+        &api,
+        RM,
+        "google.cloudresourcemanager.v1.Projects.ListProjects",
+        String::new(),
+        AuditLog::DataAccess,
+    );
+    run(&api, &req, meta, |call| {
+        api.control.list_projects_v1(call, &filter, &page)
+    })
+    .await
+}
+
 /// `PATCH /v3/projects/{project}?updateMask=…`
 pub async fn update_project(api: Api, req: Request) -> Reply {
     let project: Project = req.json("project")?;

@@ -11,7 +11,7 @@ use kumo_control::audit::{AuditLog, MonitoredResource};
 use kumo_control::{Call, Error, FieldViolation};
 use kumo_wire::iam::{SetIamPolicyRequest, TestIamPermissionsRequest, TestIamPermissionsResponse};
 use kumo_wire::run_v1;
-use kumo_wire::run_v2::{Job, RunJobRequest};
+use kumo_wire::run_v2::{Execution, Job, RunJobRequest, Task};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -907,6 +907,356 @@ pub async fn v1_delete_job(api: Api, req: Request) -> Reply {
     })
     .await?;
     ok(&status)
+}
+
+// ---------------------------------------------------------------------------------------------
+// v1 (Knative-style) jobs.run, executions and tasks: views of the same stored v2 executions and
+// tasks (kumo-wire's `execution_from_v2`/`task_from_v2`).
+
+/// The project number Google prints as the v1 namespace of a stored `projects/P/...` name.
+fn namespace_of(api: &Api, name: &str) -> Result<String, Error> {
+    let project = name.split('/').nth(1).unwrap_or_default();
+    Ok(api
+        .control
+        .resolve_project(project)?
+        .map(|info| info.number)
+        .unwrap_or_else(|| project.to_owned()))
+}
+
+fn v1_execution(api: &Api, execution: &Execution) -> Result<run_v1::Execution, Error> {
+    Ok(run_v1::execution_from_v2(
+        execution,
+        &namespace_of(api, &execution.name)?,
+    ))
+}
+
+fn v1_task(api: &Api, task: &Task) -> Result<run_v1::Task, Error> {
+    Ok(run_v1::task_from_v2(task, &namespace_of(api, &task.name)?))
+}
+
+/// Where a v1 execution (or task) lives: `(location, job, execution)`. For a name Kumo does not
+/// hold, the request's region and the job the name implies (`JOB-xxxxx`, `JOB-xxxxx-taskN`), so
+/// that the method still authorizes before it answers NOT_FOUND.
+fn v1_place(api: &Api, req: &Request, name: &str, task: bool) -> (String, String, String) {
+    if let Ok(Some(found)) = api
+        .control
+        .locate_execution(req.param("namespace"), name, task)
+    {
+        return found;
+    }
+    let execution = if task {
+        name.rsplit_once('-')
+            .map_or(name, |(execution, _)| execution)
+    } else {
+        name
+    };
+    let job = execution
+        .rsplit_once('-')
+        .map_or(execution, |(job, _)| job)
+        .to_owned();
+    let location = host_region(req).unwrap_or_else(|| DEFAULT_REGION.to_owned());
+    (location, job, execution.to_owned())
+}
+
+/// The audit description of a v1 executions/tasks call.
+fn v1_child_audit(
+    api: &Api,
+    req: &Request,
+    method: &'static str,
+    log: AuditLog,
+    collection: &str,
+    name: &str,
+    place: (&str, &str),
+) -> Audited {
+    let namespace = req.param("namespace");
+    let project = project_id(api, namespace);
+    let (location, job) = place;
+    Audited {
+        service_name: RUN,
+        method_name: method,
+        resource_name: if name.is_empty() {
+            format!("namespaces/{namespace}")
+        } else {
+            format!("namespaces/{namespace}/{collection}/{name}")
+        },
+        log_parent: format!("projects/{project}"),
+        log,
+        resource: job_resource(&project, location, job),
+    }
+}
+
+/// A v1 list page: `limit` items from the `continue` offset (0 = all).
+fn v1_page<T>(req: &Request, items: Vec<T>) -> Result<(Vec<T>, String), Error> {
+    let limit = match req.query.int("limit")? {
+        Some(limit) if limit < 0 => {
+            return Err(Error::invalid_field("limit", "limit must not be negative."));
+        }
+        Some(limit) => usize::try_from(limit).unwrap_or(usize::MAX),
+        None => 0,
+    };
+    let start = match req.query.get("continue").unwrap_or_default() {
+        "" => 0,
+        token => token
+            .parse::<usize>()
+            .map_err(|_| Error::invalid_field("continue", "Invalid continue token."))?,
+    };
+    let total = items.len();
+    let start = start.min(total);
+    let end = if limit == 0 {
+        total
+    } else {
+        start.saturating_add(limit).min(total)
+    };
+    let next = if end < total {
+        end.to_string()
+    } else {
+        String::new()
+    };
+    Ok((
+        items.into_iter().skip(start).take(end - start).collect(),
+        next,
+    ))
+}
+
+/// `POST /apis/run.googleapis.com/v1/namespaces/{namespace}/jobs/{job}:run`: starts an
+/// execution and answers it as it is at start (v1 has no operation). `run.jobs.run`, and
+/// `run.jobs.runWithOverrides` when overrides are sent.
+pub async fn v1_run_job(api: Api, req: Request) -> Reply {
+    let name = req.param("job").to_owned();
+    let location = v1_region(&api, &req, &name, None).unwrap_or_else(|_| DEFAULT_REGION.to_owned());
+    let meta = v1_audit(
+        &api,
+        &req,
+        "google.cloud.run.v1.Jobs.RunJob",
+        AuditLog::Activity,
+        &name,
+        &location,
+    );
+    let execution = audited(&api, &req, meta, async |call| {
+        let body: run_v1::RunJobRequest = req.json("")?;
+        let overrides = body
+            .overrides
+            .as_ref()
+            .map(run_v1::overrides_to_v2)
+            .transpose()
+            .map_err(conversion_error)?;
+        let request = RunJobRequest {
+            overrides,
+            ..RunJobRequest::default()
+        };
+        let operation =
+            api.control
+                .run_job(call, req.param("namespace"), &location, &name, &request)?;
+        let execution: Execution =
+            serde_json::from_value(strip_type(&operation["metadata"])).map_err(Error::internal)?;
+        v1_execution(&api, &execution)
+    })
+    .await?;
+    ok(&execution)
+}
+
+/// `GET …/namespaces/{namespace}/executions`: every region unless the host names one; gcloud
+/// narrows to a job with `labelSelector=run.googleapis.com/job=JOB`.
+pub async fn v1_list_executions(api: Api, req: Request) -> Reply {
+    let location = host_region(&req);
+    let meta = v1_child_audit(
+        &api,
+        &req,
+        "google.cloud.run.v1.Executions.ListExecutions",
+        AuditLog::DataAccess,
+        "executions",
+        "",
+        (location.as_deref().unwrap_or("-"), ""),
+    );
+    let list = audited(&api, &req, meta, async |call| {
+        let executions = api.control.list_project_executions(
+            call,
+            req.param("namespace"),
+            location.as_deref(),
+        )?;
+        let selector = req.query.get("labelSelector").unwrap_or_default();
+        let mut items = Vec::with_capacity(executions.len());
+        for execution in &executions {
+            let view = v1_execution(&api, execution)?;
+            if label_selector_matches(selector, &view.metadata.labels)? {
+                items.push(view);
+            }
+        }
+        let (items, next) = v1_page(&req, items)?;
+        Ok(run_v1::ListExecutionsResponse {
+            api_version: run_v1::JOBS_API_VERSION.to_owned(),
+            kind: "ExecutionsList".to_owned(),
+            metadata: run_v1::ListMeta {
+                continue_token: next,
+                ..run_v1::ListMeta::default()
+            },
+            items,
+            unreachable: Vec::new(),
+        })
+    })
+    .await?;
+    ok(&list)
+}
+
+/// `GET …/namespaces/{namespace}/executions/{execution}`
+pub async fn v1_get_execution(api: Api, req: Request) -> Reply {
+    let name = req.param("execution").to_owned();
+    let (location, job, execution) = v1_place(&api, &req, &name, false);
+    let meta = v1_child_audit(
+        &api,
+        &req,
+        "google.cloud.run.v1.Executions.GetExecution",
+        AuditLog::DataAccess,
+        "executions",
+        &name,
+        (&location, &job),
+    );
+    let view = audited(&api, &req, meta, async |call| {
+        let found =
+            api.control
+                .get_execution(call, req.param("namespace"), &location, &job, &execution)?;
+        v1_execution(&api, &found)
+    })
+    .await?;
+    ok(&view)
+}
+
+/// `DELETE …/namespaces/{namespace}/executions/{execution}`: a running execution stops; answers
+/// a Kubernetes `Status`.
+pub async fn v1_delete_execution(api: Api, req: Request) -> Reply {
+    let name = req.param("execution").to_owned();
+    let (location, job, execution) = v1_place(&api, &req, &name, false);
+    let meta = v1_child_audit(
+        &api,
+        &req,
+        "google.cloud.run.v1.Executions.DeleteExecution",
+        AuditLog::Activity,
+        "executions",
+        &name,
+        (&location, &job),
+    );
+    let status = audited(&api, &req, meta, async |call| {
+        api.control.delete_execution(
+            call,
+            req.param("namespace"),
+            &location,
+            &job,
+            &execution,
+            None,
+        )?;
+        Ok(run_v1::Status {
+            api_version: "v1".to_owned(),
+            kind: "Status".to_owned(),
+            status: "Success".to_owned(),
+            message: String::new(),
+            reason: String::new(),
+            code: Some(200),
+        })
+    })
+    .await?;
+    ok(&status)
+}
+
+/// `POST …/namespaces/{namespace}/executions/{execution}:cancel`: `run.executions.cancel` and
+/// `run.jobs.run`; answers the execution as marked (its runner then stops the attempts).
+pub async fn v1_cancel_execution(api: Api, req: Request) -> Reply {
+    let name = req.param("execution").to_owned();
+    let (location, job, execution) = v1_place(&api, &req, &name, false);
+    let meta = v1_child_audit(
+        &api,
+        &req,
+        "google.cloud.run.v1.Executions.CancelExecution",
+        AuditLog::Activity,
+        "executions",
+        &name,
+        (&location, &job),
+    );
+    let view = audited(&api, &req, meta, async |call| {
+        let _: run_v1::CancelExecutionRequest = req.json("")?;
+        let operation = api.control.cancel_execution(
+            call,
+            req.param("namespace"),
+            &location,
+            &job,
+            &execution,
+            None,
+            true,
+        )?;
+        let cancelled: Execution =
+            serde_json::from_value(strip_type(&operation["response"])).map_err(Error::internal)?;
+        v1_execution(&api, &cancelled)
+    })
+    .await?;
+    ok(&view)
+}
+
+/// `GET …/namespaces/{namespace}/tasks`: gcloud lists an execution's tasks with
+/// `labelSelector=run.googleapis.com/execution = NAME`.
+pub async fn v1_list_tasks(api: Api, req: Request) -> Reply {
+    let location = host_region(&req);
+    let meta = v1_child_audit(
+        &api,
+        &req,
+        "google.cloud.run.v1.Tasks.ListTasks",
+        AuditLog::DataAccess,
+        "tasks",
+        "",
+        (location.as_deref().unwrap_or("-"), ""),
+    );
+    let list = audited(&api, &req, meta, async |call| {
+        let tasks =
+            api.control
+                .list_project_tasks(call, req.param("namespace"), location.as_deref())?;
+        let selector = req.query.get("labelSelector").unwrap_or_default();
+        let mut items = Vec::with_capacity(tasks.len());
+        for task in &tasks {
+            let view = v1_task(&api, task)?;
+            if label_selector_matches(selector, &view.metadata.labels)? {
+                items.push(view);
+            }
+        }
+        let (items, next) = v1_page(&req, items)?;
+        Ok(run_v1::ListTasksResponse {
+            api_version: run_v1::JOBS_API_VERSION.to_owned(),
+            kind: "TasksList".to_owned(),
+            metadata: run_v1::ListMeta {
+                continue_token: next,
+                ..run_v1::ListMeta::default()
+            },
+            items,
+            unreachable: Vec::new(),
+        })
+    })
+    .await?;
+    ok(&list)
+}
+
+/// `GET …/namespaces/{namespace}/tasks/{task}`: `run.executions.get` and `run.tasks.get`.
+pub async fn v1_get_task(api: Api, req: Request) -> Reply {
+    let name = req.param("task").to_owned();
+    let (location, job, execution) = v1_place(&api, &req, &name, true);
+    let meta = v1_child_audit(
+        &api,
+        &req,
+        "google.cloud.run.v1.Tasks.GetTask",
+        AuditLog::DataAccess,
+        "tasks",
+        &name,
+        (&location, &job),
+    );
+    let view = audited(&api, &req, meta, async |call| {
+        let task = api.control.get_task_v1(
+            call,
+            req.param("namespace"),
+            &location,
+            &job,
+            &execution,
+            &name,
+        )?;
+        v1_task(&api, &task)
+    })
+    .await?;
+    ok(&view)
 }
 
 #[cfg(test)]

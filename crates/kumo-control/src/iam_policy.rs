@@ -234,6 +234,43 @@ impl Control {
         Err(Error::aborted(CONCURRENT_CHANGE))
     }
 
+    /// The writes that replace `from` by `to` in the bindings of every stored allow policy
+    /// (projects, folders, organizations, services, jobs, service accounts, repositories, IAP
+    /// resources: they all live in one collection), each guarded by the revision it was read at.
+    /// A binding that already names `to` just loses `from`. Used when a service account is
+    /// deleted (`serviceAccount:E` → `deleted:serviceAccount:E?uid=U`) and undeleted (back).
+    pub(crate) fn member_rewrites(&self, from: &str, to: &str) -> Result<Vec<Write>, Error> {
+        let records = self.list_under(Collection::IamPolicies, kumo_store::ParentFilter::Any)?;
+        let mut writes = Vec::new();
+        for record in records {
+            let mut policy = record.data.clone();
+            let mut changed = false;
+            for binding in policy["bindings"].as_array_mut().into_iter().flatten() {
+                let Some(members) = binding["members"].as_array_mut() else {
+                    continue;
+                };
+                if !members.iter().any(|member| member == from) {
+                    continue;
+                }
+                changed = true;
+                let has_target = members.iter().any(|member| member == to);
+                members.retain(|member| member != from);
+                if !has_target {
+                    members.push(json!(to));
+                }
+            }
+            if changed {
+                writes.push(Write::Update {
+                    collection: Collection::IamPolicies.as_str().to_owned(),
+                    name: record.name,
+                    data: policy,
+                    expected_revision: Some(record.revision),
+                });
+            }
+        }
+        Ok(writes)
+    }
+
     /// Writes a policy if it is still at `expected_revision` (0 = none yet); returns the new
     /// revision. Invalidates cached decisions.
     fn write_policy(

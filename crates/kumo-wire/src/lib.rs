@@ -13,6 +13,7 @@ pub mod longrunning;
 pub mod orgpolicy_v1;
 pub mod orgpolicy_v2;
 pub mod resource_manager;
+pub mod resource_manager_v1;
 pub mod rpc;
 pub mod run_v1;
 pub mod run_v2;

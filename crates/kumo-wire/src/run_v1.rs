@@ -439,6 +439,8 @@ pub struct ExecutionTemplateSpec {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExecutionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_execution: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallelism: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_count: Option<i32>,
@@ -482,7 +484,155 @@ pub struct JobStatus {
     pub conditions: Vec<Condition>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_count: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_created_execution: Option<ExecutionReference>,
 }
+
+/// `ExecutionReference`: the job's latest execution as `JobStatus` shows it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecutionReference {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation_timestamp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_timestamp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_timestamp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_status: Option<run_v2::CompletionStatus>,
+}
+
+/// `run.googleapis.com/v1` `Execution`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Execution {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub api_version: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<ExecutionSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ExecutionStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecutionStatus {
+    /// int32 in the v1 discovery document (a JSON number, unlike `metadata.generation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running_count: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub succeeded_count: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_count: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_count: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retried_count: Option<i32>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub log_uri: String,
+}
+
+/// `run.googleapis.com/v1` `Task`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Task {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub api_version: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<TaskSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<TaskStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TaskStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retried: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt_result: Option<TaskAttemptResult>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub log_uri: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TaskAttemptResult {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term_signal: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<crate::rpc::Status>,
+}
+
+/// Body of `namespaces.jobs.run`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunJobRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<Overrides>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Overrides {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub container_overrides: Vec<ContainerOverride>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_count: Option<i32>,
+    /// int32 seconds in v1 (v2 has a Duration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_execution: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContainerOverride {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clear_args: Option<bool>,
+}
+
+/// Body of `namespaces.executions.cancel` (empty in v1).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CancelExecutionRequest {}
 
 /// Kubernetes `Status` object returned by v1 for deletes and errors.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -524,6 +674,36 @@ pub struct ListServicesResponse {
     pub metadata: ListMeta,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<Service>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreachable: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListExecutionsResponse {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub api_version: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ListMeta,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<Execution>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreachable: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListTasksResponse {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub api_version: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ListMeta,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<Task>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreachable: Vec<String>,
 }
@@ -1322,6 +1502,7 @@ pub fn job_from_v2(job: &run_v2::Job, namespace: &str) -> Job {
                 ..Default::default()
             }),
             spec: Some(ExecutionSpec {
+                delay_execution: None,
                 parallelism: et.parallelism,
                 task_count: et.task_count,
                 template: task,
@@ -1353,6 +1534,10 @@ pub fn job_from_v2(job: &run_v2::Job, namespace: &str) -> Job {
             observed_generation: job.observed_generation,
             conditions,
             execution_count: job.execution_count,
+            latest_created_execution: job
+                .latest_created_execution
+                .as_ref()
+                .map(execution_reference_from_v2),
         }),
     }
 }
@@ -1438,5 +1623,210 @@ pub fn job_to_v2(job: &Job, parent: &str) -> Result<run_v2::Job, Vec<FieldViolat
         }),
         etag: job.metadata.resource_version.clone(),
         ..Default::default()
+    })
+}
+
+fn execution_reference_from_v2(reference: &run_v2::ExecutionReference) -> ExecutionReference {
+    ExecutionReference {
+        name: last_segment(&reference.name).to_owned(),
+        creation_timestamp: reference.create_time.clone(),
+        completion_timestamp: reference.completion_time.clone(),
+        deletion_timestamp: reference.delete_time.clone(),
+        completion_status: reference.completion_status,
+    }
+}
+
+/// The job an execution or task belongs to (`run.googleapis.com/job`).
+pub const LABEL_JOB: &str = "run.googleapis.com/job";
+/// The execution a task belongs to (`run.googleapis.com/execution`; gcloud lists a job's tasks
+/// with `labelSelector=run.googleapis.com/execution = NAME`).
+pub const LABEL_EXECUTION: &str = "run.googleapis.com/execution";
+/// A task's state as gcloud filters and prints it: `Running`, `Succeeded`, `Failed`,
+/// `Cancelled`, … (`labelSelector=run.googleapis.com/runningState in (...)`).
+pub const LABEL_RUNNING_STATE: &str = "run.googleapis.com/runningState";
+/// Who ran the execution (gcloud's `Execution.author`).
+pub const ANN_RUN_CREATOR: &str = "run.googleapis.com/creator";
+
+fn task_spec_from_v2(template: &run_v2::TaskTemplate) -> TaskSpec {
+    TaskSpec {
+        containers: template.containers.iter().map(container_from_v2).collect(),
+        volumes: template.volumes.iter().filter_map(volume_from_v2).collect(),
+        max_retries: template.max_retries,
+        timeout_seconds: duration_secs(&template.timeout),
+        service_account_name: template.service_account.clone(),
+    }
+}
+
+/// `generation`s are int64 in v2 and int32 in v1 statuses.
+fn generation32(generation: Option<i64>) -> Option<i32> {
+    generation.and_then(|g| i32::try_from(g).ok())
+}
+
+fn conditions_from_v2(conditions: &[run_v2::Condition]) -> Vec<Condition> {
+    conditions.iter().map(v1_condition).collect()
+}
+
+/// Renders a stored v2 Execution as the v1 `Execution` (`namespace` = project number).
+pub fn execution_from_v2(execution: &run_v2::Execution, namespace: &str) -> Execution {
+    let name = last_segment(&execution.name).to_owned();
+    let mut labels = execution.labels.clone();
+    if let Some(location) = location_of(&execution.name) {
+        labels.insert(LOCATION_LABEL.into(), location.into());
+    }
+    if !execution.job.is_empty() {
+        labels.insert(LABEL_JOB.into(), execution.job.clone());
+    }
+    let mut annotations = execution.annotations.clone();
+    if !execution.creator.is_empty() {
+        annotations.insert(ANN_RUN_CREATOR.into(), execution.creator.clone());
+    }
+    if let Some(stage) = execution
+        .launch_stage
+        .filter(|s| *s != run_v2::LaunchStage::Unspecified)
+    {
+        annotations.insert(ANN_LAUNCH_STAGE.into(), stage.as_str().into());
+    }
+    Execution {
+        api_version: JOBS_API_VERSION.into(),
+        kind: "Execution".into(),
+        metadata: ObjectMeta {
+            name: name.clone(),
+            namespace: namespace.into(),
+            self_link: format!(
+                "/apis/run.googleapis.com/v1/namespaces/{namespace}/executions/{name}"
+            ),
+            uid: execution.uid.clone(),
+            resource_version: execution.etag.trim_matches('"').to_owned(),
+            generation: execution.generation,
+            creation_timestamp: execution.create_time.clone(),
+            deletion_timestamp: execution.delete_time.clone(),
+            labels,
+            annotations,
+            ..Default::default()
+        },
+        spec: Some(ExecutionSpec {
+            delay_execution: None,
+            parallelism: execution.parallelism,
+            task_count: execution.task_count,
+            template: execution.template.as_ref().map(|t| TaskTemplateSpec {
+                spec: Some(task_spec_from_v2(t)),
+            }),
+        }),
+        status: Some(ExecutionStatus {
+            observed_generation: generation32(execution.observed_generation),
+            conditions: conditions_from_v2(&execution.conditions),
+            start_time: execution.start_time.clone(),
+            completion_time: execution.completion_time.clone(),
+            running_count: execution.running_count,
+            succeeded_count: execution.succeeded_count,
+            failed_count: execution.failed_count,
+            cancelled_count: execution.cancelled_count,
+            retried_count: execution.retried_count,
+            log_uri: execution.log_uri.clone(),
+        }),
+    }
+}
+
+/// The `run.googleapis.com/runningState` of a task, from its `Completed` condition.
+/// UNCONFIRMED: the label value of a task that has not started (gcloud knows `Running`,
+/// `Succeeded`, `Failed`, `Cancelled` and `Abandoned`); Kumo says `Pending`.
+fn running_state(task: &run_v2::Task) -> &'static str {
+    use run_v2::{ConditionState as St, ExecutionReason as R};
+    let completed = task.conditions.iter().find(|c| c.kind == "Completed");
+    match completed.map(|c| (c.state, c.execution_reason)) {
+        Some((Some(St::Succeeded), _)) => "Succeeded",
+        Some((Some(St::Failed), Some(R::Cancelled))) => "Cancelled",
+        Some((Some(St::Failed), _)) => "Failed",
+        _ if task.start_time.is_some() => "Running",
+        _ => "Pending",
+    }
+}
+
+/// Renders a stored v2 Task as the v1 `Task` (`namespace` = project number).
+pub fn task_from_v2(task: &run_v2::Task, namespace: &str) -> Task {
+    let name = last_segment(&task.name).to_owned();
+    let mut labels = task.labels.clone();
+    if let Some(location) = location_of(&task.name) {
+        labels.insert(LOCATION_LABEL.into(), location.into());
+    }
+    if !task.job.is_empty() {
+        labels.insert(LABEL_JOB.into(), task.job.clone());
+    }
+    if !task.execution.is_empty() {
+        labels.insert(LABEL_EXECUTION.into(), task.execution.clone());
+    }
+    labels.insert(LABEL_RUNNING_STATE.into(), running_state(task).into());
+    let template = run_v2::TaskTemplate {
+        containers: task.containers.clone(),
+        volumes: task.volumes.clone(),
+        max_retries: task.max_retries,
+        timeout: task.timeout.clone(),
+        service_account: task.service_account.clone(),
+        ..Default::default()
+    };
+    Task {
+        api_version: JOBS_API_VERSION.into(),
+        kind: "Task".into(),
+        metadata: ObjectMeta {
+            name: name.clone(),
+            namespace: namespace.into(),
+            self_link: format!("/apis/run.googleapis.com/v1/namespaces/{namespace}/tasks/{name}"),
+            uid: task.uid.clone(),
+            resource_version: task.etag.trim_matches('"').to_owned(),
+            generation: task.generation,
+            creation_timestamp: task.create_time.clone(),
+            deletion_timestamp: task.delete_time.clone(),
+            labels,
+            annotations: task.annotations.clone(),
+            ..Default::default()
+        },
+        spec: Some(task_spec_from_v2(&template)),
+        status: Some(TaskStatus {
+            observed_generation: generation32(task.observed_generation),
+            conditions: conditions_from_v2(&task.conditions),
+            index: task.index,
+            retried: task.retried,
+            start_time: task.start_time.clone(),
+            completion_time: task.completion_time.clone(),
+            last_attempt_result: task
+                .last_attempt_result
+                .as_ref()
+                .map(|r| TaskAttemptResult {
+                    exit_code: r.exit_code,
+                    term_signal: r.term_signal,
+                    status: r.status.clone(),
+                }),
+            log_uri: task.log_uri.clone(),
+        }),
+    }
+}
+
+/// The v2 `Overrides` of a v1 `RunJobRequest`: `timeoutSeconds` becomes a Duration, env
+/// values keep their v1 names. `delayExecution` has no v2 counterpart and is refused when set.
+pub fn overrides_to_v2(overrides: &Overrides) -> Result<run_v2::Overrides, Vec<FieldViolation>> {
+    // UNCONFIRMED: what Cloud Run does with `delayExecution: true` (the discovery document only
+    // names the field); Kumo refuses it rather than run the execution anyway.
+    if overrides.delay_execution == Some(true) {
+        return Err(vec![FieldViolation {
+            field: "overrides.delay_execution".into(),
+            description: "Delayed executions are not supported.".into(),
+            ..Default::default()
+        }]);
+    }
+    Ok(run_v2::Overrides {
+        container_overrides: overrides
+            .container_overrides
+            .iter()
+            .map(|o| run_v2::ContainerOverride {
+                name: o.name.clone(),
+                args: o.args.clone(),
+                env: o.env.iter().map(env_to_v2).collect(),
+                clear_args: o.clear_args.unwrap_or(false),
+            })
+            .collect(),
+        task_count: overrides.task_count,
+        timeout: overrides
+            .timeout_seconds
+            .map(|s| Duration::from_secs(i64::from(s)).format()),
     })
 }

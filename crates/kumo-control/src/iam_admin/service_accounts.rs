@@ -10,6 +10,17 @@ use crate::records::{Collection, encode};
 use crate::resource_manager::PageRequest;
 use crate::{Call, Control, Error, ResourceRef};
 
+/// An account's member in allow policies and the form Google rewrites it to on deletion:
+/// (`serviceAccount:EMAIL`, `deleted:serviceAccount:EMAIL?uid=UNIQUE_ID`).
+fn account_members(record: &Record) -> (String, String) {
+    let email = record.data["email"].as_str().unwrap_or_default();
+    let uid = record.data["uniqueId"].as_str().unwrap_or_default();
+    (
+        format!("serviceAccount:{email}"),
+        format!("deleted:serviceAccount:{email}?uid={uid}"),
+    )
+}
+
 /// Google's rule for account ids: 6–30 characters, lowercase letters, digits and hyphens,
 /// starting with a letter and not ending with a hyphen.
 pub fn validate_account_id(id: &str) -> Result<(), Error> {
@@ -338,16 +349,38 @@ impl Control {
         project: &str,
         account: &str,
     ) -> Result<Value, Error> {
-        let (_, record) =
+        let (_, mut record) =
             self.authorized_account(call, project, account, "iam.serviceAccounts.delete", false)?;
-        self.commit(&[Write::SoftDelete {
-            collection: Collection::ServiceAccounts.as_str().to_owned(),
-            name: record.name.clone(),
-            data: None,
-            expected_revision: Some(record.revision),
-        }])?;
-        self.invalidate_iam();
-        Ok(json!({}))
+        // Google rewrites the account's bindings in every allow policy to
+        // `deleted:serviceAccount:EMAIL?uid=UNIQUE_ID` (google/iam/v1/policy.proto, `members`),
+        // so they stop granting and a new account that reuses the email inherits nothing. The
+        // account and the policies change in one transaction; a concurrent policy write retries.
+        for _attempt in 0..16 {
+            let (member, deleted) = account_members(&record);
+            let mut writes = vec![Write::SoftDelete {
+                collection: Collection::ServiceAccounts.as_str().to_owned(),
+                name: record.name.clone(),
+                data: None,
+                expected_revision: Some(record.revision),
+            }];
+            writes.extend(self.member_rewrites(&member, &deleted)?);
+            let outcome = self.commit(&writes);
+            self.invalidate_iam();
+            match outcome {
+                Ok(_) => return Ok(json!({})),
+                Err(Error::Aborted { .. }) => {
+                    record = self
+                        .store()
+                        .get(Collection::ServiceAccounts.as_str(), &record.name)
+                        .map_err(crate::records::store_error)?
+                        .ok_or_else(|| {
+                            Error::not_found(format!("Unknown service account {account}"))
+                        })?;
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Err(Error::aborted(crate::iam_policy::CONCURRENT_CHANGE))
     }
 
     /// `POST …/serviceAccounts/{uniqueId}:undelete`: `iam.serviceAccounts.undelete`. Answers
@@ -366,18 +399,42 @@ impl Control {
                 record.data["email"].as_str().unwrap_or_default()
             )));
         }
-        let written = self.commit(&[Write::Undelete {
+        // "If the service account is undeleted, this value reverts to serviceAccount:{emailid}
+        // and the undeleted service account retains the role in the binding" (policy.proto).
+        let (member, deleted) = account_members(&record);
+        let mut writes = vec![Write::Undelete {
             collection: Collection::ServiceAccounts.as_str().to_owned(),
             name: record.name.clone(),
             data: None,
             expected_revision: Some(record.revision),
-        }])?;
-        self.invalidate_iam();
-        let restored = written
-            .first()
-            .map(render_account)
-            .unwrap_or_else(|| render_account(&record));
-        Ok(json!({"restoredAccount": restored}))
+        }];
+        for _attempt in 0..16 {
+            writes.truncate(1);
+            writes.extend(self.member_rewrites(&deleted, &member)?);
+            let outcome = self.commit(&writes);
+            self.invalidate_iam();
+            match outcome {
+                Ok(written) => {
+                    let restored = written
+                        .first()
+                        .map(render_account)
+                        .unwrap_or_else(|| render_account(&record));
+                    return Ok(json!({"restoredAccount": restored}));
+                }
+                // Only a policy can have moved: the account itself is re-read by the next call.
+                Err(Error::Aborted { .. }) => {
+                    let current = self
+                        .store()
+                        .get_including_deleted(Collection::ServiceAccounts.as_str(), &record.name)
+                        .map_err(crate::records::store_error)?;
+                    if current.is_none_or(|current| current.revision != record.revision) {
+                        return Err(Error::aborted(crate::iam_policy::CONCURRENT_CHANGE));
+                    }
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Err(Error::aborted(crate::iam_policy::CONCURRENT_CHANGE))
     }
 
     /// `POST …:disable` / `:enable`: `iam.serviceAccounts.disable` / `.enable`. A disabled

@@ -12,6 +12,7 @@ mod folders;
 mod iam;
 mod organizations;
 mod projects;
+mod projects_v1;
 
 pub use common::PageRequest;
 

@@ -884,6 +884,121 @@ impl Control {
         })
     }
 
+    /// v1 addresses executions and tasks by namespace and name only: where the execution (or,
+    /// with `tasks`, the task) named `name` of `project` lives, as `(location, job, execution)`.
+    /// No authorization: callers go on to a method that authorizes on the job it finds.
+    pub fn locate_execution(
+        &self,
+        project: &str,
+        name: &str,
+        tasks: bool,
+    ) -> Result<Option<(String, String, String)>, Error> {
+        let Some(project) = self.resolve_project(project)? else {
+            return Ok(None);
+        };
+        let collection = if tasks {
+            Collection::Tasks
+        } else {
+            Collection::Executions
+        };
+        let kind = if tasks { "/tasks/" } else { "/executions/" };
+        let prefix = format!("projects/{}/locations/", project.id);
+        let records = self.list_under(collection, ParentFilter::StartsWith(prefix.clone()))?;
+        Ok(records.iter().find_map(|record| {
+            let rest = record.name.strip_prefix(&prefix)?;
+            let (path, last) = rest.rsplit_once(kind)?;
+            if last != name {
+                return None;
+            }
+            // path: `L/jobs/J` (execution) or `L/jobs/J/executions/E` (task).
+            let (location, job_path) = path.split_once("/jobs/")?;
+            let (job, execution) = match job_path.split_once("/executions/") {
+                Some((job, execution)) => (job, execution),
+                None => (job_path, name),
+            };
+            Some((location.to_owned(), job.to_owned(), execution.to_owned()))
+        }))
+    }
+
+    /// v1 `namespaces.executions.list`: every execution of the project (in `location`, or in
+    /// every region), newest first. `run.executions.list` on the project.
+    pub fn list_project_executions(
+        &self,
+        call: &Call,
+        project: &str,
+        location: Option<&str>,
+    ) -> Result<Vec<Execution>, Error> {
+        let permission = "run.executions.list";
+        let named = format!("namespaces/{project}");
+        let project = self.run_project(call, project, permission, &named)?;
+        self.authorize(call, permission, &ResourceRef::Project(project.id.clone()))?;
+        let prefix = match location {
+            Some(location) => format!("projects/{}/locations/{location}/jobs/", project.id),
+            None => format!("projects/{}/locations/", project.id),
+        };
+        let mut records =
+            self.list_under(Collection::Executions, ParentFilter::StartsWith(prefix))?;
+        records.sort_by(|a, b| {
+            b.create_time
+                .cmp(&a.create_time)
+                .then_with(|| b.name.cmp(&a.name))
+        });
+        records
+            .iter()
+            .map(|record| self.execution_view(record))
+            .collect()
+    }
+
+    /// v1 `namespaces.tasks.list`: every task of the project (in `location`, or everywhere), by
+    /// execution then index. Google checks `run.executions.list` and `run.tasks.list` on the
+    /// project.
+    pub fn list_project_tasks(
+        &self,
+        call: &Call,
+        project: &str,
+        location: Option<&str>,
+    ) -> Result<Vec<Task>, Error> {
+        let named = format!("namespaces/{project}");
+        let project = self.run_project(call, project, "run.tasks.list", &named)?;
+        let resource = ResourceRef::Project(project.id.clone());
+        self.authorize(call, "run.executions.list", &resource)?;
+        self.authorize(call, "run.tasks.list", &resource)?;
+        let prefix = match location {
+            Some(location) => format!("projects/{}/locations/{location}/jobs/", project.id),
+            None => format!("projects/{}/locations/", project.id),
+        };
+        let records = self.list_under(Collection::Tasks, ParentFilter::StartsWith(prefix))?;
+        let mut tasks: Vec<Task> = records
+            .iter()
+            .map(|record| self.task_view(record))
+            .collect::<Result<_, _>>()?;
+        tasks.sort_by(|a, b| {
+            a.execution
+                .cmp(&b.execution)
+                .then_with(|| a.index.unwrap_or(0).cmp(&b.index.unwrap_or(0)))
+        });
+        Ok(tasks)
+    }
+
+    /// v1 `namespaces.tasks.get`: Google checks `run.executions.get` as well as
+    /// `run.tasks.get`.
+    pub fn get_task_v1(
+        &self,
+        call: &Call,
+        project: &str,
+        location: &str,
+        job: &str,
+        execution: &str,
+        task: &str,
+    ) -> Result<Task, Error> {
+        let named = format!(
+            "{}/executions/{execution}/tasks/{task}",
+            job_name(project, location, job)
+        );
+        self.execution_scope(call, project, location, job, "run.executions.get", &named)?;
+        self.get_task(call, project, location, job, execution, task)
+    }
+
     /// Executions that a previous Kumo process was running when it stopped cannot resume: their
     /// task processes stopped with it. Marks each one failed (`JOB_STATUS_SERVICE_POLLING_ERROR`,
     /// Cloud Run's reason for a lost execution status), its unfinished tasks cancelled, and
