@@ -50,7 +50,8 @@ struct Row {
     own: Result<Option<Value>, ApiError>,
     effective: Result<Value, ApiError>,
     /// The nearest ancestor that sets a policy for the constraint, with its state.
-    source: Option<(String, String)>,
+    /// Or the first ancestor whose policy the viewer may not read: beyond it nothing can be told.
+    source: Option<(String, Result<String, ApiError>)>,
 }
 
 async fn policies_page(
@@ -128,15 +129,12 @@ async fn policies_page(
                     .await
                 {
                     Ok(policy) => {
-                        source = Some((ancestor.clone(), spec_summary(&policy)));
+                        source = Some((ancestor.clone(), Ok(spec_summary(&policy))));
                         break;
                     }
                     Err(error) if error.status == 404 => {}
                     Err(error) => {
-                        source = Some((
-                            ancestor.clone(),
-                            format!("cannot be read: {}", error.message),
-                        ));
+                        source = Some((ancestor.clone(), Err(error)));
                         break;
                     }
                 }
@@ -279,7 +277,11 @@ fn render_policies(kind: Container, id: &str, rows: &[Row], ancestors: &[String]
         };
         let source = match (&row.own, &row.source) {
             (Ok(Some(_)), _) => "this resource".to_owned(),
-            (_, Some((ancestor, state))) => format!("inherited from {ancestor} ({state})"),
+            (_, Some((ancestor, Ok(state)))) => format!("inherited from {ancestor} ({state})"),
+            (_, Some((ancestor, Err(error)))) => format!(
+                "set above: you may not read the policy of {ancestor} ({})",
+                error.message
+            ),
             _ => format!(
                 "the constraint's default ({})",
                 if str_of(&row.constraint, "constraintDefault") == "DENY" {
@@ -351,7 +353,19 @@ mod tests {
                 constraint: constraint("b"),
                 own: Ok(None),
                 effective: Ok(enforced.clone()),
-                source: Some(("organizations/9".to_owned(), "enforced".to_owned())),
+                source: Some(("organizations/9".to_owned(), Ok("enforced".to_owned()))),
+            },
+            Row {
+                constraint: constraint("d"),
+                own: Ok(None),
+                effective: Ok(enforced.clone()),
+                source: Some((
+                    "folders/1".to_owned(),
+                    Err(ApiError {
+                        status: 403,
+                        message: "denied".to_owned(),
+                    }),
+                )),
             },
             Row {
                 constraint: constraint("c"),
@@ -372,6 +386,9 @@ mod tests {
             "<td>not set</td><td>enforced</td><td>inherited from organizations/9 (enforced)</td>"
         ));
         assert!(html.contains("<td>the constraint&#39;s default (allow)</td>"));
+        assert!(
+            html.contains("<td>set above: you may not read the policy of folders/1 (denied)</td>")
+        );
         assert!(html.contains("href=\"/console/projects/p/policies/a\""));
         assert!(html.contains("&lt;d&gt;"));
     }
