@@ -68,6 +68,7 @@ impl Harness {
     pub fn new() -> Harness {
         Harness::with_config(Config {
             external_url: "http://127.0.0.1:8080".to_owned(),
+            issuer: None,
             mode: Mode::Dev,
             image_access_check: ImageAccessCheck::Enforce,
         })

@@ -62,12 +62,106 @@ async fn discovery_and_both_certificate_forms_publish_the_signing_key() {
         .send(Method::GET, "/oauth2/v1/certs", &[], None)
         .await
         .json();
-    assert!(
-        v1[&kid]
-            .as_str()
-            .expect("pem")
-            .starts_with("-----BEGIN PUBLIC KEY-----")
+    // Google publishes self-signed X.509 certificates there, keyed by kid; same key, same bytes.
+    let cert = v1[&kid].as_str().expect("pem");
+    assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"));
+    let public = kumo_identity::x509::public_key_from_pem(cert).expect("certificate");
+    let again = world
+        .send(Method::GET, "/oauth2/v1/certs", &[], None)
+        .await
+        .json();
+    assert_eq!(again[&kid], v1[&kid]);
+    // The certificate's key verifies the issuer's ID tokens.
+    let account = world.account("runner");
+    let reply = world
+        .token(&[
+            ("grant_type", JWT_BEARER),
+            (
+                "assertion",
+                &assertion(
+                    &account,
+                    &[("target_audience", json!("https://hello.example"))],
+                ),
+            ),
+        ])
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let token = reply.json()["id_token"]
+        .as_str()
+        .expect("id_token")
+        .to_owned();
+    let header = kumo_identity::jwt::decode_header(&token).expect("header");
+    assert_eq!(header.kid.as_deref(), Some(kid.as_str()));
+    let validation = kumo_identity::jwt::Validation {
+        alg: kumo_identity::jwt::Alg::Rs256,
+        now: chrono::Utc::now().timestamp(),
+        leeway: 5,
+        audiences: &["https://hello.example"],
+        issuers: &["http://127.0.0.1:8080"],
+        max_lifetime: None,
+    };
+    let claims = kumo_identity::jwt::verify(&token, &validation, |k| {
+        (k == kid).then(|| kumo_identity::keys::VerifyKey::Rs256(public.clone()))
+    })
+    .expect("verifies with the certificate's key");
+    assert_eq!(claims["email"], account.email.as_str());
+}
+
+#[tokio::test]
+async fn google_issuer_option_mints_accounts_google_com_and_still_verifies() {
+    let world = World::with_config(kumo_control::Config {
+        external_url: "http://127.0.0.1:8080".to_owned(),
+        issuer: Some(kumo_control::GOOGLE_ISSUER.to_owned()),
+        mode: Mode::Dev,
+        image_access_check: kumo_control::ImageAccessCheck::Enforce,
+    });
+    let discovery = world
+        .send(Method::GET, "/.well-known/openid-configuration", &[], None)
+        .await
+        .json();
+    // The issuer string is Google's; every endpoint is still Kumo's.
+    assert_eq!(discovery["issuer"], "https://accounts.google.com");
+    assert_eq!(discovery["token_endpoint"], "http://127.0.0.1:8080/token");
+    assert_eq!(
+        discovery["jwks_uri"],
+        "http://127.0.0.1:8080/oauth2/v3/certs"
     );
+    let account = world.account("runner");
+    let reply = world
+        .token(&[
+            ("grant_type", JWT_BEARER),
+            (
+                "assertion",
+                &assertion(
+                    &account,
+                    &[("target_audience", json!("https://hello.example"))],
+                ),
+            ),
+        ])
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let id_token = reply.json()["id_token"]
+        .as_str()
+        .expect("id_token")
+        .to_owned();
+    assert_eq!(claims_of(&id_token)["iss"], "https://accounts.google.com");
+    let info = world
+        .send(
+            Method::GET,
+            &format!("/oauth2/v3/tokeninfo?id_token={id_token}"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(info.status, StatusCode::OK, "{}", info.text);
+    assert_eq!(info.json()["iss"], "https://accounts.google.com");
+    // Access tokens carry it too and the API front door accepts them.
+    let access = world.user_token("admin@example.com").await;
+    assert_authenticated(&world, &access).await;
+    // A token minted under Kumo's own issuer string is someone else's token here.
+    let other = World::new();
+    let foreign = other.user_token("admin@example.com").await;
+    assert_refused(&world, &foreign).await;
 }
 
 #[tokio::test]
@@ -1032,8 +1126,10 @@ async fn iam_credentials_need_token_creator_and_answer_googles_shapes() {
             .iter()
             .any(|k| k["kid"] == key_id.as_str())
     );
-    let public = kumo_identity::keys::public_from_pem(certs[&key_id].as_str().expect("published"))
-        .expect("pem");
+    let published = certs[&key_id].as_str().expect("published");
+    // A Google-managed key is published as a self-signed certificate, as Google does.
+    assert!(published.starts_with("-----BEGIN CERTIFICATE-----"));
+    let public = kumo_identity::x509::public_key_from_pem(published).expect("certificate");
     let signature = base64::engine::general_purpose::STANDARD
         .decode(blob.json()["signedBlob"].as_str().unwrap())
         .unwrap();

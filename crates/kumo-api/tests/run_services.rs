@@ -59,6 +59,7 @@ fn harness() -> Harness {
 fn warn_harness() -> Harness {
     with_images(Harness::with_config(Config {
         external_url: "http://127.0.0.1:8080".to_owned(),
+        issuer: None,
         mode: Mode::Dev,
         image_access_check: ImageAccessCheck::Warn,
     }))

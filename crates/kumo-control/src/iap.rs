@@ -687,7 +687,7 @@ impl Control {
     /// `iap.googleapis.com/…/handleRedirect`), so that one loopback redirect URI serves every
     /// service host; the relay sends the browser on to the service's own callback.
     pub fn iap_relay_uri(&self) -> String {
-        format!("{}{RELAY_PATH}", self.issuer())
+        format!("{}{RELAY_PATH}", self.base_url())
     }
 
     /// Where IAP sends a browser to sign in: Kumo's authorization endpoint with IAP's client, the
@@ -696,7 +696,7 @@ impl Control {
     pub fn iap_sign_in_url(&self, pending: &PendingSignIn, origin: &str) -> String {
         format!(
             "{}/o/oauth2/v2/auth?client_id={}&redirect_uri={}&response_type=code&scope={}&state={}&code_challenge={}&code_challenge_method=S256",
-            self.issuer(),
+            self.base_url(),
             encode_component(IAP_OAUTH_CLIENT_ID),
             encode_component(&self.iap_relay_uri()),
             encode_component("openid email"),
@@ -831,6 +831,7 @@ mod tests {
         let store = Arc::new(SqliteStore::open_in_memory().unwrap());
         let config = Config {
             external_url: "http://127.0.0.1:8080".into(),
+            issuer: None,
             mode: Mode::Dev,
             image_access_check: ImageAccessCheck::Enforce,
         };

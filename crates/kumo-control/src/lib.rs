@@ -67,11 +67,18 @@ pub enum ImageAccessCheck {
 pub struct Config {
     /// The URL clients reach Kumo's APIs at, e.g. `http://127.0.0.1:8080` (token URIs, issuer).
     pub external_url: String,
+    /// The `iss` of the tokens Kumo mints and accepts; `None` is `external_url`. Apps that
+    /// hard-code Google's issuer get [`GOOGLE_ISSUER`].
+    pub issuer: Option<String>,
     /// Dev or strict.
     pub mode: Mode,
     /// Image read access at deploy time.
     pub image_access_check: ImageAccessCheck,
 }
+
+/// Google's issuer string, which google-auth's `verify_oauth2_token` insists on (it accepts
+/// `accounts.google.com` and `https://accounts.google.com`).
+pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
 
 /// The control plane. Cheap to clone; all clones share one state.
 #[derive(Clone)]

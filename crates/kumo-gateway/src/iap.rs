@@ -661,6 +661,7 @@ mod tests {
             let store = Arc::new(SqliteStore::open_in_memory().unwrap());
             let config = Config {
                 external_url: "http://127.0.0.1:8080".into(),
+                issuer: None,
                 mode: Mode::Dev,
                 image_access_check: ImageAccessCheck::Enforce,
             };

@@ -818,6 +818,7 @@ async fn jwt_attack_suite_is_refused() {
 async fn strict_mode_never_explains() {
     let w = world_with(Harness::with_config(kumo_control::Config {
         external_url: "http://127.0.0.1:8080".to_owned(),
+        issuer: None,
         mode: kumo_control::Mode::Strict,
         image_access_check: kumo_control::ImageAccessCheck::Enforce,
     }))

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::keys::{EcKey, KeyError, KeyRing};
+use crate::keys::{EcKey, KeyError, KeyRing, RsaKey};
 
 /// OIDC discovery document for an issuer at `base_url` (no trailing slash).
 pub fn discovery(base_url: &str) -> Value {
@@ -31,12 +31,15 @@ pub fn jwks(ring: &KeyRing) -> Value {
     json!({"keys": ring.all().map(|k| k.jwk()).collect::<Vec<_>>()})
 }
 
-/// `/oauth2/v1/certs`: kid → PEM. Google publishes X.509 certificates here; Kumo publishes
-/// the SPKI public key PEM, which google-auth's verifier also accepts.
-pub fn v1_certs(ring: &KeyRing) -> Result<Value, KeyError> {
+/// `/oauth2/v1/certs`: kid → PEM X.509 certificate, as Google publishes it. Each key's
+/// self-signed certificate comes from `certificate`, which knows the key's validity window.
+pub fn v1_certs(
+    ring: &KeyRing,
+    mut certificate: impl FnMut(&RsaKey) -> Result<String, KeyError>,
+) -> Result<Value, KeyError> {
     let mut m = Map::new();
     for k in ring.all() {
-        m.insert(k.kid.clone(), Value::String(k.public_pem()?));
+        m.insert(k.kid.clone(), Value::String(certificate(k)?));
     }
     Ok(Value::Object(m))
 }

@@ -10,3 +10,4 @@ pub mod keys;
 pub mod password;
 pub mod sakey;
 pub mod tokens;
+pub mod x509;

@@ -3,11 +3,6 @@
 use rand::{CryptoRng, RngCore};
 use serde::Serialize;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use rsa::RsaPublicKey;
-use rsa::pkcs8::DecodePublicKey;
-
 use crate::keys::{KeyError, RsaKey, public_from_pem, public_pem};
 
 /// Google's key-file JSON, fields in Google's order.
@@ -91,7 +86,7 @@ pub fn upload_public_key(
 ) -> Result<StoredPublicKey, KeyError> {
     let pem = pem.trim();
     let key = if pem.starts_with("-----BEGIN CERTIFICATE-----") {
-        cert_public_key(pem)?
+        crate::x509::public_key_from_pem(pem)?
     } else {
         public_from_pem(pem)?
     };
@@ -99,68 +94,4 @@ pub fn upload_public_key(
         key_id: crate::keys::new_kid(rng),
         public_key_pem: public_pem(&key)?,
     })
-}
-
-/// Extracts the RSA SubjectPublicKeyInfo from a PEM X.509 certificate. A minimal DER walk
-/// (no chain or signature validation: Google only uses the key of an uploaded certificate).
-fn cert_public_key(pem: &str) -> Result<RsaPublicKey, KeyError> {
-    let bad = |why: &str| KeyError::Pem(format!("invalid certificate: {why}"));
-    let body: String = pem
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .map(str::trim)
-        .collect();
-    let der = STANDARD.decode(body).map_err(|_| bad("base64"))?;
-    let (cert, _) = tlv(&der).ok_or_else(|| bad("outer sequence"))?;
-    let (tbs, _) = tlv(cert.content).ok_or_else(|| bad("tbsCertificate"))?;
-    let mut rest = tbs.content;
-    let mut fields = Vec::new();
-    while !rest.is_empty() && fields.len() < 7 {
-        let (f, r) = tlv(rest).ok_or_else(|| bad("tbsCertificate field"))?;
-        fields.push(f);
-        rest = r;
-    }
-    // Skip the optional explicit [0] version; then serial, sigAlg, issuer, validity, subject, SPKI.
-    let offset = usize::from(fields.first().is_some_and(|f| f.tag == 0xa0));
-    let spki = fields
-        .get(offset + 5)
-        .filter(|f| f.tag == 0x30)
-        .ok_or_else(|| bad("subjectPublicKeyInfo"))?;
-    RsaPublicKey::from_public_key_der(spki.whole).map_err(|e| KeyError::Pem(e.to_string()))
-}
-
-struct Tlv<'a> {
-    tag: u8,
-    content: &'a [u8],
-    whole: &'a [u8],
-}
-
-/// One DER TLV and the bytes after it; `None` on truncation or unsupported lengths.
-fn tlv(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-        (len, &rest[n..])
-    };
-    if rest.len() < len {
-        return None;
-    }
-    let header = input.len() - rest.len();
-    Some((
-        Tlv {
-            tag,
-            content: &rest[..len],
-            whole: &input[..header + len],
-        },
-        &rest[len..],
-    ))
 }

@@ -469,11 +469,20 @@ fn documents() {
         (jwk["alg"].as_str(), jwk["use"].as_str(), jwk["e"].as_str()),
         (Some("RS256"), Some("sig"), Some("AQAB"))
     );
-    assert!(
-        docs::v1_certs(&ring).unwrap()[&rsa().kid]
-            .as_str()
-            .unwrap()
-            .starts_with("-----BEGIN PUBLIC KEY-----")
+    let spec = kumo_identity::x509::CertificateSpec {
+        common_name: "localhost",
+        not_before: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+        not_after: chrono::DateTime::from_timestamp(1_801_209_600, 0).unwrap(),
+    };
+    let certs = docs::v1_certs(&ring, |key| {
+        kumo_identity::x509::self_signed_pem(key, &spec)
+    })
+    .unwrap();
+    let cert = certs[&rsa().kid].as_str().unwrap();
+    assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"));
+    assert_eq!(
+        kumo_identity::x509::public_key_from_pem(cert).unwrap(),
+        rsa().public()
     );
     let iap = docs::iap_jwks(std::slice::from_ref(ec()));
     assert_eq!(iap["keys"][0]["crv"], "P-256");

@@ -42,6 +42,31 @@ struct Settings {
     /// The Workspace customer id of that organization (`C0…`); generated when not given.
     #[arg(long, env = "KUMO_CUSTOMER_ID")]
     customer_id: Option<String>,
+    /// The `iss` of the tokens Kumo mints: `kumo` (Kumo's own URL, the default), `google`
+    /// (`https://accounts.google.com`, for apps that check Google's issuer) or any https URL.
+    #[arg(long, env = "KUMO_ISSUER", value_parser = parse_issuer, default_value = "kumo")]
+    issuer: IssuerArg,
+}
+
+/// The token issuer: `None` is Kumo's own URL.
+#[derive(Debug, Clone)]
+struct IssuerArg(Option<String>);
+
+/// `kumo` → Kumo's own URL, `google` → Google's issuer, else an http(s) URL.
+fn parse_issuer(text: &str) -> Result<IssuerArg, String> {
+    match text {
+        "kumo" => Ok(IssuerArg(None)),
+        "google" => Ok(IssuerArg(Some(kumo_control::GOOGLE_ISSUER.to_owned()))),
+        url if (url.starts_with("https://") || url.starts_with("http://"))
+            && url.len() > "https://".len()
+            && !url.contains(char::is_whitespace) =>
+        {
+            Ok(IssuerArg(Some(url.trim_end_matches('/').to_owned())))
+        }
+        other => Err(format!(
+            "`{other}` is not `kumo`, `google` or an http(s) URL"
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -109,6 +134,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     let config = Config {
         external_url: format!("http://{local}"),
+        issuer: settings.issuer.0.clone(),
         mode: match settings.mode {
             ModeArg::Dev => Mode::Dev,
             ModeArg::Strict => Mode::Strict,

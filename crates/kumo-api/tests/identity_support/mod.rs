@@ -70,11 +70,16 @@ impl World {
     }
 
     pub fn with_mode(mode: Mode) -> World {
-        let harness = Harness::with_config(Config {
+        World::with_config(Config {
             external_url: "http://127.0.0.1:8080".to_owned(),
+            issuer: None,
             mode,
             image_access_check: ImageAccessCheck::Enforce,
-        });
+        })
+    }
+
+    pub fn with_config(config: Config) -> World {
+        let harness = Harness::with_config(config);
         let bootstrap = harness
             .control
             .bootstrap_identity(&BootstrapConfig {

@@ -15,6 +15,10 @@ use crate::{Call, Control, Error};
 /// How many retired keys stay published after a rotation. Tokens live one hour; two rotations
 /// inside that hour are unusual, so two previous keys cover every live token.
 const KEEP_PREVIOUS: usize = 2;
+/// Validity of the published certificates. Google's rotate every few weeks (UNCONFIRMED exact
+/// window); Kumo's keys live until an administrator rotates them, so the certificate must not
+/// expire first.
+const CERTIFICATE_VALIDITY_DAYS: i64 = 20 * 365;
 
 /// Parsed private keys by key id. Parsing a PKCS#8 PEM costs more than a store read; key ids are
 /// 160 random bits, so one id always names the same key material, whichever store it came from.
@@ -43,14 +47,23 @@ fn key_record(key: &RsaKey, state: &str, now: &str) -> Result<Value, Error> {
 }
 
 impl Control {
-    /// The issuer string of Kumo's tokens (`iss`): Kumo's own URL.
+    /// The issuer string of Kumo's tokens (`iss`): Kumo's own URL unless configured otherwise
+    /// (`kumo up --issuer google` mints `https://accounts.google.com`).
     pub fn issuer(&self) -> String {
+        match &self.config().issuer {
+            Some(issuer) => issuer.trim_end_matches('/').to_owned(),
+            None => self.base_url(),
+        }
+    }
+
+    /// Where Kumo's endpoints are (token, sign-in, certificates), whatever the issuer string.
+    pub fn base_url(&self) -> String {
         self.config().external_url.trim_end_matches('/').to_owned()
     }
 
     /// Kumo's token endpoint (`token_uri` of the credentials it hands out).
     pub fn token_uri(&self) -> String {
-        format!("{}/token", self.issuer())
+        format!("{}/token", self.base_url())
     }
 
     /// The issuer's key ring: the current key and the previous ones still published. Creates the
@@ -168,8 +181,10 @@ impl Control {
     /// `/.well-known/openid-configuration`.
     /// Only what Kumo serves is advertised: no device flow, PKCE with S256 only.
     pub fn openid_configuration(&self) -> Value {
-        let mut document = kumo_identity::docs::discovery(&self.issuer());
+        let mut document = kumo_identity::docs::discovery(&self.base_url());
         if let Some(object) = document.as_object_mut() {
+            // The endpoints stay Kumo's even when the tokens carry another issuer string.
+            object.insert("issuer".into(), json!(self.issuer()));
             object.remove("device_authorization_endpoint");
             object.insert("code_challenge_methods_supported".into(), json!(["S256"]));
             object.insert(
@@ -190,9 +205,58 @@ impl Control {
         Ok(kumo_identity::docs::jwks(&*self.signing_keys()?))
     }
 
-    /// `/oauth2/v1/certs` (key id → PEM).
+    /// `/oauth2/v1/certs`: key id → self-signed X.509 certificate PEM, as Google publishes it
+    /// (google-auth's `verify_token` reads the key out of the certificate). Each certificate is
+    /// valid from its key's creation; the same key always publishes the same bytes.
     pub fn v1_certs(&self) -> Result<Value, Error> {
-        kumo_identity::docs::v1_certs(&*self.signing_keys()?).map_err(Error::internal)
+        let ring = self.signing_keys()?;
+        let created = self.signing_key_creation_times()?;
+        let issuer = self.issuer();
+        // UNCONFIRMED: the subject of Google's own certificates; Kumo names its issuer host.
+        let common_name = issuer
+            .split_once("://")
+            .map_or(issuer.as_str(), |(_, host)| host);
+        kumo_identity::docs::v1_certs(&ring, |key| {
+            let not_before = created.get(&key.kid).copied().unwrap_or_default();
+            kumo_identity::x509::self_signed_pem(
+                key,
+                &kumo_identity::x509::CertificateSpec {
+                    common_name,
+                    not_before,
+                    not_after: not_before + chrono::Duration::days(CERTIFICATE_VALIDITY_DAYS),
+                },
+            )
+        })
+        .map_err(Error::internal)
+    }
+
+    /// When each issuer key was created, by key id.
+    fn signing_key_creation_times(
+        &self,
+    ) -> Result<HashMap<String, chrono::DateTime<chrono::Utc>>, Error> {
+        let page = self
+            .store()
+            .list(
+                Collection::SigningKeys.as_str(),
+                &ListQuery {
+                    name_prefix: Some("keys/".to_owned()),
+                    ..ListQuery::default()
+                },
+            )
+            .map_err(store_error)?;
+        Ok(page
+            .records
+            .into_iter()
+            .filter_map(|record| {
+                let created = record.data["createTime"]
+                    .as_str()
+                    .and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
+                    .map_or(record.create_time, |time| time.with_timezone(&chrono::Utc));
+                record.data["kid"]
+                    .as_str()
+                    .map(|kid| (kid.to_owned(), created))
+            })
+            .collect())
     }
 
     /// The organization created first (at bootstrap): its administrators administer Kumo itself

@@ -104,20 +104,55 @@ impl Control {
         Ok(Some(keys))
     }
 
-    /// `GET /robot/v1/metadata/x509/{EMAIL}`: key id → PEM (Kumo publishes the SPKI public key,
-    /// which google-auth's verifier accepts like Google's certificates).
+    /// `GET /robot/v1/metadata/x509/{EMAIL}`: key id → PEM. A Google-managed key, whose private
+    /// half Kumo holds, is published as Google does: a self-signed X.509 certificate (subject the
+    /// account's email, valid over the key's validity window). A user-managed key is published as
+    /// its SPKI public key, since Kumo never keeps that private key to sign a certificate with;
+    /// google-auth's verifier accepts either.
     pub fn service_account_x509(&self, email: &str) -> Result<Option<Value>, Error> {
         let Some(keys) = self.public_keys(email)? else {
             return Ok(None);
         };
         let mut map = Map::new();
         for (kid, key) in keys {
-            map.insert(
-                kid,
-                json!(kumo_identity::keys::public_pem(&key).map_err(Error::internal)?),
-            );
+            let pem = match self.system_key_certificate(email, &kid)? {
+                Some(certificate) => certificate,
+                None => kumo_identity::keys::public_pem(&key).map_err(Error::internal)?,
+            };
+            map.insert(kid, json!(pem));
         }
         Ok(Some(Value::Object(map)))
+    }
+
+    /// The certificate of a system-managed key, `None` for any other key.
+    fn system_key_certificate(&self, email: &str, kid: &str) -> Result<Option<String>, Error> {
+        let Some(record) = self
+            .store()
+            .get(
+                Collection::SigningKeys.as_str(),
+                &format!("sa-keys/{email}/{kid}"),
+            )
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        let key = super::issuer::parse_key(
+            kid,
+            record.data["privateKeyPem"].as_str().unwrap_or_default(),
+        )?;
+        // The key record was written with the same instant (see `system_key`).
+        let not_before = record.data["createTime"]
+            .as_str()
+            .and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
+            .map_or(record.create_time, |time| time.with_timezone(&chrono::Utc));
+        let spec = kumo_identity::x509::CertificateSpec {
+            common_name: email,
+            not_before,
+            not_after: not_before + chrono::Duration::days(SYSTEM_KEY_VALIDITY_DAYS),
+        };
+        kumo_identity::x509::self_signed_pem(&key, &spec)
+            .map(Some)
+            .map_err(Error::internal)
     }
 
     /// `GET /service_accounts/v1/metadata/jwk/{EMAIL}`: the account's keys as a JWK set.
