@@ -44,3 +44,56 @@ fn v1_project_states_and_parents() {
     );
     assert!(resource_manager_v1::resource_id("bogus").is_none());
 }
+
+#[test]
+fn v1_execution_and_task_are_the_stored_v2_records_seen_through_v1() {
+    use kumo_wire::{run_v1, run_v2};
+    let execution: run_v2::Execution =
+        serde_json::from_value(golden("run_v2_execution.json")).unwrap();
+    let v1 = run_v1::execution_from_v2(&execution, "123456789012");
+    assert_eq!(
+        serde_json::to_value(&v1).unwrap(),
+        golden("run_v1_execution.json")
+    );
+    let parsed: run_v1::Execution =
+        serde_json::from_value(golden("run_v1_execution.json")).unwrap();
+    assert_eq!(parsed, v1);
+
+    let task: run_v2::Task = serde_json::from_value(golden("run_v2_task.json")).unwrap();
+    let v1 = run_v1::task_from_v2(&task, "123456789012");
+    assert_eq!(
+        serde_json::to_value(&v1).unwrap(),
+        golden("run_v1_task.json")
+    );
+    let parsed: run_v1::Task = serde_json::from_value(golden("run_v1_task.json")).unwrap();
+    assert_eq!(parsed, v1);
+}
+
+#[test]
+fn v1_run_job_overrides_become_v2_overrides() {
+    use kumo_wire::run_v1;
+    let request: run_v1::RunJobRequest =
+        serde_json::from_value(golden("run_v1_run_job_request.json")).unwrap();
+    let v2 = run_v1::overrides_to_v2(request.overrides.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        serde_json::to_value(&v2).unwrap(),
+        serde_json::json!({
+            "containerOverrides": [{"name": "job", "args": ["--only", "today"],
+                "env": [{"name": "MODE", "value": "fast"}]}],
+            "taskCount": 3,
+            "timeout": "120s"
+        })
+    );
+    let delayed = run_v1::Overrides {
+        delay_execution: Some(true),
+        ..run_v1::Overrides::default()
+    };
+    assert!(run_v1::overrides_to_v2(&delayed).is_err());
+    // Unknown fields are refused like every other v1 message.
+    assert!(
+        serde_json::from_value::<run_v1::RunJobRequest>(
+            serde_json::json!({"overrides": {"bogus": 1}})
+        )
+        .is_err()
+    );
+}
