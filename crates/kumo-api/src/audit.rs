@@ -1,8 +1,14 @@
 //! Runs a control-plane method for a request and writes its Cloud Audit Log entry, so that every
-//! handler is audited the same way.
+//! handler is audited the same way. Admin Activity entries carry the request and, for calls that
+//! succeed, the response, as Google's do (secrets are removed by `kumo_control::audit`); Data
+//! Access entries carry neither.
 
-use kumo_control::audit::{AuditEvent, AuditLog, MonitoredResource};
+use kumo_control::audit::{
+    AuditEvent, AuditLog, MonitoredResource, request_payload, response_payload,
+};
 use kumo_control::{Call, Error};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::{Api, Request};
 
@@ -23,7 +29,7 @@ pub struct Audited {
 }
 
 /// Runs `body` with a fresh [`Call`] and writes the audit entry for its outcome.
-pub async fn audited<T>(
+pub async fn audited<T: Serialize>(
     api: &Api,
     request: &Request,
     audited: Audited,
@@ -31,6 +37,24 @@ pub async fn audited<T>(
 ) -> Result<T, Error> {
     let call = Call::new(request.caller.clone());
     let outcome = body(&call).await;
+    let (request_json, response_json) = if audited.log == AuditLog::Activity {
+        let body = serde_json::from_slice::<Value>(&request.body).ok();
+        let request_json = request_payload(
+            audited.method_name,
+            &audited.resource_name,
+            &request.query.0,
+            body,
+        );
+        let response_json = outcome
+            .as_ref()
+            .ok()
+            .and_then(|value| serde_json::to_value(value).ok())
+            .filter(|value| !value.is_null())
+            .map(|value| response_payload(audited.method_name, value));
+        (Some(request_json), response_json)
+    } else {
+        (None, None)
+    };
     api.control.write_audit(AuditEvent {
         service_name: audited.service_name,
         method_name: audited.method_name.to_owned(),
@@ -41,8 +65,8 @@ pub async fn audited<T>(
         caller: call.caller.clone(),
         authorizations: call.authorizations(),
         status: outcome.as_ref().map(|_| ()).map_err(Clone::clone),
-        request: None,
-        response: None,
+        request: request_json,
+        response: response_json,
         caller_ip: request
             .headers
             .get("x-forwarded-for")

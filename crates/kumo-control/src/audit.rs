@@ -129,11 +129,13 @@ impl Control {
         payload.insert("methodName".into(), json!(event.method_name));
         payload.insert("authorizationInfo".into(), Value::Array(authorization));
         payload.insert("resourceName".into(), json!(event.resource_name));
+        // INVARIANT (no secrets in logs): whatever a caller recorded, key material and tokens
+        // are removed here, the one place every audit entry passes through.
         if let Some(request) = &event.request {
-            payload.insert("request".into(), request.clone());
+            payload.insert("request".into(), redacted(request));
         }
         if let Some(response) = &event.response {
-            payload.insert("response".into(), response.clone());
+            payload.insert("response".into(), redacted(response));
         }
         let labels: Map<String, Value> = event
             .resource
@@ -150,5 +152,330 @@ impl Control {
             "severity": severity,
             "logName": format!("{}/logs/{log_id}", event.log_parent),
         })
+    }
+}
+
+/// Fields whose values are secrets: private key material, tokens, signatures. Google's audit
+/// entries never carry them (a `CreateServiceAccountKey` response is logged without
+/// `privateKeyData`).
+const SECRET_FIELDS: &[&str] = &[
+    "privateKeyData",
+    "private_key_data",
+    "privateKey",
+    "private_key",
+    "accessToken",
+    "access_token",
+    "idToken",
+    "id_token",
+    "refreshToken",
+    "refresh_token",
+    "token",
+    "signedJwt",
+    "signedBlob",
+    "signature",
+    "clientSecret",
+    "client_secret",
+    "password",
+];
+
+/// `value` without [`SECRET_FIELDS`], at any depth.
+pub fn redacted(value: &Value) -> Value {
+    match value {
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .filter(|(key, _)| !SECRET_FIELDS.contains(&key.as_str()))
+                .map(|(key, value)| (key.clone(), redacted(value)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redacted).collect()),
+        other => other.clone(),
+    }
+}
+
+/// REST methods whose HTTP body is one field of the request message (`body: "service"` in the
+/// google.api.http annotation); every other method's body is the whole request (`body: "*"`).
+/// From googleapis/googleapis: google/cloud/run/v2/{service,job}.proto,
+/// google/cloud/run/v1 (Knative), google/cloud/resourcemanager/v3/{projects,folders}.proto,
+/// google/cloud/orgpolicy/v2/orgpolicy.proto, google/devtools/artifactregistry/v1/*.proto,
+/// google/iam/admin/v1/iam.proto.
+const BODY_FIELDS: &[(&str, &str)] = &[
+    ("google.cloud.run.v2.Services.CreateService", "service"),
+    ("google.cloud.run.v2.Services.UpdateService", "service"),
+    ("google.cloud.run.v2.Jobs.CreateJob", "job"),
+    ("google.cloud.run.v2.Jobs.UpdateJob", "job"),
+    ("google.cloud.run.v1.Services.CreateService", "service"),
+    ("google.cloud.run.v1.Services.ReplaceService", "service"),
+    ("google.cloud.run.v1.Jobs.CreateJob", "job"),
+    ("google.cloud.run.v1.Jobs.ReplaceJob", "job"),
+    (
+        "google.cloud.resourcemanager.v3.Projects.CreateProject",
+        "project",
+    ),
+    (
+        "google.cloud.resourcemanager.v3.Projects.UpdateProject",
+        "project",
+    ),
+    (
+        "google.cloud.resourcemanager.v3.Folders.CreateFolder",
+        "folder",
+    ),
+    (
+        "google.cloud.resourcemanager.v3.Folders.UpdateFolder",
+        "folder",
+    ),
+    ("google.cloud.orgpolicy.v2.OrgPolicy.CreatePolicy", "policy"),
+    ("google.cloud.orgpolicy.v2.OrgPolicy.UpdatePolicy", "policy"),
+    (
+        "google.cloud.orgpolicy.v2.OrgPolicy.CreateCustomConstraint",
+        "customConstraint",
+    ),
+    (
+        "google.cloud.orgpolicy.v2.OrgPolicy.UpdateCustomConstraint",
+        "customConstraint",
+    ),
+    (
+        "google.devtools.artifactregistry.v1.ArtifactRegistry.CreateRepository",
+        "repository",
+    ),
+    (
+        "google.devtools.artifactregistry.v1.ArtifactRegistry.UpdateRepository",
+        "repository",
+    ),
+    ("google.iam.admin.v1.UpdateRole", "role"),
+];
+
+/// Query parameters that steer the transport, not the method; they are not request fields.
+const SYSTEM_PARAMETERS: &[&str] = &[
+    "$alt",
+    "alt",
+    "$.xgafv",
+    "prettyPrint",
+    "fields",
+    "key",
+    "access_token",
+    "callback",
+    "quotaUser",
+    "uploadType",
+    "upload_protocol",
+];
+
+/// The verbs that prefix a method's resource noun (`CreateServiceAccountKey`).
+const VERBS: &[&str] = &[
+    "Create", "Update", "Replace", "Patch", "Delete", "Undelete", "Move", "Get", "List",
+];
+
+/// Splits `google.cloud.run.v2.Services.CreateService` (or IAM's service-less
+/// `google.iam.admin.v1.CreateServiceAccountKey`, or bare `SetIamPolicy`) into the proto package
+/// and the method.
+fn split_method(method_name: &str) -> (String, &str) {
+    let parts: Vec<&str> = method_name.split('.').collect();
+    let package: Vec<&str> = parts
+        .iter()
+        .copied()
+        .take_while(|part| part.starts_with(|c: char| c.is_ascii_lowercase()))
+        .collect();
+    let method = parts.last().copied().unwrap_or_default();
+    (package.join("."), method)
+}
+
+/// The request message's full name, e.g. `google.cloud.run.v2.CreateServiceRequest`.
+fn request_type(method_name: &str) -> String {
+    let (package, method) = split_method(method_name);
+    match method {
+        "SetIamPolicy" | "GetIamPolicy" | "TestIamPermissions" => {
+            format!("google.iam.v1.{method}Request")
+        }
+        _ if package.is_empty() => format!("{method}Request"),
+        _ => format!("{package}.{method}Request"),
+    }
+}
+
+/// The `request` of an audit entry, as Google records it: the request message with `@type`,
+/// the resource in the field the method names it by (`resource` for IAM methods, `parent` for
+/// creates, `name` otherwise), the query parameters and the body in its field.
+pub fn request_payload(
+    method_name: &str,
+    resource_name: &str,
+    query: &[(String, String)],
+    body: Option<Value>,
+) -> Value {
+    let (_, method) = split_method(method_name);
+    let mut request = Map::new();
+    request.insert(
+        "@type".into(),
+        json!(format!("type.googleapis.com/{}", request_type(method_name))),
+    );
+    let identity = match method {
+        "SetIamPolicy" | "GetIamPolicy" | "TestIamPermissions" => Some(("resource", resource_name)),
+        // A create names the new resource, `PARENT/COLLECTION/ID`; its request names the
+        // parent. Creates filed under their parent (`CreateServiceAccountKey` under the
+        // account) name it as Google's request does, by `name`.
+        _ if method.starts_with("Create") && created_collection(method, resource_name) => {
+            resource_name
+                .rsplitn(3, '/')
+                .nth(2)
+                .map(|parent| ("parent", parent))
+        }
+        _ if resource_name.is_empty() => None,
+        _ => Some(("name", resource_name)),
+    };
+    if let Some((field, value)) = identity {
+        request.insert(field.into(), json!(value));
+    }
+    for (key, value) in query {
+        if !SYSTEM_PARAMETERS.contains(&key.as_str()) {
+            request.insert(key.clone(), json!(value));
+        }
+    }
+    match (
+        body,
+        BODY_FIELDS.iter().find(|(name, _)| *name == method_name),
+    ) {
+        (Some(body), Some((_, field))) => {
+            request.insert((*field).into(), body);
+        }
+        (Some(Value::Object(fields)), None) => request.extend(fields),
+        _ => {}
+    }
+    Value::Object(request)
+}
+
+/// Whether `resource_name` ends in the collection of the resource `method` creates
+/// (`CreateService` and `projects/p/locations/l/services/s`).
+fn created_collection(method: &str, resource_name: &str) -> bool {
+    let noun = method.trim_start_matches("Create");
+    let mut segments = resource_name.rsplit('/');
+    let (_, collection) = (segments.next(), segments.next().unwrap_or_default());
+    collection.eq_ignore_ascii_case(&format!("{noun}s"))
+}
+
+/// The `response` of an audit entry: the method's result with its `@type` —
+/// `google.iam.v1.Policy` for `SetIamPolicy`, `google.longrunning.Operation` for long-running
+/// methods, `google.protobuf.Empty` for empty results, otherwise the resource named by the
+/// method (`CreateServiceAccount` → `google.iam.admin.v1.ServiceAccount`).
+pub fn response_payload(method_name: &str, result: Value) -> Value {
+    let (package, method) = split_method(method_name);
+    let is_operation = result.get("done").is_some()
+        || result
+            .get("name")
+            .and_then(Value::as_str)
+            .is_some_and(|name| name.starts_with("operations/") || name.contains("/operations/"))
+            && result.get("metadata").is_some();
+    let type_name = if method == "SetIamPolicy" {
+        "google.iam.v1.Policy".to_owned()
+    } else if is_operation {
+        "google.longrunning.Operation".to_owned()
+    } else if result.as_object().is_some_and(Map::is_empty) {
+        "google.protobuf.Empty".to_owned()
+    } else {
+        let noun = VERBS
+            .iter()
+            .find_map(|verb| method.strip_prefix(verb))
+            .filter(|noun| !noun.is_empty())
+            .unwrap_or(method);
+        format!("{package}.{noun}")
+    };
+    let mut response = Map::new();
+    response.insert(
+        "@type".into(),
+        json!(format!("type.googleapis.com/{type_name}")),
+    );
+    if let Value::Object(fields) = result {
+        response.extend(fields);
+    }
+    Value::Object(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_payloads_follow_the_proto_request_messages() {
+        let policy = json!({"policy": {"bindings": [{"role": "roles/viewer", "members": ["user:a@example.com"]}], "etag": "BwY="}});
+        assert_eq!(
+            request_payload(
+                "SetIamPolicy",
+                "projects/p",
+                &[("$alt".into(), "json;enum-encoding=int".into())],
+                Some(policy.clone())
+            ),
+            json!({"@type": "type.googleapis.com/google.iam.v1.SetIamPolicyRequest",
+                "resource": "projects/p", "policy": policy["policy"]})
+        );
+        assert_eq!(
+            request_payload(
+                "google.cloud.run.v2.Services.CreateService",
+                "projects/p/locations/l/services/s",
+                &[("serviceId".into(), "s".into())],
+                Some(json!({"template": {"containers": [{"image": "i"}]}}))
+            ),
+            json!({"@type": "type.googleapis.com/google.cloud.run.v2.CreateServiceRequest",
+                "parent": "projects/p/locations/l", "serviceId": "s",
+                "service": {"template": {"containers": [{"image": "i"}]}}})
+        );
+        assert_eq!(
+            request_payload(
+                "google.iam.admin.v1.CreateServiceAccountKey",
+                "projects/p/serviceAccounts/a@p.iam.gserviceaccount.com",
+                &[],
+                None
+            ),
+            json!({"@type": "type.googleapis.com/google.iam.admin.v1.CreateServiceAccountKeyRequest",
+                "name": "projects/p/serviceAccounts/a@p.iam.gserviceaccount.com"})
+        );
+        assert_eq!(
+            request_payload(
+                "google.cloud.run.v2.Services.DeleteService",
+                "projects/p/locations/l/services/s",
+                &[],
+                None
+            ),
+            json!({"@type": "type.googleapis.com/google.cloud.run.v2.DeleteServiceRequest",
+                "name": "projects/p/locations/l/services/s"})
+        );
+    }
+
+    #[test]
+    fn response_payloads_are_typed_and_never_carry_secrets() {
+        assert_eq!(
+            response_payload("SetIamPolicy", json!({"bindings": [], "etag": "BwY="}))["@type"],
+            "type.googleapis.com/google.iam.v1.Policy"
+        );
+        assert_eq!(
+            response_payload(
+                "google.cloud.run.v2.Services.CreateService",
+                json!({"name": "projects/p/locations/l/operations/o", "metadata": {}, "done": false})
+            )["@type"],
+            "type.googleapis.com/google.longrunning.Operation"
+        );
+        assert_eq!(
+            response_payload(
+                "google.cloud.run.v1.Services.ReplaceService",
+                json!({"kind": "Service"})
+            )["@type"],
+            "type.googleapis.com/google.cloud.run.v1.Service"
+        );
+        assert_eq!(
+            response_payload("google.iam.admin.v1.DisableServiceAccount", json!({}))["@type"],
+            "type.googleapis.com/google.protobuf.Empty"
+        );
+        let key = response_payload(
+            "google.iam.admin.v1.CreateServiceAccountKey",
+            json!({"name": "projects/p/serviceAccounts/a/keys/k", "privateKeyData": "c2VjcmV0",
+                "privateKeyType": "TYPE_GOOGLE_CREDENTIALS_FILE"}),
+        );
+        assert_eq!(
+            key["@type"],
+            "type.googleapis.com/google.iam.admin.v1.ServiceAccountKey"
+        );
+        let logged = redacted(&key);
+        assert!(logged.get("privateKeyData").is_none());
+        assert_eq!(logged["privateKeyType"], "TYPE_GOOGLE_CREDENTIALS_FILE");
+        assert_eq!(
+            redacted(&json!({"a": [{"accessToken": "t", "expireTime": "x"}]})),
+            json!({"a": [{"expireTime": "x"}]})
+        );
     }
 }

@@ -7,10 +7,11 @@
 //! only returned to callers that also hold `logging.privateLogEntries.list` (what
 //! `roles/logging.privateLogViewer` adds); others do not see them.
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
-use kumo_logfilter::Filter;
+use kumo_logfilter::{Filter, Hierarchy};
 use kumo_store::{LogOrder, LogQuery};
 use kumo_wire::logging::{ListLogEntriesRequest, LogEntry, WriteLogEntriesRequest};
 use kumo_wire::protobuf::format_timestamp;
@@ -38,7 +39,7 @@ struct LogParent {
 
 /// What `entries.list` returns: entries in their stored JSON shape (every field a producer
 /// wrote survives) and the token of the next page.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct LogEntriesPage {
     /// The entries, in the requested order.
     pub entries: Vec<Value>,
@@ -173,6 +174,10 @@ impl Control {
             page_token: (!request.page_token.is_empty()).then(|| request.page_token.clone()),
             ..LogQuery::default()
         };
+        let hierarchy = LogHierarchy {
+            control: self,
+            ancestors: RefCell::new(HashMap::new()),
+        };
         let mut include = |entry: &Value| {
             let log_name = entry["logName"].as_str().unwrap_or_default();
             if log_name.ends_with(&format!("/logs/{DATA_ACCESS_LOG_ID}"))
@@ -182,7 +187,7 @@ impl Control {
             {
                 return false;
             }
-            filter.matches(entry)
+            filter.matches_in(entry, &hierarchy)
         };
         let page = self
             .store()
@@ -335,6 +340,56 @@ impl Control {
             String::new()
         };
         Ok((remaining.into_iter().take(size).collect(), next))
+    }
+}
+
+/// `source()`'s view of the resource hierarchy: each log container's ancestors, read from the
+/// store once per query. Entries were already authorized by container, so a container whose
+/// ancestry cannot be read simply matches no `source()` but its own.
+struct LogHierarchy<'a> {
+    control: &'a Control,
+    ancestors: RefCell<HashMap<String, Vec<String>>>,
+}
+
+impl LogHierarchy<'_> {
+    /// `projects/NUMBER` and `projects/ID` name the same project; logs use the id.
+    fn canonical(&self, resource: &str) -> String {
+        match resource.strip_prefix("projects/") {
+            Some(project) if project.bytes().all(|b| b.is_ascii_digit()) => {
+                match self.control.resolve_project(project) {
+                    Ok(Some(info)) => format!("projects/{}", info.id),
+                    _ => resource.to_owned(),
+                }
+            }
+            _ => resource.to_owned(),
+        }
+    }
+
+    fn ancestors_of(&self, container: &str) -> Vec<String> {
+        let reference = match container.split_once('/') {
+            Some(("projects", id)) => ResourceRef::Project(id.to_owned()),
+            Some(("folders", id)) => ResourceRef::Folder(id.to_owned()),
+            Some(("organizations", id)) => ResourceRef::Organization(id.to_owned()),
+            _ => return vec![container.to_owned()],
+        };
+        self.control
+            .ancestry(&reference)
+            .map(|chain| chain.iter().map(ResourceRef::relative_name).collect())
+            .unwrap_or_else(|_| vec![container.to_owned()])
+    }
+}
+
+impl Hierarchy for LogHierarchy<'_> {
+    fn contains(&self, resource: &str, container: &str) -> bool {
+        let resource = self.canonical(resource);
+        if resource == container {
+            return true;
+        }
+        self.ancestors
+            .borrow_mut()
+            .entry(container.to_owned())
+            .or_insert_with(|| self.ancestors_of(container))
+            .contains(&resource)
     }
 }
 
