@@ -12,6 +12,7 @@ mod error;
 mod format;
 mod http;
 mod policy;
+mod printer;
 mod prompt;
 
 use std::collections::BTreeMap;

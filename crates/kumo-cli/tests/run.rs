@@ -291,11 +291,11 @@ fn describe_value_status_url_as_seed_002_uses_it() {
         o.stdout,
         "http://my-cloud-run-app-123456789012.asia-northeast1.run.localhost:8081\n"
     );
-    // Default is YAML.
+    // Without --format, gcloud's summary (golden tests in describe.rs).
     let o = Cli::new(&fake).run("run services describe my-cloud-run-app");
     assert!(
         o.stdout
-            .starts_with("apiVersion: serving.knative.dev/v1\nkind: Service\n"),
+            .starts_with("✔ Service my-cloud-run-app in region asia-northeast1\n"),
         "{}",
         o.stdout
     );

@@ -491,6 +491,10 @@ fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
         RunServicesCmd::Describe { service } => {
             let region = ctx.region()?;
             let v = ctx.get(&service_path(&project, &region, &service))?;
+            if ctx.global.format.is_none() {
+                ctx.stdout(&crate::printer::service(&v));
+                return Ok(());
+            }
             ctx.print_one(&v)
         }
         RunServicesCmd::Update { service, flags } => {
@@ -1034,6 +1038,10 @@ fn revisions(ctx: &mut Ctx<'_>, cmd: RunRevisionsCmd) -> Result<()> {
             })?;
             let path = format!("{base}/{}/revisions/{}", enc(service), enc(&revision));
             let v = ctx.get(&path)?;
+            if ctx.global.format.is_none() {
+                ctx.stdout(&crate::printer::revision(&v));
+                return Ok(());
+            }
             ctx.print_one(&v)
         }
     }
