@@ -190,6 +190,8 @@ test('console IAM: add and remove project bindings, with and without a condition
   await page.getByRole('region', { name: 'Inherited policies' }).getByRole('link', { name: /^organizations\// }).click();
   await page.getByRole('heading', { name: /^IAM for organization / }).waitFor();
   await shot(page, '9-iam-organization');
+  await page.getByRole('navigation', { name: /^organization / }).getByRole('link', { name: 'Roles' }).click();
+  await page.getByRole('heading', { name: 'Custom roles of this organization' }).waitFor();
   await context.close();
 
   // bob may not change the project's policy: the form says why, and the server refuses.

@@ -166,6 +166,13 @@ mod tests {
     }
 
     #[test]
+    fn only_a_refreshing_page_reloads_itself() {
+        let live = refreshing_page("Logs", None, &[], "", Some(5));
+        assert!(live.contains("<meta http-equiv=\"refresh\" content=\"5\">"));
+        assert!(!page("Logs", None, &[], "").contains("http-equiv"));
+    }
+
+    #[test]
     fn url_components_are_encoded() {
         assert_eq!(url_component("a b/c?d&e"), "a%20b%2Fc%3Fd%26e");
         assert_eq!(

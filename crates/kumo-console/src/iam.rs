@@ -37,7 +37,7 @@ impl Container {
         }
     }
 
-    fn noun(self) -> &'static str {
+    pub(crate) fn noun(self) -> &'static str {
         match self {
             Container::Project => "project",
             Container::Folder => "folder",
@@ -60,6 +60,38 @@ impl Container {
         };
         Some((kind, id))
     }
+}
+
+/// The sections of a folder or organization (a project has [`project_nav`]).
+pub(crate) fn container_nav(kind: Container, id: &str, current: &str) -> String {
+    let base = format!("/console/{}/{}", kind.collection(), enc(id));
+    let mut links = vec![
+        ("IAM", format!("{base}/iam")),
+        ("Organization policies", format!("{base}/policies")),
+    ];
+    if kind == Container::Organization {
+        links.push(("Roles", format!("{base}/roles")));
+    }
+    let label = format!("{} {id}", kind.noun());
+    let mut out = format!(
+        "<nav aria-label=\"{}\" class=\"tabs project\"><ul>",
+        esc(&label)
+    );
+    for (name, href) in links {
+        let current = if name == current {
+            " aria-current=\"page\""
+        } else {
+            ""
+        };
+        let _ = write!(
+            out,
+            "<li><a href=\"{}\"{current}>{}</a></li>",
+            esc(&href),
+            esc(name)
+        );
+    }
+    out.push_str("</ul></nav>");
+    out
 }
 
 const DONE: [(&str, &str); 2] = [
@@ -192,7 +224,7 @@ async fn render_iam_page(
     let mut body = if kind == Container::Project {
         project_nav(id, "IAM")
     } else {
-        String::new()
+        container_nav(kind, id, "IAM")
     };
     body.push_str(&message);
     body.push_str(&render_iam(session, kind, id, &view));
@@ -217,8 +249,7 @@ fn render_iam(session: &Session, kind: Container, id: &str, view: &IamView) -> S
     if !view.display_name.is_empty() {
         let _ = write!(
             body,
-            "<p>{} <strong>{}</strong> ({}/{})</p>",
-            esc(kind.noun()),
+            "<p><strong>{}</strong> ({}/{})</p>",
             esc(&view.display_name),
             esc(kind.collection()),
             esc(id)

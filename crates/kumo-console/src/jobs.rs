@@ -188,6 +188,22 @@ fn run_state(conditions: &Value) -> String {
     }
 }
 
+/// `parallelism` 0 (or unset) means as many tasks at once as the task count allows.
+fn parallelism(value: &Value) -> String {
+    match value.as_i64() {
+        Some(p) if p > 0 => p.to_string(),
+        _ => "no limit".to_owned(),
+    }
+}
+
+fn or_none(text: &str) -> String {
+    if text.is_empty() {
+        "none".to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
 fn is_finished(state: &str) -> bool {
     ["Succeeded", "Failed", "Cancelled"]
         .iter()
@@ -281,9 +297,7 @@ fn render_job(
         esc(location),
         esc(&images(task).join(", ")),
         template["taskCount"].as_i64().unwrap_or(1),
-        template["parallelism"]
-            .as_i64()
-            .map_or_else(|| "no limit".to_owned(), |p| p.to_string()),
+        parallelism(&template["parallelism"]),
         task["maxRetries"].as_i64().unwrap_or(3),
         esc(task["timeout"].as_str().unwrap_or("600s")),
         esc(task["serviceAccount"]
@@ -660,15 +674,13 @@ fn render_execution(
          <dt>Image</dt><dd>{}</dd><dt>Arguments</dt><dd>{}</dd><dt>Environment</dt><dd>{}</dd><dt>Task timeout</dt><dd>{}</dd></dl>",
         esc(&state),
         esc(&task_counts(execution)),
-        execution["parallelism"]
-            .as_i64()
-            .map_or_else(|| "no limit".to_owned(), |p| p.to_string()),
+        parallelism(&execution["parallelism"]),
         esc(str_of(execution, "creator")),
         esc(str_of(execution, "createTime")),
         esc(str_of(execution, "completionTime")),
         esc(&images(template).join(", ")),
-        esc(&args.join(" ")),
-        esc(&env.join(", ")),
+        esc(&or_none(&args.join(" "))),
+        esc(&or_none(&env.join(", "))),
         esc(str_of(template, "timeout")),
     );
     if !is_finished(&state) {

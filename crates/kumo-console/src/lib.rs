@@ -139,11 +139,19 @@ fn routes(console: Console) -> Router {
         )
         .route(
             "/console/projects/{project}/roles",
-            get(roles::custom_roles),
+            get(roles::project_roles),
         )
         .route(
             "/console/projects/{project}/customRoles/{role}",
-            get(roles::custom_role),
+            get(roles::project_role),
+        )
+        .route(
+            "/console/organizations/{organization}/roles",
+            get(roles::organization_roles),
+        )
+        .route(
+            "/console/organizations/{organization}/customRoles/{role}",
+            get(roles::organization_role),
         )
         .route("/console/roles", get(roles::role_browser))
         .route("/console/roles/{role}", get(roles::predefined_role))

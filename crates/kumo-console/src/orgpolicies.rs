@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::Console;
 use crate::client::ApiError;
 use crate::html::{Crumb, esc, url_component as enc};
-use crate::iam::Container;
+use crate::iam::{Container, container_nav};
 use crate::pages::{api_error_page, ok_page, project_crumbs, project_nav, signed_in, str_of};
 
 pub async fn project_policies(
@@ -150,7 +150,7 @@ async fn policies_page(
     let mut body = if kind == Container::Project {
         project_nav(&id, "Organization policies")
     } else {
-        String::new()
+        container_nav(kind, &id, "Organization policies")
     };
     body.push_str(&render_policies(kind, &id, &rows, &ancestors));
     ok_page(&session, &title, &crumbs, &body)

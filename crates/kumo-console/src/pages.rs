@@ -338,6 +338,34 @@ pub async fn home(State(console): State<Console>, headers: HeaderMap) -> Respons
         }
         body.push_str("</ul>");
     }
+    for (path, key, label) in [
+        ("/v3/folders:search", "folders", "Folders"),
+        ("/v3/organizations:search", "organizations", "Organizations"),
+    ] {
+        let found = console
+            .client
+            .call(&session.access_token, "GET", path, None)
+            .await
+            .map(|answer| answer[key].as_array().cloned().unwrap_or_default())
+            .unwrap_or_default();
+        if found.is_empty() {
+            continue;
+        }
+        let _ = write!(body, "<h2>{label}</h2><ul class=\"projects\">");
+        for container in &found {
+            let name = str_of(container, "name");
+            let _ = write!(
+                body,
+                "<li>{} <span class=\"muted\">{}</span> · <a href=\"/console/{}/iam\">IAM</a> · \
+                 <a href=\"/console/{}/policies\">Organization policies</a></li>",
+                esc(name),
+                esc(str_of(container, "displayName")),
+                esc(name),
+                esc(name),
+            );
+        }
+        body.push_str("</ul>");
+    }
     html_response(
         StatusCode::OK,
         page(title, Some(&viewer(&session)), &[], &body),

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::Console;
 use crate::client::ApiError;
 use crate::html::{Crumb, Notice, esc, notice, url_component as enc};
+use crate::iam::{Container, container_nav};
 use crate::pages::{api_error_page, ok_page, project_crumbs, project_nav, signed_in, str_of};
 
 /// More matches than this are counted, not listed.
@@ -34,36 +35,86 @@ fn console_role_path(name: &str) -> String {
     )
 }
 
-pub async fn custom_roles(
+pub async fn project_roles(
     State(console): State<Console>,
     headers: HeaderMap,
     Path(project): Path<String>,
+) -> Response {
+    custom_roles(console, headers, Container::Project, project).await
+}
+
+pub async fn organization_roles(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Path(organization): Path<String>,
+) -> Response {
+    custom_roles(console, headers, Container::Organization, organization).await
+}
+
+fn roles_crumbs(kind: Container, id: &str) -> Vec<Crumb> {
+    let mut crumbs = match kind {
+        Container::Project => project_crumbs(id),
+        _ => vec![
+            ("Projects".to_owned(), "/console".to_owned()),
+            (
+                format!("{}/{id}", kind.collection()),
+                format!("/console/{}/{}/iam", kind.collection(), enc(id)),
+            ),
+        ],
+    };
+    crumbs.push((
+        "Roles".to_owned(),
+        format!("/console/{}/{}/roles", kind.collection(), enc(id)),
+    ));
+    crumbs
+}
+
+/// Custom roles live on projects and organizations.
+async fn custom_roles(
+    console: Console,
+    headers: HeaderMap,
+    kind: Container,
+    id: String,
 ) -> Response {
     let session = match signed_in(&console, &headers).await {
         Ok(session) => session,
         Err(response) => return response,
     };
     let title = "Roles";
-    let mut crumbs = project_crumbs(&project);
-    crumbs.push((title.to_owned(), String::new()));
-    let mut body = project_nav(&project, "Roles");
-    body.push_str(&search_form("", &project));
-    body.push_str("<section aria-labelledby=\"custom-h\"><h2 id=\"custom-h\">Custom roles of this project</h2>");
+    let mut crumbs = roles_crumbs(kind, &id);
+    if let Some(last) = crumbs.last_mut() {
+        last.1 = String::new();
+    }
+    let mut body = match kind {
+        Container::Project => project_nav(&id, "Roles"),
+        _ => container_nav(kind, &id, "Roles"),
+    };
+    body.push_str(&search_form(
+        "",
+        if kind == Container::Project { &id } else { "" },
+    ));
+    let _ = write!(
+        body,
+        "<section aria-labelledby=\"custom-h\"><h2 id=\"custom-h\">Custom roles of this {}</h2>",
+        kind.noun()
+    );
     match console
         .client
         .call(
             &session.access_token,
             "GET",
             &format!(
-                "/v1/projects/{}/roles?view=FULL&showDeleted=true",
-                enc(&project)
+                "/v1/{}/{}/roles?view=FULL&showDeleted=true",
+                kind.collection(),
+                enc(&id)
             ),
             None,
         )
         .await
     {
         Ok(answer) => body.push_str(&render_custom_roles(
-            &project,
+            kind,
+            &id,
             &answer["roles"].as_array().cloned().unwrap_or_default(),
         )),
         Err(error) => body.push_str(&notice(Notice::Error, &error.message)),
@@ -72,9 +123,9 @@ pub async fn custom_roles(
     ok_page(&session, title, &crumbs, &body)
 }
 
-fn render_custom_roles(project: &str, roles: &[Value]) -> String {
+fn render_custom_roles(kind: Container, id: &str, roles: &[Value]) -> String {
     if roles.is_empty() {
-        return "<p>This project defines no custom roles.</p>".to_owned();
+        return format!("<p>This {} defines no custom roles.</p>", kind.noun());
     }
     let mut body = String::from(
         "<table class=\"roles\"><thead><tr><th scope=\"col\">Role</th><th scope=\"col\">Title</th><th scope=\"col\">Stage</th>\
@@ -82,12 +133,13 @@ fn render_custom_roles(project: &str, roles: &[Value]) -> String {
     );
     for role in roles {
         let name = str_of(role, "name");
-        let id = name.rsplit('/').next().unwrap_or(name);
+        let role_id = name.rsplit('/').next().unwrap_or(name);
         let _ = write!(
             body,
-            "<tr><th scope=\"row\"><a href=\"/console/projects/{}/customRoles/{}\">{}</a></th><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            enc(project),
+            "<tr><th scope=\"row\"><a href=\"/console/{}/{}/customRoles/{}\">{}</a></th><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            kind.collection(),
             enc(id),
+            enc(role_id),
             esc(name),
             esc(str_of(role, "title")),
             esc(str_of(role, "stage")),
@@ -103,22 +155,48 @@ fn render_custom_roles(project: &str, roles: &[Value]) -> String {
     body
 }
 
-pub async fn custom_role(
+pub async fn project_role(
     State(console): State<Console>,
     headers: HeaderMap,
     Path((project, role)): Path<(String, String)>,
+) -> Response {
+    custom_role(console, headers, Container::Project, project, role).await
+}
+
+pub async fn organization_role(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Path((organization, role)): Path<(String, String)>,
+) -> Response {
+    custom_role(
+        console,
+        headers,
+        Container::Organization,
+        organization,
+        role,
+    )
+    .await
+}
+
+async fn custom_role(
+    console: Console,
+    headers: HeaderMap,
+    kind: Container,
+    id: String,
+    role: String,
 ) -> Response {
     let session = match signed_in(&console, &headers).await {
         Ok(session) => session,
         Err(response) => return response,
     };
-    let mut crumbs = project_crumbs(&project);
-    crumbs.push((
-        "Roles".to_owned(),
-        format!("/console/projects/{}/roles", enc(&project)),
-    ));
+    let mut crumbs = roles_crumbs(kind, &id);
     crumbs.push((role.clone(), String::new()));
-    let path = format!("/v1/projects/{}/roles/{}", enc(&project), enc(&role));
+    let path = format!(
+        "/v1/{}/{}/roles/{}",
+        kind.collection(),
+        enc(&id),
+        enc(&role)
+    );
     match console
         .client
         .call(&session.access_token, "GET", &path, None)
