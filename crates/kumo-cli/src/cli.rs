@@ -905,7 +905,7 @@ pub enum AuthCmd {
     Login {
         /// Account to sign in as (positional, as gcloud accepts it).
         account_arg: Option<String>,
-        /// Accepted for gcloud compatibility; the URL is always printed.
+        /// Do not open a browser; print the sign-in URL instead.
         #[arg(long)]
         no_launch_browser: bool,
         /// Also write Application Default Credentials.
@@ -952,6 +952,7 @@ pub struct ApplicationDefault {
 pub enum ApplicationDefaultCmd {
     /// Sign in and write an authorized_user ADC file with Kumo's token URI.
     Login {
+        /// Do not open a browser; print the sign-in URL instead.
         #[arg(long)]
         no_launch_browser: bool,
     },

@@ -20,6 +20,10 @@ pub struct Env {
     /// `auth application-default` commands (google-auth's ADC lookup), never for gcloud's own
     /// credentials.
     pub adc_file: Option<PathBuf>,
+    /// A graphical display is available (`DISPLAY`, `WAYLAND_DISPLAY` or `MIR_SOCKET`).
+    pub display: bool,
+    /// `$BROWSER`.
+    pub browser: Option<String>,
 }
 
 pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:8080";

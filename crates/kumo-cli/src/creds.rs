@@ -566,7 +566,7 @@ pub fn parse_query(q: &str) -> BTreeMap<String, String> {
 /// The browser sign-in of the identity contract: authorization code + PKCE against a loopback
 /// redirect. With `login_hint` on a dev-mode server the authorize endpoint answers 302 directly
 /// and no browser is involved; otherwise the URL is printed and the redirect awaited.
-pub fn login(ctx: &mut Ctx<'_>, login_hint: Option<&str>) -> Result<Login> {
+pub fn login(ctx: &mut Ctx<'_>, login_hint: Option<&str>, launch_browser: bool) -> Result<Login> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| {
         CliError::Msg(format!(
             "cannot open a loopback port for the sign-in redirect: {e}"
@@ -610,10 +610,21 @@ pub fn login(ctx: &mut Ctx<'_>, login_hint: Option<&str>) -> Result<Login> {
     let params = match params {
         Some(p) => p,
         None => {
-            ctx.status(&format!(
-                "Go to the following link in your browser, and complete the sign-in prompts:\n\n    {}{auth_path}\n",
-                ctx.http.base()
-            ));
+            let url = format!("{}{auth_path}", ctx.http.base());
+            if crate::browser::should_launch(ctx.env, launch_browser)
+                && crate::browser::open(ctx.env, &url)
+            {
+                ctx.status(&format!(
+                    "Your browser has been opened to visit:\n\n    {url}\n"
+                ));
+            } else {
+                // UNCONFIRMED deviation: gcloud's no-browser flow redirects to an authcode page
+                // and asks for the code shown there; Kumo's issuer has no such page, so the
+                // sign-in completes through the same loopback redirect.
+                ctx.status(&format!(
+                    "Go to the following link in your browser, and complete the sign-in prompts:\n\n    {url}\n"
+                ));
+            }
             wait_for_redirect(&listener)?
         }
     };

@@ -3,6 +3,7 @@
 //! prompts, progress lines, output formats and `ERROR: (kumo.GROUP.CMD) STATUS: message` errors.
 //! Invoked through a symlink named `gcloud`, it calls itself gcloud.
 
+mod browser;
 mod cli;
 mod cmd;
 mod config;
@@ -69,6 +70,10 @@ fn env_from_process() -> Env {
         adc_file: std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS")
             .filter(|p| !p.is_empty())
             .map(PathBuf::from),
+        display: ["DISPLAY", "WAYLAND_DISPLAY", "MIR_SOCKET"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty())),
+        browser: std::env::var("BROWSER").ok().filter(|b| !b.is_empty()),
     }
 }
 

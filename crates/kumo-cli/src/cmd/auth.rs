@@ -11,11 +11,11 @@ pub fn auth(ctx: &mut Ctx<'_>, cmd: AuthCmd) -> Result<()> {
     match cmd {
         AuthCmd::Login {
             account_arg,
-            no_launch_browser: _,
+            no_launch_browser,
             update_adc,
         } => {
             let hint = account_arg.or_else(|| ctx.global.account.clone());
-            let login = creds::login(ctx, hint.as_deref())?;
+            let login = creds::login(ctx, hint.as_deref(), !no_launch_browser)?;
             creds::store_login(ctx, &login)?;
             ctx.props.set("core/account", &login.email);
             ctx.props.save(ctx.env)?;
@@ -179,11 +179,9 @@ fn read_adc(ctx: &Ctx<'_>, honour_env: bool) -> Result<(std::path::PathBuf, Valu
 
 fn application_default(ctx: &mut Ctx<'_>, cmd: ApplicationDefaultCmd) -> Result<()> {
     match cmd {
-        ApplicationDefaultCmd::Login {
-            no_launch_browser: _,
-        } => {
+        ApplicationDefaultCmd::Login { no_launch_browser } => {
             let hint = ctx.global.account.clone();
-            let login = creds::login(ctx, hint.as_deref())?;
+            let login = creds::login(ctx, hint.as_deref(), !no_launch_browser)?;
             write_adc(ctx, &login.refresh_token)
         }
         ApplicationDefaultCmd::PrintAccessToken => {

@@ -238,6 +238,8 @@ impl Cli {
                 stdin_is_tty: false,
                 stderr_is_tty: false,
                 adc_file: None,
+                display: false,
+                browser: None,
             },
         }
     }
