@@ -230,3 +230,54 @@ async fn service_account_keys_are_logged_without_their_private_key() {
     );
     assert_eq!(payload["response"]["email"], email.as_str());
 }
+
+#[tokio::test]
+async fn run_service_creation_is_logged_with_the_service_it_asked_for() {
+    let h = Harness::new();
+    let service = json!({"template": {"containers": [{"image": "us-docker.pkg.dev/cloudrun/container/hello"}]}});
+    let path = "/v2/projects/demo-project/locations/us-central1/services?serviceId=hello&validateOnly=true";
+    let (status, operation) = h
+        .call(ALICE, Method::POST, path, Some(service.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{operation}");
+    let (status, refused) = h.call(BOB, Method::POST, path, Some(service.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+
+    let entries = activity(
+        &h,
+        "protoPayload.methodName=\"google.cloud.run.v2.Services.CreateService\"",
+    )
+    .await;
+    assert_eq!(entries.len(), 2, "{entries:#?}");
+    for entry in &entries {
+        let request = &entry["protoPayload"]["request"];
+        assert_eq!(
+            request["@type"],
+            "type.googleapis.com/google.cloud.run.v2.CreateServiceRequest"
+        );
+        assert_eq!(
+            request["parent"],
+            "projects/demo-project/locations/us-central1"
+        );
+        assert_eq!(request["serviceId"], "hello");
+        assert_eq!(request["validateOnly"], true);
+        assert_eq!(request["service"], service);
+    }
+    let (granted, denied): (Vec<&Value>, Vec<&Value>) = entries
+        .iter()
+        .partition(|entry| entry["protoPayload"]["status"] == json!({}));
+    assert_eq!(granted.len(), 1);
+    assert_eq!(
+        granted[0]["protoPayload"]["response"]["@type"],
+        "type.googleapis.com/google.longrunning.Operation"
+    );
+    assert_eq!(denied[0]["protoPayload"]["status"]["code"], 7);
+    assert_eq!(
+        denied[0]["protoPayload"]["authorizationInfo"][0]["permission"],
+        "run.services.create"
+    );
+    assert_eq!(
+        denied[0]["protoPayload"]["authorizationInfo"][0]["granted"],
+        false
+    );
+}

@@ -325,7 +325,14 @@ pub fn request_payload(
     }
     for (key, value) in query {
         if !SYSTEM_PARAMETERS.contains(&key.as_str()) {
-            request.insert(key.clone(), json!(value));
+            // Query parameters arrive as text; the request message's booleans
+            // (`validateOnly`, `allowMissing`) are booleans in its JSON.
+            let value = match value.as_str() {
+                "true" => json!(true),
+                "false" => json!(false),
+                other => json!(other),
+            };
+            request.insert(key.clone(), value);
         }
     }
     match (
