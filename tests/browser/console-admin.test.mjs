@@ -256,6 +256,15 @@ test('console: service accounts, revisions and organization policies', async () 
   assert.match(await page.locator(`tr[data-revision="${revision}"]`).textContent(), /Ready\s*100%/);
   await shot(page, '13-revisions');
 
+  // Live tail without script: the Logs tab's checkbox makes the page refresh itself, and says so.
+  await page.getByRole('link', { name: 'Logs' }).click();
+  assert.equal(await page.locator('meta[http-equiv="refresh"]').count(), 0);
+  await page.getByLabel('Live tail').check();
+  await page.getByRole('button', { name: 'Run query' }).click();
+  await page.getByText(/Live tail: this page reloads itself every 5 seconds/).waitFor();
+  assert.equal(await page.locator('meta[http-equiv="refresh"]').getAttribute('content'), '5');
+  assert.equal(await page.getByLabel('Live tail').isChecked(), true);
+
   // Organization policies: requireInvokerIam enforced on the organization, seen from the project.
   const organization = (await kumo.api('GET', '/v3/organizations:search')).organizations[0].name;
   const orgPolicy = await kumo.api('POST', `/v3/${organization}:getIamPolicy`, {});
