@@ -38,10 +38,9 @@ async fn add_invoker_binding(h: &Harness, member: &str) -> (StatusCode, Value, V
         .await;
     assert_eq!(status, StatusCode::OK, "{policy}");
     let mut policy = policy;
-    policy["bindings"]
-        .as_array_mut()
-        .expect("bindings")
-        .push(json!({"role": "roles/run.invoker", "members": ["user:carol@example.com"]}));
+    let mut bindings = policy["bindings"].as_array().cloned().unwrap_or_default();
+    bindings.push(json!({"role": "roles/run.invoker", "members": ["user:carol@example.com"]}));
+    policy["bindings"] = Value::Array(bindings);
     let (status, body) = h
         .call(
             member,
