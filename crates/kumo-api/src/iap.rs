@@ -1,13 +1,15 @@
 //! IAP v1 (`iap.googleapis.com`) for Cloud Run services: the IAM policy methods of
-//! `projects/PN/iap_web/cloud_run-REGION/services/S` as `gcloud iap web *-iam-policy*
-//! --resource-type=cloud-run` and `iap_v1.IdentityAwareProxyAdminServiceClient` call them
-//! (real-clients.md §6), `:iapSettings`, and IAP's public key documents.
+//! `projects/PN/iap_web`, `…/cloud_run-REGION` and `…/cloud_run-REGION/services/S` as `gcloud iap
+//! web *-iam-policy* [--resource-type=cloud-run]` and `iap_v1.IdentityAwareProxyAdminServiceClient`
+//! call them (real-clients.md §6), `:iapSettings` get and update on those levels and on the
+//! project, and IAP's public key documents.
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kumo_control::audit::{AuditLog, MonitoredResource};
+use kumo_control::iap::{IapAction, IapLevel};
 use kumo_control::{Error, ResourceRef};
 use kumo_wire::iam::{
     GetIamPolicyRequest, SetIamPolicyRequest, TestIamPermissionsRequest, TestIamPermissionsResponse,
@@ -16,38 +18,41 @@ use kumo_wire::iam::{
 use crate::audit::{Audited, audited};
 use crate::{Api, Reply, Request, ok};
 
-/// The region of a `cloud_run-REGION` path segment.
-fn region(req: &Request) -> Result<&str, Error> {
-    let web = req.param("web");
-    web.strip_prefix("cloud_run-")
-        .filter(|region| !region.is_empty())
-        .ok_or_else(|| {
-            Error::invalid_field(
-                "resource",
-                format!("Invalid resource type: {web}. Kumo supports cloud_run-REGION."),
-            )
-        })
+/// The IAP level a path names: `projects/P/iap_web[/WEB_TYPE[/services/S]]`, or the project
+/// itself for the project-level settings routes.
+fn level(req: &Request, project_level: bool) -> IapLevel<'_> {
+    match (req.param("web"), req.param("service")) {
+        _ if project_level => IapLevel::Project,
+        ("", _) => IapLevel::Web,
+        (web, "") => IapLevel::WebType(web),
+        (web, service) => IapLevel::Service(web, service),
+    }
 }
 
-fn resource(api: &Api, req: &Request, permission: &str) -> Result<ResourceRef, Error> {
-    api.control.iap_resource(
-        req.param("project"),
-        region(req)?,
-        req.param("service"),
-        permission,
-    )
+fn resource(
+    api: &Api,
+    req: &Request,
+    project_level: bool,
+    action: IapAction,
+) -> Result<ResourceRef, Error> {
+    api.control
+        .iap_resource_at(req.param("project"), level(req, project_level), action)
 }
 
-fn meta(req: &Request, method: &'static str, log: AuditLog) -> Audited {
+fn meta(req: &Request, project_level: bool, method: &'static str, log: AuditLog) -> Audited {
     let project = req.param("project").to_owned();
+    let resource_name = match level(req, project_level) {
+        IapLevel::Project => format!("projects/{project}"),
+        IapLevel::Web => format!("projects/{project}/iap_web"),
+        IapLevel::WebType(web) => format!("projects/{project}/iap_web/{web}"),
+        IapLevel::Service(web, service) => {
+            format!("projects/{project}/iap_web/{web}/services/{service}")
+        }
+    };
     Audited {
         service_name: "iap.googleapis.com",
         method_name: method,
-        resource_name: format!(
-            "projects/{project}/iap_web/{}/services/{}",
-            req.param("web"),
-            req.param("service")
-        ),
+        resource_name,
         log_parent: format!("projects/{project}"),
         log,
         resource: MonitoredResource {
@@ -60,11 +65,12 @@ fn meta(req: &Request, method: &'static str, log: AuditLog) -> Audited {
     }
 }
 
-/// `POST /v1/projects/{project}/iap_web/{web}/services/{service}:getIamPolicy` (a POST, unlike
-/// Cloud Run's GET).
+/// `POST /v1/{resource}:getIamPolicy` on `projects/P/iap_web`, `…/cloud_run-REGION` or
+/// `…/services/S` (a POST, unlike Cloud Run's GET).
 pub async fn get_iam_policy(api: Api, req: Request) -> Reply {
     let meta = meta(
         &req,
+        false,
         "google.cloud.iap.v1.IdentityAwareProxyAdminService.GetIamPolicy",
         AuditLog::DataAccess,
     );
@@ -74,23 +80,24 @@ pub async fn get_iam_policy(api: Api, req: Request) -> Reply {
             .options
             .and_then(|options| options.requested_policy_version)
             .map_or(0, i64::from);
-        let resource = resource(&api, &req, kumo_control::iap::GET_IAM_POLICY)?;
+        let resource = resource(&api, &req, false, IapAction::GetIamPolicy)?;
         api.control.get_iap_iam_policy(call, &resource, version)
     })
     .await?;
     ok(&policy)
 }
 
-/// `POST …:setIamPolicy`.
+/// `POST /v1/{resource}:setIamPolicy`.
 pub async fn set_iam_policy(api: Api, req: Request) -> Reply {
     let meta = meta(
         &req,
+        false,
         "google.cloud.iap.v1.IdentityAwareProxyAdminService.SetIamPolicy",
         AuditLog::Activity,
     );
     let policy = audited(&api, &req, meta, async |call| {
         let body: SetIamPolicyRequest = req.json("")?;
-        let resource = resource(&api, &req, kumo_control::iap::SET_IAM_POLICY)?;
+        let resource = resource(&api, &req, false, IapAction::SetIamPolicy)?;
         let policy =
             serde_json::to_value(body.policy.unwrap_or_default()).map_err(Error::internal)?;
         api.control
@@ -100,16 +107,17 @@ pub async fn set_iam_policy(api: Api, req: Request) -> Reply {
     ok(&policy)
 }
 
-/// `POST …:testIamPermissions` (no permission needed to ask).
+/// `POST /v1/{resource}:testIamPermissions` (no permission needed to ask).
 pub async fn test_iam_permissions(api: Api, req: Request) -> Reply {
     let meta = meta(
         &req,
+        false,
         "google.cloud.iap.v1.IdentityAwareProxyAdminService.TestIamPermissions",
         AuditLog::DataAccess,
     );
     let response = audited(&api, &req, meta, async |call| {
         let body: TestIamPermissionsRequest = req.json("")?;
-        let Ok(resource) = resource(&api, &req, kumo_control::iap::GET_IAM_POLICY) else {
+        let Ok(resource) = resource(&api, &req, false, IapAction::GetIamPolicy) else {
             return Ok(TestIamPermissionsResponse::default());
         };
         let permissions =
@@ -121,16 +129,53 @@ pub async fn test_iam_permissions(api: Api, req: Request) -> Reply {
     ok(&response)
 }
 
-/// `GET …:iapSettings`.
+/// `GET /v1/{name}:iapSettings` on an IAP level.
 pub async fn get_iap_settings(api: Api, req: Request) -> Reply {
+    settings_get(api, req, false).await
+}
+
+/// `GET /v1/projects/{project}:iapSettings`.
+pub async fn get_project_iap_settings(api: Api, req: Request) -> Reply {
+    settings_get(api, req, true).await
+}
+
+/// `PATCH /v1/{iapSettings.name}:iapSettings` on an IAP level (`?updateMask=`).
+pub async fn update_iap_settings(api: Api, req: Request) -> Reply {
+    settings_update(api, req, false).await
+}
+
+/// `PATCH /v1/projects/{project}:iapSettings`.
+pub async fn update_project_iap_settings(api: Api, req: Request) -> Reply {
+    settings_update(api, req, true).await
+}
+
+async fn settings_get(api: Api, req: Request, project_level: bool) -> Reply {
     let meta = meta(
         &req,
+        project_level,
         "google.cloud.iap.v1.IdentityAwareProxyAdminService.GetIapSettings",
         AuditLog::DataAccess,
     );
     let settings = audited(&api, &req, meta, async |call| {
-        let resource = resource(&api, &req, kumo_control::iap::GET_SETTINGS)?;
+        let resource = resource(&api, &req, project_level, IapAction::GetSettings)?;
         api.control.get_iap_settings(call, &resource)
+    })
+    .await?;
+    ok(&settings)
+}
+
+async fn settings_update(api: Api, req: Request, project_level: bool) -> Reply {
+    let meta = meta(
+        &req,
+        project_level,
+        "google.cloud.iap.v1.IdentityAwareProxyAdminService.UpdateIapSettings",
+        AuditLog::Activity,
+    );
+    let settings = audited(&api, &req, meta, async |call| {
+        let body: serde_json::Value = req.json("iap_settings")?;
+        let resource = resource(&api, &req, project_level, IapAction::UpdateSettings)?;
+        api.control
+            .update_iap_settings(call, &resource, &body, req.query.get("updateMask"))
     })
     .await?;
     ok(&settings)

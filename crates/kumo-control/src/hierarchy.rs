@@ -11,7 +11,12 @@ impl Control {
     /// The resource itself, then each ancestor up to the organization.
     pub fn ancestry(&self, resource: &ResourceRef) -> Result<Vec<ResourceRef>, Error> {
         let mut chain = vec![resource.clone()];
-        let mut next = match resource {
+        // IAP resources nest inside the project: service → `cloud_run-REGION` → `iap_web`.
+        while let Some(parent) = chain.last().and_then(ResourceRef::iap_parent) {
+            chain.push(parent);
+        }
+        let below_project = chain.last().cloned().unwrap_or_else(|| resource.clone());
+        let mut next = match &below_project {
             ResourceRef::Organization(_) => None,
             ResourceRef::Folder(id) => {
                 self.container_parent(Collection::Folders, &format!("folders/{id}"))?

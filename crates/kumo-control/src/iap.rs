@@ -13,6 +13,10 @@
 //! invoker check disabled (`invokerIamDisabled`), IAP still decides and Cloud Run admits the agent
 //! without an IAM check, so the agent then needs no `roles/run.invoker`.
 
+mod settings;
+
+pub use settings::{EffectiveIapSettings, IapAction, IapLevel, domain_allowed, iap_permission};
+
 use kumo_identity::jwt::{self, Alg, Claims, JwtError, Validation};
 use kumo_identity::keys::{EcKey, VerifyKey};
 use kumo_store::{ListQuery, Write};
@@ -35,6 +39,8 @@ pub const GET_IAM_POLICY: &str = "iap.webServiceVersions.getIamPolicy";
 pub const SET_IAM_POLICY: &str = "iap.webServiceVersions.setIamPolicy";
 /// `getIapSettings` on a Cloud Run IAP resource.
 pub const GET_SETTINGS: &str = "iap.webServiceVersions.getSettings";
+/// `updateIapSettings` on a Cloud Run IAP resource.
+pub const UPDATE_SETTINGS: &str = "iap.webServiceVersions.updateSettings";
 /// The OAuth client IAP signs browsers in with. Google uses a Google-managed client that lives in
 /// a Google project, not the customer's (§6.5). Kumo reuses its built-in public client, whose
 /// loopback redirect URIs cover the services' `http://127.0.0.1:PORT` URLs.
@@ -150,7 +156,7 @@ pub struct IapTarget {
     pub iap_enabled: bool,
     /// `invokerIamDisabled`.
     pub invoker_iam_disabled: bool,
-    /// The service's URLs (accepted audiences of programmatic ID tokens).
+    /// The service's URLs (the audience of the IAP agent's token to Cloud Run).
     pub urls: Vec<String>,
 }
 
@@ -303,48 +309,16 @@ fn random_token() -> String {
 }
 
 impl Control {
-    /// The IAP resource of a Cloud Run service named with the project's number or id, as the IAP
-    /// API addresses it. An unknown project is refused like a missing permission (Google does not
-    /// reveal which projects exist).
-    pub fn iap_resource(
-        &self,
-        project: &str,
-        region: &str,
-        service: &str,
-        permission: &str,
-    ) -> Result<ResourceRef, Error> {
-        let relative = format!("projects/{project}/iap_web/cloud_run-{region}/services/{service}");
-        let valid = |text: &str| {
-            !text.is_empty()
-                && text
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        };
-        if !valid(project) || !valid(region) || !valid(service) {
-            return Err(Error::invalid_field(
-                "resource",
-                format!("Invalid resource name: {relative}"),
-            ));
-        }
-        let Some(info) = self.resolve_project(project)? else {
-            return Err(Error::permission_denied(permission, &relative));
-        };
-        Ok(ResourceRef::IapRunService {
-            project: info.id,
-            project_number: info.number,
-            region: region.to_owned(),
-            service: service.to_owned(),
-        })
-    }
-
-    /// `POST /v1/projects/PN/iap_web/cloud_run-R/services/S:getIamPolicy`.
+    /// `POST /v1/{resource}:getIamPolicy` on any IAP level (`projects/PN/iap_web`,
+    /// `…/cloud_run-R`, `…/services/S`).
     pub fn get_iap_iam_policy(
         &self,
         call: &Call,
         resource: &ResourceRef,
         requested_version: i64,
     ) -> Result<Value, Error> {
-        self.get_iam_policy(call, resource, GET_IAM_POLICY, requested_version)
+        let permission = iap_permission(resource, IapAction::GetIamPolicy);
+        self.get_iam_policy(call, resource, permission, requested_version)
     }
 
     /// `…:setIamPolicy`.
@@ -355,7 +329,8 @@ impl Control {
         policy: &Value,
         update_mask: Option<&str>,
     ) -> Result<Value, Error> {
-        self.set_iam_policy(call, resource, SET_IAM_POLICY, policy, update_mask)
+        let permission = iap_permission(resource, IapAction::SetIamPolicy);
+        self.set_iam_policy(call, resource, permission, policy, update_mask)
     }
 
     /// `…:testIamPermissions`.
@@ -366,13 +341,6 @@ impl Control {
         permissions: &[String],
     ) -> Result<Vec<String>, Error> {
         self.test_iam_permissions(call, resource, permissions)
-    }
-
-    /// `GET …:iapSettings`: Kumo keeps no settings beyond the defaults, so the resource answers
-    /// with its name only, as Google does for a resource without settings.
-    pub fn get_iap_settings(&self, call: &Call, resource: &ResourceRef) -> Result<Value, Error> {
-        self.authorize(call, GET_SETTINGS, resource)?;
-        Ok(json!({"name": resource.relative_name()}))
     }
 
     /// The service named `projects/PROJECT_ID/locations/R/services/S` as IAP sees it, if it exists.
@@ -592,7 +560,22 @@ impl Control {
     pub fn iap_authorize(&self, target: &IapTarget, user: &IapUser) -> Result<bool, Error> {
         let resource = target.resource();
         let call = Call::new(user.caller.clone());
-        let outcome = self.authorize(&call, ACCESS_VIA_IAP, &resource);
+        // The allowed-domains setting turns away everyone else before IAM is asked.
+        let settings = self.effective_iap_settings(&resource)?;
+        let outcome = match &settings.allowed_domains {
+            Some(domains) if !domain_allowed(&user.email, domains) => {
+                Err(Error::PermissionDenied {
+                    // UNCONFIRMED: Google's wording for a domain outside the allowed list.
+                    message: format!(
+                        "The domain of {} is not in the allowed domains of this IAP resource.",
+                        user.email
+                    ),
+                    permission: Some(ACCESS_VIA_IAP.to_owned()),
+                    resource: Some(resource.relative_name()),
+                })
+            }
+            _ => self.authorize(&call, ACCESS_VIA_IAP, &resource),
+        };
         let granted = match &outcome {
             Ok(()) => true,
             Err(Error::PermissionDenied { .. }) => false,
@@ -638,9 +621,18 @@ impl Control {
         self.workload_id_token(&target.agent_email(), audience)
     }
 
-    /// Verifies a programmatic caller's OIDC ID token for `target`: Kumo-signed, unexpired, with
-    /// one of the service's URLs as audience, or (user accounts only) the CLI's client id as
-    /// `gcloud auth print-identity-token` tokens carry it — the same audiences Cloud Run accepts.
+    /// Verifies a programmatic caller's OIDC ID token for `target`: Kumo-signed, unexpired, and
+    /// with an audience IAP accepts. Google's programmatic-authentication page: "OAuth 2.0 ID
+    /// token - A Google-issued token for a human user or service account with the audience claim
+    /// set to the resource ID of the IAP application", i.e. the OAuth client IAP signs users in
+    /// with; and with the Google-managed client (Cloud Run's IAP) other clients must be
+    /// allowlisted in `accessSettings.oauthSettings.programmaticClients`. So the accepted
+    /// audiences are IAP's own client (Kumo's built-in client, which is also the audience of
+    /// `kumo auth print-identity-token`) and the allowlisted clients — not the service URL,
+    /// which is Cloud Run's audience, not IAP's.
+    /// UNCONFIRMED: the managed client's id is Google's and not published, so whether real IAP
+    /// on Cloud Run admits tokens for it without allowlisting; service-account signed JWTs
+    /// (`aud` = the request URL), which Google also accepts, are not implemented.
     pub fn verify_iap_id_token(
         &self,
         target: &IapTarget,
@@ -653,15 +645,19 @@ impl Control {
             Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
             _ => Vec::new(),
         };
-        let for_service = audiences.iter().any(|aud| {
-            target
-                .urls
+        if audiences.contains(&IAP_OAUTH_CLIENT_ID) {
+            return Ok(user);
+        }
+        let settings = self
+            .effective_iap_settings(&target.resource())
+            .map_err(|_| IapRefusal::InvalidToken(JwtError::WrongAudience))?;
+        let allowlisted = audiences.iter().any(|aud| {
+            settings
+                .programmatic_clients
                 .iter()
-                .any(|url| url == aud || format!("{url}/") == *aud)
+                .any(|client| client == aud)
         });
-        let cli_user =
-            matches!(user.caller, Caller::User { .. }) && audiences.contains(&IAP_OAUTH_CLIENT_ID);
-        if for_service || cli_user {
+        if allowlisted {
             Ok(user)
         } else {
             Err(IapRefusal::InvalidToken(JwtError::WrongAudience))
@@ -1114,10 +1110,18 @@ mod tests {
     fn resource_names_accept_numbers_and_ids() {
         let (control, number) = control();
         let by_number = control
-            .iap_resource(&number, "us-central1", "hello", GET_IAM_POLICY)
+            .iap_resource_at(
+                &number,
+                IapLevel::Service("cloud_run-us-central1", "hello"),
+                IapAction::GetIamPolicy,
+            )
             .unwrap();
         let by_id = control
-            .iap_resource("demo-project", "us-central1", "hello", GET_IAM_POLICY)
+            .iap_resource_at(
+                "demo-project",
+                IapLevel::Service("cloud_run-us-central1", "hello"),
+                IapAction::GetIamPolicy,
+            )
             .unwrap();
         assert_eq!(by_number, by_id);
         assert_eq!(
@@ -1125,11 +1129,19 @@ mod tests {
             format!("projects/{number}/iap_web/cloud_run-us-central1/services/hello")
         );
         assert!(matches!(
-            control.iap_resource("nope-project", "us-central1", "hello", GET_IAM_POLICY),
+            control.iap_resource_at(
+                "nope-project",
+                IapLevel::Service("cloud_run-us-central1", "hello"),
+                IapAction::GetIamPolicy
+            ),
             Err(Error::PermissionDenied { .. })
         ));
         assert!(matches!(
-            control.iap_resource(&number, "us central1", "hello", GET_IAM_POLICY),
+            control.iap_resource_at(
+                &number,
+                IapLevel::Service("cloud_run-us central1", "hello"),
+                IapAction::GetIamPolicy
+            ),
             Err(Error::InvalidArgument { .. })
         ));
     }

@@ -56,6 +56,8 @@ pub enum Collection {
     Tokens,
     /// Enabled service identities (service agents), `projects/P/services/SERVICE/identity`.
     ServiceIdentities,
+    /// IAP settings (`IapSettings`) keyed by the full name of the IAP resource they are set on.
+    IapSettings,
 }
 
 impl Collection {
@@ -85,6 +87,7 @@ impl Collection {
             Collection::SigningKeys => "signing_keys",
             Collection::Tokens => "tokens",
             Collection::ServiceIdentities => "service_identities",
+            Collection::IapSettings => "iap_settings",
         }
     }
 }

@@ -45,6 +45,24 @@ pub enum ResourceRef {
         /// Repository id.
         repository: String,
     },
+    /// A project's IAP web resources (`projects/PROJECT_NUMBER/iap_web`), parent of every IAP
+    /// web type in the project.
+    IapWeb {
+        /// Project id.
+        project: String,
+        /// Project number.
+        project_number: String,
+    },
+    /// The Cloud Run services of a region as IAP sees them
+    /// (`projects/PROJECT_NUMBER/iap_web/cloud_run-REGION`), an IAP web type.
+    IapCloudRun {
+        /// Project id.
+        project: String,
+        /// Project number.
+        project_number: String,
+        /// Region.
+        region: String,
+    },
     /// The IAP resource of a Cloud Run service
     /// (`projects/PROJECT_NUMBER/iap_web/cloud_run-REGION/services/SERVICE`).
     IapRunService {
@@ -69,7 +87,9 @@ impl ResourceRef {
             ResourceRef::RunService { .. } | ResourceRef::RunJob { .. } => "run.googleapis.com",
             ResourceRef::ServiceAccount { .. } => "iam.googleapis.com",
             ResourceRef::Repository { .. } => "artifactregistry.googleapis.com",
-            ResourceRef::IapRunService { .. } => "iap.googleapis.com",
+            ResourceRef::IapWeb { .. }
+            | ResourceRef::IapCloudRun { .. }
+            | ResourceRef::IapRunService { .. } => "iap.googleapis.com",
         }
     }
 
@@ -83,6 +103,8 @@ impl ResourceRef {
             ResourceRef::RunJob { .. } => "run.googleapis.com/Job",
             ResourceRef::ServiceAccount { .. } => "iam.googleapis.com/ServiceAccount",
             ResourceRef::Repository { .. } => "artifactregistry.googleapis.com/Repository",
+            ResourceRef::IapWeb { .. } => "iap.googleapis.com/Web",
+            ResourceRef::IapCloudRun { .. } => "iap.googleapis.com/WebType",
             ResourceRef::IapRunService { .. } => "iap.googleapis.com/WebService",
         }
     }
@@ -117,6 +139,14 @@ impl ResourceRef {
             } => {
                 format!("projects/{project}/locations/{location}/repositories/{repository}")
             }
+            ResourceRef::IapWeb { project_number, .. } => {
+                format!("projects/{project_number}/iap_web")
+            }
+            ResourceRef::IapCloudRun {
+                project_number,
+                region,
+                ..
+            } => format!("projects/{project_number}/iap_web/cloud_run-{region}"),
             ResourceRef::IapRunService {
                 project_number,
                 region,
@@ -142,7 +172,35 @@ impl ResourceRef {
             | ResourceRef::RunJob { project, .. }
             | ResourceRef::ServiceAccount { project, .. }
             | ResourceRef::Repository { project, .. }
+            | ResourceRef::IapWeb { project, .. }
+            | ResourceRef::IapCloudRun { project, .. }
             | ResourceRef::IapRunService { project, .. } => Some(project),
+        }
+    }
+
+    /// The IAP resource above an IAP resource, below the project: a service's
+    /// `cloud_run-REGION`, that one's `iap_web`. Bindings at each level are inherited downwards.
+    pub fn iap_parent(&self) -> Option<ResourceRef> {
+        match self {
+            ResourceRef::IapRunService {
+                project,
+                project_number,
+                region,
+                ..
+            } => Some(ResourceRef::IapCloudRun {
+                project: project.clone(),
+                project_number: project_number.clone(),
+                region: region.clone(),
+            }),
+            ResourceRef::IapCloudRun {
+                project,
+                project_number,
+                ..
+            } => Some(ResourceRef::IapWeb {
+                project: project.clone(),
+                project_number: project_number.clone(),
+            }),
+            _ => None,
         }
     }
 }

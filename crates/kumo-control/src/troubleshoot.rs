@@ -172,6 +172,26 @@ impl Control {
                     service: (*service).to_owned(),
                 })
             }
+            ("iap.googleapis.com", ["projects", p, "iap_web", rest @ ..]) if rest.len() <= 1 => {
+                let info = self
+                    .resolve_project(p)?
+                    .ok_or_else(|| Error::not_found(format!("Project {p} not found.")))?;
+                match rest {
+                    [] => Ok(ResourceRef::IapWeb {
+                        project: info.id,
+                        project_number: info.number,
+                    }),
+                    [web] => Ok(ResourceRef::IapCloudRun {
+                        project: info.id,
+                        project_number: info.number,
+                        region: web
+                            .strip_prefix("cloud_run-")
+                            .ok_or_else(invalid)?
+                            .to_owned(),
+                    }),
+                    _ => Err(invalid()),
+                }
+            }
             _ => Err(invalid()),
         }
     }
@@ -187,6 +207,8 @@ fn get_policy_permission(resource: &ResourceRef) -> &'static str {
         ResourceRef::RunJob { .. } => "run.jobs.getIamPolicy",
         ResourceRef::ServiceAccount { .. } => "iam.serviceAccounts.getIamPolicy",
         ResourceRef::Repository { .. } => "artifactregistry.repositories.getIamPolicy",
+        ResourceRef::IapWeb { .. } => "iap.web.getIamPolicy",
+        ResourceRef::IapCloudRun { .. } => "iap.webTypes.getIamPolicy",
         ResourceRef::IapRunService { .. } => "iap.webServiceVersions.getIamPolicy",
     }
 }
