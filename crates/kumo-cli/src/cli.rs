@@ -906,8 +906,14 @@ pub enum AuthCmd {
         /// Account to sign in as (positional, as gcloud accepts it).
         account_arg: Option<String>,
         /// Do not open a browser; print the sign-in URL instead.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["no_browser", "remote_bootstrap"])]
         no_launch_browser: bool,
+        /// Sign in on a machine without a browser, with the help of one that has a browser.
+        #[arg(long, conflicts_with = "remote_bootstrap")]
+        no_browser: bool,
+        /// On a machine with a browser: finish the sign-in `auth login --no-browser` started.
+        #[arg(long, value_name = "URL")]
+        remote_bootstrap: Option<String>,
         /// Also write Application Default Credentials.
         #[arg(long)]
         update_adc: bool,
@@ -953,8 +959,14 @@ pub enum ApplicationDefaultCmd {
     /// Sign in and write an authorized_user ADC file with Kumo's token URI.
     Login {
         /// Do not open a browser; print the sign-in URL instead.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["no_browser", "remote_bootstrap"])]
         no_launch_browser: bool,
+        /// Sign in on a machine without a browser, with the help of one that has a browser.
+        #[arg(long, conflicts_with = "remote_bootstrap")]
+        no_browser: bool,
+        /// On a machine with a browser: finish the sign-in `--no-browser` started.
+        #[arg(long, value_name = "URL")]
+        remote_bootstrap: Option<String>,
     },
     /// Print an access token from the ADC file.
     PrintAccessToken,

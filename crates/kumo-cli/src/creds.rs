@@ -20,7 +20,7 @@ use crate::http::{Body, enc};
 pub const CLIENT_ID: &str = "kumo-cli";
 pub const CLIENT_SECRET: &str = "kumo-cli-secret";
 const CLOUD_PLATFORM: &str = "https://www.googleapis.com/auth/cloud-platform";
-const LOGIN_SCOPES: &str = "openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/cloud-platform";
+pub(crate) const LOGIN_SCOPES: &str = "openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/cloud-platform";
 const AUDIENCES_NEED_SA: &str =
     "Invalid account type for `--audiences`. Requires valid service account.";
 /// Refresh a cached token when it has less than this left.
@@ -510,7 +510,7 @@ pub struct Login {
     pub token: Value,
 }
 
-fn pkce_pair() -> (String, String) {
+pub(crate) fn pkce_pair() -> (String, String) {
     use rand::Rng as _;
     use sha2::Digest as _;
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
@@ -522,7 +522,7 @@ fn pkce_pair() -> (String, String) {
     (verifier, challenge)
 }
 
-fn random_state() -> String {
+pub(crate) fn random_state() -> String {
     use rand::Rng as _;
     let bytes: [u8; 16] = rand::thread_rng().r#gen();
     URL_SAFE_NO_PAD.encode(bytes)
@@ -625,13 +625,24 @@ pub fn login(ctx: &mut Ctx<'_>, login_hint: Option<&str>, launch_browser: bool) 
                     "Go to the following link in your browser, and complete the sign-in prompts:\n\n    {url}\n"
                 ));
             }
-            wait_for_redirect(&listener)?
+            wait_for_redirect(&listener)?.1
         }
     };
+    exchange(ctx, &params, &state, &redirect_uri, &verifier)
+}
+
+/// Checks the redirect's `state` and trades its code (with the PKCE verifier) for tokens.
+pub(crate) fn exchange(
+    ctx: &Ctx<'_>,
+    params: &BTreeMap<String, String>,
+    state: &str,
+    redirect_uri: &str,
+    verifier: &str,
+) -> Result<Login> {
     if let Some(err) = params.get("error") {
         return Err(CliError::Msg(format!("Sign-in was refused: {err}")));
     }
-    if params.get("state") != Some(&state) {
+    if params.get("state").map(String::as_str) != Some(state) {
         return Err(CliError::Msg(
             "The sign-in redirect carried the wrong state; aborting.".to_owned(),
         ));
@@ -642,8 +653,8 @@ pub fn login(ctx: &mut Ctx<'_>, login_hint: Option<&str>, launch_browser: bool) 
     let form = [
         ("grant_type", "authorization_code"),
         ("code", code.as_str()),
-        ("redirect_uri", redirect_uri.as_str()),
-        ("code_verifier", verifier.as_str()),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", verifier),
         ("client_id", CLIENT_ID),
         ("client_secret", CLIENT_SECRET),
     ];
@@ -680,7 +691,10 @@ pub fn login(ctx: &mut Ctx<'_>, login_hint: Option<&str>, launch_browser: bool) 
     })
 }
 
-fn wait_for_redirect(listener: &std::net::TcpListener) -> Result<BTreeMap<String, String>> {
+/// The first loopback request that carries `code` or `error`: its request target and query.
+pub(crate) fn wait_for_redirect(
+    listener: &std::net::TcpListener,
+) -> Result<(String, BTreeMap<String, String>)> {
     loop {
         let (stream, _) = listener
             .accept()
@@ -698,7 +712,7 @@ fn wait_for_redirect(listener: &std::net::TcpListener) -> Result<BTreeMap<String
             "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nConnection: close\r\n\r\n<html><body>You are now authenticated with the Kumo CLI. You may close this window.</body></html>"
         );
         if params.contains_key("code") || params.contains_key("error") {
-            return Ok(params);
+            return Ok((target.to_owned(), params));
         }
     }
 }

@@ -15,6 +15,7 @@ mod http;
 mod policy;
 mod printer;
 mod prompt;
+mod remote_login;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal as _, Write};

@@ -6,16 +6,26 @@ use crate::cli::{ApplicationDefaultCmd, AuthCmd};
 use crate::context::Ctx;
 use crate::creds::{self, Store};
 use crate::error::{CliError, Result};
+use crate::remote_login::{self, Target};
 
 pub fn auth(ctx: &mut Ctx<'_>, cmd: AuthCmd) -> Result<()> {
     match cmd {
         AuthCmd::Login {
             account_arg,
             no_launch_browser,
+            no_browser,
+            remote_bootstrap,
             update_adc,
         } => {
+            if let Some(url) = remote_bootstrap {
+                return remote_login::bootstrap(ctx, &url, Target::Login);
+            }
             let hint = account_arg.or_else(|| ctx.global.account.clone());
-            let login = creds::login(ctx, hint.as_deref(), !no_launch_browser)?;
+            let login = if no_browser {
+                remote_login::no_browser(ctx, Target::Login)?
+            } else {
+                creds::login(ctx, hint.as_deref(), !no_launch_browser)?
+            };
             creds::store_login(ctx, &login)?;
             ctx.props.set("core/account", &login.email);
             ctx.props.save(ctx.env)?;
@@ -179,9 +189,20 @@ fn read_adc(ctx: &Ctx<'_>, honour_env: bool) -> Result<(std::path::PathBuf, Valu
 
 fn application_default(ctx: &mut Ctx<'_>, cmd: ApplicationDefaultCmd) -> Result<()> {
     match cmd {
-        ApplicationDefaultCmd::Login { no_launch_browser } => {
+        ApplicationDefaultCmd::Login {
+            no_launch_browser,
+            no_browser,
+            remote_bootstrap,
+        } => {
+            if let Some(url) = remote_bootstrap {
+                return remote_login::bootstrap(ctx, &url, Target::ApplicationDefault);
+            }
             let hint = ctx.global.account.clone();
-            let login = creds::login(ctx, hint.as_deref(), !no_launch_browser)?;
+            let login = if no_browser {
+                remote_login::no_browser(ctx, Target::ApplicationDefault)?
+            } else {
+                creds::login(ctx, hint.as_deref(), !no_launch_browser)?
+            };
             write_adc(ctx, &login.refresh_token)
         }
         ApplicationDefaultCmd::PrintAccessToken => {
