@@ -1213,6 +1213,113 @@ mod tests {
             );
         }
 
+        /// Programmatic ID tokens need IAP's own client as audience, or one allowlisted in
+        /// `oauthSettings.programmaticClients`; the service URL (Cloud Run's audience) is not
+        /// IAP's. `allowedDomainsSettings` turns other domains away even with the role; lower
+        /// levels override higher ones.
+        #[test]
+        fn programmatic_audiences_and_allowed_domains_follow_iap_settings() {
+            let world = world();
+            world
+                .control
+                .generate_service_identity(&admin(), "demo-project", "iap.googleapis.com")
+                .unwrap();
+            let agent = format!(
+                "service-{}@gcp-sa-iap.iam.gserviceaccount.com",
+                world.number
+            );
+            let web_type = ResourceRef::IapCloudRun {
+                project: "demo-project".into(),
+                project_number: world.number.clone(),
+                region: "us-central1".into(),
+            };
+            grant(
+                &world,
+                &web_type,
+                "roles/iap.httpsResourceAccessor",
+                &format!("serviceAccount:{agent}"),
+            );
+            let phase = |token: &str| {
+                let bearer = format!("Bearer {token}");
+                let mut parts = request("/", &[("authorization", &bearer)]);
+                iap_phase(&world.control, HELLO, &mut parts, None)
+            };
+            let token_for =
+                |audience: &str| world.control.workload_id_token(&agent, audience).unwrap();
+
+            let for_url = phase(&token_for("http://127.0.0.1:8100"));
+            let IapFlow::Respond { response, .. } = for_url else {
+                panic!("a service-URL audience must be refused")
+            };
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+            assert_eq!(
+                response.body(),
+                "Invalid IAP credentials: Invalid bearer token. Invalid JWT audience"
+            );
+            assert!(matches!(
+                phase(&token_for(kumo_control::iap::IAP_OAUTH_CLIENT_ID)),
+                IapFlow::Admitted { .. }
+            ));
+            assert_eq!(
+                status(&phase(&token_for("desktop-client.apps.example"))),
+                Some(StatusCode::UNAUTHORIZED)
+            );
+            let iap_web = ResourceRef::IapWeb {
+                project: "demo-project".into(),
+                project_number: world.number.clone(),
+            };
+            world
+                .control
+                .update_iap_settings(
+                    &admin(),
+                    &iap_web,
+                    &json!({"accessSettings": {"oauthSettings": {"programmaticClients": ["desktop-client.apps.example"]}}}),
+                    None,
+                )
+                .unwrap();
+            assert!(matches!(
+                phase(&token_for("desktop-client.apps.example")),
+                IapFlow::Admitted { .. }
+            ));
+
+            // Allowed domains on the region's level: the agent's domain is not example.com.
+            world
+                .control
+                .update_iap_settings(
+                    &admin(),
+                    &web_type,
+                    &json!({"accessSettings": {"allowedDomainsSettings": {"enable": true, "domains": ["example.com"]}}}),
+                    None,
+                )
+                .unwrap();
+            let refused = phase(&token_for(kumo_control::iap::IAP_OAUTH_CLIENT_ID));
+            assert_eq!(status(&refused), Some(StatusCode::FORBIDDEN));
+            // Bob's domain passes; he still needs the role.
+            let bob = user_id_token(&world, "bob@example.com");
+            assert_eq!(status(&phase(&bob)), Some(StatusCode::FORBIDDEN));
+            grant(
+                &world,
+                &iap_resource(&world, "hello"),
+                "roles/iap.httpsResourceAccessor",
+                "user:bob@example.com",
+            );
+            assert!(matches!(phase(&bob), IapFlow::Admitted { .. }));
+            // The service's own setting overrides the region's.
+            world
+                .control
+                .update_iap_settings(
+                    &admin(),
+                    &iap_resource(&world, "hello"),
+                    &json!({"accessSettings": {"allowedDomainsSettings": {"enable": false}}}),
+                    None,
+                )
+                .unwrap();
+            assert!(matches!(
+                phase(&token_for(kumo_control::iap::IAP_OAUTH_CLIENT_ID)),
+                IapFlow::Admitted { .. }
+            ));
+        }
+
         #[test]
         fn iap_off_is_plain_cloud_run_but_forged_headers_still_go() {
             let world = world();
