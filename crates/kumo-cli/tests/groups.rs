@@ -546,3 +546,40 @@ fn troubleshoot_resource_defaults() {
         ]
     );
 }
+
+#[test]
+fn troubleshoot_refusal_names_the_roles_to_grant() {
+    let fake = Fake::start();
+    fake.on(
+        "POST",
+        "/v3/iam:troubleshoot",
+        vec![ok(json!({
+            "overallAccessState": "CANNOT_ACCESS",
+            "allowPolicyExplanation": {"allowAccessState": "ALLOW_ACCESS_STATE_NOT_GRANTED", "explainedPolicies": []},
+            "suggestedRoles": ["roles/run.invoker", "roles/run.servicesInvoker", "roles/run.admin"]
+        }))],
+    );
+    let o = Cli::new(&fake).run(
+        "iam troubleshoot --service hello --principal-email bob@example.com --permission run.routes.invoke",
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        "bob@example.com DOES NOT HAVE permission run.routes.invoke on //run.googleapis.com/projects/demo-project/locations/asia-northeast1/services/hello.\n\n\
+         No allow policy on the resource or its ancestors grants anything relevant.\n\n\
+         To give bob@example.com this permission, grant one of these roles (smallest first) on the resource or one of its ancestors:\n  \
+         roles/run.invoker\n  roles/run.servicesInvoker\n  roles/run.admin\n\
+         For example:\n  \
+         $ kumo run services add-iam-policy-binding hello --project=demo-project --region=asia-northeast1 --member=user:bob@example.com --role=roles/run.invoker\n"
+    );
+
+    // A service account on a project, through gcloud's spelling of the command.
+    let o = Cli::new(&fake).run(
+        "gcloud policy-intelligence troubleshoot-policy iam //cloudresourcemanager.googleapis.com/projects/demo-project --principal-email ci@demo-project.iam.gserviceaccount.com --permission run.routes.invoke",
+    );
+    assert!(
+        o.stdout.ends_with("  $ gcloud projects add-iam-policy-binding demo-project --member=serviceAccount:ci@demo-project.iam.gserviceaccount.com --role=roles/run.invoker\n"),
+        "{}",
+        o.stdout
+    );
+}

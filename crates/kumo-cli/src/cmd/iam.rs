@@ -330,13 +330,19 @@ pub fn troubleshoot(ctx: &mut Ctx<'_>, t: &Troubleshoot) -> Result<()> {
     if ctx.global.format.is_some() {
         return ctx.print_one(&resp);
     }
-    let text = explain(&resp, principal, resource, permission);
+    let text = explain(&resp, &ctx.prog, principal, resource, permission);
     ctx.stdout(&text);
     Ok(())
 }
 
 /// Turns a TroubleshootIamPolicyResponse into text a person reads.
-pub fn explain(resp: &Value, principal: &str, resource: &str, permission: &str) -> String {
+pub fn explain(
+    resp: &Value,
+    prog: &str,
+    principal: &str,
+    resource: &str,
+    permission: &str,
+) -> String {
     let verdict = match resp["overallAccessState"].as_str().unwrap_or("") {
         "CAN_ACCESS" => "HAS",
         "CANNOT_ACCESS" => "DOES NOT HAVE",
@@ -358,6 +364,7 @@ pub fn explain(resp: &Value, principal: &str, resource: &str, permission: &str) 
         out.push_str(
             "\nNo allow policy on the resource or its ancestors grants anything relevant.\n",
         );
+        out.push_str(&suggestions(resp, prog, principal, resource));
         return out;
     }
     out.push_str("\nAllow policies checked (resource first, then its ancestors):\n");
@@ -425,16 +432,68 @@ pub fn explain(resp: &Value, principal: &str, resource: &str, permission: &str) 
             out.push('\n');
         }
     }
-    // Kumo's troubleshooter names the smallest predefined roles that would grant the permission.
+    out.push_str(&suggestions(resp, prog, principal, resource));
+    out
+}
+
+/// Kumo's troubleshooter names the smallest predefined roles that would grant the permission;
+/// for a refusal they become what to grant, and the command that grants the first.
+fn suggestions(resp: &Value, prog: &str, principal: &str, resource: &str) -> String {
+    let mut out = String::new();
     let suggested: Vec<&str> = resp["suggestedRoles"]
         .as_array()
         .map(|roles| roles.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     if resp["overallAccessState"] != "CAN_ACCESS" && !suggested.is_empty() {
         out.push_str(&format!(
-            "\nRoles that grant {permission} (smallest first): {}\n",
-            suggested.join(", ")
+            "\nTo give {principal} this permission, grant one of these roles (smallest first) on the resource or one of its ancestors:\n"
         ));
+        for role in &suggested {
+            out.push_str(&format!("  {role}\n"));
+        }
+        if let Some(command) = grant_command(prog, resource, &member(principal), suggested[0]) {
+            out.push_str(&format!("For example:\n  $ {command}\n"));
+        }
     }
     out
+}
+
+/// The IAM member for a bare troubleshooter email: service accounts by their domain, people
+/// otherwise (a group's email cannot be told apart; its binding is written `group:`).
+fn member(email: &str) -> String {
+    if email.ends_with(".gserviceaccount.com") {
+        format!("serviceAccount:{email}")
+    } else {
+        format!("user:{email}")
+    }
+}
+
+/// The CLI command that adds `role` for `member` on a full resource name, for the kinds of
+/// resources the CLI has a binding command for.
+fn grant_command(prog: &str, resource: &str, member: &str, role: &str) -> Option<String> {
+    let tail = format!("--member={member} --role={role}");
+    let parts: Vec<&str> = resource.trim_start_matches("//").split('/').collect();
+    match parts.as_slice() {
+        [
+            "run.googleapis.com",
+            "projects",
+            p,
+            "locations",
+            r,
+            "services",
+            s,
+        ] => Some(format!(
+            "{prog} run services add-iam-policy-binding {s} --project={p} --region={r} {tail}"
+        )),
+        ["cloudresourcemanager.googleapis.com", "projects", p] => {
+            Some(format!("{prog} projects add-iam-policy-binding {p} {tail}"))
+        }
+        ["cloudresourcemanager.googleapis.com", "organizations", o] => Some(format!(
+            "{prog} organizations add-iam-policy-binding {o} {tail}"
+        )),
+        ["iam.googleapis.com", "projects", _, "serviceAccounts", sa] => Some(format!(
+            "{prog} iam service-accounts add-iam-policy-binding {sa} {tail}"
+        )),
+        _ => None,
+    }
 }
