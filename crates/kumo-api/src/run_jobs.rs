@@ -727,20 +727,10 @@ pub async fn v1_list_jobs(api: Api, req: Request) -> Reply {
         &location,
     );
     let list = audited(&api, &req, meta, async |call| {
-        let limit = match req.query.int("limit")? {
-            Some(limit) if limit < 0 => {
-                return Err(Error::invalid_field("limit", "limit must not be negative."));
-            }
-            Some(limit) => usize::try_from(limit).unwrap_or(usize::MAX),
-            None => 0,
-        };
-        let page = api.control.list_jobs(
-            call,
-            req.param("namespace"),
-            &location,
-            limit,
-            req.query.get("continue").unwrap_or_default(),
-        )?;
+        // The selector filters before the page is cut, so that `limit` counts matching jobs.
+        let page = api
+            .control
+            .list_jobs(call, req.param("namespace"), &location, 0, "")?;
         let selector = req.query.get("labelSelector").unwrap_or_default();
         let mut items = Vec::with_capacity(page.jobs.len());
         for job in &page.jobs {
@@ -749,11 +739,12 @@ pub async fn v1_list_jobs(api: Api, req: Request) -> Reply {
                 items.push(view);
             }
         }
+        let (items, next) = v1_page(&req, items)?;
         Ok(run_v1::ListJobsResponse {
             api_version: run_v1::JOBS_API_VERSION.to_owned(),
             kind: "JobsList".to_owned(),
             metadata: run_v1::ListMeta {
-                continue_token: page.next_page_token,
+                continue_token: next,
                 ..run_v1::ListMeta::default()
             },
             items,

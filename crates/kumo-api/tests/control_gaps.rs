@@ -270,6 +270,21 @@ async fn v1_run_creates_an_execution_whose_tasks_and_status_read_through_v1() {
     assert_eq!(one["kind"], "Task");
     assert_eq!(one["status"]["index"], 1);
 
+    // v1 jobs list: the selector filters before `limit` cuts the page.
+    let (status, jobs) = h
+        .call(
+            ALICE,
+            Method::GET,
+            &format!(
+                "{NS}/jobs?limit=1&labelSelector=cloud.googleapis.com%2Flocation%3Dus-central1"
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{jobs}");
+    assert_eq!(jobs["items"][0]["metadata"]["name"], "nightly");
+    assert!(jobs["metadata"].get("continue").is_none(), "{jobs}");
+
     // Bob can see none of it; an unknown execution is refused the same way.
     for path in [
         format!("{NS}/executions/{name}"),

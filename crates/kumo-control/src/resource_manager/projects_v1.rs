@@ -232,7 +232,8 @@ fn v1_view(record: &kumo_store::Record) -> Result<Project, Error> {
 
 impl Control {
     /// `GET /v1/projects/{projectId}`: `resourcemanager.projects.get`; projects pending deletion
-    /// are readable with `lifecycleState: DELETE_REQUESTED`.
+    /// are readable with `lifecycleState: DELETE_REQUESTED`. UNCONFIRMED: v1's refusal text
+    /// (Kumo answers v3's "Permission … denied on resource … (or it may not exist).").
     pub fn get_project_v1(&self, call: &Call, project: &str) -> Result<Project, Error> {
         let resource = self.container_ref(&format!("projects/{project}"))?;
         let permission = "resourcemanager.projects.get";
