@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startKumo, launchChromium, consoleSignIn, waitFor } from './support.mjs';
+import { startKumo, launchChromium, consoleSignIn, waitFor, userIdToken } from './support.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
@@ -288,5 +288,38 @@ test('console: service accounts, revisions and organization policies', async () 
   await page.getByRole('link', { name: organization }).click();
   await page.getByRole('heading', { name: `Organization policies of ${organization}` }).waitFor();
   assert.match(await row.textContent(), /enforced.*enforced.*this resource/s);
+  await context.close();
+});
+
+test('console service permissions: a conditional invoker binding, added and removed, and curl follows', async () => {
+  const service = await kumo.api('GET', `/v2/projects/${project}/locations/${region}/services/hello`);
+  const bobToken = await userIdToken(kumo.base, 'bob@example.com');
+  const curl = async () => {
+    const response = await fetch(service.uri, { headers: { authorization: `Bearer ${bobToken}` } });
+    await response.arrayBuffer();
+    return response.status;
+  };
+  // bob is a project-level invoker in this file's setup; take that away first.
+  const policy = await kumo.api('POST', `/v3/projects/${project}:getIamPolicy`, {});
+  policy.bindings = policy.bindings.filter((b) => b.role !== 'roles/run.invoker');
+  await kumo.api('POST', `/v3/projects/${project}:setIamPolicy`, { policy });
+  await waitFor('bob refused', async () => (await curl()) === 403);
+
+  const context = await browser.newContext();
+  const page = await consoleSignIn(context, kumo.base, 'alice@example.com');
+  await page.goto(`${kumo.base}/console/projects/${project}/locations/${region}/services/hello`);
+  await page.getByLabel('Principal', { exact: true }).fill('user:bob@example.com');
+  await page.getByLabel('Role', { exact: true }).fill('roles/run.invoker');
+  await page.getByLabel('Condition title').fill('until 2030');
+  await page.getByLabel('Condition expression (CEL, optional)').fill('request.time < timestamp("2030-01-01T00:00:00Z")');
+  await page.getByRole('button', { name: 'Add' }).click();
+  await page.getByText('The binding was added.').waitFor();
+  const servicePolicy = await kumo.api('GET', `/v2/projects/${project}/locations/${region}/services/hello:getIamPolicy?options.requestedPolicyVersion=3`);
+  assert.ok(servicePolicy.bindings.some((b) => b.condition?.title === 'until 2030' && b.members.includes('user:bob@example.com')));
+  assert.equal(await curl(), 200, 'the condition holds today');
+  await shot(page, '15-service-conditional');
+  await page.getByRole('button', { name: 'Remove user:bob@example.com from roles/run.invoker (condition until 2030)' }).click();
+  await page.getByText('The binding was removed.').waitFor();
+  assert.equal(await curl(), 403);
   await context.close();
 });

@@ -387,7 +387,7 @@ fn render_iam(session: &Session, kind: Container, id: &str, view: &IamView) -> S
 /// Adds or removes `member` in the binding of `role` with exactly `condition` (`None`: the
 /// unconditional binding). A conditional binding needs policy version 3; empty bindings are
 /// dropped. Returns whether the policy changed.
-fn edit_binding(
+pub(crate) fn edit_binding(
     policy: &mut Value,
     role: &str,
     member: &str,

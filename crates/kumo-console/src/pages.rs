@@ -1059,11 +1059,16 @@ fn render_permissions(base: &str, csrf: &str, view: &ServiceView) -> String {
     } else {
         ""
     };
-    let mut by_role: BTreeMap<&str, Vec<(&str, Option<&str>)>> = BTreeMap::new();
+    // (member, (condition title, condition expression)) per role.
+    type Member<'a> = (&'a str, Option<(&'a str, &'a str)>);
+    let mut by_role: BTreeMap<&str, Vec<Member<'_>>> = BTreeMap::new();
     for binding in policy["bindings"].as_array().into_iter().flatten() {
-        let condition = binding["condition"]["title"]
-            .as_str()
-            .or_else(|| binding["condition"]["expression"].as_str());
+        let condition = binding["condition"].is_object().then(|| {
+            (
+                str_of(&binding["condition"], "title"),
+                str_of(&binding["condition"], "expression"),
+            )
+        });
         for member in binding["members"]
             .as_array()
             .into_iter()
@@ -1085,27 +1090,38 @@ fn render_permissions(base: &str, csrf: &str, view: &ServiceView) -> String {
         );
         for (role, members) in &by_role {
             for (member, condition) in members {
-                let action = if condition.is_some() {
-                    "<span class=\"muted\">conditional bindings are edited with the API</span>"
-                        .to_owned()
-                } else {
-                    format!(
-                        "<form method=\"post\" action=\"{}/remove-binding\">{csrf}\
-                         <input type=\"hidden\" name=\"role\" value=\"{}\"><input type=\"hidden\" name=\"member\" value=\"{}\">\
-                         <button type=\"submit\"{dis} aria-label=\"Remove {} from {}\">Remove</button></form>",
-                        esc(base),
-                        esc(role),
-                        esc(member),
-                        esc(member),
-                        esc(role)
-                    )
-                };
+                let (title, expression) = condition.unwrap_or(("", ""));
+                let named = if title.is_empty() { expression } else { title };
+                let action = format!(
+                    "<form method=\"post\" action=\"{}/remove-binding\">{csrf}\
+                     <input type=\"hidden\" name=\"role\" value=\"{}\"><input type=\"hidden\" name=\"member\" value=\"{}\">\
+                     <input type=\"hidden\" name=\"condition_title\" value=\"{}\"><input type=\"hidden\" name=\"condition_expression\" value=\"{}\">\
+                     <button type=\"submit\"{dis} aria-label=\"Remove {} from {}{}\">Remove</button></form>",
+                    esc(base),
+                    esc(role),
+                    esc(member),
+                    esc(title),
+                    esc(expression),
+                    esc(member),
+                    esc(role),
+                    if condition.is_some() {
+                        format!(" (condition {})", esc(named))
+                    } else {
+                        String::new()
+                    },
+                );
                 let _ = write!(
                     body,
                     "<tr><td>{}</td><td>{}</td><td>{}</td><td>{action}</td></tr>",
                     esc(role),
                     esc(member),
-                    esc(condition.unwrap_or("")),
+                    esc(&match condition {
+                        Some((title, expression)) if !title.is_empty() => {
+                            format!("{title}: {expression}")
+                        }
+                        Some((_, expression)) => (*expression).to_owned(),
+                        None => String::new(),
+                    }),
                 );
             }
         }
@@ -1117,6 +1133,8 @@ fn render_permissions(base: &str, csrf: &str, view: &ServiceView) -> String {
         "<form method=\"post\" action=\"{}/add-binding\">{csrf}<fieldset{dis_attr}><legend>Add a principal</legend>\
          <label for=\"add-member\">Principal</label> <input id=\"add-member\" name=\"member\" required placeholder=\"user:bob@example.com\">\
          <label for=\"add-role\">Role</label> <input id=\"add-role\" name=\"role\" value=\"{INVOKER_ROLE}\" required>\
+         <div><label for=\"add-cond-title\">Condition title</label> <input id=\"add-cond-title\" name=\"condition_title\"> \
+         <label for=\"add-cond-expr\">Condition expression (CEL, optional)</label> <input id=\"add-cond-expr\" name=\"condition_expression\" size=\"50\"></div>\
          <button type=\"submit\">Add</button></fieldset>{why}</form></section>",
         esc(base),
     );
@@ -1205,50 +1223,6 @@ pub(crate) fn service_crumbs(project: &str, location: &str, id: &str) -> Vec<Cru
     crumbs
 }
 
-/// Adds (`add`) or removes `member` from the unconditional binding of `role`; empty bindings
-/// are dropped. Returns whether the policy changed.
-pub(crate) fn edit_binding(policy: &mut Value, role: &str, member: &str, add: bool) -> bool {
-    if !policy["bindings"].is_array() {
-        policy["bindings"] = json!([]);
-    }
-    let Some(bindings) = policy["bindings"].as_array_mut() else {
-        return false;
-    };
-    let position = bindings
-        .iter()
-        .position(|b| b["role"] == role && b["condition"].is_null());
-    let changed = match (position, add) {
-        (Some(index), true) => {
-            let members = &mut bindings[index]["members"];
-            if !members.is_array() {
-                *members = json!([]);
-            }
-            match members.as_array_mut() {
-                Some(list) if !list.iter().any(|m| m == member) => {
-                    list.push(json!(member));
-                    true
-                }
-                _ => false,
-            }
-        }
-        (None, true) => {
-            bindings.push(json!({"role": role, "members": [member]}));
-            true
-        }
-        (Some(index), false) => match bindings[index]["members"].as_array_mut() {
-            Some(list) => {
-                let before = list.len();
-                list.retain(|m| m != member);
-                before != list.len()
-            }
-            None => false,
-        },
-        (None, false) => false,
-    };
-    bindings.retain(|b| b["members"].as_array().is_some_and(|m| !m.is_empty()));
-    changed
-}
-
 pub async fn service_action(
     State(console): State<Console>,
     headers: HeaderMap,
@@ -1291,9 +1265,17 @@ pub async fn service_action(
                     );
                 }
             };
-            change_binding(&console, token, &path, INVOKER_ROLE, "allUsers", public)
-                .await
-                .map(|()| if public { "public" } else { "require" })
+            change_binding(
+                &console,
+                token,
+                &path,
+                INVOKER_ROLE,
+                "allUsers",
+                None,
+                public,
+            )
+            .await
+            .map(|()| if public { "public" } else { "require" })
         }
         "add-binding" | "remove-binding" => {
             let (role, member) = (field("role"), field("member"));
@@ -1306,16 +1288,36 @@ pub async fn service_action(
                     "Give both a principal and a role.",
                 );
             }
+            let (title, expression) = (field("condition_title"), field("condition_expression"));
+            if expression.is_empty() && !title.is_empty() {
+                return bad_form(
+                    &session,
+                    &project,
+                    &location,
+                    &id,
+                    "A condition needs an expression; its title alone is not a condition.",
+                );
+            }
+            let condition =
+                (!expression.is_empty()).then(|| json!({"title": title, "expression": expression}));
             let add = action == "add-binding";
-            change_binding(&console, token, &path, &role, &member, add)
-                .await
-                .map(|()| {
-                    if add {
-                        "binding-added"
-                    } else {
-                        "binding-removed"
-                    }
-                })
+            change_binding(
+                &console,
+                token,
+                &path,
+                &role,
+                &member,
+                condition.as_ref(),
+                add,
+            )
+            .await
+            .map(|()| {
+                if add {
+                    "binding-added"
+                } else {
+                    "binding-removed"
+                }
+            })
         }
         "iam-check" => {
             let on = field("iam_check") == "on";
@@ -1383,6 +1385,7 @@ async fn change_binding(
     path: &str,
     role: &str,
     member: &str,
+    condition: Option<&Value>,
     add: bool,
 ) -> Result<(), ApiError> {
     let mut policy = console
@@ -1394,7 +1397,7 @@ async fn change_binding(
             None,
         )
         .await?;
-    if !edit_binding(&mut policy, role, member, add) {
+    if !crate::iam::edit_binding(&mut policy, role, member, condition, add) {
         return Ok(());
     }
     console
@@ -1992,6 +1995,32 @@ mod tests {
                 "{service} {policy:?}"
             );
         }
+    }
+
+    /// The service's unconditional edits (the console's one binding editor, no condition).
+    fn edit_binding(policy: &mut Value, role: &str, member: &str, add: bool) -> bool {
+        crate::iam::edit_binding(policy, role, member, None, add)
+    }
+
+    #[test]
+    fn conditional_service_bindings_can_be_removed() {
+        let policy = json!({"bindings": [{"role": "roles/run.invoker", "members": ["user:c@example.com"],
+            "condition": {"title": "office hours", "expression": "request.time.getHours(\"Asia/Tokyo\") < 18"}}]});
+        let html = render_security(
+            &session(),
+            "p",
+            "r",
+            "s",
+            &view(&SERVICE_PERMISSIONS, false, policy, json!({})),
+            None,
+        );
+        assert!(html.contains(
+            "aria-label=\"Remove user:c@example.com from roles/run.invoker (condition office hours)\""
+        ));
+        assert!(html.contains("name=\"condition_expression\" value=\"request.time.getHours(&quot;Asia/Tokyo&quot;) &lt; 18\""));
+        assert!(html.contains(
+            "<td>office hours: request.time.getHours(&quot;Asia/Tokyo&quot;) &lt; 18</td>"
+        ));
     }
 
     #[test]
