@@ -526,6 +526,18 @@ async fn deleting_a_service_account_rewrites_its_bindings_and_undelete_restores_
         "{sa_policy}"
     );
 
+    // A read-modify-write of the project policy sends the `deleted:` member back unchanged.
+    let (status, written) = h
+        .call(
+            ALICE,
+            Method::POST,
+            "/v1/projects/demo-project:setIamPolicy",
+            Some(json!({"policy": policy})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{written}");
+    assert!(has_member(&written, "roles/viewer", &deleted), "{written}");
+
     // Undelete: the bindings revert to the account, which holds its roles again.
     let (status, restored) = h
         .call(
