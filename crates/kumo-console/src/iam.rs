@@ -166,7 +166,8 @@ struct IamView {
     display_name: String,
     policy: Result<Value, ApiError>,
     allowed: Vec<String>,
-    ancestors: Vec<String>,
+    /// Each ancestor, nearest first, with its allow policy (or why it cannot be read).
+    ancestors: Vec<(String, Result<Value, ApiError>)>,
 }
 
 async fn load_iam(console: &Console, token: &str, kind: Container, id: &str) -> IamView {
@@ -201,7 +202,16 @@ async fn load_iam(console: &Console, token: &str, kind: Container, id: &str) -> 
                 .ok()
                 .and_then(|f| f["parent"].as_str().map(str::to_owned));
         }
-        ancestors.push(name);
+        let policy = console
+            .client
+            .call(
+                token,
+                "POST",
+                &format!("/v3/{name}:getIamPolicy"),
+                Some(json!({"options": {"requestedPolicyVersion": 3}})),
+            )
+            .await;
+        ancestors.push((name, policy));
     }
     IamView {
         display_name,
@@ -363,25 +373,69 @@ fn render_iam(session: &Session, kind: Container, id: &str, view: &IamView) -> S
         );
     } else {
         body.push_str("<p>Bindings on these ancestors apply here too:</p><ol class=\"ancestry\">");
-        for ancestor in &view.ancestors {
-            match Container::parse(ancestor) {
-                Some((kind, id)) => {
+        for (ancestor, policy) in &view.ancestors {
+            let link = match Container::parse(ancestor) {
+                Some((kind, id)) => format!(
+                    "<a href=\"{}\">{}</a>",
+                    esc(&console_iam_path(kind, id)),
+                    esc(ancestor)
+                ),
+                None => esc(ancestor),
+            };
+            let _ = write!(body, "<li>{link}");
+            match policy {
+                Ok(policy) => body.push_str(&inherited_table(ancestor, policy)),
+                Err(error) => {
                     let _ = write!(
                         body,
-                        "<li><a href=\"{}\">{}</a></li>",
-                        esc(&console_iam_path(kind, id)),
-                        esc(ancestor)
+                        "<p class=\"muted\">You cannot read this policy: {}</p>",
+                        esc(&error.message)
                     );
                 }
-                None => {
-                    let _ = write!(body, "<li>{}</li>", esc(ancestor));
-                }
             }
+            body.push_str("</li>");
         }
         body.push_str("</ol>");
     }
     body.push_str("</section>");
     body
+}
+
+/// An ancestor's bindings, read-only (they are edited on the ancestor's own page).
+fn inherited_table(ancestor: &str, policy: &Value) -> String {
+    let bindings: Vec<&Value> = policy["bindings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect();
+    if bindings.is_empty() {
+        return "<p class=\"muted\">No bindings.</p>".to_owned();
+    }
+    let mut out = format!(
+        "<table class=\"bindings inherited\"><caption>Bindings on {}</caption><thead><tr><th scope=\"col\">Role</th>\
+         <th scope=\"col\">Principals</th><th scope=\"col\">Condition</th></tr></thead><tbody>",
+        esc(ancestor)
+    );
+    for binding in bindings {
+        let members: Vec<&str> = binding["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let condition = condition_of(binding)
+            .map(|(title, expression)| if title.is_empty() { expression } else { title })
+            .unwrap_or_default();
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(str_of(binding, "role")),
+            esc(&members.join(", ")),
+            esc(condition)
+        );
+    }
+    out.push_str("</tbody></table>");
+    out
 }
 
 /// Adds or removes `member` in the binding of `role` with exactly `condition` (`None`: the
@@ -664,7 +718,21 @@ mod tests {
                 {"role": "roles/run.invoker", "members": ["group:g@example.com"], "condition": {"title": "weekdays", "expression": "true"}},
             ]})),
             allowed: allowed.iter().map(|p| (*p).to_owned()).collect(),
-            ancestors: vec!["folders/12".to_owned(), "organizations/34".to_owned()],
+            ancestors: vec![
+                (
+                    "folders/12".to_owned(),
+                    Ok(
+                        json!({"bindings": [{"role": "roles/run.admin", "members": ["group:ops@example.com"]}]}),
+                    ),
+                ),
+                (
+                    "organizations/34".to_owned(),
+                    Err(ApiError {
+                        status: 403,
+                        message: "denied".to_owned(),
+                    }),
+                ),
+            ],
         };
         let html = render_iam(
             &session(),
@@ -685,6 +753,8 @@ mod tests {
         assert!(html.contains("Demo &lt;p&gt;"));
         assert!(html.contains("<a href=\"/console/folders/12/iam\">folders/12</a>"));
         assert!(html.contains("<a href=\"/console/organizations/34/iam\">organizations/34</a>"));
+        assert!(html.contains("<td>roles/run.admin</td><td>group:ops@example.com</td>"));
+        assert!(html.contains("You cannot read this policy: denied"));
         let viewer_only = render_iam(&session(), Container::Project, "p", &view(&[]));
         assert!(viewer_only.contains(
             "You need the permission resourcemanager.projects.setIamPolicy on this project."
