@@ -395,9 +395,8 @@ fn container(c: &Value, template_labels: &Value, primary: bool) -> Marker {
     ])
 }
 
-/// `RevisionPrinter.TransformSpec` over a Knative revision template (`metadata` + `spec`).
-fn transform_spec(t: &Value) -> Marker {
-    let spec = &t["spec"];
+/// `container_util.GetContainers`: one `Container NAME` entry per container, by name.
+fn containers(spec: &Value, labels: &Value) -> Marker {
     let containers = spec["containers"].as_array().cloned().unwrap_or_default();
     let mut named: Vec<(String, &Value)> = containers
         .iter()
@@ -415,10 +414,17 @@ fn transform_spec(t: &Value) -> Marker {
             let primary = single || c["ports"].as_array().is_some_and(|p| !p.is_empty());
             (
                 format!("Container {name}"),
-                Cell::Marker(container(c, &t["metadata"]["labels"], primary)),
+                Cell::Marker(container(c, labels, primary)),
             )
         })
         .collect();
+    mapped(rows)
+}
+
+/// `RevisionPrinter.TransformSpec` over a Knative revision template (`metadata` + `spec`).
+fn transform_spec(t: &Value) -> Marker {
+    let spec = &t["spec"];
+    let first = &spec["containers"][0];
     let a = |k: &str| st(ann(t, k));
     let cpu = match a("run.googleapis.com/cpu-throttling").as_str() {
         "" => String::new(),
@@ -430,11 +436,9 @@ fn transform_spec(t: &Value) -> Marker {
         "gen2" => "Second Generation".to_owned(),
         other => other.to_owned(),
     };
-    let http2 = containers.first().is_some_and(|c| {
-        c["ports"]
-            .as_array()
-            .is_some_and(|p| p.iter().any(|p| p["name"] == "h2c"))
-    });
+    let http2 = first["ports"]
+        .as_array()
+        .is_some_and(|p| p.iter().any(|p| p["name"] == "h2c"));
     let vpc = a("run.googleapis.com/vpc-access-connector");
     let vpc = if vpc.is_empty() {
         text("")
@@ -449,7 +453,7 @@ fn transform_spec(t: &Value) -> Marker {
         t => format!("{}s", st(t)),
     };
     Marker::Lines(vec![
-        Item::Marker(mapped(rows)),
+        Item::Marker(containers(spec, &t["metadata"]["labels"])),
         Item::Marker(labeled(vec![
             ("Service account", text(st(&spec["serviceAccountName"]))),
             ("Concurrency", text(st(&spec["containerConcurrency"]))),
@@ -714,4 +718,121 @@ pub fn revision(r: &Value) -> String {
         Item::Marker(transform_spec(&v)),
         Item::Text(ready_message(&v, "Revision")),
     ]))
+}
+
+/// `FormatDurationShort`: `1d2h3m4s` with zero parts left out.
+fn duration_short(seconds: u64) -> String {
+    if seconds == 0 {
+        return "0s".to_owned();
+    }
+    let (d, h, m, s) = (
+        seconds / 86_400,
+        seconds % 86_400 / 3600,
+        seconds % 3600 / 60,
+        seconds % 60,
+    );
+    [(d, "d"), (h, "h"), (m, "m"), (s, "s")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, u)| format!("{n}{u}"))
+        .collect()
+}
+
+fn plural(word: &str, count: i64) -> String {
+    format!("{count} {word}{}", if count == 1 { "" } else { "s" })
+}
+
+/// `gcloud run jobs describe` without `--format` (`JobPrinter`), from a v1 Job.
+pub fn job(v: &Value) -> String {
+    let status = &v["status"];
+    let mut lines = vec![Item::Text(header(v, "Job"))];
+    if status.is_object() {
+        lines.push(Item::Text(format!(
+            "Executed {}",
+            plural("time", status["executionCount"].as_i64().unwrap_or(0))
+        )));
+        let latest = &status["latestCreatedExecution"];
+        if latest.is_object() {
+            lines.push(Item::Text(format!(
+                "Last executed {} with execution {}",
+                st(&latest["creationTimestamp"]),
+                st(&latest["name"])
+            )));
+        }
+        // UNCONFIRMED: gcloud's last_modified_timestamp; the Ready condition's transition
+        // time is when the job last changed.
+        let when = ready_condition(v)
+            .map(|c| st(&c["lastTransitionTime"]))
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "?".to_owned());
+        let who = ann(v, "serving.knative.dev/lastModifier")
+            .as_str()
+            .or(ann(v, "run.googleapis.com/lastModifier").as_str())
+            .unwrap_or("?")
+            .to_owned();
+        lines.push(Item::Text(format!("Last updated on {when} by {who}")));
+    }
+    lines.push(Item::Text(" ".to_owned()));
+    let labels = user_labels(&v["metadata"]["labels"]);
+    if !labels.is_empty() {
+        lines.push(Item::Text(labels));
+        lines.push(Item::Text(" ".to_owned()));
+    }
+    let execution = &v["spec"]["template"];
+    let task = &execution["spec"]["template"];
+    let task_spec = &task["spec"];
+    let parallelism = match execution["spec"]["parallelism"].as_i64() {
+        Some(p) if p > 0 => p.to_string(),
+        _ => "No limit".to_owned(),
+    };
+    let timeout = task_spec["timeoutSeconds"]
+        .as_u64()
+        .or_else(|| task_spec["timeoutSeconds"].as_str()?.parse().ok())
+        .filter(|t| *t > 0)
+        .map(duration_short)
+        .unwrap_or_default();
+    let task_ann = |k: &str| st(&task["metadata"]["annotations"][k]);
+    let vpc = task_ann("run.googleapis.com/vpc-access-connector");
+    let vpc = if vpc.is_empty() {
+        text("")
+    } else {
+        Cell::Marker(labeled(vec![
+            ("Connector", text(vpc)),
+            (
+                "Egress",
+                text(task_ann("run.googleapis.com/vpc-access-egress")),
+            ),
+        ]))
+    };
+    lines.push(Item::Marker(Marker::Lines(vec![
+        Item::Marker(labeled(vec![
+            ("Tasks", text(st(&execution["spec"]["taskCount"]))),
+            ("Parallelism", text(parallelism)),
+        ])),
+        Item::Marker(Marker::Lines(vec![
+            Item::Marker(containers(task_spec, &task["metadata"]["labels"])),
+            Item::Marker(labeled(vec![
+                ("Task Timeout", text(timeout)),
+                ("Max Retries", text(st(&task_spec["maxRetries"]))),
+                (
+                    "Service account",
+                    text(st(&task_spec["serviceAccountName"])),
+                ),
+                ("VPC access", vpc),
+                (
+                    "SQL connections",
+                    text(task_ann("run.googleapis.com/cloudsql-instances").replace(',', ", ")),
+                ),
+            ])),
+        ])),
+        Item::Marker(labeled(vec![(
+            "Binary Authorization",
+            text(st(ann(v, "run.googleapis.com/binary-authorization"))),
+        )])),
+    ])));
+    let ready = ready_message(v, "Job");
+    if !ready.is_empty() {
+        lines.push(Item::Text(ready));
+    }
+    render(&Marker::Lines(lines))
 }

@@ -164,3 +164,51 @@ fn revisions_describe_prints_gcloud_summary() {
         "123456789012-compute@developer.gserviceaccount.com\n"
     );
 }
+
+#[test]
+fn jobs_describe_prints_gcloud_summary() {
+    let fake = Fake::start();
+    fake.on(
+        "GET",
+        "/apis/run.googleapis.com/v1/namespaces/demo-project/jobs/nightly",
+        vec![ok(json!({
+            "apiVersion": "run.googleapis.com/v1",
+            "kind": "Job",
+            "metadata": {
+                "name": "nightly", "namespace": "123456789012",
+                "labels": {"cloud.googleapis.com/location": "asia-northeast1"},
+                "annotations": {"run.googleapis.com/creator": "alice@example.com",
+                                "serving.knative.dev/lastModifier": "alice@example.com"}
+            },
+            "spec": {"template": {"spec": {
+                "taskCount": 3,
+                "template": {"spec": {
+                    "containers": [{"image": "asia-northeast1-docker.pkg.dev/demo-project/docker-repo/batch:latest",
+                                    "args": ["--date", "today"],
+                                    "env": [{"name": "MODE", "value": "full"}],
+                                    "resources": {"limits": {"cpu": "1000m", "memory": "512Mi"}}}],
+                    "maxRetries": 3,
+                    "timeoutSeconds": 3660,
+                    "serviceAccountName": "batch@demo-project.iam.gserviceaccount.com"
+                }}
+            }}},
+            "status": {
+                "observedGeneration": 1,
+                "executionCount": 2,
+                "latestCreatedExecution": {"name": "nightly-x7k2p", "creationTimestamp": "2026-11-23T09:30:00Z"},
+                "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-11-23T09:00:00Z"}]
+            }
+        }))],
+    );
+    let cli = Cli::new(&fake);
+    let o = cli.run("run jobs describe nightly");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    golden("jobs_describe.txt", &o.stdout);
+    let o = cli.run("run jobs describe nightly --format export");
+    assert!(
+        o.stdout
+            .starts_with("apiVersion: run.googleapis.com/v1\nkind: Job\n"),
+        "{}",
+        o.stdout
+    );
+}

@@ -820,6 +820,10 @@ fn jobs(ctx: &mut Ctx<'_>, cmd: RunJobsCmd) -> Result<()> {
         }
         RunJobsCmd::Describe { job } => {
             let v = ctx.get(&job_path(&job))?;
+            if ctx.global.format.is_none() {
+                ctx.stdout(&crate::printer::job(&v));
+                return Ok(());
+            }
             ctx.print_one(&v)
         }
         RunJobsCmd::List => {
