@@ -7,7 +7,7 @@
 //! ("has"), `=~` and `!~` (RE2 regular expressions, unanchored and case-sensitive); the value of a
 //! comparison may be a parenthesized group (`resource.type = ("a" OR "b")`). A value without a
 //! field is a global restriction, searched for in every field. Functions: `log_id`, `source`,
-//! `sample` and `ip_in_net`. String comparisons are case-insensitive except regular expressions.
+//! `sample`, `ip_in_net` and `SEARCH` (whole-token search). String comparisons are case-insensitive except regular expressions.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -206,6 +206,9 @@ enum Expr {
     Sample(Vec<String>, f64),
     /// `ip_in_net(FIELD, "NET")`.
     IpInNet(Vec<String>, Net),
+    /// `SEARCH("QUERY")` or `SEARCH(FIELD, "QUERY")`: every token of the query (and every
+    /// backquoted phrase, as consecutive tokens) is a whole token of the field, or of any field.
+    Search(Option<Vec<String>>, String),
 }
 
 // ---- lexer ----
@@ -596,6 +599,7 @@ impl Parser {
 
     fn call(&mut self, name: &str) -> Result<Expr, ParseError> {
         let function: &'static str = match name {
+            "SEARCH" => "SEARCH",
             "log_id" => "log_id",
             "source" => "source",
             "sample" => "sample",
@@ -604,6 +608,18 @@ impl Parser {
         };
         self.at += 2;
         let expr = match function {
+            "SEARCH" => {
+                // One argument (a string) searches every field; two name the field first.
+                let field = match (self.peek(), self.tokens.get(self.at + 1).map(|t| &t.tok)) {
+                    (Some(Tok::Quoted(_)), Some(Tok::RParen)) => None,
+                    _ => {
+                        let path = self.path()?;
+                        self.expect(&Tok::Comma)?;
+                        Some(path)
+                    }
+                };
+                Expr::Search(field, self.string_argument()?)
+            }
             "log_id" => Expr::LogId(self.string_argument()?),
             "source" => {
                 let name = self.string_argument()?;
@@ -835,6 +851,39 @@ fn in_net(text: &str, net: &Net) -> bool {
     shift >= width || (bits >> shift) == (network >> shift)
 }
 
+/// Lowercased tokens of `text`, split at every character that is not a letter or a digit.
+/// UNCONFIRMED: Google documents its own delimiter list (it follows BigQuery's LOG_ANALYZER);
+/// splitting at every non-alphanumeric character agrees with it on ordinary text.
+fn tokens(text: &str) -> Vec<String> {
+    text.split(|ch: char| !ch.is_alphanumeric())
+        .filter(|token| !token.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// `SEARCH`: every plain token of `query` is a token of some leaf, and every backquoted phrase
+/// appears as consecutive tokens of one leaf.
+fn search(leaves_tokens: &[Vec<String>], query: &str) -> bool {
+    let mut phrases = Vec::new();
+    let mut words = Vec::new();
+    for (index, part) in query.split('`').enumerate() {
+        if index % 2 == 1 {
+            phrases.push(tokens(part));
+        } else {
+            words.extend(tokens(part));
+        }
+    }
+    let has_word = |word: &String| leaves_tokens.iter().any(|leaf| leaf.contains(word));
+    let has_phrase = |phrase: &Vec<String>| {
+        phrase.is_empty()
+            || leaves_tokens.iter().any(|leaf| {
+                leaf.windows(phrase.len())
+                    .any(|window| window == phrase.as_slice())
+            })
+    };
+    words.iter().all(has_word) && phrases.iter().all(has_phrase)
+}
+
 /// The log container of an entry (`projects/P` of `projects/P/logs/ID`).
 fn container(entry: &Value) -> Option<(&str, &str)> {
     let log_name = entry.get("logName")?.as_str()?;
@@ -873,6 +922,18 @@ fn eval(expr: &Expr, entry: &Value, hierarchy: &dyn Hierarchy) -> bool {
         Expr::IpInNet(path, net) => resolve(entry, path)
             .into_iter()
             .any(|value| in_net(&scalar(value), net)),
+        Expr::Search(field, query) => {
+            let mut found = Vec::new();
+            match field {
+                Some(path) => resolve(entry, path)
+                    .into_iter()
+                    .for_each(|value| leaves(value, &mut found)),
+                None => leaves(entry, &mut found),
+            }
+            let leaves_tokens: Vec<Vec<String>> =
+                found.iter().map(|leaf| tokens(&scalar(leaf))).collect();
+            search(&leaves_tokens, query)
+        }
     }
 }
 
@@ -987,6 +1048,15 @@ impl fmt::Display for Expr {
                 f.write_str("sample(")?;
                 write_path(f, path)?;
                 write!(f, ", \"{fraction}\")")
+            }
+            Expr::Search(field, query) => {
+                f.write_str("SEARCH(")?;
+                if let Some(path) = field {
+                    write_path(f, path)?;
+                    f.write_str(", ")?;
+                }
+                write_quoted(f, query)?;
+                f.write_str(")")
             }
             Expr::IpInNet(path, net) => {
                 f.write_str("ip_in_net(")?;

@@ -218,6 +218,14 @@ fn table() {
         ),
         ("ip_in_net(httpRequest.remoteIp, \"0.0.0.0/0\")", &run, true),
         ("ip_in_net(httpRequest.remoteIp, \"::/0\")", &run, false),
+        ("SEARCH(\"boom\")", &run, true),
+        ("SEARCH(\"boo\")", &run, false),
+        ("SEARCH(\"HANDLER happened\")", &run, true),
+        ("SEARCH(textPayload, \"handler 42\")", &run, true),
+        ("SEARCH(resource.labels, \"handler\")", &run, false),
+        ("SEARCH(\"`happened in handler`\")", &run, true),
+        ("SEARCH(\"`in happened`\")", &run, false),
+        ("SEARCH(\"asia\")", &run, true),
     ];
     assert!(cases.len() >= 50, "{} cases", cases.len());
     for (query, entry, want) in cases {
@@ -401,6 +409,7 @@ fn arb_expr() -> impl Strategy<Value = Expr> {
         "[a-z./%_-]{1,12}".prop_map(Expr::LogId),
         "(projects|folders|organizations)/[a-z0-9-]{1,8}".prop_map(Expr::Source),
         (path.clone(), 0.0f64..=1.0).prop_map(|(p, f)| Expr::Sample(p, f)),
+        (prop::option::of(path.clone()), "[a-z` -]{0,10}").prop_map(|(p, q)| Expr::Search(p, q)),
         (path, 0u8..=32).prop_map(|(p, prefix)| {
             let net = parse_net(&format!("10.0.0.0/{prefix}")).expect("valid net");
             Expr::IpInNet(p, net)
