@@ -22,6 +22,7 @@ pub mod path;
 pub mod resource_manager;
 pub mod routes;
 pub mod run_jobs;
+pub mod run_locations;
 pub mod run_v1;
 pub mod run_v2;
 pub mod service_usage;

@@ -916,6 +916,14 @@ pub static ROUTES: &[Route] = &[
         rpc: "google.cloud.run.v1.Services.DeleteService",
         handler: |api, req| Box::pin(crate::run_v1::delete_service(api, req)),
     },
+    // Cloud Run locations: gcloud's region prompt lists them; Google checks no permission.
+    Route {
+        method: Method::GET,
+        template: "/v1/projects/{project}/locations",
+        permission: None,
+        rpc: "google.cloud.location.Locations.ListLocations",
+        handler: |api, req| Box::pin(crate::run_locations::list_locations(api, req)),
+    },
     Route {
         method: Method::GET,
         template: "/v1/projects/{project}/locations/{location}/services",
