@@ -653,3 +653,67 @@ async fn v1_routes_are_refused_without_their_permission_and_pass_with_the_smalle
     }
     assert_eq!(checked, 8);
 }
+
+/// The rewrite and concurrent etag-guarded read-modify-writes of the same policy: no writer
+/// undoes the rewrite (its etag went stale) and the rewrite loses no writer's binding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn service_account_deletion_races_policy_writers_without_losing_either() {
+    let h = std::sync::Arc::new(Harness::new());
+    let (status, account) = h
+        .call(
+            ALICE,
+            Method::POST,
+            "/v1/projects/demo-project/serviceAccounts",
+            Some(json!({"accountId": "racing-robot"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{account}");
+    let email = account["email"].as_str().unwrap().to_owned();
+    let uid = account["uniqueId"].as_str().unwrap().to_owned();
+    let member = format!("serviceAccount:{email}");
+    h.grant_on_project("roles/viewer", &member);
+    let mut tasks = Vec::new();
+    for n in 0..20 {
+        let h = std::sync::Arc::clone(&h);
+        tasks.push(tokio::spawn(async move {
+            let user = format!("user:w{n}@example.com");
+            for attempt in 0..200u64 {
+                let mut policy = project_policy(&h).await;
+                policy["bindings"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"role": "roles/browser", "members": [user]}));
+                let (status, body) = h
+                    .call(
+                        ALICE,
+                        Method::POST,
+                        "/v1/projects/demo-project:setIamPolicy",
+                        Some(json!({"policy": policy})),
+                    )
+                    .await;
+                match status {
+                    StatusCode::OK => return,
+                    StatusCode::CONFLICT => {
+                        tokio::time::sleep(std::time::Duration::from_millis(1 + attempt % 5)).await;
+                    }
+                    other => panic!("{other}: {body}"),
+                }
+            }
+            panic!("{user} never got through");
+        }));
+    }
+    let path = format!("/v1/projects/demo-project/serviceAccounts/{email}");
+    let (status, body) = h.call(ALICE, Method::DELETE, &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let policy = project_policy(&h).await;
+    let deleted = format!("deleted:serviceAccount:{email}?uid={uid}");
+    assert!(has_member(&policy, "roles/viewer", &deleted), "{policy}");
+    assert!(!has_member(&policy, "roles/viewer", &member), "{policy}");
+    for n in 0..20 {
+        let user = format!("user:w{n}@example.com");
+        assert!(has_member(&policy, "roles/browser", &user), "{user} lost");
+    }
+}
