@@ -18,6 +18,8 @@ mod revisions;
 mod roles;
 mod session;
 
+use std::sync::{Arc, OnceLock};
+
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
@@ -37,6 +39,9 @@ struct Console {
     /// on one machine must not overwrite each other's sessions.
     session_cookie: String,
     login_cookie: String,
+    /// The predefined roles in the FULL view, fetched once: `ListRoles` needs no permission, so
+    /// every caller gets the same answer, and the catalog is embedded in the server's binary.
+    role_catalog: Arc<OnceLock<Arc<Vec<serde_json::Value>>>>,
 }
 
 /// The console's routes, all under `/console` (merged into the server's router; unknown
@@ -56,6 +61,7 @@ impl Console {
             sessions: Sessions::default(),
             session_cookie: format!("kumo_console_{port}"),
             login_cookie: format!("kumo_console_login_{port}"),
+            role_catalog: Arc::default(),
         }
     }
 }

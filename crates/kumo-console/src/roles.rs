@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -250,8 +251,18 @@ fn search_form(query: &str, project: &str) -> String {
     )
 }
 
-/// Every predefined role in the FULL view, page after page.
-async fn catalog(console: &Console, token: &str) -> Result<Vec<Value>, ApiError> {
+/// Every predefined role in the FULL view, page after page (once per server: see
+/// `Console::role_catalog`).
+async fn catalog(console: &Console, token: &str) -> Result<Arc<Vec<Value>>, ApiError> {
+    if let Some(roles) = console.role_catalog.get() {
+        return Ok(Arc::clone(roles));
+    }
+    let roles = Arc::new(fetch_catalog(console, token).await?);
+    // Two first searches at once both fetch; either answer is the same catalog.
+    Ok(Arc::clone(console.role_catalog.get_or_init(|| roles)))
+}
+
+async fn fetch_catalog(console: &Console, token: &str) -> Result<Vec<Value>, ApiError> {
     let mut roles = Vec::new();
     let mut page_token = String::new();
     // 2,461 roles at 1,000 a page; the bound only guards against a token that never ends.
