@@ -280,6 +280,52 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn every_state_change_is_refused_without_session_or_csrf_token() {
+        let console = Console::new(NO_API);
+        let id = console
+            .sessions
+            .create("alice@example.com".into(), "ya29.t".into(), None, HOUR);
+        let app = routes(console);
+        let cookie = format!("kumo_console_9={id}");
+        let uris = [
+            "/console/projects/p/locations/us-central1/jobs/j/execute",
+            "/console/projects/p/iam/add-binding",
+            "/console/projects/p/iam/remove-binding",
+            "/console/folders/1/iam/add-binding",
+            "/console/organizations/2/iam/remove-binding",
+            "/console/projects/p/serviceAccounts/sa%40p.iam.gserviceaccount.com/disable",
+            "/console/projects/p/serviceAccounts/sa%40p.iam.gserviceaccount.com/delete-key",
+        ];
+        for uri in uris {
+            let cases = [
+                (
+                    None,
+                    "role=roles/owner&member=user:x@example.com",
+                    StatusCode::UNAUTHORIZED,
+                ),
+                (
+                    Some(cookie.as_str()),
+                    "role=roles/owner&member=user:x@example.com",
+                    StatusCode::FORBIDDEN,
+                ),
+                (
+                    Some(cookie.as_str()),
+                    "role=roles/owner&member=user:x@example.com&csrf_token=forged",
+                    StatusCode::FORBIDDEN,
+                ),
+            ];
+            for (cookie, body, expected) in cases {
+                let response = app
+                    .clone()
+                    .oneshot(form_post(uri, cookie, body))
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), expected, "{uri} {cookie:?} {body}");
+            }
+        }
+    }
+
+    #[tokio::test]
     async fn every_answer_carries_the_strict_csp() {
         let app = routes(Console::new(NO_API));
         for uri in ["/console", "/console/", "/console/assets/console.css"] {
