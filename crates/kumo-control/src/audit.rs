@@ -363,12 +363,15 @@ fn created_collection(method: &str, resource_name: &str) -> bool {
 /// method (`CreateServiceAccount` → `google.iam.admin.v1.ServiceAccount`).
 pub fn response_payload(method_name: &str, result: Value) -> Value {
     let (package, method) = split_method(method_name);
-    let is_operation = result.get("done").is_some()
-        || result
-            .get("name")
-            .and_then(Value::as_str)
-            .is_some_and(|name| name.starts_with("operations/") || name.contains("/operations/"))
-            && result.get("metadata").is_some();
+    // A long-running method answers with its Operation (`done`, or a name under
+    // `operations/` with `metadata`). UNCONFIRMED: whether Google's entry for such a call
+    // records the Operation or the resource it produced; Kumo records what the caller got.
+    let under_operations = result
+        .get("name")
+        .and_then(Value::as_str)
+        .is_some_and(|name| name.starts_with("operations/") || name.contains("/operations/"));
+    let is_operation =
+        result.get("done").is_some() || (under_operations && result.get("metadata").is_some());
     let type_name = if method == "SetIamPolicy" {
         "google.iam.v1.Policy".to_owned()
     } else if is_operation {
