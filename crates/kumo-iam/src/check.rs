@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use kumo_names::{Permission, Principal, ResourceName, RoleName};
+use kumo_names::{Permission, ResourceName, RoleName};
 
 use crate::catalog::{PermId, RoleCatalog};
 use crate::condition::{Activation, Condition};
@@ -115,20 +115,19 @@ impl CompiledPolicy {
     /// The first binding (in key order: allUsers, allAuthenticatedUsers, the identity, groups,
     /// domain) naming the caller for which `f` returns true.
     fn find_binding(&self, s: &ResolvedSubject<'_>, mut f: impl FnMut(u32) -> bool) -> Option<u32> {
-        let member_at = |b: u32, m: u32| -> Option<&Principal> {
-            self.policy
-                .bindings
-                .get(b as usize)?
-                .members
-                .get(m as usize)
-        };
-        s.keys().find_map(|k| {
-            self.members
-                .lookup(k, member_at)
-                .iter()
-                .copied()
-                .find(|&i| f(i))
-        })
+        for (k, &hash) in s.hashes().iter().enumerate() {
+            let ids = self.members.lookup(hash, |b, m| {
+                self.policy
+                    .bindings
+                    .get(b as usize)
+                    .and_then(|b| b.members.get(m as usize))
+                    .is_some_and(|m| s.is_key(k, m))
+            });
+            if let Some(&i) = ids.iter().find(|&&i| f(i)) {
+                return Some(i);
+            }
+        }
+        None
     }
 }
 

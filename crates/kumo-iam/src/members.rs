@@ -14,7 +14,7 @@ use crate::hierarchy::{Identity, Subject};
 
 /// Keys kept inline; a caller in more transitive groups than this spills to the heap (the only
 /// allocation a check can make).
-const INLINE_KEYS: usize = 32;
+const INLINE_KEYS: usize = 24;
 
 /// The member kinds a Kumo caller can match. Deleted and federated principals never match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,76 +27,91 @@ pub(crate) enum Kind {
     Domain,
 }
 
-/// One member key of a caller.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Key<'s> {
-    pub(crate) hash: u64,
-    pub(crate) kind: Kind,
-    pub(crate) text: &'s str,
-}
-
-const EMPTY_KEY: Key<'static> = Key {
-    hash: 0,
-    kind: Kind::AllUsers,
-    text: "",
-};
-
-/// A caller resolved into the member keys it matches, in the order the engine tries them.
-/// Build it once per caller (`Subject::resolve`) and reuse it for many checks, e.g. in
-/// `testIamPermissions`.
+/// A caller resolved into the fingerprints of the member keys it matches, in the order the
+/// engine tries them: `allUsers`; then, when authenticated, `allAuthenticatedUsers`, the
+/// identity, each group, the domain. Build it once per caller (`Subject::resolve`) and reuse it
+/// for many checks, e.g. in `testIamPermissions`.
 #[derive(Debug, Clone)]
 pub struct ResolvedSubject<'s> {
     subject: &'s Subject,
-    inline: [Key<'s>; INLINE_KEYS],
+    inline: [u64; INLINE_KEYS],
     len: usize,
-    spill: Vec<Key<'s>>,
+    /// Every fingerprint, when there are more than `INLINE_KEYS`.
+    spill: Vec<u64>,
 }
 
 impl<'s> ResolvedSubject<'s> {
     pub fn new(subject: &'s Subject) -> ResolvedSubject<'s> {
         let mut r = ResolvedSubject {
             subject,
-            inline: [EMPTY_KEY; INLINE_KEYS],
+            inline: [0; INLINE_KEYS],
             len: 0,
             spill: Vec::new(),
         };
-        r.push(Kind::AllUsers, "");
+        r.push(fingerprint(Kind::AllUsers, ""));
         let (kind, email) = match &subject.identity {
             Identity::Anonymous => return r,
             Identity::User { email } => (Kind::User, email),
             Identity::ServiceAccount { email } => (Kind::ServiceAccount, email),
         };
-        r.push(Kind::AllAuthenticated, "");
-        r.push(kind, email);
+        r.push(fingerprint(Kind::AllAuthenticated, ""));
+        r.push(fingerprint(kind, email));
         for g in &subject.groups {
-            r.push(Kind::Group, g);
+            r.push(fingerprint(Kind::Group, g));
         }
         if let Some(d) = &subject.domain {
-            r.push(Kind::Domain, d);
+            r.push(fingerprint(Kind::Domain, d));
         }
         r
+    }
+
+    fn push(&mut self, hash: u64) {
+        if self.len < INLINE_KEYS {
+            self.inline[self.len] = hash;
+        } else {
+            if self.len == INLINE_KEYS {
+                self.spill.extend_from_slice(&self.inline);
+            }
+            self.spill.push(hash);
+        }
+        self.len += 1;
     }
 
     pub fn subject(&self) -> &'s Subject {
         self.subject
     }
 
-    fn push(&mut self, kind: Kind, text: &'s str) {
-        let key = Key {
-            hash: fingerprint(kind, text),
-            kind,
-            text,
-        };
-        if self.len < INLINE_KEYS {
-            self.inline[self.len] = key;
-            self.len += 1;
+    /// The fingerprints, `i`-th for `key(i)`.
+    pub(crate) fn hashes(&self) -> &[u64] {
+        if self.len <= INLINE_KEYS {
+            &self.inline[..self.len]
         } else {
-            self.spill.push(key);
+            &self.spill
         }
     }
 
-    pub(crate) fn keys(&self) -> impl Iterator<Item = &Key<'s>> {
-        self.inline[..self.len].iter().chain(&self.spill)
+    /// The `i`-th member key.
+    fn key(&self, i: usize) -> Option<(Kind, &'s str)> {
+        let s = self.subject;
+        let groups = &s.groups;
+        Some(match (i, &s.identity) {
+            (0, _) => (Kind::AllUsers, ""),
+            (_, Identity::Anonymous) => return None,
+            (1, _) => (Kind::AllAuthenticated, ""),
+            (2, Identity::User { email }) => (Kind::User, email),
+            (2, Identity::ServiceAccount { email }) => (Kind::ServiceAccount, email),
+            (i, _) if i - 3 < groups.len() => (Kind::Group, &groups[i - 3]),
+            (i, _) if i - 3 == groups.len() => (Kind::Domain, s.domain.as_deref()?),
+            _ => return None,
+        })
+    }
+
+    /// Whether policy member `m` is the caller's `i`-th key (confirms a fingerprint hit).
+    pub(crate) fn is_key(&self, i: usize, m: &Principal) -> bool {
+        match (self.key(i), member_key(m)) {
+            (Some((k, t)), Some((mk, mt))) => k == mk && t.eq_ignore_ascii_case(mt),
+            _ => false,
+        }
     }
 }
 
@@ -107,17 +122,37 @@ impl Subject {
     }
 }
 
+/// ASCII-lowercases the eight bytes of `x` at once (bytes ≥ 0x80 are left alone).
+fn lower8(x: u64) -> u64 {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let seven = x & !HI;
+    // High bit of each byte: byte ≥ 'A', byte > 'Z' (no carry crosses a byte: seven ≤ 0x7f).
+    let ge_a = seven + (0x80 - u64::from(b'A')) * LO;
+    let gt_z = seven + (0x80 - u64::from(b'Z') - 1) * LO;
+    let upper = ge_a & !gt_z & !x & HI;
+    x | (upper >> 2)
+}
+
 /// A deterministic 64-bit fingerprint of `kind` and the ASCII-lowercased `text` (emails and
 /// domains compare case-insensitively). Never 0: 0 marks an empty table slot.
 pub(crate) fn fingerprint(kind: Kind, text: &str) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut h = (kind as u64 + 1).wrapping_mul(K) ^ text.len() as u64;
-    for chunk in text.as_bytes().chunks(8) {
-        let mut w = [0u8; 8];
-        for (d, s) in w.iter_mut().zip(chunk) {
-            *d = s.to_ascii_lowercase();
-        }
-        h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    let mut words = text.as_bytes().chunks_exact(8);
+    let mut mix = |w: u64| h = (h.rotate_left(23) ^ lower8(w)).wrapping_mul(K);
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        mix(u64::from_le_bytes(b));
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        // Byte by byte: a short `copy_from_slice` becomes a `memcpy` call.
+        mix(rest
+            .iter()
+            .enumerate()
+            .fold(0, |w, (i, &c)| w | u64::from(c) << (8 * i)));
     }
     // splitmix64's finalizer: every output bit depends on every input bit.
     h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -162,10 +197,12 @@ pub(crate) struct MemberIndex {
     bindings: Vec<u32>,
 }
 
-fn bloom_bits(hash: u64) -> [(usize, u64); 2] {
-    let a = (hash & 511) as usize;
-    let b = ((hash >> 9) & 511) as usize;
-    [(a >> 6, 1 << (a & 63)), (b >> 6, 1 << (b & 63))]
+/// Two bits in one of the filter's eight words: one load and one compare per key.
+fn bloom_bits(hash: u64) -> (usize, u64) {
+    (
+        (hash & 7) as usize,
+        1 << ((hash >> 3) & 63) | 1 << ((hash >> 9) & 63),
+    )
 }
 
 impl MemberIndex {
@@ -199,9 +236,8 @@ impl MemberIndex {
         };
         let mask = index.slots.len() - 1;
         for (hash, binding, member, ids) in lists {
-            for (word, bit) in bloom_bits(hash) {
-                index.bloom[word] |= bit;
-            }
+            let (word, bits) = bloom_bits(hash);
+            index.bloom[word] |= bits;
             let e = index.entries.len() as u32;
             index.entries.push(Entry {
                 first: index.bindings.len() as u32,
@@ -220,34 +256,29 @@ impl MemberIndex {
         index
     }
 
-    /// The binding indexes whose members include `key`. `member_at(binding, member)` gives
-    /// back a policy member to confirm a fingerprint hit against.
-    pub(crate) fn lookup<'i, 'p>(
-        &'i self,
-        key: &Key<'_>,
-        member_at: impl Fn(u32, u32) -> Option<&'p Principal>,
-    ) -> &'i [u32] {
-        if bloom_bits(key.hash)
-            .iter()
-            .any(|&(word, bit)| self.bloom[word] & bit == 0)
-        {
+    /// The binding indexes naming the member with fingerprint `hash`. `is_member(binding,
+    /// member)` confirms a hit against the policy's member at that position. The Bloom test
+    /// is inlined into the caller's loop; most keys stop there.
+    #[inline(always)]
+    pub(crate) fn lookup(&self, hash: u64, is_member: impl Fn(u32, u32) -> bool) -> &[u32] {
+        let (word, bits) = bloom_bits(hash);
+        if self.bloom[word] & bits != bits {
             return &[];
         }
+        self.probe(hash, is_member)
+    }
+
+    fn probe(&self, hash: u64, is_member: impl Fn(u32, u32) -> bool) -> &[u32] {
         let mask = self.slots.len() - 1;
-        let mut i = (key.hash >> 32) as usize & mask;
+        let mut i = (hash >> 32) as usize & mask;
         loop {
-            let (hash, e) = self.slots[i];
-            if hash == 0 {
+            let (h, e) = self.slots[i];
+            if h == 0 {
                 return &[];
             }
-            if hash == key.hash {
+            if h == hash {
                 let entry = self.entries[e as usize];
-                let confirmed = member_at(entry.binding, entry.member)
-                    .and_then(member_key)
-                    .is_some_and(|(kind, text)| {
-                        kind == key.kind && text.eq_ignore_ascii_case(key.text)
-                    });
-                if confirmed {
+                if is_member(entry.binding, entry.member) {
                     let first = entry.first as usize;
                     return &self.bindings[first..first + entry.len as usize];
                 }
@@ -275,27 +306,49 @@ mod tests {
     }
 
     #[test]
+    fn lower8_matches_to_ascii_lowercase() {
+        for b in 0..=255u8 {
+            let w = u64::from_le_bytes([b, b'Q', b'@', b'[', b'`', b'z', 0xC3, b'A']);
+            let want = u64::from_le_bytes(
+                [b, b'Q', b'@', b'[', b'`', b'z', 0xC3, b'A'].map(|c| c.to_ascii_lowercase()),
+            );
+            assert_eq!(lower8(w), want, "byte {b:#x}");
+        }
+    }
+
+    #[test]
     fn a_fingerprint_collision_is_not_a_match() {
         let members: Vec<Principal> = vec![Principal::Group("admins@example.com".into())];
         let index = MemberIndex::build(std::iter::once(members.as_slice()));
-        let forged = Key {
-            hash: fingerprint(Kind::Group, "admins@example.com"),
-            kind: Kind::User,
-            text: "mallory@example.com",
-        };
+        let hash = fingerprint(Kind::Group, "admins@example.com");
+        let mallory = Subject::user("mallory@example.com");
+        let mallory = mallory.resolve();
+        // A forged key with the group's fingerprint, confirmed as mallory's identity (key 2).
         assert!(
             index
-                .lookup(&forged, |b, m| members.get(b as usize + m as usize))
+                .lookup(hash, |b, m| mallory.is_key(2, &members[(b + m) as usize]))
                 .is_empty()
         );
-        let real = Key {
-            kind: Kind::Group,
-            text: "ADMINS@example.com",
-            ..forged
-        };
+        let member =
+            Subject::user("bob@example.com").with_groups(["ADMINS@example.com".to_owned()]);
+        let member = member.resolve();
+        assert_eq!(member.hashes()[3], hash);
         assert_eq!(
-            index.lookup(&real, |b, m| members.get(b as usize + m as usize)),
+            index.lookup(hash, |b, m| member.is_key(3, &members[(b + m) as usize])),
             [0]
         );
+    }
+
+    #[test]
+    fn keys_spill_beyond_the_inline_capacity() {
+        let s = Subject::user("a@example.com")
+            .with_groups((0..40).map(|i| format!("g{i}@example.com")));
+        let r = s.resolve();
+        assert_eq!(r.hashes().len(), 3 + 40 + 1);
+        assert_eq!(
+            r.hashes()[3 + 39],
+            fingerprint(Kind::Group, "g39@example.com")
+        );
+        assert_eq!(r.hashes()[43], fingerprint(Kind::Domain, "example.com"));
     }
 }
