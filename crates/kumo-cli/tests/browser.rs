@@ -2,6 +2,12 @@
 //! and otherwise prints the link; either way the sign-in completes through the loopback
 //! redirect.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers: a broken fixture must fail the test loudly"
+)]
+
 mod fake;
 
 use std::sync::{Arc, Mutex};

@@ -2,6 +2,12 @@
 //! `CLOUDSDK_AUTH_ACCESS_TOKEN`, `--access-token-file`, `auth/credential_file_override`; and
 //! `GOOGLE_APPLICATION_CREDENTIALS`, which only the `auth application-default` commands read.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers: a broken fixture must fail the test loudly"
+)]
+
 mod fake;
 
 use base64::Engine as _;

@@ -1,6 +1,12 @@
 //! `run services describe` and `run revisions describe` without `--format`: gcloud's custom
 //! printers (golden files), and YAML/JSON/export still on request.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers: a broken fixture must fail the test loudly"
+)]
+
 mod fake;
 
 use fake::{Cli, Fake, ok};

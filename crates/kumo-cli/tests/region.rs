@@ -1,6 +1,12 @@
 //! The region prompt gcloud shows when neither `--region` nor `run/region` names one, and the
 //! error it prints when it cannot ask.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers: a broken fixture must fail the test loudly"
+)]
+
 mod fake;
 
 use fake::{Cli, Fake, ok};
