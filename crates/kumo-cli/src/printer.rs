@@ -266,7 +266,7 @@ fn ready_condition(v: &Value) -> Option<&Value> {
 
 /// `ReadySymbolAndColor`: a Service serving an older revision than it created shows `!`, a
 /// Revision that is not ready shows `!`.
-fn ready_symbol(v: &Value, kind: &str) -> &'static str {
+pub fn ready_symbol(v: &Value, kind: &str) -> &'static str {
     let status = &v["status"];
     match ready_condition(v).and_then(|c| c["status"].as_str()) {
         Some("True") => "✔",

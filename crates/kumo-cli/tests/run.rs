@@ -317,7 +317,7 @@ fn services_list_table() {
         o.stdout,
         "   SERVICE  REGION           URL                                                            LAST DEPLOYED BY   LAST DEPLOYED AT\n\
          ✔  hello    asia-northeast1  http://hello-123456789012.asia-northeast1.run.localhost:8081   alice@example.com  2026-11-23T09:00:00Z\n\
-         ✕  broken   asia-northeast1  http://broken-123456789012.asia-northeast1.run.localhost:8081  alice@example.com  2026-11-23T09:00:00Z\n"
+         X  broken   asia-northeast1  http://broken-123456789012.asia-northeast1.run.localhost:8081  alice@example.com  2026-11-23T09:00:00Z\n"
     );
     let o = Cli::new(&fake).run("run services list --format 'value(metadata.name)'");
     assert_eq!(o.stdout, "hello\nbroken\n");

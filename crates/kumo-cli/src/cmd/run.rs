@@ -440,7 +440,9 @@ fn set_public(ctx: &mut Ctx<'_>, api: &PolicyApi, allow: bool) -> Result<bool> {
 }
 
 const SERVICE_COLUMNS: Columns = &[
-    ("", |v| ready_symbol(v)),
+    ("", |v| {
+        crate::printer::ready_symbol(v, "Service").to_owned()
+    }),
     ("SERVICE", |v| s(v, "metadata.name")),
     ("REGION", |v| {
         v["metadata"]["labels"][LOCATION_LABEL]
@@ -461,16 +463,6 @@ const SERVICE_COLUMNS: Columns = &[
             .unwrap_or_default()
     }),
 ];
-
-/// gcloud's status column: ✔ ready, ✕ failed, … in progress.
-fn ready_symbol(v: &Value) -> String {
-    match ready_condition(v).and_then(|c| c["status"].as_str()) {
-        Some("True") => "✔",
-        Some("False") => "✕",
-        _ => "…",
-    }
-    .to_owned()
-}
 
 fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
     let project = ctx.project()?;
@@ -694,7 +686,7 @@ fn new_job(project: &str, region: &str, name: &str) -> Value {
 }
 
 const JOB_COLUMNS: Columns = &[
-    ("", |v| ready_symbol(v)),
+    ("", |v| crate::printer::ready_symbol(v, "Job").to_owned()),
     ("JOB", |v| s(v, "metadata.name")),
     ("REGION", |v| {
         v["metadata"]["labels"][LOCATION_LABEL]
@@ -716,7 +708,7 @@ const JOB_COLUMNS: Columns = &[
     }),
 ];
 
-/// ✔/✕/… for a v2 resource from its `Ready`/`Completed` condition.
+/// gcloud's ✔/X/… for a v2 resource from its `Ready`/`Completed` condition.
 fn v2_symbol(v: &Value) -> String {
     let conditions = v["conditions"].as_array().cloned().unwrap_or_default();
     let state = v["terminalCondition"]["state"]
@@ -730,7 +722,7 @@ fn v2_symbol(v: &Value) -> String {
         });
     match state.as_deref() {
         Some("CONDITION_SUCCEEDED") => "✔",
-        Some("CONDITION_FAILED") => "✕",
+        Some("CONDITION_FAILED") => "X",
         _ => "…",
     }
     .to_owned()
@@ -999,7 +991,15 @@ fn executions(ctx: &mut Ctx<'_>, project: &str, cmd: RunExecutionsCmd) -> Result
 }
 
 const REVISION_COLUMNS: Columns = &[
-    ("", |v| v2_symbol(v)),
+    // A revision that is not ready shows `!` (gcloud's Revision.ReadySymbolAndColor).
+    ("", |v| {
+        let symbol = v2_symbol(v);
+        if symbol == "✔" {
+            symbol
+        } else {
+            "!".to_owned()
+        }
+    }),
     ("REVISION", |v| basename(&s(v, "name"))),
     ("SERVICE", |v| basename(&s(v, "service"))),
     ("DEPLOYED", |v| s(v, "createTime")),
