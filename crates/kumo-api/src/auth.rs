@@ -9,6 +9,13 @@ pub trait Authenticator: Send + Sync + 'static {
     /// `header` is the raw `Authorization` value, if any. `None` (no credentials) is
     /// `Ok(Caller::Anonymous)`; the dispatcher decides whether anonymous calls are allowed.
     fn authenticate(&self, header: Option<&str>) -> Result<Caller, Error>;
+
+    /// Authenticates a call of the API method `rpc` (the route's full method name), so that the
+    /// token's scopes can be checked against that method. Defaults to [`Self::authenticate`].
+    fn authenticate_call(&self, header: Option<&str>, rpc: &str) -> Result<Caller, Error> {
+        let _ = rpc;
+        self.authenticate(header)
+    }
 }
 
 /// The server's authenticator: the control plane's token verification.
@@ -17,6 +24,10 @@ pub struct ControlAuthenticator(pub Control);
 impl Authenticator for ControlAuthenticator {
     fn authenticate(&self, header: Option<&str>) -> Result<Caller, Error> {
         self.0.authenticate_bearer(header)
+    }
+
+    fn authenticate_call(&self, header: Option<&str>, rpc: &str) -> Result<Caller, Error> {
+        self.0.authenticate_bearer_for(header, rpc)
     }
 }
 

@@ -84,7 +84,7 @@ pub(crate) async fn dispatch(State(api): State<Api>, request: axum::extract::Req
         .headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
-    let caller = match api.auth.authenticate(header) {
+    let caller = match api.auth.authenticate_call(header, route.rpc) {
         Ok(Caller::Anonymous) => {
             return error_response(&Error::unauthenticated(crate::auth::MISSING_CREDENTIALS));
         }

@@ -879,6 +879,57 @@ async fn self_signed_jwts_are_accepted_with_an_api_audience_or_a_scope() {
 }
 
 #[tokio::test]
+async fn scopes_open_only_the_methods_their_apis_accept() {
+    let world = World::new();
+    let account = world.account("runner");
+    let iat = now();
+    let with = |scope: &str| {
+        signed(
+            &account,
+            json!({"iss": account.email, "sub": account.email, "scope": scope, "iat": iat, "exp": iat + 3600}),
+        )
+    };
+    let insufficient = |reply: &Reply| {
+        reply.status == StatusCode::FORBIDDEN
+            && reply.json()["error"]["message"] == "Request had insufficient authentication scopes."
+    };
+    // cloud-platform.read-only reads Resource Manager but cannot write to it.
+    let read_only = with("https://www.googleapis.com/auth/cloud-platform.read-only");
+    let read = world.api(&read_only, Method::GET, PROJECT_PATH, None).await;
+    assert!(!insufficient(&read), "{}", read.text);
+    let write = world
+        .api(
+            &read_only,
+            Method::POST,
+            &format!("{PROJECT_PATH}:setIamPolicy"),
+            Some(json!({"policy": {}})),
+        )
+        .await;
+    assert!(insufficient(&write), "{}", write.text);
+    assert_eq!(write.json()["error"]["status"], "PERMISSION_DENIED");
+    // The iam scope opens IAM, not Resource Manager.
+    let iam = with("https://www.googleapis.com/auth/iam");
+    let refused = world.api(&iam, Method::GET, PROJECT_PATH, None).await;
+    assert!(insufficient(&refused), "{}", refused.text);
+    let listed = world
+        .api(
+            &iam,
+            Method::GET,
+            "/v1/projects/demo-project/serviceAccounts",
+            None,
+        )
+        .await;
+    assert!(!insufficient(&listed), "{}", listed.text);
+    // A sign-in scope opens no API.
+    let email_only = with("https://www.googleapis.com/auth/userinfo.email");
+    assert!(insufficient(
+        &world
+            .api(&email_only, Method::GET, PROJECT_PATH, None)
+            .await
+    ));
+}
+
+#[tokio::test]
 async fn jwt_attacks_at_the_front_door_are_refused() {
     let world = World::new();
     let account = world.account("runner");

@@ -8,6 +8,7 @@ mod credentials;
 mod directory_api;
 mod issuer;
 mod oauth;
+mod scopes;
 mod system_keys;
 mod tokens;
 
@@ -142,6 +143,26 @@ impl Control {
         };
         if let Some(scopes) = scopes
             && !scopes.iter().any(|scope| is_api_scope(scope))
+        {
+            return Err(insufficient_scopes());
+        }
+        Ok(caller)
+    }
+
+    /// [`Control::authenticate_bearer`] for a call of the API method `rpc` (its full name, as
+    /// the route table has it): an access token's scopes must open that very method — e.g.
+    /// `cloud-platform.read-only` opens reads only, `iam` only IAM — as each API's accepted
+    /// scopes say. A self-signed JWT addressed by audience carries no scopes and passes here.
+    pub fn authenticate_bearer_for(
+        &self,
+        header: Option<&str>,
+        rpc: &str,
+    ) -> Result<Caller, Error> {
+        let Some((caller, scopes)) = self.authenticate_token(header)? else {
+            return Ok(Caller::Anonymous);
+        };
+        if let Some(scopes) = scopes
+            && !scopes::scopes_cover(&scopes, rpc)
         {
             return Err(insufficient_scopes());
         }
