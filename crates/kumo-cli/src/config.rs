@@ -123,7 +123,14 @@ impl Properties {
     /// Stored values grouped by section, for `config list`.
     pub fn sections(&self) -> BTreeMap<String, BTreeMap<String, String>> {
         let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-        for (k, v) in self.values.iter().chain(self.overrides.iter()) {
+        // Only properties: CLOUDSDK_AUTH_ACCESS_TOKEN arrives as an override but is not one
+        // (and a token must not be listed).
+        let properties = self
+            .values
+            .iter()
+            .chain(self.overrides.iter())
+            .filter(|(k, _)| KNOWN.contains(&k.as_str()));
+        for (k, v) in properties {
             if let Some((s, p)) = k.split_once('/') {
                 out.entry(s.to_owned())
                     .or_default()

@@ -44,6 +44,10 @@ fn cloudsdk_auth_access_token_is_used_as_is() {
     assert_eq!(bearer(&fake).as_deref(), Some("Bearer ya29.env"));
     let o = cli.run("auth print-access-token");
     assert_eq!(o.stdout, "ya29.env\n");
+    // Not a property: `config list` never shows the token.
+    let o = cli.run("config list");
+    assert!(!o.stdout.contains("ya29.env"), "{}", o.stdout);
+    assert!(o.stdout.contains("project = demo-project"), "{}", o.stdout);
     // No token endpoint, no store: the stored account's token is never consulted.
     assert!(!fake.lines().iter().any(|l| l.contains("/token")));
 
