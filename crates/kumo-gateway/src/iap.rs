@@ -136,7 +136,24 @@ fn run(
         }
     };
     if !control.iap_authorize(&target, &user)? {
-        return Ok(access_denied(control, &target, &user));
+        let custom_page = control
+            .effective_iap_settings(&target.resource())?
+            .access_denied_page_uri;
+        return Ok(match custom_page {
+            // The application's own denied page (`accessDeniedPageSettings`), for browsers.
+            // UNCONFIRMED: whether IAP redirects there or serves it; Kumo redirects.
+            Some(uri) if wants_html(parts) => {
+                let mut response = Response::new(String::new());
+                *response.status_mut() = StatusCode::FOUND;
+                insert(response.headers_mut(), header::LOCATION, &uri);
+                insert(response.headers_mut(), header::CACHE_CONTROL, "no-store");
+                respond(
+                    response,
+                    Some(format!("IAP denied access to {}", user.email)),
+                )
+            }
+            _ => access_denied(control, &target, &user),
+        });
     }
     let agent_token = match control.iap_agent_token(&target) {
         Ok(token) => token,
@@ -1318,6 +1335,58 @@ mod tests {
                 phase(&token_for(kumo_control::iap::IAP_OAUTH_CLIENT_ID)),
                 IapFlow::Admitted { .. }
             ));
+        }
+
+        /// `accessDeniedPageSettings.accessDeniedPageUri` sends a denied browser to the
+        /// application's own page; programs still get IAP's 403.
+        #[test]
+        fn a_custom_access_denied_page_takes_denied_browsers() {
+            let world = world();
+            let target = world.control.iap_target(HELLO).unwrap().unwrap();
+            let bob = IapUser {
+                caller: Caller::User {
+                    email: "bob@example.com".into(),
+                },
+                email: "bob@example.com".into(),
+                user_id: "42".into(),
+                hd: None,
+            };
+            let session = world.control.mint_iap_session(&target, &bob).unwrap();
+            let cookie = format!("{}={session}", target.session_cookie_name());
+            let browse = || {
+                let mut parts = request(
+                    "/reports",
+                    &[("cookie", cookie.as_str()), ("accept", "text/html")],
+                );
+                iap_phase(&world.control, HELLO, &mut parts, None)
+            };
+            assert_eq!(status(&browse()), Some(StatusCode::FORBIDDEN));
+            world
+                .control
+                .update_iap_settings(
+                    &admin(),
+                    &ResourceRef::IapWeb {
+                        project: "demo-project".into(),
+                        project_number: world.number.clone(),
+                    },
+                    &json!({"applicationSettings": {"accessDeniedPageSettings": {"accessDeniedPageUri": "https://help.example.com/denied"}}}),
+                    None,
+                )
+                .unwrap();
+            let IapFlow::Respond { response, .. } = browse() else {
+                panic!("expected a redirect")
+            };
+            assert_eq!(response.status(), StatusCode::FOUND);
+            assert_eq!(
+                response.headers().get(header::LOCATION).unwrap(),
+                "https://help.example.com/denied"
+            );
+            let token = user_id_token(&world, "bob@example.com");
+            let mut parts = request("/", &[("authorization", &format!("Bearer {token}"))]);
+            assert_eq!(
+                status(&iap_phase(&world.control, HELLO, &mut parts, None)),
+                Some(StatusCode::FORBIDDEN)
+            );
         }
 
         #[test]

@@ -8,8 +8,9 @@
 //! then `cloud_run-REGION`'s, then the service's own.
 //!
 //! Stored faithfully: every field of `IapSettings` round-trips. Acted on: `accessSettings.
-//! allowedDomainsSettings` (who may pass at all) and `accessSettings.oauthSettings.
-//! programmaticClients` (the extra OAuth clients whose ID tokens IAP accepts).
+//! allowedDomainsSettings` (who may pass at all), `accessSettings.oauthSettings.
+//! programmaticClients` (the extra OAuth clients whose ID tokens IAP accepts) and
+//! `applicationSettings.accessDeniedPageSettings.accessDeniedPageUri` (the custom denied page).
 
 use kumo_store::Write;
 use serde_json::{Map, Value, json};
@@ -306,6 +307,9 @@ pub struct EffectiveIapSettings {
     pub allowed_domains: Option<Vec<String>>,
     /// `oauthSettings.programmaticClients`: OAuth client ids whose ID tokens IAP accepts.
     pub programmatic_clients: Vec<String>,
+    /// `applicationSettings.accessDeniedPageSettings.accessDeniedPageUri`: where browsers are
+    /// sent instead of IAP's own access-denied page.
+    pub access_denied_page_uri: Option<String>,
 }
 
 impl EffectiveIapSettings {
@@ -327,6 +331,11 @@ impl EffectiveIapSettings {
             allowed_domains: (allowed["enable"].as_bool() == Some(true))
                 .then(|| strings(&allowed["domains"])),
             programmatic_clients: strings(&access["oauthSettings"]["programmaticClients"]),
+            access_denied_page_uri:
+                settings["applicationSettings"]["accessDeniedPageSettings"]["accessDeniedPageUri"]
+                    .as_str()
+                    .filter(|uri| uri.starts_with("https://") || uri.starts_with("http://"))
+                    .map(str::to_owned),
         }
     }
 }
