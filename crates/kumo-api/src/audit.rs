@@ -4,7 +4,7 @@
 //! Access entries carry neither.
 
 use kumo_control::audit::{
-    AuditEvent, AuditLog, MonitoredResource, request_payload, response_payload,
+    AuditEvent, AuditLog, MonitoredResource, policy_delta, request_payload, response_payload,
 };
 use kumo_control::{Call, Error};
 use serde::Serialize;
@@ -36,6 +36,19 @@ pub async fn audited<T: Serialize>(
     body: impl AsyncFnOnce(&Call) -> Result<T, Error>,
 ) -> Result<T, Error> {
     let call = Call::new(request.caller.clone());
+    // A policy change is logged with its delta: read the policy it replaces first. (A change
+    // without an etag may race another; the delta is then against the policy read here.)
+    let replaced_policy = (audited.log == AuditLog::Activity
+        && audited.method_name.ends_with("SetIamPolicy"))
+    .then(|| {
+        let full_name = format!("//{}/{}", audited.service_name, audited.resource_name);
+        let resource = api.control.resource_from_full_name(&full_name).ok()?;
+        api.control
+            .stored_policy(&resource)
+            .ok()
+            .map(|stored| stored.policy)
+    })
+    .flatten();
     let outcome = body(&call).await;
     let (request_json, response_json) = if audited.log == AuditLog::Activity {
         let body = serde_json::from_slice::<Value>(&request.body).ok();
@@ -55,28 +68,34 @@ pub async fn audited<T: Serialize>(
     } else {
         (None, None)
     };
-    api.control.write_audit(AuditEvent {
-        service_name: audited.service_name,
-        method_name: audited.method_name.to_owned(),
-        resource_name: audited.resource_name,
-        log_parent: audited.log_parent,
-        log: audited.log,
-        resource: audited.resource,
-        caller: call.caller.clone(),
-        authorizations: call.authorizations(),
-        status: outcome.as_ref().map(|_| ()).map_err(Clone::clone),
-        request: request_json,
-        response: response_json,
-        caller_ip: request
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        user_agent: request
-            .headers
-            .get("user-agent")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-    });
+    let service_data = replaced_policy
+        .zip(response_json.as_ref())
+        .and_then(|(old, new)| policy_delta(&old, new));
+    api.control.write_audit_with_service_data(
+        AuditEvent {
+            service_name: audited.service_name,
+            method_name: audited.method_name.to_owned(),
+            resource_name: audited.resource_name,
+            log_parent: audited.log_parent,
+            log: audited.log,
+            resource: audited.resource,
+            caller: call.caller.clone(),
+            authorizations: call.authorizations(),
+            status: outcome.as_ref().map(|_| ()).map_err(Clone::clone),
+            request: request_json,
+            response: response_json,
+            caller_ip: request
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            user_agent: request
+                .headers
+                .get("user-agent")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        },
+        service_data,
+    );
     outcome
 }

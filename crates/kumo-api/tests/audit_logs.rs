@@ -111,6 +111,30 @@ async fn set_iam_policy_is_logged_with_its_request_and_the_new_policy() {
     assert_eq!(response["bindings"], new_policy["bindings"]);
     assert_eq!(response["etag"], new_policy["etag"]);
     assert_ne!(response["etag"], sent["etag"]);
+    // The change itself, as Google's AuditData policy delta.
+    assert_eq!(
+        payload["serviceData"],
+        json!({"@type": "type.googleapis.com/google.iam.v1.logging.AuditData",
+        "policyDelta": {"bindingDeltas": [
+            {"action": "ADD", "role": "roles/run.invoker", "member": "user:carol@example.com"}
+        ]}})
+    );
+    // What alerting filters on IAM changes look for (the CIS benchmark's project ownership
+    // metric has this form) finds it; a removal finds nothing.
+    let added = activity(
+        &h,
+        "protoPayload.serviceData.policyDelta.bindingDeltas.action=\"ADD\" AND protoPayload.serviceData.policyDelta.bindingDeltas.role=\"roles/run.invoker\"",
+    )
+    .await;
+    assert_eq!(added.len(), 1);
+    assert!(
+        activity(
+            &h,
+            "protoPayload.serviceData.policyDelta.bindingDeltas.action=\"REMOVE\""
+        )
+        .await
+        .is_empty()
+    );
 
     // Reads are Data Access entries, without request or response.
     let (_, page) = h
@@ -163,6 +187,7 @@ async fn a_refused_set_iam_policy_is_logged_as_permission_denied() {
         "type.googleapis.com/google.iam.v1.SetIamPolicyRequest"
     );
     assert!(payload.get("response").is_none(), "{payload}");
+    assert!(payload.get("serviceData").is_none(), "{payload}");
     // Alice's own successful call is not among the refusals.
     assert!(
         activity(&h, "protoPayload.status.code=7 protoPayload.authenticationInfo.principalEmail=\"alice@example.com\"")
