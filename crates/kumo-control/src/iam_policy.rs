@@ -133,6 +133,7 @@ impl Control {
     ) -> Result<Value, Error> {
         self.authorize(call, permission, resource)?;
         let validated = self.validate_policy(policy)?;
+        self.check_custom_role_scope(resource, &validated)?;
         self.check_member_domains(resource, &validated)?;
         let current = self.stored_policy(resource)?;
         if let Some(etag) = policy.get("etag").and_then(Value::as_str) {
@@ -394,6 +395,30 @@ pub fn parse_policy(value: &Value) -> Result<kumo_iam::Policy, Error> {
 }
 
 impl Control {
+    /// Google refuses a custom role bound outside the project or organization that defines it
+    /// (`Role (…) does not exist in the resource's hierarchy.`). Projects count under their id
+    /// and their number.
+    fn check_custom_role_scope(&self, resource: &ResourceRef, policy: &Value) -> Result<(), Error> {
+        let parsed = parse_policy(policy)?;
+        if parsed.bindings.iter().all(|b| b.role.is_predefined()) {
+            return Ok(());
+        }
+        let mut names = Vec::new();
+        for node in self.ancestry(resource)? {
+            if let ResourceRef::Project(id) = &node {
+                if let Some(project) = self.resolve_project(id)? {
+                    names.push(format!("projects/{}", project.id));
+                    names.push(format!("projects/{}", project.number));
+                }
+            }
+            names.push(node.relative_name());
+        }
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        parsed
+            .validate_custom_role_scope(&names)
+            .map_err(|error| Error::invalid(error.to_string()))
+    }
+
     /// Validates a policy in Google's JSON shape against Google's rules (member syntax, known
     /// roles, version 3 for conditions, limits, parseable conditions) and returns it normalised:
     /// members deduplicated, empty bindings refused, `version` set to 3 when conditions are present.

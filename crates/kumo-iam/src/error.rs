@@ -25,6 +25,9 @@ pub enum IamError {
     TooManyPermissions,
     #[error("Role {0} is not supported for this resource.")]
     UnknownRole(RoleName),
+    /// A custom role bound outside its project or organization (Google's setIamPolicy text).
+    #[error("Role ({0}) does not exist in the resource's hierarchy.")]
+    RoleNotInHierarchy(RoleName),
     /// UNCONFIRMED exact text.
     #[error("Invalid policy version: {0}. Valid values are 0, 1 and 3.")]
     InvalidVersion(i32),

@@ -1,7 +1,7 @@
 //! IAM allow policies (google.iam.v1.Policy) and their validation. Serde derives are for
 //! Kumo's own persistence (snake_case); the wire shape lives in kumo-wire.
 
-use kumo_names::{Etag, Principal, RoleName};
+use kumo_names::{Etag, Principal, RoleKind, RoleName};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::RoleCatalog;
@@ -115,6 +115,28 @@ impl Policy {
         }
         if special + groups.len() > MAX_GROUPS_AND_DOMAINS {
             return Err(IamError::TooManyGroupsAndDomains(special + groups.len()));
+        }
+        Ok(())
+    }
+
+    /// A custom role can only be granted in policies of the project or organization that defines
+    /// it, or of resources under them. `ancestry` holds the relative names of the policy's
+    /// resource and its ancestors (`projects/my-project`, `folders/1`, `organizations/2`, …);
+    /// list a project under both its id and its number if roles may name either.
+    pub fn validate_custom_role_scope(&self, ancestry: &[&str]) -> Result<(), IamError> {
+        for b in &self.bindings {
+            let owner = match (b.role.kind(), b.role.parent_id()) {
+                (RoleKind::Project, Some(p)) => ("projects", p),
+                (RoleKind::Organization, Some(o)) => ("organizations", o),
+                _ => continue,
+            };
+            let in_scope = ancestry.iter().any(|a| {
+                a.split_once('/')
+                    .is_some_and(|(collection, id)| (collection, id) == owner)
+            });
+            if !in_scope {
+                return Err(IamError::RoleNotInHierarchy(b.role.clone()));
+            }
         }
         Ok(())
     }

@@ -145,3 +145,70 @@ fn custom_role_validation() {
         Err(IamError::InvalidRoleId(_))
     ));
 }
+
+#[test]
+fn custom_roles_are_granted_only_under_their_owner() {
+    let binding = |r: &str| Binding {
+        role: role(r),
+        members: vec!["user:alice@example.com".parse::<Principal>().unwrap()],
+        condition: None,
+    };
+    let policy = |r: &str| Policy {
+        version: 1,
+        bindings: vec![binding("roles/run.invoker"), binding(r)],
+        ..Policy::default()
+    };
+    let service = [
+        "projects/my-project/locations/us-central1/services/s",
+        "projects/my-project",
+        "folders/7",
+        "organizations/42",
+    ];
+    let cases: &[(&str, &[&str], Option<&str>)] = &[
+        ("projects/my-project/roles/deployer", &service, None),
+        ("organizations/42/roles/auditor", &service, None),
+        (
+            "projects/my-project/roles/deployer",
+            &["projects/my-project"],
+            None,
+        ),
+        (
+            "projects/other-project/roles/deployer",
+            &service,
+            Some(
+                "Role (projects/other-project/roles/deployer) does not exist in the resource's hierarchy.",
+            ),
+        ),
+        (
+            "organizations/43/roles/auditor",
+            &service,
+            Some(
+                "Role (organizations/43/roles/auditor) does not exist in the resource's hierarchy.",
+            ),
+        ),
+        // An organization's role is not usable on a project outside any organization.
+        (
+            "organizations/42/roles/auditor",
+            &["projects/my-project"],
+            Some(
+                "Role (organizations/42/roles/auditor) does not exist in the resource's hierarchy.",
+            ),
+        ),
+        // The owner is matched by whole segments, not by prefix.
+        (
+            "projects/my-project/roles/deployer",
+            &["projects/my-project-2"],
+            Some(
+                "Role (projects/my-project/roles/deployer) does not exist in the resource's hierarchy.",
+            ),
+        ),
+    ];
+    for (r, ancestry, want) in cases {
+        let got = policy(r).validate_custom_role_scope(ancestry);
+        assert_eq!(
+            got.err().map(|e| e.to_string()).as_deref(),
+            *want,
+            "{r} on {ancestry:?}"
+        );
+    }
+}
