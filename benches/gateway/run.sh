@@ -43,6 +43,7 @@ cat >"$WORK/backend.sh" <<'EOF'
 dir=$(mktemp -d /tmp/kumo-bench-backend.XXXXXX)
 cat >"$dir/nginx.conf" <<CONF
 worker_processes 1;
+master_process off;
 pid $dir/nginx.pid;
 error_log /dev/null crit;
 events { worker_connections 4096; }
@@ -63,6 +64,7 @@ chmod +x "$WORK/backend.sh"
 
 BACKEND_PORT=$(free_port)
 PORT=$BACKEND_PORT "$WORK/backend.sh" & PIDS+=($!)
+BACKEND_PID=$!
 wait_port "$BACKEND_PORT"
 
 # --- Kumo with the backend mapped to an image ------------------------------------------------
@@ -90,6 +92,7 @@ NGINX_PORT=$(free_port)
 mkdir -p "$WORK/nginx"
 cat >"$WORK/nginx/nginx.conf" <<EOF
 worker_processes 1;
+master_process off;
 pid $WORK/nginx/nginx.pid;
 error_log /dev/null crit;
 events { worker_connections 4096; }
@@ -105,6 +108,7 @@ http {
 }
 EOF
 nginx -c "$WORK/nginx/nginx.conf" -g 'daemon off;' & PIDS+=($!)
+NGINX_PID=$!
 wait_port "$NGINX_PORT"
 
 # --- HAProxy 2.6 with jwt_verify ----------------------------------------------------------------
@@ -136,6 +140,7 @@ backend be
     server s1 127.0.0.1:$BACKEND_PORT
 EOF
 haproxy -f "$WORK/haproxy.cfg" & PIDS+=($!)
+HAPROXY_PID=$!
 wait_port "$HAPROXY_PORT"
 
 # --- sanity: every path answers 200, refusals refuse ------------------------------------------
@@ -149,13 +154,19 @@ check() { local code; code=$(curl -s -o /dev/null -w '%{http_code}' "$@"); echo 
 [ "$(check -H "Authorization: Bearer ${TOKEN%.*}.AAAA" "http://127.0.0.1:$HAPROXY_PORT/")" = 401 ]
 
 # --- the runs --------------------------------------------------------------------------------
+# CPU seconds (user + system) a process has used so far: the proxy's cost per request does not
+# depend on what else the machine is doing, unlike requests/s.
+cpu_of() { awk '{print ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$1/stat"; }
 run() {
-    local name=$1; shift
+    local name=$1 pid=$2; shift 2
     wrk -t "$THREADS" -c "$CONNECTIONS" -d 2s "$@" >/dev/null 2>&1 || true   # warm-up (instances, pools, caches)
+    local before; before=$(cpu_of "$pid")
     wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --latency "$@" >"$WORK/$name.txt"
-    python3 - "$name" "$WORK/$name.txt" <<'PY'
+    local after; after=$(cpu_of "$pid")
+    python3 - "$name" "$WORK/$name.txt" "$before" "$after" <<'PY'
 import re, sys
 name, path = sys.argv[1], sys.argv[2]
+cpu = float(sys.argv[4]) - float(sys.argv[3])
 text = open(path).read()
 def ms(v):
     n, u = re.match(r"([\d.]+)(us|ms|s)", v).groups()
@@ -164,15 +175,16 @@ rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 p50 = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
 p99 = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
 non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-print(f"{name} {rps:.0f} {p50:.3f} {p99:.3f} {non2xx.group(1) if non2xx else 0}")
+total = int(re.search(r"(\d+) requests in", text).group(1))
+print(f"{name} {rps:.0f} {p50:.3f} {p99:.3f} {non2xx.group(1) if non2xx else 0} {cpu / total * 1e6:.1f}")
 PY
 }
 {
-    run a "http://127.0.0.1:$BACKEND_PORT/"
-    run b -H "Host: $PRIVATE_HOST" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$KUMO_PORT/"
-    run c -H "Host: $OPEN_HOST" "http://127.0.0.1:$KUMO_PORT/"
-    run d "http://127.0.0.1:$NGINX_PORT/"
-    run e -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$HAPROXY_PORT/"
+    run a "$BACKEND_PID" "http://127.0.0.1:$BACKEND_PORT/"
+    run b "$KUMO_PID" -H "Host: $PRIVATE_HOST" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$KUMO_PORT/"
+    run c "$KUMO_PID" -H "Host: $OPEN_HOST" "http://127.0.0.1:$KUMO_PORT/"
+    run d "$NGINX_PID" "http://127.0.0.1:$NGINX_PORT/"
+    run e "$HAPROXY_PID" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$HAPROXY_PORT/"
 } >"$WORK/results.txt"
 
 KUMO_RSS=$(awk '/VmRSS/ {print $2}' "/proc/$KUMO_PID/status")
@@ -180,8 +192,8 @@ python3 - "$WORK/results.txt" "$KUMO_RSS" <<'PY'
 import sys
 rows = {}
 for line in open(sys.argv[1]):
-    name, rps, p50, p99, bad = line.split()
-    rows[name] = (float(rps), float(p50), float(p99), int(bad))
+    name, rps, p50, p99, bad, cpu = line.split()
+    rows[name] = (float(rps), float(p50), float(p99), int(bad), float(cpu))
 labels = {
     "a": "(a) backend direct",
     "b": "(b) kumo, ID token + IAM",
@@ -189,12 +201,13 @@ labels = {
     "d": "(d) nginx proxy_pass",
     "e": "(e) haproxy jwt_verify",
 }
-print(f"{'path':32} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+print(f"{'path':32} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'proxy CPU µs/req':>17}")
 for k in "abcde":
-    rps, p50, p99, bad = rows[k]
-    print(f"{labels[k]:32} {rps:10.0f} {p50:8.3f} {p99:8.3f} {bad:8d}")
+    rps, p50, p99, bad, cpu = rows[k]
+    print(f"{labels[k]:32} {rps:10.0f} {p50:8.3f} {p99:8.3f} {bad:8d} {cpu:17.1f}")
 a, b, d, e = rows["a"], rows["b"], rows["d"], rows["e"]
 print(f"b/a throughput {b[0]/a[0]:.2f}   b/d {b[0]/d[0]:.2f} (target >= 0.9)   b/e {b[0]/e[0]:.2f} (target >= 1)")
+print(f"CPU per request (the proxy process alone; (a) is the backend's own): b/d {b[4]/d[4]:.2f}   b/e {b[4]/e[4]:.2f}   c/d {rows['c'][4]/d[4]:.2f}")
 print(f"p99 added by kumo over the backend: {b[2]-a[2]:.3f} ms (target < 1 ms)")
 print(f"kumo RSS after the runs: {int(sys.argv[2])/1024:.1f} MiB")
 PY

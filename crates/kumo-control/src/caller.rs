@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 
 /// An authenticated (or anonymous) caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Caller {
     /// No credentials.
     Anonymous,

@@ -91,6 +91,9 @@ pub enum InvocationDecision {
         route: Arc<ServiceRoute>,
         /// Who called (anonymous for public services and the disabled check).
         caller: Caller,
+        /// A user's CLI token (`aud` = the CLI client) was admitted: Cloud Run redacts such a
+        /// token's signature before the app sees it.
+        cli_user_token: bool,
     },
     /// 401.
     Unauthorized {
@@ -159,6 +162,18 @@ impl ServiceRoute {
         )
     }
 
+    /// Whether the ingress setting lets a request from `source` in (else: 404, before anything
+    /// else is looked at — IAP included).
+    pub fn admits(&self, source: Source) -> bool {
+        match self.ingress {
+            IngressTraffic::All | IngressTraffic::Unspecified => true,
+            IngressTraffic::InternalOnly | IngressTraffic::InternalLoadBalancer => {
+                source == Source::Internal
+            }
+            IngressTraffic::None => false,
+        }
+    }
+
     /// A revision by traffic percent; `roll` is uniform in 0..100.
     pub fn pick_revision(&self, roll: u32) -> Option<&str> {
         let mut acc = 0;
@@ -194,13 +209,13 @@ struct VerifiedToken {
 
 /// A cached routing fact: when it was read, and the route (`None`: no such service).
 type RouteEntry = (Instant, Option<Arc<ServiceRoute>>);
-/// Decisions of one IAM generation, keyed by (service, member).
-type Decisions = (u64, HashMap<(String, String), bool>);
+/// Decisions of one IAM generation, by service and then caller (looked up without allocating).
+type Decisions = (u64, HashMap<String, HashMap<Caller, bool>>);
 
 /// The data plane's caches.
 pub(crate) struct InvokeCaches {
     routes: Mutex<HashMap<String, RouteEntry>>,
-    tokens: Mutex<HashMap<Box<str>, VerifiedToken>>,
+    tokens: Mutex<HashMap<Box<str>, Arc<VerifiedToken>>>,
     decisions: Mutex<Decisions>,
     endpoints: tokio::sync::watch::Sender<u64>,
 }
@@ -389,20 +404,24 @@ impl Control {
         let Some(route) = self.service_route(request.service)? else {
             return Ok(InvocationDecision::NotFound);
         };
-        let admitted = match route.ingress {
-            IngressTraffic::All | IngressTraffic::Unspecified => true,
-            IngressTraffic::InternalOnly | IngressTraffic::InternalLoadBalancer => {
-                request.source == Source::Internal
-            }
-            IngressTraffic::None => false,
-        };
-        if !admitted {
+        self.invocation_decision_on(route, request)
+    }
+
+    /// [`Control::invocation_decision`] for a caller that already holds the service's route
+    /// (the gateway reads it once per request).
+    pub fn invocation_decision_on(
+        &self,
+        route: Arc<ServiceRoute>,
+        request: &InvocationRequest<'_>,
+    ) -> Result<InvocationDecision, Error> {
+        if !route.admits(request.source) {
             return Ok(InvocationDecision::NotFound);
         }
         if route.invoker_iam_disabled {
             return Ok(InvocationDecision::Allowed {
                 route,
                 caller: Caller::Anonymous,
+                cli_user_token: false,
             });
         }
         // Public through allUsers: Cloud Run does not look at the token at all then.
@@ -410,6 +429,7 @@ impl Control {
             return Ok(InvocationDecision::Allowed {
                 route,
                 caller: Caller::Anonymous,
+                cli_user_token: false,
             });
         }
         let Some(token) = request.token else {
@@ -420,8 +440,8 @@ impl Control {
                 explanation,
             });
         };
-        let caller = match self.verify_invocation_token(token, &route)? {
-            Ok(caller) => caller,
+        let (caller, cli_user_token) = match self.verify_invocation_token(token, &route)? {
+            Ok(verified) => verified,
             Err(reason) => {
                 let explanation =
                     (self.config().mode == Mode::Dev).then(|| token_explanation(&reason, &route));
@@ -433,7 +453,11 @@ impl Control {
             }
         };
         if self.invoke_allowed(&route, &caller)? {
-            Ok(InvocationDecision::Allowed { route, caller })
+            Ok(InvocationDecision::Allowed {
+                route,
+                caller,
+                cli_user_token,
+            })
         } else {
             let explanation = self.refusal_explanation(&route, &caller);
             Ok(InvocationDecision::Forbidden {
@@ -447,22 +471,23 @@ impl Control {
     /// `run.routes.invoke` for `caller`, cached per IAM generation.
     fn invoke_allowed(&self, route: &ServiceRoute, caller: &Caller) -> Result<bool, Error> {
         let generation = self.iam_generation();
-        let key = (
-            route.name.clone(),
-            caller.member().unwrap_or_else(|| "allUsers".to_owned()),
-        );
         if let Ok(cache) = self.invoke_caches().decisions.lock()
             && cache.0 == generation
-            && let Some(granted) = cache.1.get(&key)
+            && let Some(granted) = cache.1.get(&route.name).and_then(|d| d.get(caller))
         {
             return Ok(*granted);
         }
         let granted = self.has_permission(caller, INVOKE_PERMISSION, &route.resource())?;
         if let Ok(mut cache) = self.invoke_caches().decisions.lock() {
-            if cache.0 != generation || cache.1.len() >= DECISION_CACHE_MAX {
+            let size: usize = cache.1.values().map(HashMap::len).sum();
+            if cache.0 != generation || size >= DECISION_CACHE_MAX {
                 *cache = (generation, HashMap::new());
             }
-            cache.1.insert(key, granted);
+            cache
+                .1
+                .entry(route.name.clone())
+                .or_default()
+                .insert(caller.clone(), granted);
         }
         Ok(granted)
     }
@@ -490,12 +515,13 @@ impl Control {
         ))
     }
 
-    /// Verifies an ID token for `route` (cached by token until `exp`).
+    /// Verifies an ID token for `route` (cached by token until `exp`): the caller, and whether
+    /// it is a user's CLI token.
     fn verify_invocation_token(
         &self,
         token: &str,
         route: &ServiceRoute,
-    ) -> Result<Result<Caller, TokenRefusal>, Error> {
+    ) -> Result<Result<(Caller, bool), TokenRefusal>, Error> {
         let now = self.now().timestamp();
         let cached = self
             .invoke_caches()
@@ -507,7 +533,7 @@ impl Control {
             Some(v) if v.exp + LEEWAY > now => v,
             _ => {
                 let v = match self.verify_id_token_uncached(token, now)? {
-                    Ok(v) => v,
+                    Ok(v) => Arc::new(v),
                     Err(refusal) => return Ok(Err(refusal)),
                 };
                 if let Ok(mut cache) = self.invoke_caches().tokens.lock() {
@@ -517,7 +543,7 @@ impl Control {
                             cache.clear();
                         }
                     }
-                    cache.insert(token.into(), v.clone());
+                    cache.insert(token.into(), Arc::clone(&v));
                 }
                 v
             }
@@ -530,7 +556,7 @@ impl Control {
         let cli_user = matches!(verified.caller, Caller::User { .. })
             && verified.audiences.iter().any(|a| a == CLI_CLIENT_ID);
         if for_service || cli_user {
-            Ok(Ok(verified.caller))
+            Ok(Ok((verified.caller.clone(), cli_user)))
         } else {
             Ok(Err(TokenRefusal::WrongAudience))
         }

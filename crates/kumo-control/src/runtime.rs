@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, SecondsFormat, Utc};
+pub use kumo_store::EncodedLogEntry;
 use kumo_store::Store;
 use kumo_wire::run_v2::{Container, Revision, Service};
 use kumo_workload::{
@@ -176,7 +177,7 @@ pub struct Runtime {
     pools: Mutex<HashMap<String, Arc<RevisionPool>>>,
     /// Serialises pool creation so two first requests do not both build a pool.
     creating: tokio::sync::Mutex<()>,
-    logs: std::sync::mpsc::Sender<Value>,
+    logs: std::sync::mpsc::Sender<EncodedLogEntry>,
     store: Arc<dyn Store>,
     idle_timeout: RwLock<Duration>,
     invoke: crate::invoke::InvokeCaches,
@@ -210,7 +211,7 @@ fn builtin_images() -> ImageMap {
 impl Runtime {
     /// A runtime with the process driver that writes logs to `store`.
     pub(crate) fn new(store: Arc<dyn Store>) -> Runtime {
-        let (tx, rx) = std::sync::mpsc::channel::<Value>();
+        let (tx, rx) = std::sync::mpsc::channel::<EncodedLogEntry>();
         let writer_store = Arc::clone(&store);
         // SQLite writes block: a dedicated thread batches them off the async workers.
         let spawned = std::thread::Builder::new()
@@ -381,8 +382,9 @@ impl Runtime {
         })
     }
 
-    /// Queue one `LogEntry` for the batched writer (request logs of the gateway). Never blocks.
-    pub fn append_log(&self, entry: Value) {
+    /// Queue one encoded `LogEntry` (the gateway's request logs) for the batched writer. Never
+    /// blocks.
+    pub fn append_log(&self, entry: EncodedLogEntry) {
         if self.logs.send(entry).is_err() {
             tracing::warn!("log writer stopped; dropping a log entry");
         }
@@ -638,8 +640,13 @@ impl Runtime {
         tokio::spawn(async move {
             while let Some(line) = rx.recv().await {
                 let entry = log_entry(&project, &resource, &labels, &line);
-                if out.send(entry).is_err() {
-                    return;
+                match EncodedLogEntry::encode(&entry, Utc::now()) {
+                    Ok(encoded) => {
+                        if out.send(encoded).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "dropping a workload log line"),
                 }
             }
         });
@@ -688,7 +695,7 @@ impl kumo_workload::Runtime for Tracked {
 /// Writes entries in batches until every sender is gone. The writer polls instead of blocking
 /// on the channel: a blocked receiver costs every sender a futex wake-up, i.e. a system call per
 /// request on the gateway's hot path.
-fn log_writer(store: &dyn Store, rx: &std::sync::mpsc::Receiver<Value>) {
+fn log_writer(store: &dyn Store, rx: &std::sync::mpsc::Receiver<EncodedLogEntry>) {
     loop {
         std::thread::sleep(LOG_FLUSH);
         let mut batch = Vec::new();
@@ -717,8 +724,8 @@ fn log_writer(store: &dyn Store, rx: &std::sync::mpsc::Receiver<Value>) {
     }
 }
 
-fn write_batch(store: &dyn Store, batch: &[Value]) {
-    if let Err(e) = store.append_log(batch) {
+fn write_batch(store: &dyn Store, batch: &[EncodedLogEntry]) {
+    if let Err(e) = store.append_encoded_log(batch) {
         tracing::warn!(error = %e, count = batch.len(), "dropping log entries");
     }
 }

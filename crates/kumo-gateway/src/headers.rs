@@ -1,8 +1,6 @@
 //! What the front end does to headers (cloudrun-security-spec.md §2.3): which token counts, what
 //! is stripped, what is added, and the signature redaction.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Cloud Run's replacement for a redacted signature.
@@ -63,12 +61,19 @@ pub fn presented_token(headers: &HeaderMap) -> Presented {
     }
 }
 
+/// The token of `Bearer TOKEN`: one run of visible ASCII without commas (so never a list of
+/// tokens). One pass over bytes: this runs on every request.
 fn bearer(value: &HeaderValue) -> Option<&str> {
-    let text = value.to_str().ok()?;
-    let (scheme, token) = text.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains([' ', ',']))
-        .then_some(token)
+    let bytes = value.as_bytes();
+    let space = bytes.iter().position(|b| *b == b' ')?;
+    let (scheme, rest) = bytes.split_at(space);
+    let token = rest.trim_ascii();
+    let token_ok = !token.is_empty() && token.iter().all(|b| b.is_ascii_graphic() && *b != b',');
+    if !(scheme.eq_ignore_ascii_case(b"bearer") && token_ok) {
+        return None;
+    }
+    // Visible ASCII only, hence UTF-8.
+    std::str::from_utf8(token).ok()
 }
 
 /// `HEADER.PAYLOAD.SIGNATURE_REMOVED_BY_GOOGLE` for a JWT; `None` for anything else.
@@ -80,24 +85,6 @@ pub fn redact_jwt(token: &str) -> Option<String> {
         return None;
     };
     Some(format!("{h}.{p}.{SIGNATURE_REMOVED}"))
-}
-
-/// The unverified `aud` of a JWT (only called on tokens the gateway already verified).
-pub fn jwt_audience_is(token: &str, audience: &str) -> bool {
-    let Some(payload) = token.split('.').nth(1) else {
-        return false;
-    };
-    let Ok(bytes) = URL_SAFE_NO_PAD.decode(payload) else {
-        return false;
-    };
-    let Ok(claims) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
-        return false;
-    };
-    match &claims["aud"] {
-        serde_json::Value::String(a) => a == audience,
-        serde_json::Value::Array(list) => list.iter().any(|a| a.as_str() == Some(audience)),
-        _ => false,
-    }
 }
 
 /// Replace the bearer token of `name` by its redacted form.

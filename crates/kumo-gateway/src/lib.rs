@@ -31,9 +31,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use kumo_control::invoke::{
     InvocationDecision, InvocationRequest, ServiceRoute, Source, TokenHeader,
 };
-use kumo_control::runtime::Slot;
-use kumo_control::{Caller, Control, Error, Mode};
-use serde_json::{Value, json};
+use kumo_control::runtime::{EncodedLogEntry, Slot};
+use kumo_control::{Control, Error, Mode};
 
 pub use headers::{SIGNATURE_REMOVED, X_KUMO_EXPLANATION, X_SERVERLESS_AUTHORIZATION};
 
@@ -97,6 +96,12 @@ struct Upstream {
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
 }
 
+/// Who the invocation check let in.
+struct Admitted {
+    /// A user's CLI token: its signature is redacted before the app sees it.
+    cli_user_token: bool,
+}
+
 /// What routing found.
 struct Routed {
     service: String,
@@ -106,7 +111,7 @@ struct Routed {
 
 /// What the front end knows of the request for its request log.
 struct LogContext {
-    method: String,
+    method: http::Method,
     url: String,
     user_agent: Option<String>,
     referer: Option<String>,
@@ -153,6 +158,17 @@ fn html(status: StatusCode, page: String) -> Response<GatewayBody> {
         HeaderValue::from_static("text/html; charset=UTF-8"),
     );
     resp
+}
+
+fn internal_error() -> Response<GatewayBody> {
+    html(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        pages::server_error(
+            500,
+            "Internal Server Error",
+            "The server encountered an error.",
+        ),
+    )
 }
 
 fn with_explanation(
@@ -216,15 +232,24 @@ impl Gateway {
         // IAP reads Proxy-Authorization, a hop-by-hop header the stripping removes.
         let proxy_authorization = parts.headers.get(header::PROXY_AUTHORIZATION).cloned();
         headers::strip_inbound(&mut parts.headers, upgrade);
-        // Only services with IAP on pay for the IAP phase (it reads the store); the cached
-        // route says which. Forged IAP identity headers go everywhere.
-        let iap_enabled = self
-            .control()
-            .service_route(&routed.service)
-            .ok()
-            .flatten()
-            .is_some_and(|r| r.iap_enabled);
-        if iap_enabled {
+        // The service's routing facts, read once (cached in the control plane).
+        let route = match self.control().service_route(&routed.service) {
+            Ok(Some(route)) => route,
+            Ok(None) => return html(StatusCode::NOT_FOUND, pages::not_found(&routed.path)),
+            Err(e) => {
+                tracing::error!(error = %e, service = %routed.service, "service lookup failed");
+                return internal_error();
+            }
+        };
+        // Ingress first: a request it excludes gets Cloud Run's 404 before IAP or the invoker
+        // check look at it.
+        let source = self.source(&route, conn);
+        if !route.admits(source) {
+            return html(StatusCode::NOT_FOUND, pages::not_found(&routed.path));
+        }
+        // Only services with IAP on pay for the IAP phase (it reads the store). Forged IAP
+        // identity headers go everywhere.
+        if route.iap_enabled {
             match iap::iap_phase(
                 self.control(),
                 &routed.service,
@@ -237,7 +262,7 @@ impl Gateway {
                 }
                 iap::IapFlow::Respond { response, log_text } => {
                     let resp = response.map(full_body);
-                    self.record_refusal(&routed, &log, resp.status(), log_text.as_deref());
+                    self.record_refusal(&routed, &route, &log, resp.status(), log_text.as_deref());
                     return resp;
                 }
             }
@@ -245,11 +270,11 @@ impl Gateway {
             iap::strip_identity_headers(&mut parts.headers);
         }
         let presented = headers::presented_token(&parts.headers);
-        let (route, caller) = match self.authorize(&routed, &presented, conn) {
-            Flow::Continue(ok) => ok,
+        let admitted = match self.authorize(&routed, &route, &presented, source) {
+            Flow::Continue(admitted) => admitted,
             Flow::Respond(resp) => {
                 if resp.status() != StatusCode::NOT_FOUND {
-                    self.record_refusal(&routed, &log, resp.status(), None);
+                    self.record_refusal(&routed, &route, &log, resp.status(), None);
                 }
                 return resp;
             }
@@ -261,7 +286,7 @@ impl Gateway {
             client_upgrade,
         };
         let (resp, revision) = self
-            .forward(request, &routed, &route, &caller, &presented, &log, conn)
+            .forward(request, &routed, &route, &admitted, &presented, &log, conn)
             .await;
         self.record(&route, revision.as_deref(), &log, resp.status(), None);
         resp
@@ -271,17 +296,16 @@ impl Gateway {
     fn record_refusal(
         &self,
         routed: &Routed,
+        route: &ServiceRoute,
         log: &LogContext,
         status: StatusCode,
         text: Option<&str>,
     ) {
-        if let Some(route) = self.control().service_route(&routed.service).ok().flatten() {
-            let revision = match &routed.tag {
-                Some(tag) => route.tagged_revision(tag),
-                None => route.pick_revision(rand::random::<u32>() % 100),
-            };
-            self.record(&route, revision, log, status, text);
-        }
+        let revision = match &routed.tag {
+            Some(tag) => route.tagged_revision(tag),
+            None => route.pick_revision(rand::random::<u32>() % 100),
+        };
+        self.record(route, revision, log, status, text);
     }
 
     /// Route: which service (and tag) the request is for; 404 when none.
@@ -333,9 +357,10 @@ impl Gateway {
     fn authorize(
         &self,
         routed: &Routed,
+        route: &Arc<ServiceRoute>,
         presented: &headers::Presented,
-        conn: Conn,
-    ) -> Flow<(Arc<ServiceRoute>, Caller)> {
+        source: Source,
+    ) -> Flow<Admitted> {
         let (token, via_header) = match presented {
             headers::Presented::None => (None, TokenHeader::Authorization),
             headers::Presented::Token {
@@ -347,30 +372,27 @@ impl Gateway {
                 (Some("malformed, not a bearer JWT"), via(*x_serverless))
             }
         };
-        let source = self.source(&routed.service, conn);
         let request = InvocationRequest {
             service: &routed.service,
             token,
             via_header,
             source,
         };
-        let decision = match self.control().invocation_decision(&request) {
+        let decision = match self
+            .control()
+            .invocation_decision_on(Arc::clone(route), &request)
+        {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(error = %e, service = %routed.service, "invocation decision failed");
-                return Flow::Respond(html(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    pages::server_error(
-                        500,
-                        "Internal Server Error",
-                        "The server encountered an error.",
-                    ),
-                ));
+                return Flow::Respond(internal_error());
             }
         };
         let dev = self.control().config().mode == Mode::Dev;
         match decision {
-            InvocationDecision::Allowed { route, caller } => Flow::Continue((route, caller)),
+            InvocationDecision::Allowed { cli_user_token, .. } => {
+                Flow::Continue(Admitted { cli_user_token })
+            }
             InvocationDecision::NotFound => {
                 Flow::Respond(html(StatusCode::NOT_FOUND, pages::not_found(&routed.path)))
             }
@@ -398,14 +420,8 @@ impl Gateway {
 
     /// Internal only matters for services that restrict ingress; the /proc walk is skipped
     /// otherwise.
-    fn source(&self, service: &str, conn: Conn) -> Source {
-        let restricted = self
-            .control()
-            .service_route(service)
-            .ok()
-            .flatten()
-            .is_some_and(|r| r.ingress_restricted());
-        match (restricted, conn.peer, conn.local) {
+    fn source(&self, route: &ServiceRoute, conn: Conn) -> Source {
+        match (route.ingress_restricted(), conn.peer, conn.local) {
             (true, Some(peer), Some(local)) => {
                 let groups = self.control().runtime().workload_process_groups();
                 if peer::is_workload(peer, local, &groups) {
@@ -428,7 +444,7 @@ impl Gateway {
         request: Upstream,
         routed: &Routed,
         route: &ServiceRoute,
-        caller: &Caller,
+        admitted: &Admitted,
         presented: &headers::Presented,
         log: &LogContext,
         conn: Conn,
@@ -495,14 +511,14 @@ impl Gateway {
         ) {
             headers::redact_header(&mut parts.headers, X_SERVERLESS_AUTHORIZATION);
         }
-        if let (
-            headers::Presented::Token {
-                token,
-                x_serverless: false,
-            },
-            Caller::User { .. },
-        ) = (presented, caller)
-            && headers::jwt_audience_is(token, kumo_control::invoke::CLI_CLIENT_ID)
+        if admitted.cli_user_token
+            && matches!(
+                presented,
+                headers::Presented::Token {
+                    x_serverless: false,
+                    ..
+                }
+            )
         {
             headers::redact_header(&mut parts.headers, header::AUTHORIZATION.as_str());
         }
@@ -588,8 +604,9 @@ impl Gateway {
             StatusCode::UNAUTHORIZED => Some(LOG_401),
             _ => None,
         });
-        let entry = request_log_entry(route, revision, log, status, text);
-        self.control().runtime().append_log(entry);
+        if let Some(entry) = request_log_entry(route, revision, log, status, text) {
+            self.control().runtime().append_log(entry);
+        }
     }
 
     /// Listen on every service's own port until `shutdown` turns true, following service
@@ -772,7 +789,7 @@ fn log_context(req: &Request<GatewayBody>, conn: Conn) -> LogContext {
     let host = request_host(req).unwrap_or("localhost");
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
     LogContext {
-        method: req.method().to_string(),
+        method: req.method().clone(),
         url: format!("http://{host}{path}"),
         user_agent: header(header::USER_AGENT),
         referer: header(header::REFERER),
@@ -789,67 +806,135 @@ fn log_context(req: &Request<GatewayBody>, conn: Conn) -> LogContext {
     }
 }
 
+/// Cloud Run's request log entry (spec §2.7), serialized straight from borrowed fields: no JSON
+/// tree is built per request, and the writer thread stores the text as it is.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestLogJson<'a> {
+    http_request: HttpRequestJson<'a>,
+    insert_id: &'a str,
+    log_name: &'a str,
+    resource: ResourceJson<'a>,
+    severity: &'static str,
+    timestamp: &'a str,
+    receive_timestamp: &'a str,
+    trace: &'a str,
+    span_id: &'a str,
+    trace_sampled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text_payload: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HttpRequestJson<'a> {
+    request_method: &'a str,
+    request_url: &'a str,
+    status: u16,
+    latency: &'a str,
+    protocol: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_agent: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    referer: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remote_ip: Option<&'a str>,
+    /// int64 fields are strings in JSON.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_size: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct ResourceJson<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    labels: RevisionLabels<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct RevisionLabels<'a> {
+    configuration_name: &'a str,
+    location: &'a str,
+    project_id: &'a str,
+    revision_name: &'a str,
+    service_name: &'a str,
+}
+
 fn request_log_entry(
     route: &ServiceRoute,
     revision: Option<&str>,
     log: &LogContext,
     status: StatusCode,
     text: Option<&str>,
-) -> Value {
-    let latency = log.started.elapsed().as_secs_f64();
-    let severity = match status.as_u16() {
-        500.. => "ERROR",
-        400.. => "WARNING",
-        _ => "INFO",
+) -> Option<EncodedLogEntry> {
+    let latency = format!("{:.9}s", log.started.elapsed().as_secs_f64());
+    let (severity, severity_number) = match status.as_u16() {
+        500.. => ("ERROR", 500),
+        400.. => ("WARNING", 400),
+        _ => ("INFO", 200),
     };
-    let timestamp = kumo_control::runtime::timestamp(log.received);
-    let mut http_request = json!({
-        "requestMethod": log.method,
-        "requestUrl": log.url,
-        "status": status.as_u16(),
-        "latency": format!("{latency:.9}s"),
-        "protocol": log.protocol,
-    });
-    if let Some(ua) = &log.user_agent {
-        http_request["userAgent"] = json!(ua);
-    }
-    if let Some(r) = &log.referer {
-        http_request["referer"] = json!(r);
-    }
-    if let Some(ip) = &log.remote_ip {
-        http_request["remoteIp"] = json!(ip);
-    }
-    if let Some(size) = log.request_size {
-        http_request["requestSize"] = json!(size.to_string());
-    }
-    let revision_id = revision
+    let revision_name = revision
         .and_then(|r| r.rsplit('/').next())
         .unwrap_or_default();
-    let mut entry = json!({
-        "httpRequest": http_request,
-        "insertId": format!("{:016x}", rand::random::<u64>()),
-        "logName": format!("projects/{}/logs/run.googleapis.com%2Frequests", route.project_id),
-        "resource": {
-            "type": "cloud_run_revision",
-            "labels": {
-                "configuration_name": route.service,
-                "location": route.location,
-                "project_id": route.project_id,
-                "revision_name": revision_id,
-                "service_name": route.service,
-            }
+    let log_name = format!(
+        "projects/{}/logs/run.googleapis.com%2Frequests",
+        route.project_id
+    );
+    let request_size = log.request_size.map(|size| size.to_string());
+    let entry = RequestLogJson {
+        http_request: HttpRequestJson {
+            request_method: log.method.as_str(),
+            request_url: &log.url,
+            status: status.as_u16(),
+            latency: &latency,
+            protocol: log.protocol,
+            user_agent: log.user_agent.as_deref(),
+            referer: log.referer.as_deref(),
+            remote_ip: log.remote_ip.as_deref(),
+            request_size: request_size.as_deref(),
         },
-        "severity": severity,
-        "timestamp": timestamp,
-        "receiveTimestamp": kumo_control::runtime::timestamp(SystemTime::now()),
-        "trace": format!("projects/{}/traces/{}", route.project_id, log.trace.trace_id),
-        "spanId": format!("{:016x}", log.trace.span_id),
-        "traceSampled": log.trace.sampled,
-    });
-    if let Some(text) = text {
-        entry["textPayload"] = json!(text);
-    }
-    entry
+        insert_id: &format!("{:016x}", rand::random::<u64>()),
+        log_name: &log_name,
+        resource: ResourceJson {
+            kind: "cloud_run_revision",
+            labels: RevisionLabels {
+                configuration_name: &route.service,
+                location: &route.location,
+                project_id: &route.project_id,
+                revision_name,
+                service_name: &route.service,
+            },
+        },
+        severity,
+        timestamp: &kumo_control::runtime::timestamp(log.received),
+        receive_timestamp: &kumo_control::runtime::timestamp(SystemTime::now()),
+        trace: &format!(
+            "projects/{}/traces/{}",
+            route.project_id, log.trace.trace_id
+        ),
+        span_id: &format!("{:016x}", log.trace.span_id),
+        trace_sampled: log.trace.sampled,
+        text_payload: text,
+    };
+    let json = match serde_json::to_string(&entry) {
+        Ok(json) => json,
+        Err(e) => {
+            tracing::warn!(error = %e, "request log entry");
+            return None;
+        }
+    };
+    let timestamp_nanos = log
+        .received
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_nanos()).ok())?;
+    Some(EncodedLogEntry {
+        timestamp_nanos,
+        log_name,
+        resource_type: Some("cloud_run_revision".to_owned()),
+        severity: severity_number,
+        json,
+    })
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 #![expect(clippy::expect_used, reason = "a failing step is a failed test")]
 
 use crate::{
-    Deleted, ListQuery, LogOrder, LogQuery, ParentFilter, Record, Store, StoreError, Write,
+    Deleted, EncodedLogEntry, ListQuery, LogOrder, LogQuery, ParentFilter, Record, Store,
+    StoreError, Write,
 };
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -34,6 +35,7 @@ pub fn conformance_suite(make: &dyn Fn() -> Box<dyn Store>) {
         ("log_order_and_paging", log_order_and_paging),
         ("log_prefilters", log_prefilters),
         ("log_validation", log_validation),
+        ("encoded_log_entries", encoded_log_entries),
     ];
     for (name, case) in cases {
         eprintln!("conformance: {name}");
@@ -1012,6 +1014,63 @@ fn log_validation(store: &dyn Store) {
             .is_some_and(|t| DateTime::parse_from_rfc3339(t).is_ok())
     );
     store.append_log(&[]).expect("empty append");
+}
+
+/// Entries encoded by their producer are stored and found like any other, in one order with
+/// entries appended as JSON objects.
+fn encoded_log_entries(store: &dyn Store) {
+    let now = Utc::now();
+    let first = EncodedLogEntry::encode(
+        &json!({"timestamp": "2024-01-01T00:00:01Z", "logName": "projects/p/logs/requests",
+                "severity": "WARNING", "resource": {"type": "cloud_run_revision"}, "insertId": "a"}),
+        now,
+    )
+    .expect("encode");
+    assert_eq!(first.severity, 400);
+    assert_eq!(first.resource_type.as_deref(), Some("cloud_run_revision"));
+    assert_eq!(first.timestamp_nanos, 1_704_067_201_000_000_000);
+    let second = EncodedLogEntry {
+        timestamp_nanos: 1_704_067_202_000_000_000,
+        log_name: "projects/p/logs/requests".into(),
+        resource_type: None,
+        severity: 200,
+        json: r#"{"timestamp":"2024-01-01T00:00:02Z","logName":"projects/p/logs/requests","severity":"INFO","insertId":"b"}"#.into(),
+    };
+    store
+        .append_encoded_log(&[second, first])
+        .expect("append encoded");
+    store
+        .append_log(&[log_entry(
+            "2024-01-01T00:00:03Z",
+            "projects/p/logs/requests",
+            "ERROR",
+        )])
+        .expect("append");
+    store.append_encoded_log(&[]).expect("empty append");
+    let page = store
+        .query_log(&LogQuery::default(), &mut |_| true)
+        .expect("query");
+    let ids: Vec<&str> = page
+        .entries
+        .iter()
+        .map(|e| e["insertId"].as_str().unwrap_or("-"))
+        .collect();
+    assert_eq!(ids, ["a", "b", "-"], "oldest first by timestamp");
+    let warnings = store
+        .query_log(
+            &LogQuery {
+                min_severity: Some(400),
+                ..LogQuery::default()
+            },
+            &mut |_| true,
+        )
+        .expect("query");
+    assert_eq!(warnings.entries.len(), 2);
+    // A non-object is refused before anything is encoded.
+    assert!(matches!(
+        EncodedLogEntry::encode(&json!("text"), now),
+        Err(StoreError::InvalidArgument(_))
+    ));
 }
 
 fn check_preconditions(store: &dyn Store) {

@@ -16,7 +16,7 @@ mod sqlite;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;
 pub use model::{
-    Deleted, ListQuery, LogOrder, LogPage, LogQuery, Page, ParentFilter, Record, Write,
+    Deleted, EncodedLogEntry, ListQuery, LogOrder, LogPage, LogQuery, Page, ParentFilter, Record, Write,
 };
 pub use sqlite::SqliteStore;
 
@@ -80,6 +80,11 @@ pub trait Store: Send + Sync + 'static {
     /// clock's time written into it. A non-object entry or an unparseable timestamp or
     /// severity is `InvalidArgument` and nothing is appended.
     fn append_log(&self, entries: &[Value]) -> Result<(), StoreError>;
+
+    /// Appends entries their producer already encoded, atomically. The store trusts the
+    /// columns to describe the JSON (producers are Kumo's own code; outside input goes
+    /// through [`Store::append_log`] or [`EncodedLogEntry::encode`]).
+    fn append_encoded_log(&self, entries: &[EncodedLogEntry]) -> Result<(), StoreError>;
 
     /// Streams stored log entries matching the prefilter in `query`'s order to `include`,
     /// which decides (e.g. by evaluating a Logging filter) whether each one is returned.

@@ -2,7 +2,9 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::StoreError;
 use serde_json::Value;
 
 /// One stored document and its bookkeeping.
@@ -259,5 +261,82 @@ pub(crate) fn severity_number(v: &Value) -> Option<i32> {
             _ => return None,
         }),
         _ => None,
+    }
+}
+
+/// A log entry encoded once by whoever produced it: its JSON text and the columns the store
+/// indexes. The gateway's request logs come this way, so that no JSON tree is built and walked
+/// again per request; [`EncodedLogEntry::encode`] makes one from a `LogEntry` object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedLogEntry {
+    /// `timestamp`, in nanoseconds since the Unix epoch (the same instant as the JSON's).
+    pub timestamp_nanos: i64,
+    /// `logName`.
+    pub log_name: String,
+    /// `resource.type`, when there is one.
+    pub resource_type: Option<String>,
+    /// `severity` as Cloud Logging's number (0 DEFAULT … 800 EMERGENCY).
+    pub severity: i32,
+    /// The whole entry: a JSON object, `timestamp` included.
+    pub json: String,
+}
+
+impl EncodedLogEntry {
+    /// Encodes a `LogEntry` object as [`crate::Store::append_log`] describes it; an entry without
+    /// `timestamp` is stamped with `now`.
+    pub fn encode(entry: &Value, now: DateTime<Utc>) -> Result<EncodedLogEntry, StoreError> {
+        let Value::Object(map) = entry else {
+            return Err(StoreError::InvalidArgument(
+                "a log entry must be a JSON object".to_owned(),
+            ));
+        };
+        // Only an entry without a timestamp is copied (to add one).
+        let mut stamped = None;
+        let ts = match map.get("timestamp") {
+            None | Some(Value::Null) => {
+                let mut copy = map.clone();
+                copy.insert(
+                    "timestamp".to_owned(),
+                    Value::String(now.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+                );
+                stamped = Some(Value::Object(copy));
+                now
+            }
+            Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
+                .map_err(|e| {
+                    StoreError::InvalidArgument(format!("log entry timestamp {s:?}: {e}"))
+                })?
+                .with_timezone(&Utc),
+            Some(other) => {
+                return Err(StoreError::InvalidArgument(format!(
+                    "log entry timestamp {other} is not a string"
+                )));
+            }
+        };
+        let severity = match map.get("severity") {
+            None | Some(Value::Null) => 0,
+            Some(v) => severity_number(v).ok_or_else(|| {
+                StoreError::InvalidArgument(format!("log entry severity {v} is not a LogSeverity"))
+            })?,
+        };
+        Ok(EncodedLogEntry {
+            timestamp_nanos: ts.timestamp_nanos_opt().ok_or_else(|| {
+                StoreError::InvalidArgument(format!(
+                    "timestamp {ts} is outside the supported range"
+                ))
+            })?,
+            log_name: map
+                .get("logName")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            resource_type: map
+                .get("resource")
+                .and_then(|r| r.get("type"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            severity,
+            json: stamped.as_ref().unwrap_or(entry).to_string(),
+        })
     }
 }

@@ -1,13 +1,12 @@
 //! The embedded SQLite backend.
 
-use crate::model::severity_number;
 use crate::{
-    Clock, Deleted, ListQuery, LogOrder, LogPage, LogQuery, Page, ParentFilter, Record, Store,
-    StoreError, SystemClock, Write,
+    Clock, Deleted, EncodedLogEntry, ListQuery, LogOrder, LogPage, LogQuery, Page, ParentFilter,
+    Record, Store, StoreError, SystemClock, Write,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params, params_from_iter,
@@ -491,64 +490,6 @@ fn decode_log_token(token: &str) -> Result<(i64, i64), StoreError> {
     ))
 }
 
-/// The indexed columns of one log entry.
-struct LogRow {
-    ts: i64,
-    log_name: String,
-    resource_type: Option<String>,
-    severity: i32,
-    entry: String,
-}
-
-fn log_row(entry: &Value, now: DateTime<Utc>) -> Result<LogRow, StoreError> {
-    let Value::Object(map) = entry else {
-        return Err(StoreError::InvalidArgument(
-            "a log entry must be a JSON object".to_owned(),
-        ));
-    };
-    let mut map = map.clone();
-    let ts = match map.get("timestamp") {
-        None | Some(Value::Null) => {
-            map.insert(
-                "timestamp".to_owned(),
-                Value::String(now.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
-            );
-            now
-        }
-        Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
-            .map_err(|e| StoreError::InvalidArgument(format!("log entry timestamp {s:?}: {e}")))?
-            .with_timezone(&Utc),
-        Some(other) => {
-            return Err(StoreError::InvalidArgument(format!(
-                "log entry timestamp {other} is not a string"
-            )));
-        }
-    };
-    let severity = match map.get("severity") {
-        None | Some(Value::Null) => 0,
-        Some(v) => severity_number(v).ok_or_else(|| {
-            StoreError::InvalidArgument(format!("log entry severity {v} is not a LogSeverity"))
-        })?,
-    };
-    let log_name = map
-        .get("logName")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let resource_type = map
-        .get("resource")
-        .and_then(|r| r.get("type"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    Ok(LogRow {
-        ts: to_nanos(ts)?,
-        log_name,
-        resource_type,
-        severity,
-        entry: Value::Object(map).to_string(),
-    })
-}
-
 /// `substr(column, 1, length(?)) = ?`: a prefix test with no LIKE-escaping pitfalls.
 fn prefix_condition(column: &str, prefix: &str, params: &mut Vec<SqlValue>) -> String {
     params.push(SqlValue::Text(prefix.to_owned()));
@@ -656,23 +597,30 @@ impl Store for SqliteStore {
 
     fn append_log(&self, entries: &[Value]) -> Result<(), StoreError> {
         let now = self.clock.now();
-        let rows = entries
+        let encoded = entries
             .iter()
-            .map(|e| log_row(e, now))
+            .map(|e| EncodedLogEntry::encode(e, now))
             .collect::<Result<Vec<_>, _>>()?;
+        self.append_encoded_log(&encoded)
+    }
+
+    fn append_encoded_log(&self, entries: &[EncodedLogEntry]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO log_entries (ts, log_name, resource_type, severity, entry) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
-            for r in &rows {
+            for e in entries {
                 stmt.execute(params![
-                    r.ts,
-                    r.log_name,
-                    r.resource_type,
-                    r.severity,
-                    r.entry
+                    e.timestamp_nanos,
+                    e.log_name,
+                    e.resource_type,
+                    e.severity,
+                    e.json
                 ])?;
             }
         }

@@ -165,36 +165,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let gateway = kumo_gateway::Gateway::new(control.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let service_ports = tokio::spawn(gateway.clone().serve_service_ports(stop_rx));
-    // `*.run.localhost` hosts go to the data plane before any API route is matched.
-    let front = gateway.clone();
     // The console (issue 6): a client of the API above, on the same port.
     let console = kumo_console::router(format!("http://{local}"));
-    let app = axum::Router::new()
-        .merge(console)
-        .fallback_service(api)
-        .layer(axum::middleware::from_fn(
-            move |axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
-                  request: axum::extract::Request,
-                  next: axum::middleware::Next| {
-                let gateway = front.clone();
-                async move {
-                    if kumo_gateway::request_host(&request)
-                        .is_some_and(kumo_gateway::is_gateway_host)
-                    {
-                        let conn = kumo_gateway::Conn {
-                            peer: Some(peer),
-                            local: Some(local),
-                        };
-                        gateway
-                            .handle(request, &kumo_gateway::Entry::Host, conn)
-                            .await
-                            .map(axum::body::Body::new)
-                    } else {
-                        next.run(request).await
-                    }
-                }
-            },
-        ));
+    let app = axum::Router::new().merge(console).fallback_service(api);
     tracing::info!("kumo listening on http://{local}");
     if settings.demo {
         // The demo deploys through the control plane, whose runtime needs the listeners above.
@@ -208,18 +181,86 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         });
     }
     eprintln!("Kumo is ready on http://{local}");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    serve_front_door(listener, gateway, app, local).await;
     let _ = stop_tx.send(true);
     let _ = service_ports.await;
     // Instances never outlive Kumo: SIGTERM, then SIGKILL after the grace period.
     control.runtime().shutdown().await;
     Ok(())
 }
+
+/// Kumo's main port. `*.run.localhost` hosts go straight to the data plane, before (and without)
+/// the API router: the gateway's hot path pays for no routing layer it does not use. Everything
+/// else is the console and the API. Stops accepting on Ctrl-C and lets open requests finish
+/// (for at most [`GRACE`]).
+async fn serve_front_door(
+    listener: tokio::net::TcpListener,
+    gateway: kumo_gateway::Gateway,
+    app: axum::Router,
+    local: SocketAddr,
+) {
+    use tower::ServiceExt as _;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::debug!(%error, "accept");
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let gateway = gateway.clone();
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
+                let gateway = gateway.clone();
+                let app = app.clone();
+                async move {
+                    if kumo_gateway::request_host(&request)
+                        .is_some_and(kumo_gateway::is_gateway_host)
+                    {
+                        let conn = kumo_gateway::Conn {
+                            peer: Some(peer),
+                            local: Some(local),
+                        };
+                        let response = gateway
+                            .handle(request, &kumo_gateway::Entry::Host, conn)
+                            .await;
+                        Ok::<_, std::convert::Infallible>(response.map(axum::body::Body::new))
+                    } else {
+                        request
+                            .extensions_mut()
+                            .insert(axum::extract::ConnectInfo(peer));
+                        app.oneshot(request.map(axum::body::Body::new)).await
+                    }
+                }
+            });
+        let connection =
+            hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service)
+                .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(GRACE) => tracing::info!("open connections cut after the grace period"),
+    }
+}
+
+/// How long open requests may run on after Ctrl-C.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;

@@ -33,12 +33,20 @@ fn free_port() -> u16 {
 }
 
 fn start() -> Server {
+    start_with_images(None)
+}
+
+/// `kumo up` on a fresh data dir that holds `images` as its `images.json` when given.
+fn start_with_images(images: Option<&str>) -> Server {
     let dir = std::env::temp_dir().join(format!(
         "kumo-dataplane-{}-{}",
         std::process::id(),
         free_port()
     ));
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    if let Some(images) = images {
+        std::fs::write(dir.join("data/images.json"), images).unwrap();
+    }
     let port = free_port();
     let child = Command::new(KUMO)
         .args(["up", "--data-dir"])
@@ -236,4 +244,115 @@ fn curl_against_a_private_hello_service_then_ctrl_c() {
     for pid in instances {
         assert!(!alive(pid), "instance {pid} outlived kumo");
     }
+}
+
+/// One HTTP/2 request with prior knowledge (h2c) to the main port, for `host`; returns the status.
+fn get_h2c(server: &Server, host: &str) -> u16 {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+            .await
+            .unwrap();
+        let (mut sender, connection) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(connection);
+        let request = http::Request::get(format!("http://{host}/"))
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap();
+        let response = tokio::time::timeout(Duration::from_secs(30), sender.send_request(request))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(response.version(), http::Version::HTTP_2);
+        response.status().as_u16()
+    })
+}
+
+/// A Knative service whose container port is named `h2c`, public (invoker check off).
+fn h2c_service_yaml(name: &str, image: &str) -> String {
+    format!(
+        "apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: {name}
+  annotations:
+    run.googleapis.com/invoker-iam-disabled: 'true'
+spec:
+  template:
+    spec:
+      containers:
+      - image: {image}
+        ports:
+        - name: h2c
+          containerPort: 8080
+"
+    )
+}
+
+/// Cloud Run's `--use-http2`: with the container port named `h2c` the front end speaks HTTP/2
+/// cleartext to the instance. The hello sample speaks both protocols and answers; a server that
+/// only speaks HTTP/1 cannot, which shows that HTTP/2 — not a silent HTTP/1 fallback — went
+/// upstream. HTTP/2 clients are served on the main port either way.
+#[test]
+fn h2c_ports_get_http2_upstream() {
+    let server = start_with_images(Some(
+        r#"{"images": {"example.local/http1-only": {"entrypoint": ["sh", "-c", "exec python3 -m http.server \"$PORT\" --bind 127.0.0.1"]}}}"#,
+    ));
+    cli(
+        &server,
+        &["auth", "login", "--account", "admin@example.com"],
+    );
+    cli(&server, &["projects", "create", "h2c-proj"]);
+    cli(&server, &["config", "set", "project", "h2c-proj"]);
+    for (name, image) in [
+        ("hello", "us-docker.pkg.dev/cloudrun/container/hello"),
+        ("http1", "example.local/http1-only"),
+    ] {
+        let file = server.dir.join(format!("{name}.yaml"));
+        std::fs::write(&file, h2c_service_yaml(name, image)).unwrap();
+        cli(
+            &server,
+            &[
+                "run",
+                "services",
+                "replace",
+                file.to_str().unwrap(),
+                "--region",
+                "us-central1",
+            ],
+        );
+    }
+    let described = cli(
+        &server,
+        &[
+            "run",
+            "services",
+            "describe",
+            "hello",
+            "--region",
+            "us-central1",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(described.contains("h2c"), "{described}");
+    let hello = run_localhost_host(&described);
+    assert_eq!(get_h2c(&server, &hello), 200);
+    // HTTP/1.1 clients reach the same h2c service.
+    let (status, _, body) = get(&server, &hello, None);
+    assert_eq!(status, 200, "{body}");
+
+    let http1 = hello.replacen("hello-", "http1-", 1);
+    let (status, _, body) = get(&server, &http1, None);
+    assert_eq!(
+        status, 503,
+        "an HTTP/1-only server cannot answer HTTP/2: {body}"
+    );
 }
