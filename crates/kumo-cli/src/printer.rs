@@ -294,11 +294,69 @@ fn header(v: &Value, kind: &str) -> String {
     )
 }
 
+/// `FormatReadyMessage`: the Ready condition's message after the status symbol, filled to 100
+/// columns by [`fill`].
 fn ready_message(v: &Value, kind: &str) -> String {
     match ready_condition(v).and_then(|c| c["message"].as_str()) {
-        Some(m) if !m.is_empty() => format!("{} {m}", ready_symbol(v, kind)),
+        Some(m) if !m.is_empty() => fill(&format!("{} {m}", ready_symbol(v, kind)), 100),
         _ => String::new(),
     }
+}
+
+/// Python's `textwrap.fill` with its defaults: whitespace becomes spaces (runs kept), lines
+/// break between chunks, whitespace at line edges is dropped, and a word longer than the width
+/// is cut to fill the line. UNCONFIRMED: textwrap also breaks after hyphens between letters
+/// (`break_on_hyphens`); words stay whole at hyphens here.
+fn fill(text: &str, width: usize) -> String {
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .collect();
+    let mut chunks: Vec<String> = Vec::new();
+    for c in text.chars() {
+        match chunks.last_mut() {
+            Some(last) if last.starts_with(' ') == (c == ' ') => last.push(c),
+            _ => chunks.push(c.to_string()),
+        }
+    }
+    chunks.reverse();
+    let is_space = |c: &String| c.starts_with(' ');
+    let len = |c: &String| c.chars().count();
+    let mut lines: Vec<String> = Vec::new();
+    while !chunks.is_empty() {
+        if !lines.is_empty() && chunks.last().is_some_and(is_space) {
+            chunks.pop();
+        }
+        let mut line: Vec<String> = Vec::new();
+        let mut used = 0;
+        while let Some(c) = chunks.pop() {
+            if used + len(&c) <= width {
+                used += len(&c);
+                line.push(c);
+            } else {
+                chunks.push(c);
+                break;
+            }
+        }
+        if let Some(long) = chunks.pop() {
+            if len(&long) > width {
+                let room = width.saturating_sub(used).max(1);
+                let head: String = long.chars().take(room).collect();
+                let tail: String = long.chars().skip(room).collect();
+                line.push(head);
+                chunks.push(tail);
+            } else {
+                chunks.push(long);
+            }
+        }
+        if line.last().is_some_and(is_space) {
+            line.pop();
+        }
+        if !line.is_empty() {
+            lines.push(line.concat());
+        }
+    }
+    lines.join("\n")
 }
 
 fn probe(p: &Value, probe_type: &str) -> Cell {
@@ -835,4 +893,25 @@ pub fn job(v: &Value) -> String {
         lines.push(Item::Text(ready));
     }
     render(&Marker::Lines(lines))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fill;
+
+    #[test]
+    fn fill_wraps_like_textwrap() {
+        // Expected values are Python 3's textwrap.fill(text, width).
+        let cases = [
+            ("a b  c", 100, "a b  c"),
+            ("aaa bbb ccc", 7, "aaa bbb\nccc"),
+            ("aaaaaaaaaa b", 4, "aaaa\naaaa\naa b"),
+            ("x aaaaaaaaaa", 4, "x aa\naaaa\naaaa"),
+            ("one two\tthree", 9, "one two\nthree"),
+            ("", 10, ""),
+        ];
+        for (text, width, expected) in cases {
+            assert_eq!(fill(text, width), expected, "{text:?} at {width}");
+        }
+    }
 }
