@@ -24,6 +24,7 @@ const project = 'demo-project';
 const region = 'us-central1';
 const jobPath = `/v2/projects/${project}/locations/${region}/jobs/sample`;
 const SAMPLE_JOB = 'us-docker.pkg.dev/cloudrun/container/job';
+const SLOW_JOB = `${region}-docker.pkg.dev/${project}/docker-repo/slow`;
 
 let kumo;
 let browser;
@@ -40,12 +41,21 @@ async function addProjectBinding(role, member) {
 
 before(async () => {
   mkdirSync(artifacts, { recursive: true });
-  kumo = await startKumo({ kumoBin, logPath: join(artifacts, 'console-admin-kumo.log') });
+  kumo = await startKumo({
+    kumoBin,
+    logPath: join(artifacts, 'console-admin-kumo.log'),
+    images: { [SLOW_JOB]: { entrypoint: ['sh', '-c', 'echo working; sleep 60'] } },
+  });
   // The job, created through the REST API as `gcloud run jobs create` would.
   const operation = await kumo.api('POST', `/v2/projects/${project}/locations/${region}/jobs?jobId=sample`, {
     template: { taskCount: 2, template: { containers: [{ image: SAMPLE_JOB }], maxRetries: 0, timeout: '60s' } },
   });
   await waitFor('the job', async () => (await kumo.api('GET', `/v2/${operation.name}`)).done);
+  await kumo.api('POST', `/v1/projects/${project}/locations/${region}/repositories?repositoryId=docker-repo`, { format: 'DOCKER' });
+  const slow = await kumo.api('POST', `/v2/projects/${project}/locations/${region}/jobs?jobId=slow`, {
+    template: { template: { containers: [{ image: SLOW_JOB }], maxRetries: 0, timeout: '120s' } },
+  });
+  await waitFor('the slow job', async () => (await kumo.api('GET', `/v2/${slow.name}`)).done);
   await addProjectBinding('roles/run.viewer', 'user:bob@example.com');
   await addProjectBinding('roles/run.invoker', 'user:bob@example.com');
   await kumo.api('POST', `/v1/projects/${project}/serviceAccounts`, {
@@ -321,5 +331,33 @@ test('console service permissions: a conditional invoker binding, added and remo
   await page.getByRole('button', { name: 'Remove user:bob@example.com from roles/run.invoker (condition until 2030)' }).click();
   await page.getByText('The binding was removed.').waitFor();
   assert.equal(await curl(), 403);
+  await context.close();
+});
+
+test('console jobs: cancel a running execution (bob may not, alice may)', async () => {
+  const operation = await kumo.api('POST', `/v2/projects/${project}/locations/${region}/jobs/slow:run`, {});
+  const executionId = operation.metadata.name.split('/').pop();
+  const executionPage = `${kumo.base}/console/projects/${project}/locations/${region}/jobs/slow/executions/${executionId}`;
+
+  const bobContext = await browser.newContext();
+  const bob = await consoleSignIn(bobContext, kumo.base, 'bob@example.com');
+  await bob.goto(executionPage);
+  assert.equal(await bob.getByRole('button', { name: 'Cancel execution' }).isDisabled(), true);
+  assert.match(await bob.locator('#cancel-reason').textContent(), /run\.executions\.cancel/);
+  await bobContext.close();
+
+  const context = await browser.newContext();
+  const page = await consoleSignIn(context, kumo.base, 'alice@example.com');
+  await page.goto(executionPage);
+  assert.match(await page.locator('#execution-status').textContent(), /^(Pending|Running)/);
+  await page.getByRole('button', { name: 'Cancel execution' }).click();
+  await page.getByText('Cancellation requested: running tasks are being stopped.').waitFor();
+  await waitFor('the cancellation', async () => {
+    await page.reload();
+    return /^Cancelled/.test(await page.locator('#execution-status').textContent());
+  });
+  const execution = await kumo.api('GET', `/v2/${operation.metadata.name}`);
+  assert.equal(execution.cancelledCount, 1);
+  await shot(page, '16-cancelled');
   await context.close();
 });

@@ -61,15 +61,18 @@ export async function userIdToken(base, email) {
 
 /**
  * Starts `kumo up --demo` on a free port in a fresh data directory and signs the administrator
- * in (refresh token from admin-credentials.json). The server log lands in `logPath` when it
- * exits. Returns { base, adminToken, api, stop }.
+ * in (refresh token from admin-credentials.json). `images` maps image names to local programs
+ * ({ IMAGE: { entrypoint: [...] } }). The server log lands in `logPath` when it exits.
+ * Returns { base, adminToken, api, stop }.
  */
-export async function startKumo({ kumoBin, logPath }) {
+export async function startKumo({ kumoBin, logPath, images }) {
   const { spawn } = await import('node:child_process');
   const { mkdtempSync, readFileSync, writeFileSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const dataDir = mkdtempSync(join(tmpdir(), 'kumo-browser-'));
+  // Extra images as local programs (DATA_DIR/images.json, read by `kumo up`).
+  if (images) writeFileSync(join(dataDir, 'images.json'), JSON.stringify({ images }));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const kumo = spawn(kumoBin, ['up', '--demo', '--data-dir', dataDir, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });

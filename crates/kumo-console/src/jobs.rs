@@ -179,10 +179,12 @@ fn run_state(conditions: &Value) -> String {
     };
     match completed.map(|c| (str_of(c, "state"), c)) {
         Some(("CONDITION_SUCCEEDED", c)) => with_message("Succeeded", c),
-        Some(("CONDITION_FAILED", c)) if str_of(c, "reason") == "Cancelled" => {
+        // Run v2 `Condition.executionReason` (google/cloud/run/v2/condition.proto).
+        Some(("CONDITION_FAILED", c)) if c["executionReason"] == "CANCELLED" => {
             with_message("Cancelled", c)
         }
         Some(("CONDITION_FAILED", c)) => with_message("Failed", c),
+        Some((_, c)) if c["executionReason"] == "CANCELLING" => with_message("Cancelling", c),
         _ if started.is_some_and(|s| s["state"] == "CONDITION_SUCCEEDED") => "Running".to_owned(),
         _ => "Pending".to_owned(),
     }
@@ -586,11 +588,29 @@ pub async fn execution(
         .map(|a| a["entries"].as_array().cloned().unwrap_or_default());
     let state = run_state(&answer["conditions"]);
     let tail = query.get("tail").is_some_and(|v| v == "on") && !is_finished(&state);
-    let mut body = if query.get("done").is_some_and(|d| d == "executed") {
-        notice(Notice::Info, "The execution started.")
-    } else {
-        String::new()
+    let mut body = match query.get("done").map(String::as_str) {
+        Some("executed") => notice(Notice::Info, "The execution started."),
+        Some("cancelled") => notice(
+            Notice::Info,
+            "Cancellation requested: running tasks are being stopped.",
+        ),
+        _ => String::new(),
     };
+    let here = format!(
+        "{}/executions/{}",
+        console_job_path(&project, &location, &id),
+        enc(&execution)
+    );
+    if !is_finished(&state) {
+        let allowed = granted(
+            &console,
+            token,
+            &job_path(&project, &location, &id),
+            &["run.executions.cancel"],
+        )
+        .await;
+        body.push_str(&cancel_form(&session, &here, &allowed));
+    }
     body.push_str(&render_execution(
         &project,
         &location,
@@ -612,6 +632,54 @@ pub async fn execution(
             tail.then_some(TAIL_SECONDS),
         ),
     )
+}
+
+/// "Cancel" for a running execution, disabled (with the reason) without
+/// `run.executions.cancel`.
+fn cancel_form(session: &Session, here: &str, allowed: &[String]) -> String {
+    let (dis, why) = disabled_with(
+        missing(allowed, "run.executions.cancel", "this job").as_deref(),
+        "cancel-reason",
+    );
+    format!(
+        "<form method=\"post\" action=\"{}/cancel\">{}<button type=\"submit\"{dis}>Cancel execution</button>{why}</form>",
+        esc(here),
+        csrf_field(&session.csrf),
+    )
+}
+
+pub async fn cancel(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Path((project, location, id, execution)): Path<(String, String, String, String)>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let session = match form_session(&console, &headers, &form).await {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let path = format!(
+        "{}/executions/{}:cancel",
+        job_path(&project, &location, &id),
+        enc(&execution)
+    );
+    let here = format!(
+        "{}/executions/{}",
+        console_job_path(&project, &location, &id),
+        enc(&execution)
+    );
+    match console
+        .client
+        .call(&session.access_token, "POST", &path, Some(json!({})))
+        .await
+    {
+        Ok(_) => redirect(&format!("{here}?done=cancelled")),
+        Err(error) => {
+            let mut crumbs = job_crumbs(&project, &location, &id);
+            crumbs.push((execution.clone(), here));
+            api_error_page(&session, &execution, &crumbs, &error)
+        }
+    }
 }
 
 /// The execution's entries (all tasks, or one), as the execution's `logUri` names them.
@@ -853,8 +921,13 @@ mod tests {
                 "Failed: Task 0 failed with exit code 7.",
             ),
             (
-                json!([{"type": "Completed", "state": "CONDITION_FAILED", "reason": "Cancelled"}]),
-                "Cancelled",
+                json!([{"type": "Completed", "state": "CONDITION_FAILED", "executionReason": "CANCELLED", "message": "The execution was cancelled."}]),
+                "Cancelled: The execution was cancelled.",
+            ),
+            (
+                json!([{"type": "Completed", "state": "CONDITION_PENDING", "executionReason": "CANCELLING"},
+                       {"type": "Started", "state": "CONDITION_SUCCEEDED"}]),
+                "Cancelling",
             ),
         ];
         for (conditions, expected) in cases {
@@ -929,6 +1002,23 @@ mod tests {
             !html.contains("Refresh automatically"),
             "finished: nothing to tail"
         );
+    }
+
+    #[test]
+    fn cancel_needs_its_permission() {
+        let here = "/console/projects/p/locations/r/jobs/j/executions/j-1";
+        let html = cancel_form(&session(), here, &["run.executions.cancel".to_owned()]);
+        assert!(
+            html.contains(
+                "action=\"/console/projects/p/locations/r/jobs/j/executions/j-1/cancel\""
+            )
+        );
+        assert!(!html.contains("disabled"));
+        let html = cancel_form(&session(), here, &[]);
+        assert!(
+            html.contains("<button type=\"submit\" disabled aria-describedby=\"cancel-reason\">")
+        );
+        assert!(html.contains("You need the permission run.executions.cancel on this job."));
     }
 
     #[test]

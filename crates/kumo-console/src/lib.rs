@@ -113,6 +113,10 @@ fn routes(console: Console) -> Router {
             "/console/projects/{project}/locations/{location}/jobs/{job}/executions/{execution}",
             get(jobs::execution),
         )
+        .route(
+            "/console/projects/{project}/locations/{location}/jobs/{job}/executions/{execution}/cancel",
+            post(jobs::cancel),
+        )
         .route("/console/projects/{project}/iam", get(iam::project_iam))
         .route(
             "/console/projects/{project}/iam/{action}",
@@ -289,6 +293,7 @@ mod tests {
         let cookie = format!("kumo_console_9={id}");
         let uris = [
             "/console/projects/p/locations/us-central1/jobs/j/execute",
+            "/console/projects/p/locations/us-central1/jobs/j/executions/j-1/cancel",
             "/console/projects/p/iam/add-binding",
             "/console/projects/p/iam/remove-binding",
             "/console/folders/1/iam/add-binding",
