@@ -895,6 +895,119 @@ pub fn job(v: &Value) -> String {
     render(&Marker::Lines(lines))
 }
 
+/// `ExecutionPrinter._elapsedTime`: hours and minutes, minutes and seconds, or seconds.
+fn elapsed(start: &str, end: &str) -> Option<String> {
+    let start = chrono::DateTime::parse_from_rfc3339(start).ok()?;
+    let end = chrono::DateTime::parse_from_rfc3339(end).ok()?;
+    // timedelta.seconds: the part below one day.
+    let total = (end - start).num_seconds().rem_euclid(86_400);
+    let (h, m, s) = (total / 3600, total % 3600 / 60, total % 60);
+    Some(if h > 0 {
+        format!("{} and {}", plural("hour", h), plural("minute", m))
+    } else if m > 0 {
+        format!("{} and {}", plural("minute", m), plural("second", s))
+    } else {
+        plural("second", s)
+    })
+}
+
+/// `gcloud run jobs executions describe` without `--format` (`ExecutionPrinter`), from a Run
+/// v2 Execution (Kumo serves executions in v2 only).
+pub fn execution(e: &Value) -> String {
+    let name = e["name"].as_str().unwrap_or("");
+    let parts: Vec<&str> = name.split('/').collect();
+    let completed = e["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Completed"));
+    let status = match completed.and_then(|c| c["state"].as_str()) {
+        Some("CONDITION_SUCCEEDED") => "True",
+        Some("CONDITION_FAILED") => "False",
+        _ => "Unknown",
+    };
+    // The Knative view the shared helpers read: location label, Ready-style condition.
+    let view = serde_json::json!({
+        "metadata": {
+            "name": parts.last().copied().unwrap_or(""),
+            "labels": {"cloud.googleapis.com/location": parts.get(3).copied().unwrap_or("")}
+        },
+        "status": {"conditions": [{
+            "type": "Ready", "status": status,
+            "message": completed.map(|c| c["message"].clone()).unwrap_or(Value::Null)
+        }]}
+    });
+    let count = |k: &str| e[k].as_i64().unwrap_or(0);
+    let mut lines = vec![Item::Text(header(&view, "Execution"))];
+    if status == "Unknown" {
+        lines.push(Item::Text(format!(
+            "{} currently running",
+            plural("task", count("runningCount"))
+        )));
+    }
+    lines.push(Item::Text(format!(
+        "{} completed successfully",
+        plural("task", count("succeededCount"))
+    )));
+    if count("failedCount") > 0 {
+        lines.push(Item::Text(format!(
+            "{} failed to complete",
+            plural("task", count("failedCount"))
+        )));
+    }
+    if count("cancelledCount") > 0 {
+        lines.push(Item::Text(format!(
+            "{} cancelled",
+            plural("task", count("cancelledCount"))
+        )));
+    }
+    if let (Some(start), Some(end)) = (e["createTime"].as_str(), e["completionTime"].as_str())
+        && let Some(took) = elapsed(start, end)
+    {
+        lines.push(Item::Text(format!("Elapsed time: {took}")));
+    }
+    if let Some(uri) = e["logUri"].as_str().filter(|u| !u.is_empty()) {
+        lines.push(Item::Text(" ".to_owned()));
+        lines.push(Item::Text(format!("Log URI: {uri}")));
+    }
+    lines.push(Item::Text(" ".to_owned()));
+    let labels = user_labels(&e["labels"]);
+    if !labels.is_empty() {
+        lines.push(Item::Text(labels));
+        lines.push(Item::Text(" ".to_owned()));
+    }
+    let template = &e["template"];
+    let parallelism = match e["parallelism"].as_i64() {
+        Some(p) if p > 0 => p.to_string(),
+        _ => "No limit".to_owned(),
+    };
+    let timeout = template["timeout"]
+        .as_str()
+        .and_then(|t| t.trim_end_matches('s').parse::<f64>().ok())
+        .map(|t| t as u64)
+        .filter(|t| *t > 0)
+        .map(duration_short)
+        .unwrap_or_default();
+    let task_spec = serde_json::json!({"containers": template["containers"]});
+    lines.push(Item::Marker(Marker::Lines(vec![
+        Item::Marker(labeled(vec![
+            ("Tasks", text(st(&e["taskCount"]))),
+            ("Parallelism", text(parallelism)),
+        ])),
+        Item::Marker(Marker::Lines(vec![
+            Item::Marker(containers(&task_spec, &Value::Null)),
+            Item::Marker(labeled(vec![
+                ("Task Timeout", text(timeout)),
+                ("Max Retries", text(st(&template["maxRetries"]))),
+                ("Service account", text(st(&template["serviceAccount"]))),
+            ])),
+        ])),
+    ])));
+    let ready = ready_message(&view, "Execution");
+    if !ready.is_empty() {
+        lines.push(Item::Text(ready));
+    }
+    render(&Marker::Lines(lines))
+}
+
 #[cfg(test)]
 mod tests {
     use super::fill;

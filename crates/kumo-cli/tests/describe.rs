@@ -218,3 +218,45 @@ fn jobs_describe_prints_gcloud_summary() {
         o.stdout
     );
 }
+
+#[test]
+fn executions_describe_prints_gcloud_summary() {
+    let fake = Fake::start();
+    let path =
+        "/v2/projects/demo-project/locations/asia-northeast1/jobs/nightly/executions/nightly-x7k2p";
+    let mut execution = json!({
+        "name": "projects/demo-project/locations/asia-northeast1/jobs/nightly/executions/nightly-x7k2p",
+        "job": "projects/demo-project/locations/asia-northeast1/jobs/nightly",
+        "taskCount": 3, "parallelism": 2,
+        "succeededCount": 2, "failedCount": 1, "runningCount": 0,
+        "createTime": "2026-11-23T09:30:00Z", "completionTime": "2026-11-23T09:31:05.5Z",
+        "logUri": "http://127.0.0.1:8080/console/logs?project=demo-project",
+        "template": {
+            "containers": [{"image": "asia-northeast1-docker.pkg.dev/demo-project/docker-repo/batch:latest"}],
+            "maxRetries": 0, "timeout": "600s",
+            "serviceAccount": "batch@demo-project.iam.gserviceaccount.com"
+        },
+        "conditions": [{"type": "Completed", "state": "CONDITION_FAILED",
+                        "message": "Task nightly-x7k2p-task2 failed with exit code 1."}]
+    });
+    fake.on("GET", path, vec![ok(execution.clone())]);
+    let cli = Cli::new(&fake);
+    let o = cli.run("run jobs executions describe nightly-x7k2p");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    golden("executions_describe.txt", &o.stdout);
+
+    // Still running: the running count, no elapsed time.
+    execution["conditions"] = json!([{"type": "Completed", "state": "CONDITION_PENDING"}]);
+    execution["runningCount"] = json!(1);
+    execution["failedCount"] = json!(0);
+    execution.as_object_mut().unwrap().remove("completionTime");
+    fake.on("GET", path, vec![ok(execution)]);
+    let o = cli.run("run jobs executions describe nightly-x7k2p");
+    assert!(
+        o.stdout.starts_with(
+            "… Execution nightly-x7k2p in region asia-northeast1\n1 task currently running\n2 tasks completed successfully\n \nLog URI: "
+        ),
+        "{}",
+        o.stdout
+    );
+}

@@ -975,6 +975,10 @@ fn executions(ctx: &mut Ctx<'_>, project: &str, cmd: RunExecutionsCmd) -> Result
         }
         RunExecutionsCmd::Describe { execution } => {
             let v = ctx.get(&execution_path(project, &region, &execution))?;
+            if ctx.global.format.is_none() {
+                ctx.stdout(&crate::printer::execution(&v));
+                return Ok(());
+            }
             ctx.print_one(&v)
         }
         RunExecutionsCmd::Cancel { execution } => {
