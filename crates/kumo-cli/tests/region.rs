@@ -130,3 +130,44 @@ fn the_flag_and_the_property_win_over_the_prompt() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(!fake.lines().iter().any(|l| l.ends_with("/locations")));
 }
+
+#[test]
+fn deploy_asks_for_the_region_before_the_invoker_question() {
+    let fake = Fake::start();
+    let cli = no_region_cli(&fake, true);
+    let svc = "/v1/projects/demo-project/locations/europe-west1/services/web";
+    let ready = json!({
+        "apiVersion": "serving.knative.dev/v1", "kind": "Service",
+        "metadata": {"name": "web", "generation": 1, "labels": {"cloud.googleapis.com/location": "europe-west1"}},
+        "status": {"observedGeneration": 1, "url": "http://web.example", "latestReadyRevisionName": "web-00001-abc",
+                   "traffic": [{"revisionName": "web-00001-abc", "percent": 100}],
+                   "conditions": [{"type": "Ready", "status": "True"}]}
+    });
+    fake.on(
+        "GET",
+        svc,
+        vec![fake::err(404, "NOT_FOUND", "not found"), ok(ready.clone())],
+    );
+    fake.on(
+        "POST",
+        "/apis/serving.knative.dev/v1/namespaces/demo-project/services",
+        vec![ok(ready)],
+    );
+    let o = cli.run_with("run deploy web --image img", "europe-west1\nn\n");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr.starts_with(&format!(
+            "{MENU}\nTo make this the default region, run `kumo config set run/region europe-west1`.\n\nAllow unauthenticated invocations to [web] (y/N)?  Deploying container to Cloud Run service [web] in project [demo-project] region [europe-west1]\n"
+        )),
+        "{}",
+        o.stderr
+    );
+    let create = fake.find(
+        "POST",
+        "/apis/serving.knative.dev/v1/namespaces/demo-project/services",
+    );
+    assert_eq!(
+        create.json()["metadata"]["labels"]["cloud.googleapis.com/location"],
+        "europe-west1"
+    );
+}
