@@ -211,3 +211,47 @@ print(f"CPU per request (the proxy process alone; (a) is the backend's own): b/d
 print(f"p99 added by kumo over the backend: {b[2]-a[2]:.3f} ms (target < 1 ms)")
 print(f"kumo RSS after the runs: {int(sys.argv[2])/1024:.1f} MiB")
 PY
+
+# --- memory per idle service instance ---------------------------------------------------------
+# N more services, each woken by one request and then left idle: what Kumo itself grows by per
+# instance (pool, metadata server, log sink), and what each instance's processes hold (the guard
+# shell that ties it to Kumo's lifetime, plus the workload — here the tiny nginx backend).
+IDLE=${IDLE_INSTANCES:-20}
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+descendants_rss_kib() {
+    python3 - "$1" <<'PY'
+import os, sys
+root = int(sys.argv[1])
+children = {}
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        children.setdefault(int(fields[1]), []).append(int(pid))
+    except OSError:
+        pass
+total, todo = 0, list(children.get(root, []))
+while todo:
+    pid = todo.pop()
+    todo += children.get(pid, [])
+    try:
+        total += next(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS"))
+    except (OSError, StopIteration):
+        pass
+print(total)
+PY
+}
+KUMO_BEFORE=$(rss_kib "$KUMO_PID")
+TREE_BEFORE=$(descendants_rss_kib "$KUMO_PID")
+for i in $(seq 1 "$IDLE"); do
+    "$KUMO" run deploy "idle-$i" --image bench.local/backend --region us-central1 --no-invoker-iam-check >/dev/null 2>&1
+    curl -s -o /dev/null -H "Host: $(host_of "idle-$i")" "http://127.0.0.1:$KUMO_PORT/"
+done
+sleep 2
+KUMO_AFTER=$(rss_kib "$KUMO_PID")
+TREE_AFTER=$(descendants_rss_kib "$KUMO_PID")
+python3 - "$IDLE" "$KUMO_BEFORE" "$KUMO_AFTER" "$TREE_BEFORE" "$TREE_AFTER" <<'PY'
+import sys
+n, kb, ka, tb, ta = map(int, sys.argv[1:])
+print(f"idle instances: {n}; per instance: kumo +{(ka - kb) / n:.0f} KiB, instance processes "
+      f"(guard shell + workload) {(ta - tb) / n:.0f} KiB")
+PY

@@ -253,28 +253,33 @@ fn parse_traceparent(text: &str) -> Option<Trace> {
 /// Adds the front end's headers: `X-Forwarded-For` (appended), `X-Forwarded-Proto`,
 /// `Forwarded`, `X-Cloud-Trace-Context`, `traceparent`.
 pub fn add_forwarding(headers: &mut HeaderMap, client_ip: Option<std::net::IpAddr>, trace: &Trace) {
+    // Static names: parsing a name from text allocates for every non-standard header.
+    static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+    static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+    static X_CLOUD_TRACE_CONTEXT: HeaderName = HeaderName::from_static("x-cloud-trace-context");
+    static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
     if let Some(ip) = client_ip {
-        let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
             Some(prior) if !prior.trim().is_empty() => format!("{prior}, {ip}"),
             _ => ip.to_string(),
         };
         if let Ok(v) = HeaderValue::from_str(&xff) {
-            headers.insert("x-forwarded-for", v);
+            headers.insert(X_FORWARDED_FOR.clone(), v);
         }
         let node = match ip {
             std::net::IpAddr::V4(v4) => v4.to_string(),
             std::net::IpAddr::V6(v6) => format!("\"[{v6}]\""),
         };
         if let Ok(v) = HeaderValue::from_str(&format!("for={node};proto=http")) {
-            headers.insert("forwarded", v);
+            headers.insert(header::FORWARDED, v);
         }
     }
-    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
     if let Ok(v) = HeaderValue::from_str(&trace.cloud_header()) {
-        headers.insert("x-cloud-trace-context", v);
+        headers.insert(X_CLOUD_TRACE_CONTEXT.clone(), v);
     }
     if let Ok(v) = HeaderValue::from_str(&trace.traceparent()) {
-        headers.insert("traceparent", v);
+        headers.insert(TRACEPARENT.clone(), v);
     }
 }
 
