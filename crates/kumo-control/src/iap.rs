@@ -1,13 +1,14 @@
 //! Identity-Aware Proxy directly on Cloud Run services (cloudrun-security-spec.md §6).
 //!
-//! The control plane's half of IAP, free of HTTP: the IAP IAM resource of a service and its
-//! policy methods, IAP's ES256 signing key (published as a JWK set like
+//! The control plane's half of IAP, free of HTTP: the IAP IAM resources (`iap_web`,
+//! `cloud_run-REGION`, services; `settings.rs`) with their policy and settings methods, IAP's ES256 signing key (published as a JWK set like
 //! `https://www.gstatic.com/iap/verify/public_key-jwk`), the signed browser session, the
 //! `X-Goog-IAP-JWT-Assertion` the workload receives, and the `accessViaIAP` decision with its
 //! audit entry. The data-plane phase (kumo-gateway) turns these into redirects, pages and
 //! headers.
 //!
-//! Order of checks on Cloud Run (§6.2): IAP decides first; an admitted request then goes through
+//! Order of checks on Cloud Run (§6.2): ingress first (a request it excludes gets Cloud Run's 404
+//! before any sign-in), then IAP decides; an admitted request then goes through
 //! Cloud Run's own invoker check as the IAP service agent
 //! `service-PROJECT_NUMBER@gcp-sa-iap.iam.gserviceaccount.com`, never as the end user. With the
 //! invoker check disabled (`invokerIamDisabled`), IAP still decides and Cloud Run admits the agent
