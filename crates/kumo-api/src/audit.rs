@@ -28,6 +28,18 @@ pub struct Audited {
     pub resource: MonitoredResource,
 }
 
+/// `callerIp`: the client a proxy names first in `X-Forwarded-For`, else the TCP peer.
+fn caller_ip(request: &Request) -> Option<String> {
+    request
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|first| first.trim().to_owned())
+        .filter(|first| !first.is_empty())
+        .or_else(|| request.peer.map(|ip| ip.to_string()))
+}
+
 /// Runs `body` with a fresh [`Call`] and writes the audit entry for its outcome.
 pub async fn audited<T: Serialize>(
     api: &Api,
@@ -84,11 +96,7 @@ pub async fn audited<T: Serialize>(
             status: outcome.as_ref().map(|_| ()).map_err(Clone::clone),
             request: request_json,
             response: response_json,
-            caller_ip: request
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+            caller_ip: caller_ip(request),
             user_agent: request
                 .headers
                 .get("user-agent")
@@ -98,4 +106,47 @@ pub async fn audited<T: Serialize>(
         service_data,
     );
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderMap;
+
+    use super::*;
+
+    fn request(forwarded: Option<&str>, peer: Option<&str>) -> Request {
+        let mut headers = HeaderMap::new();
+        if let Some(value) = forwarded {
+            headers.insert("x-forwarded-for", value.parse().unwrap());
+        }
+        Request {
+            caller: kumo_control::Caller::Anonymous,
+            params: Default::default(),
+            query: crate::extract::Query::parse(None),
+            headers,
+            body: Default::default(),
+            peer: peer.map(|ip| ip.parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn caller_ip_is_the_first_forwarded_client_else_the_peer() {
+        for (forwarded, peer, want) in [
+            (
+                Some("203.0.113.7, 10.0.0.1"),
+                Some("127.0.0.1"),
+                Some("203.0.113.7"),
+            ),
+            (Some("2001:db8::1"), None, Some("2001:db8::1")),
+            (None, Some("127.0.0.1"), Some("127.0.0.1")),
+            (Some(" "), Some("::1"), Some("::1")),
+            (None, None, None),
+        ] {
+            assert_eq!(
+                caller_ip(&request(forwarded, peer)).as_deref(),
+                want,
+                "{forwarded:?} {peer:?}"
+            );
+        }
+    }
 }

@@ -37,6 +37,8 @@ pub struct Request {
     pub headers: HeaderMap,
     /// The raw body (at most [`MAX_BODY_BYTES`]).
     pub body: Bytes,
+    /// The TCP peer, when the server recorded it (`callerIp` of audit entries).
+    pub peer: Option<std::net::IpAddr>,
 }
 
 impl Request {
@@ -103,6 +105,10 @@ pub(crate) async fn dispatch(State(api): State<Api>, request: axum::extract::Req
         caller,
         params,
         query: Query::parse(parts.uri.query()),
+        peer: parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip()),
         headers: parts.headers,
         body,
     };
