@@ -120,6 +120,18 @@ async fn each_level_checks_its_own_permission() {
             "{reply}"
         );
     }
+    // An unknown project is refused like a missing permission, named for the level.
+    let (status, reply) = h
+        .call(ALICE, Method::GET, "/v1/projects/999999:iapSettings", None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{reply}");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("iap.projects.getSettings"),
+        "{reply}"
+    );
     // IAP Policy Admin administers every level.
     h.grant_on_project("roles/iap.admin", "user:erin@example.com");
     let (status, _) = h

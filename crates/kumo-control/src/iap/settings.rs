@@ -385,13 +385,31 @@ impl Control {
                 format!("Invalid resource name: {relative}"),
             ));
         }
-        let denied = |permission: &str| Error::permission_denied(permission, &relative);
         let Some(info) = self.resolve_project(project)? else {
-            let placeholder = ResourceRef::IapWeb {
-                project: project.to_owned(),
-                project_number: project.to_owned(),
+            // Named as the level would be, for the permission the refusal names.
+            let (id, number) = (project.to_owned(), project.to_owned());
+            let unresolved = match (level, region, service) {
+                (IapLevel::Project, ..) => ResourceRef::Project(id),
+                (_, Some(region), Some(service)) => ResourceRef::IapRunService {
+                    project: id,
+                    project_number: number,
+                    region: region.to_owned(),
+                    service: service.to_owned(),
+                },
+                (_, Some(region), None) => ResourceRef::IapCloudRun {
+                    project: id,
+                    project_number: number,
+                    region: region.to_owned(),
+                },
+                _ => ResourceRef::IapWeb {
+                    project: id,
+                    project_number: number,
+                },
             };
-            return Err(denied(iap_permission(&placeholder, action)));
+            return Err(Error::permission_denied(
+                iap_permission(&unresolved, action),
+                &relative,
+            ));
         };
         Ok(match (region, service) {
             _ if level == IapLevel::Project => ResourceRef::Project(info.id),
