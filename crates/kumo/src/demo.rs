@@ -41,15 +41,15 @@ pub async fn create(control: &Control, domain: &str) -> anyhow::Result<Vec<Strin
         }),
         Some("EMPTY"),
     ))?;
-    if let Ok(group) = control.lookup_group(&admin, &devs) {
-        if let Some(name) = group["name"].as_str() {
-            let id = name.trim_start_matches("groups/");
-            ignore_existing(control.create_membership(
-                &admin,
-                id,
-                &json!({"preferredMemberKey": {"id": format!("carol@{domain}")}, "roles": [{"name": "MEMBER"}]}),
-            ))?;
-        }
+    if let Ok(group) = control.lookup_group(&admin, &devs)
+        && let Some(name) = group["name"].as_str()
+    {
+        let id = name.trim_start_matches("groups/");
+        ignore_existing(control.create_membership(
+            &admin,
+            id,
+            &json!({"preferredMemberKey": {"id": format!("carol@{domain}")}, "roles": [{"name": "MEMBER"}]}),
+        ))?;
     }
     let project = match control.resolve_project(PROJECT)? {
         Some(project) => project,

@@ -128,7 +128,7 @@ pub fn main(args: &[String]) -> ExitCode {
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir)?;
-    let store = Arc::new(SqliteStore::open(&settings.data_dir.join("kumo.db"))?);
+    let store = Arc::new(SqliteStore::open(settings.data_dir.join("kumo.db"))?);
     let address = SocketAddr::new(settings.host, settings.port);
     let listener = tokio::net::TcpListener::bind(address).await?;
     let local = listener.local_addr()?;

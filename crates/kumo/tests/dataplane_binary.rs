@@ -2,6 +2,8 @@
 //! sample (which runs as the binary's own `__sample hello`), and plain HTTP to the service's
 //! `*.run.localhost` URL on the main port — as a curl user would do (seed 002).
 
+#![expect(clippy::unwrap_used, reason = "test set-up fails loudly")]
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

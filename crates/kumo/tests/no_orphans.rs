@@ -1,6 +1,8 @@
 //! Instances never outlive Kumo, even when Kumo is SIGKILLed (no chance to stop them): each
 //! workload's guard sees Kumo's pipe close and stops its process group.
 
+#![expect(clippy::unwrap_used, reason = "test set-up fails loudly")]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
