@@ -1397,7 +1397,9 @@ fn template_to_v2(
         .unwrap_or_default();
     let encryption_key = a.take(ANN_ENCRYPTION_KEY).unwrap_or_default();
     let session_affinity = a.take_bool(ANN_SESSION_AFFINITY);
-    let cpu_throttling = a.take_bool(ANN_CPU_THROTTLING);
+    // v1's default is throttled CPU: only `'false'` keeps CPU allocated between requests.
+    let cpu_annotated = a.rest.contains_key(ANN_CPU_THROTTLING);
+    let cpu_throttling = !cpu_annotated || a.take_bool(ANN_CPU_THROTTLING);
     let startup_cpu_boost = a.take_bool(ANN_STARTUP_CPU_BOOST);
     // The template-level client name has no v2 home (v2 keeps it on the Service).
     a.take(ANN_CLIENT_NAME);
@@ -1416,8 +1418,9 @@ fn template_to_v2(
     }
     let mut containers: Vec<run_v2::Container> =
         spec.containers.iter().map(container_to_v2).collect();
-    if cpu_throttling || startup_cpu_boost {
-        for c in &mut containers {
+    for c in &mut containers {
+        // Without resources or annotations, v2's own default (`cpuIdle: true`) applies.
+        if c.resources.is_some() || cpu_annotated || startup_cpu_boost {
             let r = c.resources.get_or_insert_with(Default::default);
             r.cpu_idle = cpu_throttling;
             r.startup_cpu_boost = startup_cpu_boost;

@@ -19,6 +19,7 @@ use rand::Rng as _;
 use serde_json::{Value, json};
 
 use crate::records::{Collection, encode};
+use crate::run::defaults;
 use crate::run::deploy_checks::{Deploy, default_service_account};
 use crate::run::executions::{self, ExecutionPlan};
 use crate::{Call, Control, Error, ProjectInfo, ResourceRef};
@@ -293,6 +294,16 @@ pub fn validate_job(job: &Job) -> Result<(), Error> {
 }
 
 /// The `Ready` terminal condition of a job that reconciled.
+/// The job as Cloud Run stores it: its template with the defaults filled in
+/// ([`defaults::fill_execution_template`]), `runtime_account` being the identity the deploy
+/// checks resolved.
+fn with_defaults(mut job: Job, runtime_account: &str) -> Job {
+    if let Some(template) = job.template.as_mut() {
+        defaults::fill_execution_template(template, runtime_account);
+    }
+    job
+}
+
 fn ready_condition(now: &str) -> Condition {
     Condition {
         kind: "Ready".to_owned(),
@@ -419,7 +430,9 @@ impl Control {
         self.authorize(call, permission, &resource)?;
         validate_job_id(job_id)?;
         validate_job(&job)?;
-        self.check_job_deploy(call, &project, location, &resource, &job, method_name)?;
+        let runtime_account =
+            self.check_job_deploy(call, &project, location, &resource, &job, method_name)?;
+        let job = with_defaults(job, &runtime_account);
         let name = job_name(&project.id, location, job_id);
         if self.load::<Value>(Collection::Jobs, &name)?.is_some() {
             return Err(Error::already_exists(format!(
@@ -603,7 +616,9 @@ impl Control {
             )));
         }
         validate_job(&job)?;
-        self.check_job_deploy(call, &project, location, &resource, &job, method_name)?;
+        let runtime_account =
+            self.check_job_deploy(call, &project, location, &resource, &job, method_name)?;
+        let job = with_defaults(job, &runtime_account);
         let spec_changed = job.template != current.template
             || job.labels != current.labels
             || job.annotations != current.annotations

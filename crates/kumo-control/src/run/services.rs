@@ -23,6 +23,7 @@ use kumo_wire::run_v2::{
 use rand::Rng as _;
 use serde_json::Value;
 
+use super::defaults::fill_revision_template;
 use super::deploy_checks::Deploy;
 use super::urls::{ServiceEndpoint, endpoint_record};
 use crate::records::{Collection, encode};
@@ -600,14 +601,14 @@ impl Control {
         if request.desired.invoker_iam_disabled != was_disabled {
             self.check_invoker_iam_change(call, &resource, request.desired.invoker_iam_disabled)?;
         }
-        let desired = desired_state(&request.desired);
-        let Some(template) = desired.template.clone() else {
+        let mut desired = desired_state(&request.desired);
+        let Some(requested) = desired.template.as_mut() else {
             return Err(Error::invalid_field(
                 "service.template",
                 "template must be set",
             ));
         };
-        let images: Vec<&str> = template
+        let images: Vec<&str> = requested
             .containers
             .iter()
             .map(|container| container.image.as_str())
@@ -618,12 +619,16 @@ impl Control {
                 project: &key.project,
                 location: &key.location,
                 resource: &resource,
-                service_account: &template.service_account,
+                service_account: &requested.service_account,
                 images,
                 method_name: request.method_name,
             },
             desired.ingress,
         )?;
+        // What Cloud Run fills in is part of the desired state: it is stored, shown and
+        // compared (a client re-sending the same thin template changes nothing).
+        fill_revision_template(requested, &runtime_account);
+        let template = requested.clone();
 
         let previous_desired = previous.as_ref().map(desired_state);
         let template_changed = previous
