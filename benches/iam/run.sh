@@ -10,7 +10,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$here/target}"
 pin=()
 if command -v taskset >/dev/null; then pin=(taskset -c 0); fi
 
-cargo build --release --manifest-path "$here/Cargo.toml" --bin kumo-iam-bench
+cargo build --release --manifest-path "$here/Cargo.toml" --bin kumo-iam-bench --bin kumo-iam-checks
 [[ "${1:-}" == "--quick" ]] || cargo bench --manifest-path "$here/Cargo.toml" --bench check --no-run
 if [[ "${1:-}" == "--quick" ]]; then
   "${pin[@]}" "$CARGO_TARGET_DIR/release/kumo-iam-bench" --grants 100000

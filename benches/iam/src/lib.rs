@@ -14,8 +14,8 @@ use std::sync::Arc;
 use cedar_policy as cedar;
 use chrono::{TimeZone, Utc};
 use kumo_iam::{
-    Access, AccessRequest, Ancestry, Binding, CompiledPolicy, Engine, Node, Policy, RequestContext,
-    RoleCatalog, Subject,
+    Access, AccessRequest, Ancestry, Binding, CompiledPolicy, Engine, Node, PermId, Policy,
+    RequestContext, ResolvedSubject, RoleCatalog, Subject,
 };
 use kumo_names::{Permission, Principal, ResourceName, RoleName};
 
@@ -504,6 +504,42 @@ impl Workload {
             context: &self.context,
         };
         self.engine.check(&req).access
+    }
+}
+
+impl Workload {
+    /// Every principal resolved once, as a caller that caches resolved subjects would hold them.
+    pub fn resolved_subjects(&self) -> Vec<ResolvedSubject<'_>> {
+        self.subjects.iter().map(Subject::resolve).collect()
+    }
+
+    /// The permission ids of `PERMISSION_MIX`, interned once.
+    pub fn permission_ids(&self) -> Vec<PermId> {
+        let catalog = self.engine.catalog();
+        self.permissions
+            .iter()
+            .filter_map(|p| catalog.permission_id(p))
+            .collect()
+    }
+
+    /// `check` through `Engine::check_resolved`: the caller passes the resolved subject and the
+    /// interned permission id (no string hashing per check).
+    #[inline(never)]
+    pub fn check_resolved(
+        &self,
+        ancestries: &[Ancestry<'_>],
+        subjects: &[ResolvedSubject<'_>],
+        perms: &[PermId],
+        r: &Request,
+    ) -> Access {
+        self.engine
+            .check_resolved(
+                &subjects[r.principal as usize],
+                perms[r.permission as usize],
+                &ancestries[r.service as usize],
+                &self.context,
+            )
+            .access
     }
 }
 

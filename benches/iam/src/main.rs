@@ -2,7 +2,9 @@
 //! single-core decisions/s against Cedar's on the same requests, plus the compiled policies'
 //! memory and the allocations made while deciding. "Stream" latencies time each check once,
 //! in request order (caches as a server sees them); "warm" ones repeat a request `REPEAT`
-//! times and divide (the engine's CPU cost with its data in cache). Every size is built first,
+//! times and divide (the engine's CPU cost with its data in cache). "Resolved" runs the same
+//! requests through `Engine::check_resolved`, with each caller's `ResolvedSubject` and the
+//! permission ids prepared once, as a caller that caches them would. Every size is built first,
 //! then `--rounds` measurement rounds alternate between sizes (so a burst of load elsewhere on
 //! the machine hits all sizes alike) and the table shows each figure's median over rounds.
 //!
@@ -148,19 +150,9 @@ fn setup(grants: usize, args: &Args) -> Result<Setup, String> {
     eprintln!("   built in {:.1?} ({} grants)", t.elapsed(), w.grant_count);
     let (again, memory) = heap_growth(|| w.compile_policies());
     drop(again?);
-    // CompiledPolicy copies each binding's role permission ids: how much of `memory` that is.
-    let catalog = w.engine.catalog();
-    let perm_copies: usize = w
-        .grants
-        .iter()
-        .flatten()
-        .filter_map(|(role, _)| catalog.role(role))
-        .map(|r| r.permission_ids().len() * 4)
-        .sum();
     eprintln!(
-        "   compiled policies: {:.0} MiB, of which permission-id copies {:.0} MiB",
-        memory as f64 / 1_048_576.0,
-        perm_copies as f64 / 1_048_576.0
+        "   compiled policies: {:.0} MiB (bindings share their role's permission ids)",
+        memory as f64 / 1_048_576.0
     );
     let with_full = grants <= args.cedar_full_max;
     eprintln!("   translating to Cedar (one set too: {with_full})");
@@ -190,6 +182,8 @@ struct Round {
     kumo_p50_denied: Duration,
     kumo_per_sec: f64,
     kumo_allocs: usize,
+    resolved_p50: Duration,
+    resolved_warm_p50: Duration,
     cedar_p50: Duration,
     cedar_per_sec: f64,
     cedar_allocs: usize,
@@ -233,6 +227,21 @@ fn round(s: &Setup, args: &Args) -> Round {
             check(i);
         })
     });
+    // The same requests with the subject resolved and the permission interned by the caller.
+    let subjects = w.resolved_subjects();
+    let perms = w.permission_ids();
+    let resolved = |i: usize| {
+        black_box(w.check_resolved(&ancestries, &subjects, &perms, black_box(&w.requests[i])))
+    };
+    (0..n).for_each(|i| {
+        resolved(i);
+    });
+    let (mut resolved_stream, _) = time_each(n, 1, |i| {
+        resolved(i);
+    });
+    let (resolved_warm, _) = time_each(n, REPEAT, |i| {
+        resolved(i);
+    });
 
     let cn = args.cedar_requests.min(n);
     let (mut cedar_each, cedar_total) = time_each(cn, 1, |i| {
@@ -258,6 +267,8 @@ fn round(s: &Setup, args: &Args) -> Round {
         kumo_p50_denied: median(no),
         kumo_per_sec,
         kumo_allocs,
+        resolved_p50: quantile(&mut resolved_stream, 0.5),
+        resolved_warm_p50: median(resolved_warm),
         cedar_p50: quantile(&mut cedar_each, 0.5),
         cedar_per_sec: cn as f64 / cedar_total.as_secs_f64(),
         cedar_allocs,
@@ -293,13 +304,13 @@ fn run() -> Result<(), String> {
 
     println!();
     println!(
-        "| grants | requests (granted) | kumo p50 stream | p50 granted / denied | p99 stream | p50 warm | decisions/s | allocs/check | compiled policies (heap) |"
+        "| grants | requests (granted) | kumo p50 stream | p50 granted / denied | p99 stream | p50 warm | decisions/s | allocs/check | compiled policies (heap) | resolved p50 stream / warm |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for (s, rs) in setups.iter().zip(&rounds) {
         let n = s.w.requests.len();
         println!(
-            "| {} | {n} ({:.0}%) | {} | {} / {} | {} | {} | {} | {:.2} | {:.0} MiB |",
+            "| {} | {n} ({:.0}%) | {} | {} / {} | {} | {} | {} | {:.2} | {:.0} MiB | {} / {} |",
             s.w.grant_count,
             s.granted as f64 * 100.0 / n as f64,
             fmt_d(md(rs, &|r| r.kumo_p50)),
@@ -310,6 +321,8 @@ fn run() -> Result<(), String> {
             fmt_rate(mf(rs, &|r| r.kumo_per_sec)),
             mf(rs, &|r| r.kumo_allocs as f64) / n as f64,
             s.memory as f64 / 1_048_576.0,
+            fmt_d(md(rs, &|r| r.resolved_p50)),
+            fmt_d(md(rs, &|r| r.resolved_warm_p50)),
         );
     }
     println!();
