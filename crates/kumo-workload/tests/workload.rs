@@ -460,8 +460,13 @@ async fn pool_start_failure_and_dropped_acquire() {
         p.acquire().await,
         Err(PoolError::Start(StartError::Exited { .. }))
     ));
-    // A request abandoned while its instance starts must not wedge the pool.
-    let p = pool(&rt, cfg(), &[], None);
+    // A request abandoned while its instance starts must not wedge the pool. (The wait for that
+    // instance is generous: a loaded machine starts it slowly, and this is not the timeout test.)
+    let patient = PoolConfig {
+        acquire_timeout: Duration::from_secs(15),
+        ..cfg()
+    };
+    let p = pool(&rt, patient, &[], None);
     let _ = tokio::time::timeout(Duration::from_millis(1), p.acquire()).await;
     let g = p.acquire().await.unwrap();
     assert!(get(g.addr).await.ends_with("ok"));
