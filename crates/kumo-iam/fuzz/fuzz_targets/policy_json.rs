@@ -54,6 +54,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let catalog = f.engine.catalog();
     let _ = policy.validate(catalog);
+    let _ = policy.validate_custom_role_scope(&["projects/p", "organizations/1"]);
     let compiled = CompiledPolicy::compile(&policy, catalog);
     let ancestry = Ancestry::new(vec![
         Node {
