@@ -26,8 +26,12 @@ fn fixture() -> Option<&'static Fixture> {
         let groups = ["eng@example.com".to_owned(), "ops@example.org".to_owned()];
         Some(Fixture {
             engine: Engine::new(Arc::new(RoleCatalog::new().ok()?)),
-            resource: "//run.googleapis.com/projects/p/locations/l/services/s".parse().ok()?,
-            project: "//cloudresourcemanager.googleapis.com/projects/p".parse().ok()?,
+            resource: "//run.googleapis.com/projects/p/locations/l/services/s"
+                .parse()
+                .ok()?,
+            project: "//cloudresourcemanager.googleapis.com/projects/p"
+                .parse()
+                .ok()?,
             subjects: vec![
                 Subject::anonymous(),
                 Subject::user("alice@example.com").with_groups(groups.clone()),

@@ -34,7 +34,10 @@ fuzz_target!(|s: &str| {
     round_trip::<Location>(s);
     round_trip::<Etag>(s);
     if let Ok(r) = s.parse::<ResourceName>() {
-        assert_eq!(ResourceName::new(r.service(), r.relative()).as_ref(), Ok(&r));
+        assert_eq!(
+            ResourceName::new(r.service(), r.relative()).as_ref(),
+            Ok(&r)
+        );
     }
     if let Ok(r) = s.parse::<RoleName>() {
         let _ = (r.kind(), r.parent_id(), r.role_id());
