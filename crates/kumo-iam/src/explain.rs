@@ -170,12 +170,7 @@ pub(crate) fn explain(catalog: &RoleCatalog, req: &AccessRequest<'_>) -> Explana
     let suggested_roles = if overall == Access::Granted {
         Vec::new()
     } else {
-        catalog
-            .roles_granting(req.permission)
-            .into_iter()
-            .take(SUGGESTIONS)
-            .cloned()
-            .collect()
+        suggestions(catalog.roles_granting(req.permission))
     };
     let principal = match &req.subject.identity {
         Identity::Anonymous => "allUsers (anonymous)".to_owned(),
@@ -278,4 +273,21 @@ impl fmt::Display for Explanation {
         }
         Ok(())
     }
+}
+
+/// The smallest roles to suggest. Service agent roles (`roles/run.serviceAgent`,
+/// `roles/aiplatform.customCodeServiceAgent`, …) are meant for Google's own service agents, not
+/// for people, so they come only when no other role grants the permission.
+fn suggestions(granting: Vec<&RoleName>) -> Vec<RoleName> {
+    let (agents, others): (Vec<&RoleName>, Vec<&RoleName>) =
+        granting.into_iter().partition(|r| is_service_agent_role(r));
+    let pick = if others.is_empty() { agents } else { others };
+    pick.into_iter().take(SUGGESTIONS).cloned().collect()
+}
+
+fn is_service_agent_role(role: &RoleName) -> bool {
+    let name: &str = role.as_ref();
+    name.rsplit('.')
+        .next()
+        .is_some_and(|last| last.to_ascii_lowercase().contains("serviceagent"))
 }

@@ -67,3 +67,58 @@ fn explain_not_granted_golden() {
     }
     assert_eq!(text, std::fs::read_to_string(path).unwrap());
 }
+
+/// Suggestions are roles a person would grant: service agent roles (meant for Google's own
+/// agents) are left out whenever another role grants the permission, even when smaller.
+#[test]
+fn suggestions_leave_out_service_agent_roles() {
+    let engine = Engine::new(Arc::new(RoleCatalog::new().unwrap()));
+    let project: ResourceName = "//cloudresourcemanager.googleapis.com/projects/p"
+        .parse()
+        .unwrap();
+    let ancestry = Ancestry::new(vec![Node {
+        resource: &project,
+        policy: None,
+    }]);
+    let subject = Subject::user("bob@example.com");
+    let ctx = common::ctx();
+    let suggested = |permission: &str| -> Vec<String> {
+        let permission: Permission = permission.parse().unwrap();
+        let req = AccessRequest {
+            subject: &subject,
+            permission: &permission,
+            ancestry: &ancestry,
+            context: &ctx,
+        };
+        engine
+            .explain(&req)
+            .suggested_roles
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    };
+    // The smallest roles holding these include service agent roles (e.g.
+    // roles/runapps.serviceAgent for run.services.get).
+    for (permission, first) in [
+        ("run.services.get", "roles/run.viewer"),
+        ("run.routes.invoke", "roles/run.servicesInvoker"),
+        (
+            "iam.serviceAccounts.getAccessToken",
+            "roles/iam.workloadIdentityUser",
+        ),
+        ("run.services.setIamPolicy", "roles/run.admin"),
+    ] {
+        let roles = suggested(permission);
+        assert_eq!(
+            roles.first().map(String::as_str),
+            Some(first),
+            "{permission}: {roles:?}"
+        );
+        assert!(
+            roles
+                .iter()
+                .all(|r| !r.to_ascii_lowercase().contains("serviceagent")),
+            "{permission}: {roles:?}"
+        );
+    }
+}
