@@ -535,7 +535,7 @@ pub async fn search_organizations_v1(api: Api, req: Request) -> Reply {
 pub async fn get_iam_policy(api: Api, req: Request) -> Reply {
     let name = container(&req);
     let version = requested_version(&req)?;
-    let method = iam_method(&name, "GetIamPolicy");
+    let method = "GetIamPolicy";
     let meta = audit_meta(&api, RM, method, name.clone(), AuditLog::DataAccess);
     run(&api, &req, meta, |call| {
         api.control.get_container_iam_policy(call, &name, version)
@@ -543,17 +543,12 @@ pub async fn get_iam_policy(api: Api, req: Request) -> Reply {
     .await
 }
 
-/// `POST /v3/{…}:setIamPolicy` and the v1 forms.
+/// `POST /v3/{…}:setIamPolicy` and the v1 forms. Resource Manager logs its IAM methods
+/// unqualified (`methodName: "SetIamPolicy"`, which the CIS benchmark's alert filters match).
 pub async fn set_iam_policy(api: Api, req: Request) -> Reply {
     let name = container(&req);
     let (policy, mask) = set_policy_body(&req)?;
-    let meta = audit_meta(
-        &api,
-        RM,
-        iam_method(&name, "SetIamPolicy"),
-        name.clone(),
-        AuditLog::Activity,
-    );
+    let meta = audit_meta(&api, RM, "SetIamPolicy", name.clone(), AuditLog::Activity);
     run(&api, &req, meta, |call| {
         api.control
             .set_container_iam_policy(call, &name, &policy, mask.as_deref())
@@ -568,7 +563,7 @@ pub async fn test_iam_permissions(api: Api, req: Request) -> Reply {
     let meta = audit_meta(
         &api,
         RM,
-        iam_method(&name, "TestIamPermissions"),
+        "TestIamPermissions",
         name.clone(),
         AuditLog::DataAccess,
     );
@@ -578,24 +573,6 @@ pub async fn test_iam_permissions(api: Api, req: Request) -> Reply {
             .map(test_permissions_response)
     })
     .await
-}
-
-fn iam_method(name: &str, verb: &str) -> &'static str {
-    match (name.split('/').next().unwrap_or_default(), verb) {
-        ("folders", "GetIamPolicy") => "google.cloud.resourcemanager.v3.Folders.GetIamPolicy",
-        ("folders", "SetIamPolicy") => "google.cloud.resourcemanager.v3.Folders.SetIamPolicy",
-        ("folders", _) => "google.cloud.resourcemanager.v3.Folders.TestIamPermissions",
-        ("organizations", "GetIamPolicy") => {
-            "google.cloud.resourcemanager.v3.Organizations.GetIamPolicy"
-        }
-        ("organizations", "SetIamPolicy") => {
-            "google.cloud.resourcemanager.v3.Organizations.SetIamPolicy"
-        }
-        ("organizations", _) => "google.cloud.resourcemanager.v3.Organizations.TestIamPermissions",
-        (_, "GetIamPolicy") => "google.cloud.resourcemanager.v3.Projects.GetIamPolicy",
-        (_, "SetIamPolicy") => "google.cloud.resourcemanager.v3.Projects.SetIamPolicy",
-        _ => "google.cloud.resourcemanager.v3.Projects.TestIamPermissions",
-    }
 }
 
 /// `GET /v3/operations/{operation}`
