@@ -170,15 +170,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = axum::Router::new().merge(console).fallback_service(api);
     tracing::info!("kumo listening on http://{local}");
     if settings.demo {
-        // The demo deploys through the control plane, whose runtime needs the listeners above.
-        let control = control.clone();
-        let domain = settings.domain.clone();
-        tokio::spawn(async move {
-            match crate::demo::create(&control, &domain).await {
-                Ok(lines) => eprintln!("{}", lines.join("\n")),
-                Err(error) => eprintln!("ERROR: the demo could not be created: {error:#}"),
-            }
-        });
+        // The demo world exists before the first request is accepted: a client that sees the
+        // port answer finds demo-project and its service (its deploy needs only the runtime and
+        // the service-port task above, not the main port).
+        match crate::demo::create(&control, &settings.domain).await {
+            Ok(lines) => eprintln!("{}", lines.join("\n")),
+            Err(error) => eprintln!("ERROR: the demo could not be created: {error:#}"),
+        }
     }
     eprintln!("Kumo is ready on http://{local}");
     serve_front_door(listener, gateway, app, local).await;
