@@ -71,8 +71,8 @@ function kumoTransporter() {
   return transporter;
 }
 
-function googleAuth(extra = {}) {
-  return new GoogleAuth({ keyFile, scopes: cloudPlatform, clientOptions: { transporter: kumoTransporter(), ...extra } });
+function googleAuth() {
+  return new GoogleAuth({ keyFile, scopes: cloudPlatform, clientOptions: { transporter: kumoTransporter() } });
 }
 
 /** GET through an auth client; answers { status, data } whatever the status. */
