@@ -4,10 +4,9 @@
 // with OAuth2Client against Kumo's published certificates and opens a private Cloud Run service only
 // for an invoker; and the token-endpoint flows (access token, refresh, IdTokenClient).
 //
-// KNOWN KUMO GAP (the two `todo` tests): the library's JWT-bearer grant assertion carries the header
-// {"alg":"RS256"} with no `kid` (google-auth-library's gtoken/jwsSign.js); Google accepts it, Kumo's
-// /token answers `invalid_grant: Invalid JWT Signature.` because verify_grant_assertion requires a
-// `kid`. The tests run and report; they stop being `todo` once Kumo tries the account's keys.
+// The library's JWT-bearer grant assertion carries the header {"alg":"RS256"} with no `kid`
+// (google-auth-library's gtoken/jwsSign.js); Google accepts it, and so does Kumo's /token, which then
+// tries each of the account's usable keys.
 //
 // What had to be pointed at Kumo, and how (no library code is patched):
 // - The library's service-account client posts its JWT-bearer grant to a fixed
@@ -129,7 +128,6 @@ after(async () => {
 
 const listAccounts = () => `${kumo.base}/v1/projects/${projectId}/serviceAccounts`;
 const saMember = () => `serviceAccount:${email}`;
-const kidlessGrant = "Kumo's /token requires a `kid` in the JWT-bearer assertion; google-auth-library sends none";
 
 /** GoogleAuth configured as google-gax configures it for a GAPIC client of `servicePath`. */
 function gapicAuth({ scopes, servicePath }) {
@@ -243,7 +241,7 @@ test('an ID token minted by Kumo verifies with OAuth2Client against Kumo\'s cert
   assert.equal((await invoke(idToken)).status, 403);
 });
 
-test('an access token from the token endpoint is accepted and refreshed', { timeout: 120_000, todo: kidlessGrant }, async () => {
+test('an access token from the token endpoint is accepted and refreshed', { timeout: 120_000 }, async () => {
   const client = await googleAuth().getClient();
   const { token } = await client.getAccessToken();
   assert.ok(token, 'getAccessToken returned a token');
@@ -263,7 +261,7 @@ test('an access token from the token endpoint is accepted and refreshed', { time
   assert.equal((await get(client, listAccounts())).status, 200);
 });
 
-test('IdTokenClient invokes hello once the account is an invoker', { timeout: 120_000, todo: kidlessGrant }, async () => {
+test('IdTokenClient invokes hello once the account is an invoker', { timeout: 120_000 }, async () => {
   const idClient = await googleAuth().getIdTokenClient(helloUrl);
   await setServiceBinding('roles/run.invoker', saMember(), false);
   assert.equal((await get(idClient, helloUrl)).status, 403);

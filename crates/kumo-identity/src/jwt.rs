@@ -182,18 +182,52 @@ pub fn verify(
     lookup: impl Fn(&str) -> Option<VerifyKey>,
 ) -> Result<Claims, JwtError> {
     let parts = split(token)?;
-    match parts.header.alg.as_str() {
+    check_alg(&parts.header, v)?;
+    let kid = parts.header.kid.as_deref().ok_or(JwtError::MissingKid)?;
+    let key = lookup(kid).ok_or_else(|| JwtError::UnknownKid(kid.to_owned()))?;
+    verify_parts(parts, v, key)
+}
+
+/// [`verify`] for a token whose header names no key: the first of `keys` whose signature checks
+/// wins, and its index comes back with the claims. Google's token endpoint takes grant
+/// assertions signed this way (google-auth-library for Node puts no `kid` in them). A token that
+/// does name a key is refused here: it goes through [`verify`].
+pub fn verify_without_kid(
+    token: &str,
+    v: &Validation<'_>,
+    keys: &[VerifyKey],
+) -> Result<(Claims, usize), JwtError> {
+    let header = split(token)?.header;
+    check_alg(&header, v)?;
+    if header.kid.is_some() {
+        return Err(JwtError::Malformed("header kid"));
+    }
+    for (i, key) in keys.iter().enumerate() {
+        match verify_parts(split(token)?, v, key.clone()) {
+            Err(JwtError::InvalidSignature) => continue,
+            other => return other.map(|claims| (claims, i)),
+        }
+    }
+    Err(JwtError::InvalidSignature)
+}
+
+/// Only the algorithms Kumo signs with, and only the one the caller expects.
+fn check_alg(header: &Header, v: &Validation<'_>) -> Result<(), JwtError> {
+    match header.alg.as_str() {
         "RS256" | "ES256" => {}
         other => return Err(JwtError::UnsupportedAlg(other.to_owned())),
     }
-    if parts.header.alg != v.alg.as_str() {
+    if header.alg != v.alg.as_str() {
         return Err(JwtError::AlgMismatch {
-            got: parts.header.alg,
+            got: header.alg.clone(),
             expected: v.alg.as_str(),
         });
     }
-    let kid = parts.header.kid.as_deref().ok_or(JwtError::MissingKid)?;
-    let key = lookup(kid).ok_or_else(|| JwtError::UnknownKid(kid.to_owned()))?;
+    Ok(())
+}
+
+/// The signature with `key`, then the claims.
+fn verify_parts(parts: Parts<'_>, v: &Validation<'_>, key: VerifyKey) -> Result<Claims, JwtError> {
     let ok = match (v.alg, key) {
         (Alg::Rs256, VerifyKey::Rs256(k)) => {
             RsaSig::try_from(parts.sig.as_slice()).is_ok_and(|s| {

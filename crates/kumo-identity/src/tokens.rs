@@ -268,6 +268,45 @@ pub fn verify_grant_assertion(
     let c = jwt::verify(assertion, &v, |k| {
         (k == kid).then(|| VerifyKey::Rs256(key.clone()))
     })?;
+    grant_from_claims(&c, email, kid, now)
+}
+
+/// [`verify_grant_assertion`] for an assertion whose header names no key (Google's Node
+/// library signs them so): `keys` are the account's usable keys `(key id, public key)`, tried
+/// in turn; `email` is the account the assertion's `iss` names.
+pub fn verify_grant_assertion_without_kid(
+    assertion: &str,
+    own_token_uri: &str,
+    now: i64,
+    email: &str,
+    keys: Vec<(String, rsa::RsaPublicKey)>,
+) -> Result<GrantAssertion, JwtError> {
+    let issuers = [email];
+    let audiences = [GOOGLE_TOKEN_URI, own_token_uri];
+    let v = Validation {
+        alg: Alg::Rs256,
+        now,
+        leeway: GRANT_LEEWAY,
+        audiences: &audiences,
+        issuers: &issuers,
+        max_lifetime: Some(TOKEN_LIFETIME),
+    };
+    let candidates: Vec<VerifyKey> = keys
+        .iter()
+        .map(|(_, key)| VerifyKey::Rs256(key.clone()))
+        .collect();
+    let (c, i) = jwt::verify_without_kid(assertion, &v, &candidates)?;
+    let kid = keys.get(i).map(|(kid, _)| kid.clone()).unwrap_or_default();
+    grant_from_claims(&c, email.to_owned(), kid, now)
+}
+
+/// What a verified grant assertion asks for.
+fn grant_from_claims(
+    c: &jwt::Claims,
+    email: String,
+    kid: String,
+    now: i64,
+) -> Result<GrantAssertion, JwtError> {
     // Google: `exp` must not be in the past, even within leeway.
     if c.get("exp")
         .and_then(Value::as_i64)

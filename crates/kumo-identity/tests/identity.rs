@@ -581,3 +581,78 @@ fn upload_x509_certificate() {
     let truncated = &cert[..cert.len() / 2];
     assert!(sakey::upload_public_key(&mut rng(), truncated).is_err());
 }
+
+/// RS256 over `header.payload` with `key`, whatever the header says (e.g. no `kid`).
+fn sign_rs256_with_header(key: &RsaKey, header: Value, payload: &Claims) -> String {
+    use rsa::signature::{SignatureEncoding as _, Signer as _};
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(Value::Object(payload.clone()).to_string())
+    );
+    let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key.private.clone());
+    let signature = signer.sign(input.as_bytes()).to_vec();
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+/// Google's Node library signs grant assertions with `{"alg":"RS256"}` only: the account's keys are
+/// tried in turn, the one that signed is reported, and everything else is checked as usual.
+#[test]
+fn grant_assertions_without_kid() {
+    let own = "http://localhost:8080/token";
+    let body = claims(
+        json!({"iss": SA, "aud": tokens::GOOGLE_TOKEN_URI, "scope": "a", "iat": NOW, "exp": NOW + 3600}),
+    );
+    let kidless = sign_rs256_with_header(rsa(), json!({"alg": "RS256", "typ": "JWT"}), &body);
+    let keys = vec![
+        (rsa2().kid.clone(), rsa2().public()),
+        (rsa().kid.clone(), rsa().public()),
+    ];
+    let g =
+        tokens::verify_grant_assertion_without_kid(&kidless, own, NOW, SA, keys.clone()).unwrap();
+    assert_eq!(g.key_id, rsa().kid);
+    assert_eq!(g.email, SA);
+    // Signed by a key the account does not have.
+    assert_eq!(
+        tokens::verify_grant_assertion_without_kid(
+            &kidless,
+            own,
+            NOW,
+            SA,
+            vec![(rsa2().kid.clone(), rsa2().public())]
+        ),
+        Err(JwtError::InvalidSignature)
+    );
+    // No keys at all, a tampered payload, another issuer, an expired assertion.
+    assert_eq!(
+        tokens::verify_grant_assertion_without_kid(&kidless, own, NOW, SA, vec![]),
+        Err(JwtError::InvalidSignature)
+    );
+    let mut parts: Vec<&str> = kidless.split('.').collect();
+    let evil = URL_SAFE_NO_PAD.encode(
+        json!({"iss": SA, "aud": tokens::GOOGLE_TOKEN_URI, "scope": "admin", "iat": NOW, "exp": NOW + 3600})
+            .to_string(),
+    );
+    parts[1] = &evil;
+    assert_eq!(
+        tokens::verify_grant_assertion_without_kid(&parts.join("."), own, NOW, SA, keys.clone()),
+        Err(JwtError::InvalidSignature)
+    );
+    assert_eq!(
+        tokens::verify_grant_assertion_without_kid(
+            &kidless,
+            own,
+            NOW,
+            "other@p.iam.gserviceaccount.com",
+            keys.clone()
+        ),
+        Err(JwtError::WrongIssuer)
+    );
+    assert_eq!(
+        tokens::verify_grant_assertion_without_kid(&kidless, own, NOW + 7200, SA, keys.clone()),
+        Err(JwtError::Expired)
+    );
+    // A token that names its key goes through verify_grant_assertion instead.
+    let with_kid = jwt::encode_rs256(rsa(), &body);
+    assert!(tokens::verify_grant_assertion_without_kid(&with_kid, own, NOW, SA, keys).is_err());
+}

@@ -212,18 +212,34 @@ impl Control {
             .live_service_account(email)?
             .ok_or_else(|| OAuthError::new("invalid_grant", "Invalid grant: account not found"))?;
         let now = self.now().timestamp();
-        let grant = kumo_identity::tokens::verify_grant_assertion(
-            assertion,
-            &self.token_uri(),
-            now,
-            |kid| {
-                self.service_account_public_key(&account, kid)
-                    .ok()
-                    .flatten()
-                    .map(|key| (email.to_owned(), key))
-            },
-        )
-        .map_err(|error| match error {
+        let names_a_key = kumo_identity::jwt::decode_header(assertion)
+            .map_err(|_| signature())?
+            .kid
+            .is_some();
+        let verified = if names_a_key {
+            kumo_identity::tokens::verify_grant_assertion(
+                assertion,
+                &self.token_uri(),
+                now,
+                |kid| {
+                    self.service_account_public_key(&account, kid)
+                        .ok()
+                        .flatten()
+                        .map(|key| (email.to_owned(), key))
+                },
+            )
+        } else {
+            // No `kid` (google-auth-library for Node): any of the account's usable keys.
+            let keys = self.service_account_public_keys(&account)?;
+            kumo_identity::tokens::verify_grant_assertion_without_kid(
+                assertion,
+                &self.token_uri(),
+                now,
+                email,
+                keys,
+            )
+        };
+        let grant = verified.map_err(|error| match error {
             JwtError::MissingClaim("scope") => OAuthError::new(
                 "invalid_scope",
                 "Invalid OAuth scope or ID token audience provided.",

@@ -87,6 +87,26 @@ impl Control {
     }
 
     /// The public key of `account`'s key `kid`, if that key is live and usable now.
+    /// Every usable key of `account`: `(key id, public key)`.
+    pub(crate) fn service_account_public_keys(
+        &self,
+        account: &Record,
+    ) -> Result<Vec<(String, rsa::RsaPublicKey)>, Error> {
+        let prefix = format!("{}/keys/", account.name);
+        let mut keys = Vec::new();
+        for record in self.list_under(
+            Collection::ServiceAccountKeys,
+            kumo_store::ParentFilter::Is(account.name.clone()),
+        )? {
+            if let Some(kid) = record.name.strip_prefix(&prefix)
+                && let Some(key) = self.service_account_public_key(account, kid)?
+            {
+                keys.push((kid.to_owned(), key));
+            }
+        }
+        Ok(keys)
+    }
+
     pub(crate) fn service_account_public_key(
         &self,
         account: &Record,
