@@ -16,7 +16,8 @@ mod sqlite;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;
 pub use model::{
-    Deleted, EncodedLogEntry, ListQuery, LogOrder, LogPage, LogQuery, Page, ParentFilter, Record, Write,
+    Deleted, EncodedLogEntry, ListQuery, LogOrder, LogPage, LogQuery, Page, ParentFilter, Record,
+    Write,
 };
 pub use sqlite::SqliteStore;
 
