@@ -36,4 +36,12 @@ fuzz_target!(init: { let _ = key(); }, |data: &[u8]| {
     let _ = tokens::verify_grant_assertion(s, "http://localhost/token", 1_800_000_000, |kid| {
         (kid == k.kid).then(|| ("sa@p.iam.gserviceaccount.com".to_owned(), k.public()))
     });
+    let _ = jwt::verify_without_kid(s, &v, &[VerifyKey::Rs256(k.public())]);
+    let _ = tokens::verify_grant_assertion_without_kid(
+        s,
+        "http://localhost/token",
+        1_800_000_000,
+        "sa@p.iam.gserviceaccount.com",
+        vec![(k.kid.clone(), k.public())],
+    );
 });
