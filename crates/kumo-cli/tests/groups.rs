@@ -63,6 +63,37 @@ fn iap_web_binding_on_a_cloud_run_service_seed_003() {
     );
 }
 
+/// Without `--service`, gcloud's cloud-run resource type names the region's level
+/// (`iap_web/cloud_run-REGION`), whose bindings every service of the region inherits.
+#[test]
+fn iap_web_binding_on_a_cloud_run_region() {
+    let fake = Fake::start();
+    fake.on(
+        "GET",
+        "/v3/projects/demo-project",
+        vec![ok(
+            json!({"projectId": "demo-project", "name": "projects/123456789012"}),
+        )],
+    );
+    let res = "/v1/projects/123456789012/iap_web/cloud_run-us-central1";
+    fake.on(
+        "POST",
+        &format!("{res}:getIamPolicy"),
+        vec![ok(json!({"etag": "BwA=", "bindings": [{"role": "roles/iap.httpsResourceAccessor", "members": ["group:devs@example.com"]}]}))],
+    );
+    let o = Cli::new(&fake)
+        .run("iap web get-iam-policy --resource-type=cloud-run --region us-central1 --format json");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        fake.lines(),
+        [
+            "GET /v3/projects/demo-project".to_owned(),
+            format!("POST {res}:getIamPolicy"),
+        ]
+    );
+    assert!(o.stdout.contains("group:devs@example.com"), "{}", o.stdout);
+}
+
 #[test]
 fn services_identity_create_waits_for_the_operation() {
     let fake = Fake::start();

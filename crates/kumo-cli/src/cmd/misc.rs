@@ -35,7 +35,7 @@ fn project_number(ctx: &mut Ctx<'_>, project: &str) -> Result<String> {
     Ok(n)
 }
 
-/// `projects/PN/iap_web[/cloud_run-REGION/services/S]` — note gcloud's `cloud-run` becomes
+/// `projects/PN/iap_web[/cloud_run-REGION[/services/S]]` — note gcloud's `cloud-run` becomes
 /// the resource's `cloud_run-` (cloudrun-security-spec §6.3).
 fn iap_policy(ctx: &mut Ctx<'_>, r: &IapResource) -> Result<PolicyApi> {
     let project = ctx.project()?;
@@ -52,10 +52,13 @@ fn iap_policy(ctx: &mut Ctx<'_>, r: &IapResource) -> Result<PolicyApi> {
                 service.clone(),
             )
         }
+        // gcloud's `CloudRuns` level: every Cloud Run service of the region inherits it.
         (Some("cloud-run"), None) => {
-            return Err(CliError::Usage(
-                "--service is required with --resource-type=cloud-run.".to_owned(),
-            ));
+            let region = ctx.region()?;
+            (
+                format!("/v1/projects/{pn}/iap_web/cloud_run-{}", enc(&region)),
+                format!("cloud_run-{region}"),
+            )
         }
         (None, None) => (format!("/v1/projects/{pn}/iap_web"), project.clone()),
         (Some(other), _) => {
