@@ -731,15 +731,12 @@ pub async fn v1_list_jobs(api: Api, req: Request) -> Reply {
         let page = api
             .control
             .list_jobs(call, req.param("namespace"), &location, 0, "")?;
-        let selector = req.query.get("labelSelector").unwrap_or_default();
-        let mut items = Vec::with_capacity(page.jobs.len());
-        for job in &page.jobs {
-            let view = v1_view(&api, job)?;
-            if label_selector_matches(selector, &view.metadata.labels)? {
-                items.push(view);
-            }
-        }
-        let (items, next) = v1_page(&req, items)?;
+        let (items, next) = v1_selected_page(
+            &req,
+            &page.jobs,
+            |r| v1_view(&api, r),
+            |v| &v.metadata.labels,
+        )?;
         Ok(run_v1::ListJobsResponse {
             api_version: run_v1::JOBS_API_VERSION.to_owned(),
             kind: "JobsList".to_owned(),
@@ -977,6 +974,25 @@ fn v1_child_audit(
 }
 
 /// A v1 list page: `limit` items from the `continue` offset (0 = all).
+/// The v1 views of `records` that the request's `labelSelector` matches, then the page of them:
+/// the selector filters before `limit` cuts, so `limit` counts matching resources.
+fn v1_selected_page<R, T>(
+    req: &Request,
+    records: &[R],
+    view: impl Fn(&R) -> Result<T, Error>,
+    labels: impl Fn(&T) -> &std::collections::BTreeMap<String, String>,
+) -> Result<(Vec<T>, String), Error> {
+    let selector = req.query.get("labelSelector").unwrap_or_default();
+    let mut items = Vec::with_capacity(records.len());
+    for record in records {
+        let item = view(record)?;
+        if label_selector_matches(selector, labels(&item))? {
+            items.push(item);
+        }
+    }
+    v1_page(req, items)
+}
+
 fn v1_page<T>(req: &Request, items: Vec<T>) -> Result<(Vec<T>, String), Error> {
     let limit = match req.query.int("limit")? {
         Some(limit) if limit < 0 => {
@@ -1065,15 +1081,12 @@ pub async fn v1_list_executions(api: Api, req: Request) -> Reply {
             req.param("namespace"),
             location.as_deref(),
         )?;
-        let selector = req.query.get("labelSelector").unwrap_or_default();
-        let mut items = Vec::with_capacity(executions.len());
-        for execution in &executions {
-            let view = v1_execution(&api, execution)?;
-            if label_selector_matches(selector, &view.metadata.labels)? {
-                items.push(view);
-            }
-        }
-        let (items, next) = v1_page(&req, items)?;
+        let (items, next) = v1_selected_page(
+            &req,
+            &executions,
+            |r| v1_execution(&api, r),
+            |v| &v.metadata.labels,
+        )?;
         Ok(run_v1::ListExecutionsResponse {
             api_version: run_v1::JOBS_API_VERSION.to_owned(),
             kind: "ExecutionsList".to_owned(),
@@ -1198,15 +1211,8 @@ pub async fn v1_list_tasks(api: Api, req: Request) -> Reply {
         let tasks =
             api.control
                 .list_project_tasks(call, req.param("namespace"), location.as_deref())?;
-        let selector = req.query.get("labelSelector").unwrap_or_default();
-        let mut items = Vec::with_capacity(tasks.len());
-        for task in &tasks {
-            let view = v1_task(&api, task)?;
-            if label_selector_matches(selector, &view.metadata.labels)? {
-                items.push(view);
-            }
-        }
-        let (items, next) = v1_page(&req, items)?;
+        let (items, next) =
+            v1_selected_page(&req, &tasks, |r| v1_task(&api, r), |v| &v.metadata.labels)?;
         Ok(run_v1::ListTasksResponse {
             api_version: run_v1::JOBS_API_VERSION.to_owned(),
             kind: "TasksList".to_owned(),
