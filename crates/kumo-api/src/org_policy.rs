@@ -7,7 +7,7 @@ use kumo_control::resource_manager::PageRequest;
 use kumo_wire::orgpolicy_v1::{
     ClearOrgPolicyRequest, GetOrgPolicyRequest, ListOrgPoliciesRequest, SetOrgPolicyRequest,
 };
-use kumo_wire::orgpolicy_v2::Policy;
+use kumo_wire::orgpolicy_v2::{CustomConstraint, Policy};
 
 use crate::resource_manager::{audit_meta, container, page, run};
 use crate::{Api, Reply, Request};
@@ -212,6 +212,98 @@ pub async fn clear_org_policy_v1(api: Api, req: Request) -> Reply {
     run(&api, &req, meta, |call| {
         api.control
             .clear_org_policy_v1(call, &name, &body.constraint, &body.etag)
+    })
+    .await
+}
+
+fn custom_constraint_name(req: &Request) -> String {
+    format!(
+        "organizations/{}/customConstraints/{}",
+        req.param("organization"),
+        req.param("custom_constraint")
+    )
+}
+
+/// `POST /v2/{parent=organizations/*}/customConstraints` (the body is the CustomConstraint)
+pub async fn create_custom_constraint(api: Api, req: Request) -> Reply {
+    let body: CustomConstraint = req.json("custom_constraint")?;
+    let parent = container(&req);
+    let meta = audit_meta(
+        &api,
+        ORGPOLICY,
+        "google.cloud.orgpolicy.v2.OrgPolicy.CreateCustomConstraint",
+        body.name.clone(),
+        AuditLog::Activity,
+    );
+    run(&api, &req, meta, |call| {
+        api.control.create_custom_constraint(call, &parent, &body)
+    })
+    .await
+}
+
+/// `GET /v2/{parent=organizations/*}/customConstraints`
+pub async fn list_custom_constraints(api: Api, req: Request) -> Reply {
+    let parent = container(&req);
+    let page = page(&req)?;
+    let meta = audit_meta(
+        &api,
+        ORGPOLICY,
+        "google.cloud.orgpolicy.v2.OrgPolicy.ListCustomConstraints",
+        parent.clone(),
+        AuditLog::DataAccess,
+    );
+    run(&api, &req, meta, |call| {
+        api.control.list_custom_constraints(call, &parent, &page)
+    })
+    .await
+}
+
+/// `GET /v2/{name=organizations/*/customConstraints/*}`
+pub async fn get_custom_constraint(api: Api, req: Request) -> Reply {
+    let name = custom_constraint_name(&req);
+    let meta = audit_meta(
+        &api,
+        ORGPOLICY,
+        "google.cloud.orgpolicy.v2.OrgPolicy.GetCustomConstraint",
+        name.clone(),
+        AuditLog::DataAccess,
+    );
+    run(&api, &req, meta, |call| {
+        api.control.get_custom_constraint(call, &name)
+    })
+    .await
+}
+
+/// `PATCH /v2/{customConstraint.name=organizations/*/customConstraints/*}` (the body is the
+/// CustomConstraint; the method has no update mask)
+pub async fn update_custom_constraint(api: Api, req: Request) -> Reply {
+    let body: CustomConstraint = req.json("custom_constraint")?;
+    let name = custom_constraint_name(&req);
+    let meta = audit_meta(
+        &api,
+        ORGPOLICY,
+        "google.cloud.orgpolicy.v2.OrgPolicy.UpdateCustomConstraint",
+        name.clone(),
+        AuditLog::Activity,
+    );
+    run(&api, &req, meta, |call| {
+        api.control.update_custom_constraint(call, &name, &body)
+    })
+    .await
+}
+
+/// `DELETE /v2/{name=organizations/*/customConstraints/*}`
+pub async fn delete_custom_constraint(api: Api, req: Request) -> Reply {
+    let name = custom_constraint_name(&req);
+    let meta = audit_meta(
+        &api,
+        ORGPOLICY,
+        "google.cloud.orgpolicy.v2.OrgPolicy.DeleteCustomConstraint",
+        name.clone(),
+        AuditLog::Activity,
+    );
+    run(&api, &req, meta, |call| {
+        api.control.delete_custom_constraint(call, &name)
     })
     .await
 }

@@ -3,30 +3,99 @@
 //! violations into Google-shaped errors. The Org Policy API (reading and writing policies) is a
 //! separate module; this one only evaluates.
 
-use kumo_orgpolicy::{EffectivePolicy, RpcCode, Violation};
+use kumo_orgpolicy::{
+    Constraint, CustomConstraint, EffectivePolicy, MethodType, RpcCode, Violation,
+};
+use kumo_store::{ListQuery, ParentFilter};
 use serde_json::Value;
 
-use crate::records::Collection;
+use crate::records::{Collection, Stored};
 use crate::{Control, Error, PreconditionViolation, ResourceRef};
 
 impl Control {
-    /// The effective policy of `constraint` (`run.managed.requireInvokerIam` or
-    /// `constraints/…`) at `resource`: the policies on the resource's containers (project, folders,
-    /// organization) merged by Google's rules, or the constraint's default.
+    /// The definition of `constraint` (`x`, `constraints/x` or `custom.x`) as seen from
+    /// `resource`: a built-in constraint, or a custom constraint of the resource's organization.
+    pub fn constraint_definition(
+        &self,
+        constraint: &str,
+        resource: &ResourceRef,
+    ) -> Result<Constraint, Error> {
+        let short = constraint
+            .strip_prefix("constraints/")
+            .or_else(|| constraint.strip_prefix("customConstraints/"))
+            .unwrap_or(constraint);
+        let not_found = || {
+            Error::invalid_field(
+                "constraint",
+                format!("Constraint constraints/{short} is not found."),
+            )
+        };
+        if short.starts_with(kumo_orgpolicy::custom::CUSTOM_PREFIX) {
+            let Some(org) = self.organization_of(resource)? else {
+                return Err(not_found());
+            };
+            return match self.load_custom_constraint(&org, short)? {
+                Some(stored) => Ok(stored.value.definition()),
+                None => Err(not_found()),
+            };
+        }
+        kumo_orgpolicy::lookup(short).cloned().ok_or_else(not_found)
+    }
+
+    /// A stored custom constraint, `organizations/{org}/customConstraints/{id}`.
+    pub(crate) fn load_custom_constraint(
+        &self,
+        org: &str,
+        id: &str,
+    ) -> Result<Option<Stored<CustomConstraint>>, Error> {
+        self.load::<CustomConstraint>(
+            Collection::CustomConstraints,
+            &format!("organizations/{org}/customConstraints/{id}"),
+        )
+    }
+
+    /// Every custom constraint of an organization, in name order.
+    pub(crate) fn custom_constraints_of(
+        &self,
+        org: &str,
+    ) -> Result<Vec<Stored<CustomConstraint>>, Error> {
+        let records = self
+            .store()
+            .list(
+                Collection::CustomConstraints.as_str(),
+                &ListQuery {
+                    parent: ParentFilter::Is(format!("organizations/{org}")),
+                    ..ListQuery::default()
+                },
+            )
+            .map_err(crate::records::store_error)?
+            .records;
+        let mut out = Vec::with_capacity(records.len());
+        for record in records {
+            out.push(self.decode::<CustomConstraint>(record)?);
+        }
+        out.sort_by(|a, b| a.record.name.cmp(&b.record.name));
+        Ok(out)
+    }
+
+    /// The effective policy of `constraint` (`run.managed.requireInvokerIam`,
+    /// `constraints/…` or `custom.…`) at `resource`: the policies on the resource's containers
+    /// (project, folders, organization) merged by Google's rules, or the constraint's default.
     pub fn effective_constraint(
         &self,
         constraint: &str,
         resource: &ResourceRef,
     ) -> Result<EffectivePolicy, Error> {
-        let short = constraint
-            .strip_prefix("constraints/")
-            .unwrap_or(constraint);
-        let Some(definition) = kumo_orgpolicy::lookup(short) else {
-            return Err(Error::invalid_field(
-                "constraint",
-                format!("Constraint constraints/{short} is not found."),
-            ));
-        };
+        let definition = self.constraint_definition(constraint, resource)?;
+        self.effective_of_definition(&definition, resource)
+    }
+
+    /// [`effective_constraint`](Self::effective_constraint) for a definition already looked up.
+    pub(crate) fn effective_of_definition(
+        &self,
+        definition: &Constraint,
+        resource: &ResourceRef,
+    ) -> Result<EffectivePolicy, Error> {
         let containers: Vec<String> = self
             .ancestry(resource)?
             .into_iter()
@@ -54,6 +123,38 @@ impl Control {
             .zip(policies.iter().map(Option::as_ref))
             .collect();
         Ok(kumo_orgpolicy::effective(definition, &chain))
+    }
+
+    /// Custom constraints on Cloud Run resources: every custom constraint of the resource's
+    /// organization that the effective policy enforces at `resource` and that names
+    /// `resource_type` and `method` must pass on `view` (the Knative v1 form of the resource).
+    pub fn check_custom_org_policies(
+        &self,
+        resource: &ResourceRef,
+        resource_type: &str,
+        method: MethodType,
+        view: &Value,
+    ) -> Result<(), Error> {
+        let Some(org) = self.organization_of(resource)? else {
+            return Ok(());
+        };
+        let mut enforced = Vec::new();
+        for stored in self.custom_constraints_of(&org)? {
+            let constraint = stored.value;
+            if !constraint.applies_to(resource_type, method) {
+                continue;
+            }
+            if self
+                .effective_of_definition(&constraint.definition(), resource)?
+                .is_enforced()
+            {
+                enforced.push(constraint);
+            }
+        }
+        let refs: Vec<&CustomConstraint> = enforced.iter().collect();
+        let subject = resource.relative_name();
+        kumo_orgpolicy::check_custom_constraints(&refs, resource_type, method, view, &subject)
+            .map_err(violation_error)
     }
 
     /// Whether a boolean constraint is enforced at `resource`.

@@ -20,7 +20,7 @@ use crate::iam_policy::etag_of;
 use crate::records::{Collection, Stored, encode};
 use crate::resource_manager::PageRequest;
 use crate::resource_manager::common::timestamp;
-use crate::{Call, Control, Error, ResourceRef};
+use crate::{Call, Control, Error, FieldViolation, ResourceRef};
 
 /// Google's texts for a missing or duplicate policy.
 const NOT_FOUND: &str = "Requested entity was not found.";
@@ -28,22 +28,10 @@ const ALREADY_EXISTS: &str = "Requested entity already exists";
 const STALE_ETAG: &str =
     "The etag of the policy does not match its current etag; read the policy again and retry.";
 
-fn lookup(constraint: &str) -> Result<&'static Constraint, Error> {
-    let short = constraint
-        .strip_prefix("constraints/")
-        .unwrap_or(constraint);
-    kumo_orgpolicy::lookup(short).ok_or_else(|| {
-        Error::invalid_field(
-            "constraint",
-            format!("Constraint constraints/{short} is not found."),
-        )
-    })
-}
-
 /// A container's policy: its storage key, the name responses use, and the stored policy.
 struct Slot {
     resource: ResourceRef,
-    constraint: &'static Constraint,
+    constraint: Constraint,
     key: String,
     wire_name: String,
     stored: Option<Stored<kumo_orgpolicy::Policy>>,
@@ -52,7 +40,7 @@ struct Slot {
 impl Control {
     fn policy_slot(&self, container: &str, constraint: &str) -> Result<Slot, Error> {
         let resource = self.container_ref(container)?;
-        let constraint = lookup(constraint)?;
+        let constraint = self.constraint_definition(constraint, &resource)?;
         let key = format!("{}/policies/{}", resource.relative_name(), constraint.name);
         let wire_name = format!(
             "{}/policies/{}",
@@ -104,10 +92,17 @@ impl Control {
         let resource = self.container_ref(parent)?;
         self.authorize(call, "orgpolicy.constraints.list", &resource)?;
         let display = self.container_display_name(&resource)?;
-        let constraints: Vec<Value> = kumo_orgpolicy::all_constraints()
+        let mut constraints: Vec<Value> = kumo_orgpolicy::all_constraints()
             .iter()
             .map(|c| constraint_wire(&display, c))
             .collect();
+        // An organization's custom constraints are listed with the built-in ones, as boolean
+        // constraints carrying their definition.
+        if let Some(org) = self.organization_of(&resource)? {
+            for stored in self.custom_constraints_of(&org)? {
+                constraints.push(custom_as_constraint_wire(&display, &stored.value));
+            }
+        }
         let (constraints, next) = page.apply(constraints, 100, 1000)?;
         let mut response = json!({"constraints": constraints});
         if !next.is_empty() {
@@ -303,7 +298,7 @@ impl Control {
         let resource = self.container_ref(parent)?;
         self.authorize(call, "orgpolicy.policy.get", &resource)?;
         let slot = self.policy_slot(parent, constraint)?;
-        let effective = self.effective_constraint(slot.constraint.name, &resource)?;
+        let effective = self.effective_of_definition(&slot.constraint, &resource)?;
         Ok(json!({"name": slot.wire_name, "spec": {"rules": effective_rules(&effective)}}))
     }
 
@@ -333,7 +328,7 @@ impl Control {
                 .transpose()?,
             etag: String::new(),
         };
-        kumo_orgpolicy::validate_policy(slot.constraint, &engine)
+        kumo_orgpolicy::validate_policy(&slot.constraint, &engine)
             .map_err(|error| Error::invalid(error.to_string()))?;
         Ok(engine)
     }
@@ -357,6 +352,166 @@ impl Control {
             return Err(invalid());
         }
         Ok(constraint.to_owned())
+    }
+
+    // ---- v2 custom constraints ----
+
+    /// `organizations/{org}` of a custom-constraint parent, or INVALID_ARGUMENT.
+    fn custom_constraint_org(&self, parent: &str) -> Result<(String, ResourceRef), Error> {
+        let resource = self.container_ref(parent)?;
+        match &resource {
+            ResourceRef::Organization(org) => Ok((org.clone(), resource.clone())),
+            _ => Err(Error::invalid_field(
+                "parent",
+                format!(
+                    "Custom constraints can only be created in an organization; {parent} is not one."
+                ),
+            )),
+        }
+    }
+
+    /// `POST /v2/{parent=organizations/*}/customConstraints`: `orgpolicy.customConstraints.create`.
+    pub fn create_custom_constraint(
+        &self,
+        call: &Call,
+        parent: &str,
+        body: &v2::CustomConstraint,
+    ) -> Result<Value, Error> {
+        let (org, resource) = self.custom_constraint_org(parent)?;
+        self.authorize(call, "orgpolicy.customConstraints.create", &resource)?;
+        let constraint = custom_from_wire(body, timestamp(self.now()))?;
+        match kumo_orgpolicy::custom::parse_name(&constraint.name) {
+            Some((named_org, _)) if named_org == org => {}
+            _ => {
+                return Err(Error::invalid_field(
+                    "customConstraint.name",
+                    format!(
+                        "The custom constraint name {} does not belong to {parent}.",
+                        constraint.name
+                    ),
+                ));
+            }
+        }
+        if self
+            .load_custom_constraint(&org, constraint.id())?
+            .is_some()
+        {
+            return Err(Error::already_exists(ALREADY_EXISTS));
+        }
+        self.commit(&[Write::Create {
+            collection: Collection::CustomConstraints.as_str().to_owned(),
+            name: constraint.name.clone(),
+            parent: Some(resource.relative_name()),
+            data: encode(&constraint)?,
+        }])?;
+        Ok(custom_wire(&constraint))
+    }
+
+    /// `GET /v2/{name=organizations/*/customConstraints/*}`: `orgpolicy.customConstraints.get`.
+    pub fn get_custom_constraint(&self, call: &Call, name: &str) -> Result<Value, Error> {
+        let (org, id) =
+            self.custom_constraint_name(call, name, "orgpolicy.customConstraints.get")?;
+        let stored = self
+            .load_custom_constraint(&org, &id)?
+            .ok_or_else(|| Error::not_found(NOT_FOUND))?;
+        Ok(custom_wire(&stored.value))
+    }
+
+    /// `GET /v2/{parent=organizations/*}/customConstraints`: `orgpolicy.customConstraints.list`.
+    pub fn list_custom_constraints(
+        &self,
+        call: &Call,
+        parent: &str,
+        page: &PageRequest,
+    ) -> Result<Value, Error> {
+        let (org, resource) = self.custom_constraint_org(parent)?;
+        self.authorize(call, "orgpolicy.customConstraints.list", &resource)?;
+        let all: Vec<Value> = self
+            .custom_constraints_of(&org)?
+            .iter()
+            .map(|stored| custom_wire(&stored.value))
+            .collect();
+        let (items, next) = page.apply(all, 100, 1000)?;
+        let mut response = json!({});
+        if !items.is_empty() {
+            response["customConstraints"] = Value::Array(items);
+        }
+        if !next.is_empty() {
+            response["nextPageToken"] = json!(next);
+        }
+        Ok(response)
+    }
+
+    /// `PATCH /v2/{customConstraint.name=organizations/*/customConstraints/*}`:
+    /// `orgpolicy.customConstraints.update`. The body replaces the constraint (the method has no
+    /// update mask); `resourceTypes` is immutable.
+    pub fn update_custom_constraint(
+        &self,
+        call: &Call,
+        name: &str,
+        body: &v2::CustomConstraint,
+    ) -> Result<Value, Error> {
+        let (org, id) =
+            self.custom_constraint_name(call, name, "orgpolicy.customConstraints.update")?;
+        let stored = self
+            .load_custom_constraint(&org, &id)?
+            .ok_or_else(|| Error::not_found(NOT_FOUND))?;
+        let mut wire = body.clone();
+        wire.name = name.to_owned();
+        if wire.resource_types.is_empty() {
+            wire.resource_types = stored.value.resource_types.clone();
+        }
+        let next = custom_from_wire(&wire, timestamp(self.now()))?;
+        if next.resource_types != stored.value.resource_types {
+            // UNCONFIRMED text; constraint.proto marks resource_types IMMUTABLE.
+            return Err(Error::invalid_field(
+                "customConstraint.resourceTypes",
+                "Custom constraint resource types cannot be changed.",
+            ));
+        }
+        self.commit(&[Write::Update {
+            collection: Collection::CustomConstraints.as_str().to_owned(),
+            name: next.name.clone(),
+            data: encode(&next)?,
+            expected_revision: Some(stored.record.revision),
+        }])?;
+        Ok(custom_wire(&next))
+    }
+
+    /// `DELETE /v2/{name=organizations/*/customConstraints/*}`:
+    /// `orgpolicy.customConstraints.delete`. Policies naming the constraint stay but no longer
+    /// enforce anything (nothing looks them up without the definition).
+    pub fn delete_custom_constraint(&self, call: &Call, name: &str) -> Result<Value, Error> {
+        let (org, id) =
+            self.custom_constraint_name(call, name, "orgpolicy.customConstraints.delete")?;
+        let stored = self
+            .load_custom_constraint(&org, &id)?
+            .ok_or_else(|| Error::not_found(NOT_FOUND))?;
+        self.commit(&[Write::HardDelete {
+            collection: Collection::CustomConstraints.as_str().to_owned(),
+            name: stored.record.name.clone(),
+            expected_revision: Some(stored.record.revision),
+        }])?;
+        Ok(json!({}))
+    }
+
+    /// Parses `organizations/{org}/customConstraints/{id}` and authorizes `permission` on the
+    /// organization.
+    fn custom_constraint_name(
+        &self,
+        call: &Call,
+        name: &str,
+        permission: &str,
+    ) -> Result<(String, String), Error> {
+        let Some((org, id)) = kumo_orgpolicy::custom::parse_name(name) else {
+            return Err(Error::invalid_field(
+                "name",
+                format!("Invalid custom constraint name {name}."),
+            ));
+        };
+        let (org, resource) = self.custom_constraint_org(&format!("organizations/{org}"))?;
+        self.authorize(call, permission, &resource)?;
+        Ok((org, id.to_owned()))
     }
 
     // ---- v1 (Resource Manager) ----
@@ -409,7 +564,7 @@ impl Control {
                 ));
             }
         };
-        let mut spec = kumo_orgpolicy::v1_to_spec(slot.constraint, &kind)
+        let mut spec = kumo_orgpolicy::v1_to_spec(&slot.constraint, &kind)
             .map_err(|error| Error::invalid(error.to_string()))?;
         spec.update_time = Some(timestamp(self.now()));
         let next = kumo_orgpolicy::Policy {
@@ -422,7 +577,7 @@ impl Control {
             etag: String::new(),
         };
         let revision = self.write_org_policy(&slot, &next)?;
-        Ok(v1_wire(slot.constraint, &next, revision))
+        Ok(v1_wire(&slot.constraint, &next, revision))
     }
 
     /// `POST /v1/{resource}:getOrgPolicy`: `orgpolicy.policy.get`. A constraint with no policy
@@ -437,7 +592,7 @@ impl Control {
         self.authorize(call, "orgpolicy.policy.get", &resource)?;
         let slot = self.policy_slot(container, constraint)?;
         Ok(match &slot.stored {
-            Some(stored) => v1_wire(slot.constraint, &stored.value, stored.record.revision),
+            Some(stored) => v1_wire(&slot.constraint, &stored.value, stored.record.revision),
             None => json!({"constraint": slot.constraint.qualified_name()}),
         })
     }
@@ -451,8 +606,8 @@ impl Control {
     ) -> Result<Value, Error> {
         let resource = self.container_ref(container)?;
         self.authorize(call, "orgpolicy.policy.get", &resource)?;
-        let definition = lookup(constraint)?;
-        let effective = self.effective_constraint(definition.name, &resource)?;
+        let definition = self.constraint_definition(constraint, &resource)?;
+        let effective = self.effective_of_definition(&definition, &resource)?;
         let mut policy = json!({"constraint": definition.qualified_name()});
         match &effective {
             EffectivePolicy::Boolean { enforced, .. } => {
@@ -492,8 +647,8 @@ impl Control {
         self.authorize(call, "orgpolicy.policy.get", &resource)?;
         let mut policies = Vec::new();
         for (stored, short) in self.stored_org_policies(&resource)? {
-            if let Ok(constraint) = lookup(&short) {
-                policies.push(v1_wire(constraint, &stored.value, stored.record.revision));
+            if let Ok(constraint) = self.constraint_definition(&short, &resource) {
+                policies.push(v1_wire(&constraint, &stored.value, stored.record.revision));
             }
         }
         let (policies, next) = page.apply(policies, 100, 1000)?;
@@ -692,6 +847,104 @@ fn v1_wire(constraint: &Constraint, policy: &kumo_orgpolicy::Policy, revision: u
     value
 }
 
+/// The engine's custom constraint from the wire form, validated (every bad field reported).
+fn custom_from_wire(
+    wire: &v2::CustomConstraint,
+    now: String,
+) -> Result<kumo_orgpolicy::CustomConstraint, Error> {
+    use kumo_orgpolicy::custom::{ActionType, INVALID_CUSTOM_CONSTRAINT_MESSAGE, MethodType};
+    let mut violations = Vec::new();
+    let mut method_types = Vec::new();
+    for method in &wire.method_types {
+        match method {
+            v2::MethodType::Create => method_types.push(MethodType::Create),
+            v2::MethodType::Update => method_types.push(MethodType::Update),
+            v2::MethodType::Delete => method_types.push(MethodType::Delete),
+            v2::MethodType::RemoveGrant => method_types.push(MethodType::RemoveGrant),
+            v2::MethodType::GovernTags => method_types.push(MethodType::GovernTags),
+            v2::MethodType::Unspecified => violations.push(FieldViolation {
+                field: "customConstraint.methodTypes".into(),
+                description: "Custom constraint method type cannot be METHOD_TYPE_UNSPECIFIED."
+                    .into(),
+            }),
+        }
+    }
+    let action_type = match wire.action_type {
+        Some(v2::ActionType::Allow) => ActionType::Allow,
+        Some(v2::ActionType::Deny) => ActionType::Deny,
+        _ => {
+            violations.push(FieldViolation {
+                field: "customConstraint.actionType".into(),
+                description: "Custom constraint action type must be ALLOW or DENY.".into(),
+            });
+            ActionType::Deny
+        }
+    };
+    let constraint = kumo_orgpolicy::CustomConstraint {
+        name: wire.name.clone(),
+        resource_types: wire.resource_types.clone(),
+        method_types,
+        condition: wire.condition.clone(),
+        action_type,
+        display_name: wire.display_name.clone(),
+        description: wire.description.clone(),
+        update_time: Some(now),
+    };
+    violations.extend(
+        kumo_orgpolicy::validate_custom_constraint(&constraint)
+            .into_iter()
+            .map(|v| FieldViolation {
+                field: v.field,
+                description: v.description,
+            }),
+    );
+    if !violations.is_empty() {
+        return Err(Error::InvalidArgument {
+            message: INVALID_CUSTOM_CONSTRAINT_MESSAGE.into(),
+            violations,
+        });
+    }
+    Ok(constraint)
+}
+
+fn custom_definition_wire(c: &kumo_orgpolicy::CustomConstraint) -> Value {
+    json!({
+        "resourceTypes": c.resource_types,
+        "methodTypes": c.method_types.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+        "condition": c.condition,
+        "actionType": c.action_type.as_str(),
+    })
+}
+
+/// `CustomConstraint` as the v2 API shows it.
+fn custom_wire(c: &kumo_orgpolicy::CustomConstraint) -> Value {
+    let mut value = custom_definition_wire(c);
+    value["name"] = json!(c.name);
+    value["displayName"] = json!(c.display_name);
+    if !c.description.is_empty() {
+        value["description"] = json!(c.description);
+    }
+    if let Some(update_time) = &c.update_time {
+        value["updateTime"] = json!(update_time);
+    }
+    value
+}
+
+/// A custom constraint in `ListConstraints`: a boolean constraint with its definition.
+fn custom_as_constraint_wire(container: &str, c: &kumo_orgpolicy::CustomConstraint) -> Value {
+    let mut value = json!({
+        "name": format!("{container}/constraints/{}", c.id()),
+        "displayName": c.display_name,
+        "constraintDefault": "ALLOW",
+        "booleanConstraint": {"customConstraintDefinition": custom_definition_wire(c)},
+        "supportsDryRun": true,
+    });
+    if !c.description.is_empty() {
+        value["description"] = json!(c.description);
+    }
+    value
+}
+
 fn constraint_wire(container: &str, constraint: &Constraint) -> Value {
     let mut value = json!({
         "name": format!("{container}/constraints/{}", constraint.name),
@@ -747,13 +1000,13 @@ mod tests {
     #[test]
     fn effective_list_policies_render_as_one_rule() {
         let all = EffectivePolicy::List {
-            constraint: "x",
+            constraint: "x".into(),
             allowed: Allowed::All,
             denied: vec![],
         };
         assert_eq!(effective_rules(&all), vec![json!({"allowAll": true})]);
         let only = EffectivePolicy::List {
-            constraint: "x",
+            constraint: "x".into(),
             allowed: Allowed::Only(vec!["a".into()]),
             denied: vec!["b".into()],
         };

@@ -24,6 +24,8 @@ pub enum Collection {
     CustomRoles,
     /// Organization policies, keyed `{parent}/policies/{constraint}`.
     OrgPolicies,
+    /// Custom org-policy constraints, `organizations/O/customConstraints/custom.X`.
+    CustomConstraints,
     /// Service accounts, `projects/P/serviceAccounts/EMAIL`.
     ServiceAccounts,
     /// Service-account keys, `projects/P/serviceAccounts/EMAIL/keys/KEY_ID` (public part only).
@@ -71,6 +73,7 @@ impl Collection {
             Collection::IamPolicies => "iam_policies",
             Collection::CustomRoles => "custom_roles",
             Collection::OrgPolicies => "org_policies",
+            Collection::CustomConstraints => "org_custom_constraints",
             Collection::ServiceAccounts => "service_accounts",
             Collection::ServiceAccountKeys => "service_account_keys",
             Collection::Services => "run_services",

@@ -1,5 +1,7 @@
 //! Built-in constraint catalog (the subset Kumo's Cloud Run scenarios touch).
 
+use std::borrow::Cow;
+
 /// Whether a constraint takes `enforce` rules or value lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConstraintType {
@@ -17,10 +19,11 @@ pub enum ConstraintDefault {
 /// One constraint definition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Constraint {
-    /// Short name without the `constraints/` prefix.
-    pub name: &'static str,
-    pub display_name: &'static str,
-    pub description: &'static str,
+    /// Short name without the `constraints/` prefix. Borrowed for the built-in catalog, owned
+    /// for an organization's custom constraints (`custom.x`).
+    pub name: Cow<'static, str>,
+    pub display_name: Cow<'static, str>,
+    pub description: Cow<'static, str>,
     pub kind: ConstraintType,
     pub default: ConstraintDefault,
 }
@@ -30,6 +33,11 @@ impl Constraint {
     /// "Managed (legacy)".
     pub fn is_managed(&self) -> bool {
         self.name.contains(".managed.")
+    }
+
+    /// Whether this is an organization's custom constraint (`custom.x`).
+    pub fn is_custom(&self) -> bool {
+        self.name.starts_with(crate::custom::CUSTOM_PREFIX)
     }
 
     /// The `constraints/x` form used in violations and v1 requests.
@@ -46,9 +54,9 @@ const fn c(
     default: ConstraintDefault,
 ) -> Constraint {
     Constraint {
-        name,
-        display_name,
-        description,
+        name: Cow::Borrowed(name),
+        display_name: Cow::Borrowed(display_name),
+        description: Cow::Borrowed(description),
         kind,
         default,
     }

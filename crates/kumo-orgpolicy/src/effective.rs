@@ -1,5 +1,7 @@
 //! getEffectivePolicy: merging policies down the resource hierarchy.
 
+use std::borrow::Cow;
+
 use crate::catalog::{Constraint, ConstraintDefault, ConstraintType};
 use crate::policy::{Policy, PolicySpec, RuleKind};
 
@@ -16,11 +18,11 @@ pub enum Allowed {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EffectivePolicy {
     Boolean {
-        constraint: &'static str,
+        constraint: Cow<'static, str>,
         enforced: bool,
     },
     List {
-        constraint: &'static str,
+        constraint: Cow<'static, str>,
         allowed: Allowed,
         denied: Vec<String>,
     },
@@ -40,9 +42,9 @@ fn matches(entry: &str, chain: &[&str]) -> bool {
 
 impl EffectivePolicy {
     /// The constraint's short name.
-    pub fn constraint(&self) -> &'static str {
+    pub fn constraint(&self) -> &str {
         match self {
-            Self::Boolean { constraint, .. } | Self::List { constraint, .. } => constraint,
+            Self::Boolean { constraint, .. } | Self::List { constraint, .. } => constraint.as_ref(),
         }
     }
 
@@ -111,7 +113,7 @@ pub fn effective_spec(
             SpecKind::DryRun => p.dry_run_spec.as_ref().or(p.spec.as_ref()),
         }
     });
-    let name = constraint.name;
+    let name = constraint.name.clone();
     match constraint.kind {
         ConstraintType::Boolean => {
             let default = constraint.default == ConstraintDefault::Deny;

@@ -3,6 +3,7 @@
 
 mod catalog;
 mod checks;
+pub mod custom;
 mod effective;
 mod policy;
 mod v1;
@@ -11,6 +12,10 @@ pub use catalog::{Constraint, ConstraintDefault, ConstraintType, all as all_cons
 pub use checks::{
     MEMBER_DOMAINS_MESSAGE, RpcCode, Violation, check_cross_project_service_account, check_ingress,
     check_invoker_iam_disable, check_key_creation, check_member_domains, check_vpc_egress,
+};
+pub use custom::{
+    ActionType, CustomConstraint, InvalidCustomConstraint, MethodType, check_custom_constraints,
+    validate_custom_constraint,
 };
 pub use effective::{Allowed, EffectivePolicy, SpecKind, effective, effective_spec};
 pub use policy::{

@@ -10,11 +10,16 @@
 //!    `iam.serviceAccounts.getAccessToken` on the account;
 //! 5. read access to each image's Artifact Registry repository
 //!    (`artifactregistry.repositories.downloadArtifacts`), enforced or only logged per
-//!    [`crate::ImageAccessCheck`] (seed 001).
+//!    [`crate::ImageAccessCheck`] (seed 001);
+//! 6. the organization's custom constraints enforced at the project, evaluated on the
+//!    resource as Cloud Run Admin API v1 (Knative) shows it, with Cloud Run's defaults filled
+//!    in (the order relative to the other steps is UNCONFIRMED).
 //!
 //! Jobs call the same functions with their `ResourceRef::RunJob`.
 
-use kumo_wire::run_v2::IngressTraffic;
+use kumo_orgpolicy::MethodType;
+use kumo_wire::run_v1;
+use kumo_wire::run_v2::{self, IngressTraffic};
 use serde_json::{Value, json};
 
 use crate::audit::{AuditEvent, AuditLog, MonitoredResource};
@@ -374,6 +379,45 @@ impl Control {
         }
     }
 
+    /// Step 6 for a service about to be written (`service.name` set).
+    pub fn check_service_custom_constraints(
+        &self,
+        resource: &ResourceRef,
+        project_number: &str,
+        service: &run_v2::Service,
+        creating: bool,
+    ) -> Result<(), Error> {
+        let view = serde_json::to_value(run_v1::service_from_v2(service, project_number))
+            .map_err(|e| Error::internal(format!("v1 view of {}: {e}", service.name)))?;
+        self.check_custom_org_policies(
+            resource,
+            "run.googleapis.com/Service",
+            method_type(creating),
+            &view,
+        )
+    }
+
+    /// Step 6 for a job about to be written; `name` is its full v2 name.
+    pub fn check_job_custom_constraints(
+        &self,
+        resource: &ResourceRef,
+        project_number: &str,
+        name: &str,
+        job: &run_v2::Job,
+        creating: bool,
+    ) -> Result<(), Error> {
+        let mut job = job.clone();
+        job.name = name.to_owned();
+        let view = serde_json::to_value(run_v1::job_from_v2(&job, project_number))
+            .map_err(|e| Error::internal(format!("v1 view of {name}: {e}")))?;
+        self.check_custom_org_policies(
+            resource,
+            "run.googleapis.com/Job",
+            method_type(creating),
+            &view,
+        )
+    }
+
     /// Steps 2–5 for a template (step 1 is the caller's: only it knows whether
     /// `invokerIamDisabled` changed). Returns the runtime service account used.
     pub fn check_deploy(
@@ -389,6 +433,14 @@ impl Control {
             self.check_runtime_service_account(call, deploy.project, deploy.service_account)?;
         self.check_image_access(call, deploy)?;
         Ok(account)
+    }
+}
+
+fn method_type(creating: bool) -> MethodType {
+    if creating {
+        MethodType::Create
+    } else {
+        MethodType::Update
     }
 }
 

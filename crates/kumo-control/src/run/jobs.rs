@@ -434,6 +434,7 @@ impl Control {
             self.check_job_deploy(call, &project, location, &resource, &job, method_name)?;
         let job = with_defaults(job, &runtime_account);
         let name = job_name(&project.id, location, job_id);
+        self.check_job_custom_constraints(&resource, &project.number, &name, &job, true)?;
         if self.load::<Value>(Collection::Jobs, &name)?.is_some() {
             return Err(Error::already_exists(format!(
                 "Resource '{job_id}' already exists."
@@ -619,6 +620,7 @@ impl Control {
         let runtime_account =
             self.check_job_deploy(call, &project, location, &resource, &job, method_name)?;
         let job = with_defaults(job, &runtime_account);
+        self.check_job_custom_constraints(&resource, &project.number, &name, &job, false)?;
         let spec_changed = job.template != current.template
             || job.labels != current.labels
             || job.annotations != current.annotations

@@ -629,6 +629,14 @@ impl Control {
         // compared (a client re-sending the same thin template changes nothing).
         fill_revision_template(requested, &runtime_account);
         let template = requested.clone();
+        let mut candidate = desired.clone();
+        candidate.name = name.clone();
+        self.check_service_custom_constraints(
+            &resource,
+            &key.project.number,
+            &candidate,
+            creating,
+        )?;
 
         let previous_desired = previous.as_ref().map(desired_state);
         let template_changed = previous
