@@ -1,10 +1,11 @@
 //! Runs a control-plane method for a request and writes its Cloud Audit Log entry, so that every
-//! handler is audited the same way. Admin Activity entries carry the request and, for calls that
-//! succeed, the response, as Google's do (secrets are removed by `kumo_control::audit`); Data
-//! Access entries carry neither.
+//! handler is audited the same way. Entries carry the request and, for calls that succeed, the
+//! response where Google logs one (`kumo_control::audit::logs_response`: Admin Activity entries,
+//! and Data Access entries of `GetIamPolicy`); secrets are removed by `kumo_control::audit`.
 
 use kumo_control::audit::{
-    AuditEvent, AuditLog, MonitoredResource, policy_delta, request_payload, response_payload,
+    AuditEvent, AuditLog, MonitoredResource, logs_response, policy_delta, request_payload,
+    response_payload,
 };
 use kumo_control::{Call, Error};
 use serde::Serialize;
@@ -51,7 +52,10 @@ pub async fn audited<T: Serialize>(
     // A policy change is logged with its delta: read the policy it replaces first. (A change
     // without an etag may race another; the delta is then against the policy read here.)
     let replaced_policy = (audited.log == AuditLog::Activity
-        && audited.method_name.ends_with("SetIamPolicy"))
+        && audited
+            .method_name
+            .to_ascii_lowercase()
+            .ends_with("setiampolicy"))
     .then(|| {
         let full_name = format!("//{}/{}", audited.service_name, audited.resource_name);
         let resource = api.control.resource_from_full_name(&full_name).ok()?;
@@ -62,24 +66,20 @@ pub async fn audited<T: Serialize>(
     })
     .flatten();
     let outcome = body(&call).await;
-    let (request_json, response_json) = if audited.log == AuditLog::Activity {
-        let body = serde_json::from_slice::<Value>(&request.body).ok();
-        let request_json = request_payload(
-            audited.method_name,
-            &audited.resource_name,
-            &request.query.0,
-            body,
-        );
-        let response_json = outcome
-            .as_ref()
-            .ok()
-            .and_then(|value| serde_json::to_value(value).ok())
-            .filter(|value| !value.is_null())
-            .map(|value| response_payload(audited.method_name, value));
-        (Some(request_json), response_json)
-    } else {
-        (None, None)
-    };
+    let body = serde_json::from_slice::<Value>(&request.body).ok();
+    let request_json = Some(request_payload(
+        audited.method_name,
+        &audited.resource_name,
+        &request.query.0,
+        body,
+    ));
+    let response_json = outcome
+        .as_ref()
+        .ok()
+        .filter(|_| logs_response(audited.method_name, audited.log))
+        .and_then(|value| serde_json::to_value(value).ok())
+        .filter(|value| !value.is_null())
+        .map(|value| response_payload(audited.method_name, value));
     let service_data = replaced_policy
         .zip(response_json.as_ref())
         .and_then(|(old, new)| policy_delta(&old, new));

@@ -111,7 +111,23 @@ impl Harness {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
+        self.call_with_headers(member, method, path, &[], body)
+            .await
+    }
+
+    /// [`Harness::call`] with extra request headers (`user-agent`, `x-forwarded-for`, …).
+    pub async fn call_with_headers(
+        &self,
+        member: &str,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut builder = HttpRequest::builder().method(method).uri(path);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
         if !member.is_empty() {
             builder = builder.header("authorization", format!("Bearer test:{member}"));
         }

@@ -137,7 +137,8 @@ async fn set_iam_policy_is_logged_with_its_request_and_the_new_policy() {
         .is_empty()
     );
 
-    // Reads are Data Access entries, without request or response.
+    // Reads are Data Access entries; they log the request and, for GetIamPolicy, the policy
+    // read (audit_entries_and_role_scope.rs has the whole shape).
     let (_, page) = h
         .call(
             ALICE,
@@ -149,8 +150,14 @@ async fn set_iam_policy_is_logged_with_its_request_and_the_new_policy() {
         .await;
     let reads = page["entries"].as_array().expect("data access entries");
     assert!(!reads.is_empty(), "{page}");
-    assert!(reads[0]["protoPayload"].get("request").is_none());
-    assert!(reads[0]["protoPayload"].get("response").is_none());
+    assert_eq!(
+        reads[0]["protoPayload"]["request"]["@type"],
+        "type.googleapis.com/google.iam.v1.GetIamPolicyRequest"
+    );
+    assert_eq!(
+        reads[0]["protoPayload"]["response"]["@type"],
+        "type.googleapis.com/google.iam.v1.Policy"
+    );
 }
 
 #[tokio::test]

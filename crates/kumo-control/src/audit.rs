@@ -114,7 +114,8 @@ impl Control {
                     "resource": record.resource,
                     "permission": record.permission,
                     "granted": record.granted,
-                    "resourceAttributes": {},
+                    "resourceAttributes": resource_attributes(&record.resource),
+                    "permissionType": permission_type(&record.permission),
                 })
             })
             .collect();
@@ -138,6 +139,12 @@ impl Control {
         payload.insert("methodName".into(), json!(event.method_name));
         payload.insert("authorizationInfo".into(), Value::Array(authorization));
         payload.insert("resourceName".into(), json!(event.resource_name));
+        if let Some(location) = resource_location(event) {
+            payload.insert(
+                "resourceLocation".into(),
+                json!({"currentLocations": [location]}),
+            );
+        }
         // INVARIANT (no secrets in logs): whatever a caller recorded, key material and tokens
         // are removed here, the one place every audit entry passes through.
         if let Some(request) = &event.request {
@@ -162,6 +169,102 @@ impl Control {
             "logName": format!("{}/logs/{log_id}", event.log_parent),
         })
     }
+}
+
+/// `authorizationInfo[].resourceAttributes`: the checked resource as Google's entries describe
+/// it, `{service, name, type}` with the Cloud Asset type (seen for projects in GKE's and for
+/// functions in Cloud Functions' entries). IAM fills only `name` for a service account (seen in
+/// `google.iam.admin.v1.SetIAMPolicy` entries); anything else stays `{}`, as in
+/// iamcredentials' entries. UNCONFIRMED: `service` for Cloud Run — the one public capture, of
+/// an internal Cloud Run method, reads `run.googleapis.com/` with a trailing slash; Kumo writes
+/// the service name as every other API does. UNCONFIRMED: repositories and IAP resources.
+pub fn resource_attributes(name: &str) -> Value {
+    let segments: Vec<&str> = name.split('/').collect();
+    let typed = |service: &str, kind: &str| json!({"service": service, "name": name, "type": format!("{service}/{kind}")});
+    const RM: &str = "cloudresourcemanager.googleapis.com";
+    const RUN: &str = "run.googleapis.com";
+    match segments.as_slice() {
+        ["organizations", _] => typed(RM, "Organization"),
+        ["folders", _] => typed(RM, "Folder"),
+        ["projects", _] => typed(RM, "Project"),
+        ["projects", _, "locations", _, "services", _] | ["namespaces", _, "services", _] => {
+            typed(RUN, "Service")
+        }
+        ["projects", _, "locations", _, "jobs", _] | ["namespaces", _, "jobs", _] => {
+            typed(RUN, "Job")
+        }
+        ["projects", _, "locations", _, "repositories", _] => {
+            typed("artifactregistry.googleapis.com", "Repository")
+        }
+        ["projects", _, "serviceAccounts", _] => json!({"name": name}),
+        _ => json!({}),
+    }
+}
+
+/// `authorizationInfo[].permissionType`, the permission's audit category: reads are
+/// `ADMIN_READ` (Cloud Run's audit page lists its Get/List/GetIamPolicy methods there, and
+/// iamcredentials logs `iam.serviceAccounts.getAccessToken` so), running a job is `DATA_WRITE`
+/// (Cloud Run's page: `Jobs.RunJob`), pulling an image `DATA_READ`, every other change
+/// `ADMIN_WRITE`. UNCONFIRMED: `downloadArtifacts` and `actAs` (Google keeps the type per
+/// permission; Kumo infers it from the verb).
+pub fn permission_type(permission: &str) -> &'static str {
+    let verb = permission.rsplit('.').next().unwrap_or_default();
+    if verb.starts_with("get") || verb.starts_with("list") || verb.starts_with("search") {
+        "ADMIN_READ"
+    } else if permission.starts_with("run.jobs.run") {
+        "DATA_WRITE"
+    } else if verb == "downloadArtifacts" {
+        "DATA_READ"
+    } else {
+        "ADMIN_WRITE"
+    }
+}
+
+/// `protoPayload.resourceLocation.currentLocations`: the region of a located resource — the
+/// `locations/L` of its name, else (Cloud Run's v1 `namespaces/…` names) the `location` label
+/// of the monitored resource. Cloud Run entries carry it (`["us-central1"]`).
+fn resource_location(event: &AuditEvent) -> Option<String> {
+    let segments: Vec<&str> = event.resource_name.split('/').collect();
+    let from_name = segments
+        .windows(2)
+        .find(|pair| pair[0] == "locations")
+        .map(|pair| pair[1]);
+    let from_label = || {
+        event
+            .resource
+            .labels
+            .iter()
+            .find(|(key, _)| *key == "location")
+            .map(|(_, value)| value.as_str())
+    };
+    from_name
+        .or_else(|| {
+            (event.service_name == "run.googleapis.com")
+                .then(from_label)
+                .flatten()
+        })
+        .filter(|location| !location.is_empty() && *location != "-")
+        .map(str::to_owned)
+}
+
+/// Whether an entry of `log` for `method_name` records the method's response. Admin Activity
+/// entries do; Data Access entries record only the request, except `GetIamPolicy`, whose
+/// entry carries the policy read (UNCONFIRMED: seen in Resource Manager captures only).
+pub fn logs_response(method_name: &str, log: AuditLog) -> bool {
+    match log {
+        AuditLog::Activity => true,
+        AuditLog::DataAccess => split_method(method_name)
+            .1
+            .eq_ignore_ascii_case("GetIamPolicy"),
+    }
+}
+
+/// `SetIamPolicy`, `GetIamPolicy` or `TestIamPermissions` (IAM spells the first two
+/// `SetIAMPolicy`/`GetIAMPolicy`), normalised; `None` for any other method.
+fn iam_method(method: &str) -> Option<&'static str> {
+    ["SetIamPolicy", "GetIamPolicy", "TestIamPermissions"]
+        .into_iter()
+        .find(|known| known.eq_ignore_ascii_case(method))
 }
 
 /// One `(role, member, condition)` grant of a policy.
@@ -237,6 +340,9 @@ const SECRET_FIELDS: &[&str] = &[
     "clientSecret",
     "client_secret",
     "password",
+    // The bytes a caller asks IAM Credentials to sign (signJwt, signBlob): user data, which
+    // audit requests never carry (Google logs only the account's name).
+    "payload",
 ];
 
 /// `value` without [`SECRET_FIELDS`], at any depth.
@@ -306,6 +412,14 @@ const BODY_FIELDS: &[(&str, &str)] = &[
     ("google.iam.admin.v1.UpdateRole", "role"),
 ];
 
+/// Request fields that carry user data, which an audit entry's `request` never includes
+/// (audit_log.proto, `request`): the log entries a `WriteLogEntries` call writes.
+/// UNCONFIRMED: what Google records for that call.
+const USER_DATA_FIELDS: &[(&str, &str)] = &[(
+    "google.logging.v2.LoggingServiceV2.WriteLogEntries",
+    "entries",
+)];
+
 /// Query parameters that steer the transport, not the method; they are not request fields.
 const SYSTEM_PARAMETERS: &[&str] = &[
     "$alt",
@@ -343,12 +457,10 @@ fn split_method(method_name: &str) -> (String, &str) {
 /// The request message's full name, e.g. `google.cloud.run.v2.CreateServiceRequest`.
 fn request_type(method_name: &str) -> String {
     let (package, method) = split_method(method_name);
-    match method {
-        "SetIamPolicy" | "GetIamPolicy" | "TestIamPermissions" => {
-            format!("google.iam.v1.{method}Request")
-        }
-        _ if package.is_empty() => format!("{method}Request"),
-        _ => format!("{package}.{method}Request"),
+    match iam_method(method) {
+        Some(iam) => format!("google.iam.v1.{iam}Request"),
+        None if package.is_empty() => format!("{method}Request"),
+        None => format!("{package}.{method}Request"),
     }
 }
 
@@ -368,7 +480,16 @@ pub fn request_payload(
         json!(format!("type.googleapis.com/{}", request_type(method_name))),
     );
     let identity = match method {
-        "SetIamPolicy" | "GetIamPolicy" | "TestIamPermissions" => Some(("resource", resource_name)),
+        _ if iam_method(method).is_some() => Some(("resource", resource_name)),
+        // A list names the collection's parent (google.longrunning's ListOperations excepted:
+        // `name`); a search (SearchProjects) names nothing.
+        _ if method.starts_with("List")
+            && method != "ListOperations"
+            && !resource_name.is_empty() =>
+        {
+            Some(("parent", resource_name))
+        }
+        _ if method.starts_with("Search") => None,
         // A create names the new resource, `PARENT/COLLECTION/ID`; its request names the
         // parent. Creates filed under their parent (`CreateServiceAccountKey` under the
         // account) name it as Google's request does, by `name`.
@@ -406,6 +527,11 @@ pub fn request_payload(
         (Some(Value::Object(fields)), None) => request.extend(fields),
         _ => {}
     }
+    for (method, field) in USER_DATA_FIELDS {
+        if *method == method_name {
+            request.remove(*field);
+        }
+    }
     Value::Object(request)
 }
 
@@ -433,8 +559,10 @@ pub fn response_payload(method_name: &str, result: Value) -> Value {
         .is_some_and(|name| name.starts_with("operations/") || name.contains("/operations/"));
     let is_operation =
         result.get("done").is_some() || (under_operations && result.get("metadata").is_some());
-    let type_name = if method == "SetIamPolicy" {
+    let type_name = if matches!(iam_method(method), Some("SetIamPolicy" | "GetIamPolicy")) {
         "google.iam.v1.Policy".to_owned()
+    } else if iam_method(method) == Some("TestIamPermissions") {
+        "google.iam.v1.TestIamPermissionsResponse".to_owned()
     } else if is_operation {
         "google.longrunning.Operation".to_owned()
     } else if result.as_object().is_some_and(Map::is_empty) {
@@ -506,6 +634,154 @@ mod tests {
             json!({"@type": "type.googleapis.com/google.cloud.run.v2.DeleteServiceRequest",
                 "name": "projects/p/locations/l/services/s"})
         );
+    }
+
+    #[test]
+    fn read_requests_name_the_parent_of_a_list_and_nothing_for_a_search() {
+        assert_eq!(
+            request_payload(
+                "google.cloud.run.v2.Services.ListServices",
+                "projects/p/locations/l",
+                &[("pageSize".into(), "5".into())],
+                None
+            ),
+            json!({"@type": "type.googleapis.com/google.cloud.run.v2.ListServicesRequest",
+                "parent": "projects/p/locations/l", "pageSize": "5"})
+        );
+        assert_eq!(
+            request_payload(
+                "google.cloud.resourcemanager.v3.Projects.SearchProjects",
+                "",
+                &[("query".into(), "id:p*".into())],
+                None
+            ),
+            json!({"@type": "type.googleapis.com/google.cloud.resourcemanager.v3.SearchProjectsRequest",
+                "query": "id:p*"})
+        );
+        // IAM admin spells the policy methods in capitals; the request is google.iam.v1's.
+        assert_eq!(
+            request_payload(
+                "google.iam.admin.v1.GetIAMPolicy",
+                "projects/p/serviceAccounts/a@p.iam.gserviceaccount.com",
+                &[],
+                Some(json!({"options": {"requestedPolicyVersion": 3}}))
+            ),
+            json!({"@type": "type.googleapis.com/google.iam.v1.GetIamPolicyRequest",
+                "resource": "projects/p/serviceAccounts/a@p.iam.gserviceaccount.com",
+                "options": {"requestedPolicyVersion": 3}})
+        );
+        assert_eq!(
+            response_payload("google.iam.admin.v1.GetIAMPolicy", json!({"etag": "ACAB"}))["@type"],
+            "type.googleapis.com/google.iam.v1.Policy"
+        );
+    }
+
+    #[test]
+    fn data_access_entries_log_a_response_only_for_get_iam_policy() {
+        assert!(logs_response(
+            "google.cloud.run.v2.Services.GetService",
+            AuditLog::Activity
+        ));
+        assert!(!logs_response(
+            "google.cloud.run.v2.Services.GetService",
+            AuditLog::DataAccess
+        ));
+        assert!(logs_response("GetIamPolicy", AuditLog::DataAccess));
+        assert!(logs_response(
+            "google.iam.admin.v1.GetIAMPolicy",
+            AuditLog::DataAccess
+        ));
+        assert!(!logs_response(
+            "google.cloud.run.v2.Services.ListServices",
+            AuditLog::DataAccess
+        ));
+    }
+
+    #[test]
+    fn authorization_resources_are_described_by_service_name_and_type() {
+        assert_eq!(
+            resource_attributes("projects/p/locations/us-central1/services/s"),
+            json!({"service": "run.googleapis.com",
+                "name": "projects/p/locations/us-central1/services/s",
+                "type": "run.googleapis.com/Service"})
+        );
+        assert_eq!(
+            resource_attributes("namespaces/p/jobs/j")["type"],
+            "run.googleapis.com/Job"
+        );
+        assert_eq!(
+            resource_attributes("projects/p"),
+            json!({"service": "cloudresourcemanager.googleapis.com", "name": "projects/p",
+                "type": "cloudresourcemanager.googleapis.com/Project"})
+        );
+        assert_eq!(
+            resource_attributes("organizations/1")["type"],
+            "cloudresourcemanager.googleapis.com/Organization"
+        );
+        assert_eq!(
+            resource_attributes("projects/p/serviceAccounts/a@p.iam.gserviceaccount.com"),
+            json!({"name": "projects/p/serviceAccounts/a@p.iam.gserviceaccount.com"})
+        );
+        assert_eq!(
+            resource_attributes("projects/-/serviceAccounts/a@p.iam.gserviceaccount.com/keys/k"),
+            json!({})
+        );
+        assert_eq!(permission_type("run.services.get"), "ADMIN_READ");
+        assert_eq!(
+            permission_type("resourcemanager.projects.getIamPolicy"),
+            "ADMIN_READ"
+        );
+        assert_eq!(permission_type("run.services.list"), "ADMIN_READ");
+        assert_eq!(permission_type("run.services.create"), "ADMIN_WRITE");
+        assert_eq!(permission_type("run.jobs.run"), "DATA_WRITE");
+        assert_eq!(permission_type("run.jobs.runWithOverrides"), "DATA_WRITE");
+    }
+
+    fn event(service_name: &'static str, resource_name: &str, location: &str) -> AuditEvent {
+        AuditEvent {
+            service_name,
+            method_name: "m".into(),
+            resource_name: resource_name.into(),
+            log_parent: "projects/p".into(),
+            log: AuditLog::DataAccess,
+            resource: MonitoredResource {
+                kind: "cloud_run_revision",
+                labels: vec![("location", location.into())],
+            },
+            caller: Caller::Anonymous,
+            authorizations: Vec::new(),
+            status: Ok(()),
+            request: None,
+            response: None,
+            caller_ip: None,
+            user_agent: None,
+        }
+    }
+
+    #[test]
+    fn located_resources_name_their_region() {
+        let at = |service, name, label| resource_location(&event(service, name, label));
+        assert_eq!(
+            at(
+                "run.googleapis.com",
+                "projects/p/locations/europe-west1/services/s",
+                ""
+            ),
+            Some("europe-west1".into())
+        );
+        assert_eq!(
+            at(
+                "run.googleapis.com",
+                "namespaces/p/services/s",
+                "us-central1"
+            ),
+            Some("us-central1".into())
+        );
+        assert_eq!(
+            at("cloudresourcemanager.googleapis.com", "projects/p", "x"),
+            None
+        );
+        assert_eq!(at("run.googleapis.com", "projects/p/locations/-", ""), None);
     }
 
     #[test]
