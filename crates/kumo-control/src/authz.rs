@@ -98,15 +98,47 @@ impl Control {
             permission.parse().map_err(|error: kumo_names::NameError| {
                 Error::invalid_field("permission", error.to_string())
             })?;
+        self.access_in(caller, &permission, resource, self.ancestry(resource)?)
+    }
+
+    /// [`Control::has_permission`] on a project or folder whose parent the caller has already
+    /// read (from a list page): its ancestry is the resource above `parent_ancestry`, so the
+    /// resource itself is not read again. `parent_ancestry` is [`Control::ancestry`] of the
+    /// parent (empty for none); callers deciding on many resources read it once per parent.
+    pub(crate) fn has_permission_under(
+        &self,
+        caller: &Caller,
+        permission: &str,
+        resource: &ResourceRef,
+        parent_ancestry: &[ResourceRef],
+    ) -> Result<bool, Error> {
+        let permission: kumo_names::Permission =
+            permission.parse().map_err(|error: kumo_names::NameError| {
+                Error::invalid_field("permission", error.to_string())
+            })?;
+        let mut chain = Vec::with_capacity(parent_ancestry.len() + 1);
+        chain.push(resource.clone());
+        chain.extend_from_slice(parent_ancestry);
+        Ok(self.access_in(caller, &permission, resource, chain)? == Access::Granted)
+    }
+
+    /// The engine's decision over `chain`, the ancestry of `resource` (itself first).
+    fn access_in(
+        &self,
+        caller: &Caller,
+        permission: &kumo_names::Permission,
+        resource: &ResourceRef,
+        chain: Vec<ResourceRef>,
+    ) -> Result<Access, Error> {
         let subject = self.subject_of(caller)?;
-        let snapshot = self.snapshot(resource)?;
+        let snapshot = self.snapshot_of(chain)?;
         let engine = self.engine();
         let ancestry = snapshot.ancestry();
         let context = self.request_context(resource);
         Ok(engine
             .check(&kumo_iam::AccessRequest {
                 subject: &subject,
-                permission: &permission,
+                permission,
                 ancestry: &ancestry,
                 context: &context,
             })
@@ -189,7 +221,11 @@ impl Control {
 
     /// The ancestry of `resource` with the policy on each node, from the cache when fresh.
     fn snapshot(&self, resource: &ResourceRef) -> Result<Snapshot, Error> {
-        let chain = self.ancestry(resource)?;
+        self.snapshot_of(self.ancestry(resource)?)
+    }
+
+    /// The policy on each node of `chain`, from the cache when fresh.
+    fn snapshot_of(&self, chain: Vec<ResourceRef>) -> Result<Snapshot, Error> {
         let mut nodes = Vec::with_capacity(chain.len());
         for node in chain {
             let policy = self.cached_policy(&node)?;

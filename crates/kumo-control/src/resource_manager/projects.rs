@@ -1,7 +1,9 @@
 //! Projects: create (through [`Control::provision_project`]), get, list, search, update, delete,
 //! undelete, move.
 
-use kumo_store::{Deleted, ListQuery, ParentFilter, Write};
+use std::collections::HashMap;
+
+use kumo_store::{Deleted, ListQuery, ParentFilter, Record, Write};
 use kumo_wire::resource_manager::Project;
 use serde_json::{Value, json};
 
@@ -183,6 +185,7 @@ impl Control {
             .map_err(crate::records::store_error)?
             .records;
         let mut found = Vec::new();
+        let mut parents = ParentAncestries::default();
         for record in &records {
             let project = render(record);
             if !terms.iter().all(|term| project_matches(&project, term)) {
@@ -192,12 +195,7 @@ impl Control {
             if record.delete_time.is_some() && !terms.iter().any(|(key, _)| key == "state") {
                 continue;
             }
-            let id = project["projectId"].as_str().unwrap_or_default().to_owned();
-            if self.has_permission(
-                &call.caller,
-                "resourcemanager.projects.get",
-                &ResourceRef::Project(id),
-            )? {
+            if self.may_get_listed_project(call, record, &mut parents)? {
                 found.push(project);
             }
         }
@@ -506,6 +504,47 @@ fn project_matches(project: &Value, (key, wanted): &(String, String)) -> bool {
                 .is_some_and(|value| value_matches(value, wanted)),
             None => false,
         },
+    }
+}
+
+/// The ancestries of the parents of listed projects, each read once per list.
+#[derive(Debug, Default)]
+pub(crate) struct ParentAncestries(HashMap<String, Vec<ResourceRef>>);
+
+impl Control {
+    /// Whether the caller holds `resourcemanager.projects.get` on a project read from a list:
+    /// decided over the record's own `parent`, so the list stays one read of the projects
+    /// (plus one ancestry read per distinct parent) instead of a read per project.
+    pub(crate) fn may_get_listed_project(
+        &self,
+        call: &Call,
+        record: &Record,
+        parents: &mut ParentAncestries,
+    ) -> Result<bool, Error> {
+        let Some(id) = record.name.strip_prefix("projects/") else {
+            return Ok(false);
+        };
+        let parent = record
+            .parent
+            .as_deref()
+            .and_then(crate::hierarchy::parse_container);
+        let ancestry: &[ResourceRef] = match parent {
+            Some(parent) => {
+                let key = parent.relative_name();
+                if !parents.0.contains_key(&key) {
+                    let ancestry = self.ancestry(&parent)?;
+                    parents.0.insert(key.clone(), ancestry);
+                }
+                parents.0.get(&key).map_or(&[], Vec::as_slice)
+            }
+            None => &[],
+        };
+        self.has_permission_under(
+            &call.caller,
+            "resourcemanager.projects.get",
+            &ResourceRef::Project(id.to_owned()),
+            ancestry,
+        )
     }
 }
 

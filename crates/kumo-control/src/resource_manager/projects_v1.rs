@@ -14,7 +14,7 @@ use kumo_wire::resource_manager_v1::{ListProjectsResponse, Project, project_from
 use super::common::PageRequest;
 use super::render;
 use crate::records::Collection;
-use crate::{Call, Control, Error, ResourceRef};
+use crate::{Call, Control, Error};
 
 /// A parsed v1 filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -268,16 +268,13 @@ impl Control {
             .map_err(crate::records::store_error)?
             .records;
         let mut found = Vec::new();
+        let mut parents = super::projects::ParentAncestries::default();
         for record in &records {
             let project = v1_view(record)?;
             if filter.as_ref().is_some_and(|f| !matches(f, &project)) {
                 continue;
             }
-            if self.has_permission(
-                &call.caller,
-                "resourcemanager.projects.get",
-                &ResourceRef::Project(project.project_id.clone()),
-            )? {
+            if self.may_get_listed_project(call, record, &mut parents)? {
                 found.push(project);
             }
         }
