@@ -272,6 +272,30 @@ impl Control {
         Ok(writes)
     }
 
+    /// Commits `write` (which must not depend on a revision: a hard delete) together with the
+    /// rewrite of `from` to `to` in every allow policy, retrying when a policy changed between
+    /// reading and writing. Used when a directory user or group is deleted
+    /// (`user:E` → `deleted:user:E?uid=ID`, google/iam/v1/policy.proto `members`).
+    pub(crate) fn commit_with_member_rewrite(
+        &self,
+        write: Write,
+        from: &str,
+        to: &str,
+    ) -> Result<(), Error> {
+        for _attempt in 0..16 {
+            let mut writes = vec![write.clone()];
+            writes.extend(self.member_rewrites(from, to)?);
+            let outcome = self.commit(&writes);
+            self.invalidate_iam();
+            match outcome {
+                Ok(_) => return Ok(()),
+                Err(Error::Aborted { .. }) => continue,
+                Err(other) => return Err(other),
+            }
+        }
+        Err(Error::aborted(CONCURRENT_CHANGE))
+    }
+
     /// Writes a policy if it is still at `expected_revision` (0 = none yet); returns the new
     /// revision. Invalidates cached decisions.
     fn write_policy(
@@ -429,7 +453,15 @@ impl Control {
         }
         parsed
             .validate(self.engine().catalog())
-            .map_err(|error| Error::invalid(error.to_string()))?;
+            .map_err(|error| match error {
+                // Google names a custom role it cannot find (not created yet, or another
+                // organization's) as missing from the hierarchy, not as unsupported (a Config
+                // Connector report quotes it for an organization's own not-yet-created role).
+                kumo_iam::IamError::UnknownRole(role) if !role.is_predefined() => {
+                    Error::invalid(kumo_iam::IamError::RoleNotInHierarchy(role).to_string())
+                }
+                other => Error::invalid(other.to_string()),
+            })?;
         let bindings: Vec<Value> = parsed
             .bindings
             .iter()

@@ -272,13 +272,20 @@ impl Control {
             .unwrap_or_default()
             .to_owned();
         self.require_directory_admin(call, &customer)?;
-        self.commit(&[Write::HardDelete {
-            collection: Collection::Users.as_str().to_owned(),
-            name: record.name,
-            expected_revision: None,
-        }])?;
-        self.invalidate_iam();
-        Ok(())
+        // Google rewrites a deleted user's bindings to `deleted:user:EMAIL?uid=ID`
+        // (google/iam/v1/policy.proto): they stop granting, and a new user with the email
+        // inherits nothing.
+        let email = record.data["primaryEmail"].as_str().unwrap_or_default();
+        let id = record.data["id"].as_str().unwrap_or_default();
+        self.commit_with_member_rewrite(
+            Write::HardDelete {
+                collection: Collection::Users.as_str().to_owned(),
+                name: record.name.clone(),
+                expected_revision: None,
+            },
+            &format!("user:{email}"),
+            &format!("deleted:user:{email}?uid={id}"),
+        )
     }
 
     // ---- groups (Cloud Identity v1) ----
@@ -463,12 +470,17 @@ impl Control {
             .group_by_id(group)?
             .ok_or_else(|| group_not_found(group))?;
         self.require_directory_admin(call, &Self::group_customer(&record))?;
-        self.commit(&[Write::HardDelete {
-            collection: Collection::Groups.as_str().to_owned(),
-            name: record.name,
-            expected_revision: None,
-        }])?;
-        self.invalidate_iam();
+        // As for users: `group:EMAIL` becomes `deleted:group:EMAIL?uid=ID` (policy.proto).
+        let email = record.data["groupKey"]["id"].as_str().unwrap_or_default();
+        self.commit_with_member_rewrite(
+            Write::HardDelete {
+                collection: Collection::Groups.as_str().to_owned(),
+                name: record.name.clone(),
+                expected_revision: None,
+            },
+            &format!("group:{email}"),
+            &format!("deleted:group:{email}?uid={group}"),
+        )?;
         Ok(done_operation(
             json!({"@type": "type.googleapis.com/google.protobuf.Empty"}),
         ))
