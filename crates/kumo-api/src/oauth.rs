@@ -78,6 +78,29 @@ fn form(query: Option<&str>, body: &[u8]) -> Query {
     Query(fields)
 }
 
+/// `/token`'s fields: a form body as RFC 6749 has it, or a JSON object, which Google's token
+/// endpoint also takes and google-cloud-auth (Rust) sends for the refresh-token grant.
+fn token_fields(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Query {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.trim_start().starts_with("application/json"));
+    if !json {
+        return form(query, body);
+    }
+    let mut fields = Query::parse(query).0;
+    if let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(body) {
+        for (name, value) in object {
+            match value {
+                Value::String(text) => fields.push((name, text)),
+                Value::Null | Value::Array(_) | Value::Object(_) => {}
+                scalar => fields.push((name, scalar.to_string())),
+            }
+        }
+    }
+    Query(fields)
+}
+
 fn field(fields: &Query, name: &str) -> Option<String> {
     fields.get(name).map(str::to_owned)
 }
@@ -106,7 +129,7 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let fields = form(query.as_deref(), &body);
+    let fields = token_fields(query.as_deref(), &headers, &body);
     let mut request = TokenRequest {
         grant_type: field(&fields, "grant_type"),
         assertion: field(&fields, "assertion"),
@@ -515,5 +538,24 @@ mod tests {
     #[test]
     fn encodes_query_components() {
         assert_eq!(encode_component("4/a b+c&d"), "4%2Fa%20b%2Bc%26d");
+    }
+
+    #[test]
+    fn token_fields_take_a_json_body_as_google_does() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let body =
+            br#"{"grant_type":"refresh_token","client_id":"c","refresh_token":"1//r","n":3}"#;
+        let fields = token_fields(None, &headers, body);
+        assert_eq!(fields.get("grant_type"), Some("refresh_token"));
+        assert_eq!(fields.get("refresh_token"), Some("1//r"));
+        assert_eq!(fields.get("n"), Some("3"));
+        // Without the JSON content type the body is a form, as before.
+        let form_body = b"grant_type=refresh_token&refresh_token=1%2F%2Fr";
+        let fields = token_fields(None, &HeaderMap::new(), form_body);
+        assert_eq!(fields.get("refresh_token"), Some("1//r"));
     }
 }
