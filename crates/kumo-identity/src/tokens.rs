@@ -168,6 +168,12 @@ pub struct SelfSigned {
     pub exp: i64,
 }
 
+/// How far beyond one hour from now a self-signed JWT's `exp` may lie. Google documents "no more
+/// than 1 hour in the future" for Google APIs; google-cloud-auth (Rust) signs `iat` = now − 10 s
+/// and `exp` = now + 3610 s and Google accepts it, so some skew is allowed. The exact allowance
+/// is UNCONFIRMED (30 s, the skew Google documents for IAP's JWTs).
+pub const SELF_SIGNED_EXP_SKEW: i64 = 30;
+
 /// Verifies a client-library self-signed JWT (spec §4.5): RS256, `kid` = SA key id,
 /// `iss` = `sub` = SA email, `aud` = an API endpoint in `accepted_audiences` or a `scope` claim.
 /// `lookup(kid)` returns the SA email and public key registered for that key id.
@@ -188,11 +194,19 @@ pub fn verify_self_signed(
         leeway,
         audiences: &[],
         issuers: &issuers,
-        max_lifetime: Some(TOKEN_LIFETIME),
+        // Google bounds how far in the future `exp` lies, not `exp - iat` (below).
+        max_lifetime: None,
     };
     let c = jwt::verify(token, &v, |k| {
         (k == kid).then(|| VerifyKey::Rs256(key.clone()))
     })?;
+    let exp = c
+        .get("exp")
+        .and_then(Value::as_i64)
+        .ok_or(JwtError::MissingClaim("exp"))?;
+    if exp > now.saturating_add(TOKEN_LIFETIME + SELF_SIGNED_EXP_SKEW) {
+        return Err(JwtError::LifetimeTooLong);
+    }
     if c.get("sub").and_then(Value::as_str) != Some(email.as_str()) {
         return Err(JwtError::MissingClaim("sub"));
     }
@@ -211,10 +225,6 @@ pub fn verify_self_signed(
     } else {
         return Err(JwtError::WrongAudience);
     };
-    let exp = c
-        .get("exp")
-        .and_then(Value::as_i64)
-        .ok_or(JwtError::MissingClaim("exp"))?;
     Ok(SelfSigned {
         email,
         key_id: kid,

@@ -407,6 +407,15 @@ fn self_signed_jwts() {
         tokens::verify_self_signed(&t, &auds, NOW, 0, sa_lookup),
         Err(JwtError::WrongAudience)
     );
+    // google-cloud-auth (Rust): iat = now - 10 s, exp = now + 3610 s. Accepted; more than an
+    // hour (plus skew) in the future is not.
+    let t = mk(json!({"iss": SA, "sub": SA, "scope": "s", "iat": NOW - 10, "exp": NOW + 3610}));
+    assert!(tokens::verify_self_signed(&t, &auds, NOW, 0, sa_lookup).is_ok());
+    let t = mk(json!({"iss": SA, "sub": SA, "scope": "s", "iat": NOW, "exp": NOW + 7200}));
+    assert_eq!(
+        tokens::verify_self_signed(&t, &auds, NOW, 0, sa_lookup),
+        Err(JwtError::LifetimeTooLong)
+    );
 }
 
 #[test]
