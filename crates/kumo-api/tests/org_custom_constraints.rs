@@ -43,7 +43,8 @@ fn constraint(org: &str) -> Value {
         "name": format!("organizations/{org}/customConstraints/custom.denyDockerHub"),
         "resourceTypes": ["run.googleapis.com/Service", "run.googleapis.com/Job"],
         "methodTypes": ["CREATE", "UPDATE"],
-        "condition": "resource.spec.template.spec.containers.exists(c, c.image.startsWith('docker.io/'))",
+        // A job's containers sit one template deeper than a service's in the Knative view.
+        "condition": "resource.spec.template.spec.containers.exists(c, c.image.startsWith('docker.io/')) || resource.spec.template.spec.template.spec.containers.exists(c, c.image.startsWith('docker.io/'))",
         "actionType": "DENY",
         "displayName": "Deny Docker Hub images",
         "description": DESCRIPTION,

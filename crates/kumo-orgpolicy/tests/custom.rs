@@ -1,5 +1,3 @@
-#![expect(clippy::unwrap_used, reason = "test fixtures")]
-
 //! Custom constraints: validation texts, CEL conditions over a Knative service, the
 //! ALLOW/DENY/fail-closed decision and the violation Google-shaped message.
 
@@ -50,10 +48,17 @@ fn a_valid_constraint_passes_and_names_parse() {
     assert_eq!(d.default, ConstraintDefault::Allow);
 }
 
+/// A change to a valid constraint, the field it breaks, and a phrase of the expected text.
+type Case = (
+    Box<dyn Fn(&mut CustomConstraint)>,
+    &'static str,
+    &'static str,
+);
+
 #[test]
 fn validation_reports_each_bad_field_with_its_text() {
     let ok = constraint("resource.metadata.name == 'x'", ActionType::Deny);
-    let cases: Vec<(Box<dyn Fn(&mut CustomConstraint)>, &str, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             Box::new(|c| c.display_name.clear()),
             "customConstraint.displayName",
