@@ -86,10 +86,17 @@ async fn run(selected: Vec<(&str, Scenario)>) -> ExitCode {
             }
         }
     }
-    world.tear_down();
     if !failed.is_empty() {
+        // Kumo's side of the story (the data dir goes away with the server).
+        let log = world.kumo.log();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        println!("kumo's log, last {} lines:", tail.len());
+        for line in tail.iter().rev() {
+            println!("    {line}");
+        }
         println!("failed: {}", failed.join(", "));
     }
+    world.tear_down();
     println!("{passed} passed, {} failed", failed.len());
     if failed.is_empty() {
         ExitCode::SUCCESS
