@@ -19,11 +19,15 @@ use serde_json::Value;
 use crate::records::Collection;
 use crate::{AuthorizationRecord, Call, Caller, Control, Error, ResourceRef};
 
+/// Compiled policies by full resource name (`None`: the resource has no policy), valid for
+/// the IAM generation they were read at.
+type PolicyCache = (u64, HashMap<String, Option<Arc<CompiledPolicy>>>);
+
 /// The IAM engine and the caches in front of it.
 pub(crate) struct IamState {
     generation: AtomicU64,
     engine: RwLock<Arc<Engine>>,
-    policies: RwLock<(u64, HashMap<String, Option<Arc<CompiledPolicy>>>)>,
+    policies: RwLock<PolicyCache>,
 }
 
 impl IamState {
@@ -239,12 +243,11 @@ impl Control {
     fn cached_policy(&self, resource: &ResourceRef) -> Result<Option<Arc<CompiledPolicy>>, Error> {
         let name = resource.full_name();
         let generation = self.iam_generation();
-        if let Ok(cache) = self.inner.iam.policies.read() {
-            if cache.0 == generation {
-                if let Some(policy) = cache.1.get(&name) {
-                    return Ok(policy.clone());
-                }
-            }
+        if let Ok(cache) = self.inner.iam.policies.read()
+            && cache.0 == generation
+            && let Some(policy) = cache.1.get(&name)
+        {
+            return Ok(policy.clone());
         }
         let policy = match self.load::<Value>(Collection::IamPolicies, &name)? {
             Some(stored) => {

@@ -62,10 +62,10 @@ impl StoredPolicy {
         };
         policy["version"] = json!(version);
         policy["etag"] = json!(self.etag());
-        if policy["bindings"].as_array().is_some_and(Vec::is_empty) {
-            if let Some(object) = policy.as_object_mut() {
-                object.remove("bindings");
-            }
+        if policy["bindings"].as_array().is_some_and(Vec::is_empty)
+            && let Some(object) = policy.as_object_mut()
+        {
+            object.remove("bindings");
         }
         policy
     }
@@ -136,10 +136,10 @@ impl Control {
         self.check_custom_role_scope(resource, &validated)?;
         self.check_member_domains(resource, &validated)?;
         let current = self.stored_policy(resource)?;
-        if let Some(etag) = policy.get("etag").and_then(Value::as_str) {
-            if etag != current.etag() {
-                return Err(Error::aborted(CONCURRENT_CHANGE));
-            }
+        if let Some(etag) = policy.get("etag").and_then(Value::as_str)
+            && etag != current.etag()
+        {
+            return Err(Error::aborted(CONCURRENT_CHANGE));
         }
         let mut next = json!({"bindings": validated["bindings"].clone()});
         let mask: Vec<&str> = update_mask
@@ -160,10 +160,10 @@ impl Control {
                 .cloned()
                 .unwrap_or_else(|| json!([]))
         };
-        if next["auditConfigs"].as_array().is_some_and(Vec::is_empty) {
-            if let Some(object) = next.as_object_mut() {
-                object.remove("auditConfigs");
-            }
+        if next["auditConfigs"].as_array().is_some_and(Vec::is_empty)
+            && let Some(object) = next.as_object_mut()
+        {
+            object.remove("auditConfigs");
         }
         next["version"] = validated["version"].clone();
         let revision = self.write_policy(resource, next.clone(), current.revision)?;
@@ -216,10 +216,10 @@ impl Control {
                 }) {
                     Some(binding) => {
                         let members = binding["members"].as_array_mut();
-                        if let Some(members) = members {
-                            if !members.iter().any(|existing| existing == &json!(member)) {
-                                members.push(json!(member));
-                            }
+                        if let Some(members) = members
+                            && !members.iter().any(|existing| existing == &json!(member))
+                        {
+                            members.push(json!(member));
                         }
                     }
                     None => bindings.push(json!({"role": role, "members": [member]})),
@@ -429,11 +429,11 @@ impl Control {
         }
         let mut names = Vec::new();
         for node in self.ancestry(resource)? {
-            if let ResourceRef::Project(id) = &node {
-                if let Some(project) = self.resolve_project(id)? {
-                    names.push(format!("projects/{}", project.id));
-                    names.push(format!("projects/{}", project.number));
-                }
+            if let ResourceRef::Project(id) = &node
+                && let Some(project) = self.resolve_project(id)?
+            {
+                names.push(format!("projects/{}", project.id));
+                names.push(format!("projects/{}", project.number));
             }
             names.push(node.relative_name());
         }
