@@ -321,6 +321,22 @@ async fn update_keeps_resource_types_and_delete_stops_enforcement() {
     assert_eq!(status, StatusCode::OK);
     let (status, _) = h.call(ADMIN, Method::GET, &name, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    let policy = "/v2/projects/demo-project/policies/custom.denyDockerHub";
+    let (status, kept) = h.call(ADMIN, Method::GET, policy, None).await;
+    assert_eq!(status, StatusCode::OK, "{kept}");
+    // A new policy cannot name a constraint that does not exist.
+    let (status, _) = h
+        .call(
+            ADMIN,
+            Method::POST,
+            &format!("/v2/organizations/{org}/policies"),
+            Some(json!({
+                "name": format!("organizations/{org}/policies/custom.denyDockerHub"),
+                "spec": {"rules": [{"enforce": true}]}
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, op) = h
         .call(
             ALICE,
@@ -330,4 +346,6 @@ async fn update_keeps_resource_types_and_delete_stops_enforcement() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{op}");
+    let (status, _) = h.call(ADMIN, Method::DELETE, policy, None).await;
+    assert_eq!(status, StatusCode::OK);
 }

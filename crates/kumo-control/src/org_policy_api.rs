@@ -40,7 +40,26 @@ struct Slot {
 impl Control {
     fn policy_slot(&self, container: &str, constraint: &str) -> Result<Slot, Error> {
         let resource = self.container_ref(container)?;
-        let constraint = self.constraint_definition(constraint, &resource)?;
+        let constraint = match self.constraint_definition(constraint, &resource) {
+            Ok(definition) => definition,
+            // A policy outlives the custom constraint it names (deleting the constraint leaves
+            // it in place, enforcing nothing); it can still be read and deleted.
+            Err(error) => {
+                let short = constraint
+                    .strip_prefix("constraints/")
+                    .unwrap_or(constraint);
+                let key = format!("{}/policies/{short}", resource.relative_name());
+                if short.starts_with(kumo_orgpolicy::custom::CUSTOM_PREFIX)
+                    && self
+                        .load::<kumo_orgpolicy::Policy>(Collection::OrgPolicies, &key)?
+                        .is_some()
+                {
+                    orphan_custom_definition(short)
+                } else {
+                    return Err(error);
+                }
+            }
+        };
         let key = format!("{}/policies/{}", resource.relative_name(), constraint.name);
         let wire_name = format!(
             "{}/policies/{}",
@@ -845,6 +864,17 @@ fn v1_wire(constraint: &Constraint, policy: &kumo_orgpolicy::Policy, revision: u
         }
     }
     value
+}
+
+/// Stands in for a deleted custom constraint whose policies remain: boolean, default ALLOW.
+fn orphan_custom_definition(id: &str) -> Constraint {
+    Constraint {
+        name: id.to_owned().into(),
+        display_name: "".into(),
+        description: "".into(),
+        kind: ConstraintType::Boolean,
+        default: kumo_orgpolicy::ConstraintDefault::Allow,
+    }
 }
 
 /// The engine's custom constraint from the wire form, validated (every bad field reported).
