@@ -863,7 +863,12 @@ pub struct DockerImages {
 #[derive(Subcommand, Debug)]
 pub enum DockerImagesCmd {
     /// List images in LOCATION-docker.pkg.dev/PROJECT/REPOSITORY.
-    List { image_path: String },
+    List {
+        image_path: String,
+        /// Also show each image's tags.
+        #[arg(long)]
+        include_tags: bool,
+    },
 }
 
 #[derive(Args, Debug)]

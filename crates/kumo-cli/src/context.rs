@@ -207,6 +207,16 @@ impl<'a> Ctx<'a> {
 
     /// Prints a list: the command's default table, or the user's `--format`.
     pub fn print_list(&mut self, items: &[Value], columns: Columns) -> Result<()> {
+        self.print_titled_list(items, columns, None)
+    }
+
+    /// [`Ctx::print_list`] with gcloud's `table[title=…]`: the title centred over the table.
+    pub fn print_titled_list(
+        &mut self,
+        items: &[Value],
+        columns: Columns,
+        title: Option<&str>,
+    ) -> Result<()> {
         let text = match self.user_format()? {
             Some(f) => format::render_many(&f, items, true)?,
             None => {
@@ -219,7 +229,15 @@ impl<'a> Ctx<'a> {
                         .iter()
                         .map(|i| columns.iter().map(|(_, f)| f(i)).collect())
                         .collect();
-                    format::layout_table(Some(&header), &rows)
+                    let table = format::layout_table(Some(&header), &rows);
+                    match title {
+                        Some(title) => {
+                            let width = table.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+                            let pad = width.saturating_sub(title.chars().count()) / 2;
+                            format!("{}{title}\n{table}", " ".repeat(pad))
+                        }
+                        None => table,
+                    }
                 }
             }
         };

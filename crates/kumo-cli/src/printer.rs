@@ -544,9 +544,177 @@ fn transform_spec(t: &Value) -> Marker {
     ])
 }
 
-/// `traffic_printer.TransformRouteFields`: URL, Ingress, and one line per traffic target.
-/// UNCONFIRMED: gcloud pairs spec and status targets (`50% (currently 100%)` while a
-/// change rolls out); Kumo applies traffic synchronously, so the status targets are shown.
+/// gcloud's key of a traffic target (`traffic.GetKey`): `LATEST` or the revision name
+/// (revision names are lowercase, so the two never collide).
+const LATEST_KEY: &str = "LATEST";
+
+fn traffic_key(t: &Value) -> String {
+    if t["latestRevision"] == true {
+        LATEST_KEY.to_owned()
+    } else {
+        st(&t["revisionName"])
+    }
+}
+
+/// A tag of a traffic pair: shown `(Adding)` while only the spec has it and `(Deleting)` while
+/// only the status does (`traffic_printer._GetTagAndStatus`).
+struct TrafficTag {
+    tag: String,
+    url: String,
+    in_spec: bool,
+    in_status: bool,
+}
+
+impl TrafficTag {
+    fn display(&self) -> String {
+        match (self.in_spec, self.in_status) {
+            (true, false) => format!("  {} (Adding):", self.tag),
+            (false, true) => format!("  {} (Deleting):", self.tag),
+            _ => format!("  {}:", self.tag),
+        }
+    }
+}
+
+/// `traffic_pair.TrafficTargetPair`: the spec and status targets naming one revision (or the
+/// latest ready one), so a change still rolling out shows as `50% (currently 100%)`.
+struct TrafficPair {
+    latest: bool,
+    revision: String,
+    spec: Vec<Value>,
+    status: Vec<Value>,
+    /// The share of a combined status target (see [`traffic_pairs`]).
+    status_override: Option<i64>,
+    tags: Vec<TrafficTag>,
+}
+
+fn percent_sum(targets: &[Value]) -> i64 {
+    targets.iter().filter_map(|t| t["percent"].as_i64()).sum()
+}
+
+/// `traffic_pair._FormatPercentage`: `-` for a side that has no target.
+fn format_percent(p: Option<i64>) -> String {
+    p.map_or_else(|| "-".to_owned(), |p| format!("{p}%"))
+}
+
+impl TrafficPair {
+    fn spec_percent(&self) -> Option<i64> {
+        (!self.spec.is_empty()).then(|| percent_sum(&self.spec))
+    }
+
+    fn status_percent(&self) -> Option<i64> {
+        self.status_override
+            .or_else(|| (!self.status.is_empty()).then(|| percent_sum(&self.status)))
+    }
+
+    /// `displayPercent`: one figure when spec and status agree, else `'{:4} (currently {})'`.
+    fn display_percent(&self) -> String {
+        let (spec, status) = (self.spec_percent(), self.status_percent());
+        if spec == status {
+            format_percent(status)
+        } else {
+            format!(
+                "{:<4} (currently {})",
+                format_percent(spec),
+                format_percent(status)
+            )
+        }
+    }
+
+    fn display_revision(&self) -> String {
+        if self.latest {
+            format!("{LATEST_KEY} (currently {})", self.revision)
+        } else {
+            self.revision.clone()
+        }
+    }
+}
+
+/// `traffic_pair.GetTrafficTargetPairs` for fully managed Cloud Run: spec and status targets
+/// grouped by key; a status that names the latest ready revision only by name (managed Cloud Run
+/// combines its `latestRevision` and by-name shares into one target) is split back into the
+/// LATEST share (at most the spec's LATEST percent) and the rest. Sorted by revision name with
+/// LATEST last.
+fn traffic_pairs(v: &Value) -> Vec<TrafficPair> {
+    use std::collections::BTreeMap;
+    let group = |targets: &Value| {
+        let mut by_key: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for t in targets.as_array().map(Vec::as_slice).unwrap_or_default() {
+            by_key.entry(traffic_key(t)).or_default().push(t.clone());
+        }
+        by_key
+    };
+    let spec = group(&v["spec"]["traffic"]);
+    let mut status = group(&v["status"]["traffic"]);
+    let latest_ready = st(&v["status"]["latestReadyRevisionName"]);
+    let mut combined = false;
+    if spec.contains_key(LATEST_KEY)
+        && !status.contains_key(LATEST_KEY)
+        && let Some(by_name) = status.get(&latest_ready).cloned()
+    {
+        status.insert(LATEST_KEY.to_owned(), by_name);
+        if spec.contains_key(&latest_ready) {
+            combined = true;
+        } else {
+            status.remove(&latest_ready);
+        }
+    }
+    let mut keys: Vec<&String> = spec.keys().chain(status.keys()).collect();
+    keys.sort_by_key(|k| (k.as_str() == LATEST_KEY, k.as_str()));
+    keys.dedup();
+    keys.into_iter()
+        .map(|key| {
+            let spec_targets = spec.get(key).cloned().unwrap_or_default();
+            let status_targets = status.get(key).cloned().unwrap_or_default();
+            let latest = key == LATEST_KEY;
+            let status_override = (combined && (latest || *key == latest_ready)).then(|| {
+                let combined_percent = percent_sum(&status_targets);
+                let by_latest =
+                    percent_sum(spec.get(LATEST_KEY).map(Vec::as_slice).unwrap_or_default())
+                        .min(combined_percent);
+                if latest {
+                    by_latest
+                } else {
+                    combined_percent - by_latest
+                }
+            });
+            let mut tags: BTreeMap<String, TrafficTag> = BTreeMap::new();
+            for (targets, from_spec) in [(&spec_targets, true), (&status_targets, false)] {
+                for t in targets {
+                    let Some(tag) = t["tag"].as_str().filter(|t| !t.is_empty()) else {
+                        continue;
+                    };
+                    let entry = tags.entry(tag.to_owned()).or_insert_with(|| TrafficTag {
+                        tag: tag.to_owned(),
+                        url: String::new(),
+                        in_spec: false,
+                        in_status: false,
+                    });
+                    if from_spec {
+                        entry.in_spec = true;
+                    } else {
+                        entry.in_status = true;
+                        entry.url = st(&t["url"]);
+                    }
+                }
+            }
+            TrafficPair {
+                latest,
+                revision: if latest {
+                    latest_ready.clone()
+                } else {
+                    key.clone()
+                },
+                spec: spec_targets,
+                status: status_targets,
+                status_override,
+                tags: tags.into_values().collect(),
+            }
+        })
+        .collect()
+}
+
+/// `traffic_printer.TransformRouteFields`: URL, Ingress, and one line per traffic target
+/// pair (spec and status paired as `traffic_pair.GetTrafficTargetPairs` pairs them).
 fn route_fields(v: &Value) -> Marker {
     let spec_ingress = ann(v, "run.googleapis.com/ingress");
     let status_ingress = ann(v, "run.googleapis.com/ingress-status");
@@ -563,30 +731,17 @@ fn route_fields(v: &Value) -> Marker {
             or_dash(status_ingress)
         )
     };
-    let latest = st(&v["status"]["latestReadyRevisionName"]);
-    let rows: Vec<Vec<Cell>> = v["status"]["traffic"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    let rows: Vec<Vec<Cell>> = traffic_pairs(v)
         .iter()
-        .map(|t| {
-            let revision = if t["latestRevision"] == true {
-                let current = t["revisionName"].as_str().unwrap_or(&latest);
-                format!("LATEST (currently {current})")
-            } else {
-                st(&t["revisionName"])
-            };
-            let tags = match t["tag"].as_str() {
-                Some(tag) => vec![vec![
-                    text(""),
-                    text(format!("  {tag}:")),
-                    text(st(&t["url"])),
-                ]],
-                None => vec![],
-            };
+        .map(|p| {
+            let tags = p
+                .tags
+                .iter()
+                .map(|t| vec![text(""), text(t.display()), text(t.url.clone())])
+                .collect();
             vec![
-                text(format!("{}%", t["percent"].as_i64().unwrap_or(0))),
-                text(revision),
+                text(p.display_percent()),
+                text(p.display_revision()),
                 Cell::Marker(Marker::Table {
                     rows: tags,
                     separator: "",
@@ -1026,5 +1181,130 @@ mod tests {
         for (text, width, expected) in cases {
             assert_eq!(fill(text, width), expected, "{text:?} at {width}");
         }
+    }
+}
+
+#[cfg(test)]
+mod traffic_tests {
+    use serde_json::{Value, json};
+
+    use super::traffic_pairs;
+
+    fn rows(v: &Value) -> Vec<(String, String, Vec<String>)> {
+        traffic_pairs(v)
+            .iter()
+            .map(|p| {
+                (
+                    p.display_percent(),
+                    p.display_revision(),
+                    p.tags.iter().map(|t| t.display()).collect(),
+                )
+            })
+            .collect()
+    }
+
+    fn row(percent: &str, revision: &str) -> (String, String, Vec<String>) {
+        (percent.to_owned(), revision.to_owned(), vec![])
+    }
+
+    #[test]
+    fn settled_traffic_shows_one_figure() {
+        let v = json!({
+            "spec": {"traffic": [{"latestRevision": true, "percent": 100}]},
+            "status": {"latestReadyRevisionName": "s-00002-abc",
+                       "traffic": [{"revisionName": "s-00002-abc", "latestRevision": true, "percent": 100}]}
+        });
+        assert_eq!(
+            rows(&v),
+            vec![row("100%", "LATEST (currently s-00002-abc)")]
+        );
+    }
+
+    #[test]
+    fn a_split_rolling_out_pairs_spec_with_status() {
+        // The spec asks for 50/50; the status still routes everything to the old revision.
+        let v = json!({
+            "spec": {"traffic": [
+                {"revisionName": "s-00001-old", "percent": 50},
+                {"latestRevision": true, "percent": 50}
+            ]},
+            "status": {"latestReadyRevisionName": "s-00002-new", "traffic": [
+                {"revisionName": "s-00001-old", "percent": 100}
+            ]}
+        });
+        assert_eq!(
+            rows(&v),
+            vec![
+                row("50%  (currently 100%)", "s-00001-old"),
+                row("50%  (currently -)", "LATEST (currently s-00002-new)"),
+            ]
+        );
+    }
+
+    #[test]
+    fn managed_combined_latest_target_is_split() {
+        // Managed Cloud Run reports LATEST (30) and the latest revision by name (20) as one
+        // status target of 50 naming the revision; gcloud splits it back.
+        let v = json!({
+            "spec": {"traffic": [
+                {"revisionName": "s-00001-old", "percent": 50},
+                {"revisionName": "s-00002-new", "percent": 20},
+                {"latestRevision": true, "percent": 30}
+            ]},
+            "status": {"latestReadyRevisionName": "s-00002-new", "traffic": [
+                {"revisionName": "s-00001-old", "percent": 50},
+                {"revisionName": "s-00002-new", "percent": 50}
+            ]}
+        });
+        assert_eq!(
+            rows(&v),
+            vec![
+                row("50%", "s-00001-old"),
+                row("20%", "s-00002-new"),
+                row("30%", "LATEST (currently s-00002-new)"),
+            ]
+        );
+        // Without a by-name spec target the whole status share belongs to LATEST.
+        let v = json!({
+            "spec": {"traffic": [{"latestRevision": true, "percent": 100}]},
+            "status": {"latestReadyRevisionName": "s-00002-new", "traffic": [
+                {"revisionName": "s-00002-new", "percent": 100}
+            ]}
+        });
+        assert_eq!(
+            rows(&v),
+            vec![row("100%", "LATEST (currently s-00002-new)")]
+        );
+    }
+
+    #[test]
+    fn tags_being_added_or_removed_are_marked() {
+        let v = json!({
+            "spec": {"traffic": [
+                {"latestRevision": true, "percent": 100},
+                {"revisionName": "s-00001-old", "percent": 0, "tag": "green"},
+                {"revisionName": "s-00001-old", "percent": 0, "tag": "kept"}
+            ]},
+            "status": {"latestReadyRevisionName": "s-00002-new", "traffic": [
+                {"revisionName": "s-00002-new", "latestRevision": true, "percent": 100},
+                {"revisionName": "s-00001-old", "percent": 0, "tag": "blue", "url": "http://blue---s"},
+                {"revisionName": "s-00001-old", "percent": 0, "tag": "kept", "url": "http://kept---s"}
+            ]}
+        });
+        assert_eq!(
+            rows(&v),
+            vec![
+                (
+                    "0%".to_owned(),
+                    "s-00001-old".to_owned(),
+                    vec![
+                        "  blue (Deleting):".to_owned(),
+                        "  green (Adding):".to_owned(),
+                        "  kept:".to_owned()
+                    ]
+                ),
+                row("100%", "LATEST (currently s-00002-new)"),
+            ]
+        );
     }
 }

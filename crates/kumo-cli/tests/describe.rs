@@ -50,7 +50,10 @@ fn service() -> Value {
                     }]
                 }
             },
-            "traffic": [{"latestRevision": true, "percent": 100}]
+            "traffic": [
+                {"latestRevision": true, "percent": 100},
+                {"revisionName": "hello-00001-abc", "percent": 0, "tag": "old"}
+            ]
         },
         "status": {
             "observedGeneration": 2,

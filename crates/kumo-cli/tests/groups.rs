@@ -485,7 +485,12 @@ fn artifact_registry_repositories() {
     fake.on("POST", "/v1/projects/demo-project/locations/asia-northeast1/repositories", vec![ok(json!({"name": "projects/demo-project/locations/asia-northeast1/operations/o1", "done": true, "response": {}}))]);
     let o = Cli::new(&fake).run("artifacts repositories create docker-repo --repository-format=docker --location=asia-northeast1");
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert_eq!(o.stderr, "Created repository [docker-repo].\n");
+    assert_eq!(
+        o.stderr,
+        "Create request issued for: [docker-repo]\n\
+         Waiting for operation [projects/demo-project/locations/asia-northeast1/operations/o1] to complete...done.\n\
+         Created repository [docker-repo].\n"
+    );
     let req = fake.find(
         "POST",
         "/v1/projects/demo-project/locations/asia-northeast1/repositories",
@@ -512,8 +517,21 @@ fn artifact_registry_repositories() {
     );
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(
+        o.stderr,
+        "Listing items under project demo-project, location asia-northeast1, repository docker-repo.\n\n"
+    );
+    assert_eq!(
         o.stdout,
-        "IMAGE                                                        DIGEST      TAGS    CREATE_TIME  UPDATE_TIME\n\
+        "IMAGE                                                        DIGEST      CREATE_TIME  UPDATE_TIME  SIZE\n\
+         asia-northeast1-docker.pkg.dev/demo-project/docker-repo/app  sha256:abc  t1           t2\n"
+    );
+    // Tags only with --include-tags, as gcloud shows them.
+    let o = Cli::new(&fake).run(
+        "artifacts docker images list asia-northeast1-docker.pkg.dev/demo-project/docker-repo --include-tags",
+    );
+    assert_eq!(
+        o.stdout,
+        "IMAGE                                                        DIGEST      TAGS    CREATE_TIME  UPDATE_TIME  SIZE\n\
          asia-northeast1-docker.pkg.dev/demo-project/docker-repo/app  sha256:abc  latest  t1           t2\n"
     );
 }

@@ -311,16 +311,17 @@ fn services_list_table() {
         "/v1/projects/demo-project/locations/asia-northeast1/services",
         vec![ok(json!({"items": [ready_service("hello"), failed]}))],
     );
+    // gcloud sorts by name (`commands.SortByName`), whatever order the API answers in.
     let o = Cli::new(&fake).run("run services list");
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(
         o.stdout,
         "   SERVICE  REGION           URL                                                            LAST DEPLOYED BY   LAST DEPLOYED AT\n\
-         ✔  hello    asia-northeast1  http://hello-123456789012.asia-northeast1.run.localhost:8081   alice@example.com  2026-11-23T09:00:00Z\n\
-         X  broken   asia-northeast1  http://broken-123456789012.asia-northeast1.run.localhost:8081  alice@example.com  2026-11-23T09:00:00Z\n"
+         X  broken   asia-northeast1  http://broken-123456789012.asia-northeast1.run.localhost:8081  alice@example.com  2026-11-23T09:00:00Z\n\
+         ✔  hello    asia-northeast1  http://hello-123456789012.asia-northeast1.run.localhost:8081   alice@example.com  2026-11-23T09:00:00Z\n"
     );
     let o = Cli::new(&fake).run("run services list --format 'value(metadata.name)'");
-    assert_eq!(o.stdout, "hello\nbroken\n");
+    assert_eq!(o.stdout, "broken\nhello\n");
 }
 
 #[test]
@@ -662,6 +663,6 @@ fn revisions_list_spans_services_without_service_flag() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(
         o.stdout,
-        "   REVISION   SERVICE  DEPLOYED  SERVICE ACCOUNT\n✔  a-00001-x  a        t\n✔  b-00001-x  b        t\n"
+        "   REVISION   ACTIVE  SERVICE  DEPLOYED  DEPLOYED BY\n✔  a-00001-x          a        t\n✔  b-00001-x          b        t\n"
     );
 }

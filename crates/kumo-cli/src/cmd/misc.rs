@@ -122,6 +122,34 @@ fn location(ctx: &Ctx<'_>, flag: Option<String>) -> Result<String> {
         .ok_or_else(|| CliError::Usage("Missing required argument [--location].".to_owned()))
 }
 
+/// gcloud's `%Y-%m-%dT%H:%M:%S` date transform of an RFC 3339 time.
+/// UNCONFIRMED: gcloud shows the local time zone; Kumo shows UTC.
+fn date_seconds(time: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(time).map_or_else(
+        |_| time.to_owned(),
+        |t| {
+            t.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%dT%H:%M:%S")
+                .to_string()
+        },
+    )
+}
+
+/// Bytes as gcloud's `SIZE (MB)`: megabytes with up to three decimals, `0` when empty.
+fn size_mb(bytes: &Value) -> String {
+    let n = bytes
+        .as_str()
+        .and_then(|b| b.parse::<f64>().ok())
+        .or_else(|| bytes.as_f64())
+        .unwrap_or(0.0);
+    if n == 0.0 {
+        return "0".to_owned();
+    }
+    let text = format!("{:.3}", n / 1e6);
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// `gcloud artifacts repositories list` (title `ARTIFACT_REGISTRY`).
 const REPO_COLUMNS: Columns = &[
     ("REPOSITORY", |v| basename(&s(v, "name"))),
     ("FORMAT", |v| s(v, "format")),
@@ -134,7 +162,27 @@ const REPO_COLUMNS: Columns = &[
             .unwrap_or("")
             .to_owned()
     }),
-    ("CREATE_TIME", |v| s(v, "createTime")),
+    ("LABELS", |v| {
+        v["labels"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}={}", crate::format::render_scalar(v)))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default()
+    }),
+    ("ENCRYPTION", |v| {
+        if s(v, "kmsKeyName").is_empty() {
+            "Google-managed key".to_owned()
+        } else {
+            "Customer-managed key".to_owned()
+        }
+    }),
+    ("CREATE_TIME", |v| date_seconds(&s(v, "createTime"))),
+    ("UPDATE_TIME", |v| date_seconds(&s(v, "updateTime"))),
+    ("SIZE (MB)", |v| size_mb(&v["sizeBytes"])),
 ];
 
 const IMAGE_COLUMNS: Columns = &[
@@ -144,9 +192,23 @@ const IMAGE_COLUMNS: Columns = &[
     ("DIGEST", |v| {
         s(v, "uri").split('@').nth(1).unwrap_or("").to_owned()
     }),
+    ("CREATE_TIME", |v| date_seconds(&s(v, "uploadTime"))),
+    ("UPDATE_TIME", |v| date_seconds(&s(v, "updateTime"))),
+    ("SIZE", |v| s(v, "imageSizeBytes")),
+];
+
+/// `--include-tags` adds TAGS after DIGEST.
+const IMAGE_COLUMNS_WITH_TAGS: Columns = &[
+    ("IMAGE", |v| {
+        s(v, "uri").split('@').next().unwrap_or("").to_owned()
+    }),
+    ("DIGEST", |v| {
+        s(v, "uri").split('@').nth(1).unwrap_or("").to_owned()
+    }),
     ("TAGS", |v| s(v, "tags").replace(';', ",")),
-    ("CREATE_TIME", |v| s(v, "uploadTime")),
-    ("UPDATE_TIME", |v| s(v, "updateTime")),
+    ("CREATE_TIME", |v| date_seconds(&s(v, "uploadTime"))),
+    ("UPDATE_TIME", |v| date_seconds(&s(v, "updateTime"))),
+    ("SIZE", |v| s(v, "imageSizeBytes")),
 ];
 
 pub fn artifacts(ctx: &mut Ctx<'_>, cmd: ArtifactsCmd) -> Result<()> {
@@ -170,7 +232,13 @@ pub fn artifacts(ctx: &mut Ctx<'_>, cmd: ArtifactsCmd) -> Result<()> {
                     enc(&loc)
                 );
                 let op = ctx.call("POST", &path, &[("repositoryId", &repository)], Some(&body))?;
+                // gcloud's declarative create: the request, the operation it waits for, the result.
+                ctx.status(&format!("Create request issued for: [{repository}]"));
+                let op_name = s(&op, "name");
                 wait_operation(ctx, "/v1", op)?;
+                ctx.status(&format!(
+                    "Waiting for operation [{op_name}] to complete...done."
+                ));
                 ctx.status(&format!("Created repository [{repository}]."));
                 Ok(())
             }
@@ -183,7 +251,10 @@ pub fn artifacts(ctx: &mut Ctx<'_>, cmd: ArtifactsCmd) -> Result<()> {
                     enc(&loc)
                 );
                 let items = ctx.list_all(&path, &[], "repositories")?;
-                ctx.print_list(&items, REPO_COLUMNS)
+                ctx.status(&format!(
+                    "Listing items under project {project}, location {loc}.\n"
+                ));
+                ctx.print_titled_list(&items, REPO_COLUMNS, Some("ARTIFACT_REGISTRY"))
             }
             RepositoriesCmd::AddIamPolicyBinding {
                 repository,
@@ -208,7 +279,10 @@ pub fn artifacts(ctx: &mut Ctx<'_>, cmd: ArtifactsCmd) -> Result<()> {
         },
         ArtifactsCmd::Docker(d) => {
             let DockerCmd::Images(i) = d.cmd;
-            let DockerImagesCmd::List { image_path } = i.cmd;
+            let DockerImagesCmd::List {
+                image_path,
+                include_tags,
+            } = i.cmd;
             let (loc, project, repo) = parse_docker_path(&image_path)?;
             let path = format!(
                 "/v1/projects/{}/locations/{}/repositories/{}/dockerImages",
@@ -222,7 +296,15 @@ pub fn artifacts(ctx: &mut Ctx<'_>, cmd: ArtifactsCmd) -> Result<()> {
                 .into_iter()
                 .filter(|i| s(i, "uri").starts_with(&prefix))
                 .collect();
-            ctx.print_list(&items, IMAGE_COLUMNS)
+            ctx.status(&format!(
+                "Listing items under project {project}, location {loc}, repository {repo}.\n"
+            ));
+            let columns = if include_tags {
+                IMAGE_COLUMNS_WITH_TAGS
+            } else {
+                IMAGE_COLUMNS
+            };
+            ctx.print_list(&items, columns)
         }
     }
 }

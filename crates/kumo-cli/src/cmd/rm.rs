@@ -188,7 +188,11 @@ pub fn resource_manager(ctx: &mut Ctx<'_>, cmd: ResourceManagerCmd) -> Result<()
                     &json!({"displayName": display_name, "parent": parent}),
                 )?;
                 let op_name = s(&op, "name");
-                let folder = wait_operation(ctx, "/v3", op)?;
+                let mut folder = wait_operation(ctx, "/v3", op)?;
+                // The operation's response is an Any; the Folder is printed without its type URL.
+                if let Some(m) = folder.as_object_mut() {
+                    m.remove("@type");
+                }
                 ctx.status(&format!("Waiting for [{op_name}] to finish...done."));
                 ctx.print_one(&folder)
             }

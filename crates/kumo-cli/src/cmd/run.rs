@@ -477,7 +477,8 @@ fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
                 Some(r) => services_path(&project, r),
                 None => knative_services_path(&project),
             };
-            let items = ctx.list_all(&path, &[], "items")?;
+            let mut items = ctx.list_all(&path, &[], "items")?;
+            sort_by_name(&mut items);
             ctx.print_list(&items, SERVICE_COLUMNS)
         }
         RunServicesCmd::Describe { service } => {
@@ -512,7 +513,9 @@ fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
         RunServicesCmd::Delete { service } => {
             ctx.confirm(&format!("Service [{service}] will be deleted."), true)?;
             let path = format!("{}/{}", knative_services_path(&project), enc(&service));
+            // gcloud's progress tracker line, then log.DeletedResource.
             ctx.call("DELETE", &path, &[], None)?;
+            ctx.status(&format!("Deleting [{service}]...done."));
             ctx.status(&format!("Deleted service [{service}]."));
             Ok(())
         }
@@ -820,12 +823,14 @@ fn jobs(ctx: &mut Ctx<'_>, cmd: RunJobsCmd) -> Result<()> {
         }
         RunJobsCmd::List => {
             let items = ctx.list_all(&jobs_path(&project), &[], "items")?;
-            let items = filter_region(ctx, items);
+            let mut items = filter_region(ctx, items);
+            sort_by_name(&mut items);
             ctx.print_list(&items, JOB_COLUMNS)
         }
         RunJobsCmd::Delete { job } => {
             ctx.confirm(&format!("Job [{job}] will be deleted."), true)?;
             ctx.call("DELETE", &job_path(&job), &[], None)?;
+            ctx.status(&format!("Deleting [{job}]...done."));
             ctx.status(&format!("Deleted job [{job}]."));
             Ok(())
         }
@@ -885,6 +890,11 @@ fn jobs(ctx: &mut Ctx<'_>, cmd: RunJobsCmd) -> Result<()> {
         }
         RunJobsCmd::Executions(e) => executions(ctx, &project, e.cmd),
     }
+}
+
+/// gcloud's `commands.SortByName` for list commands.
+fn sort_by_name(items: &mut [Value]) {
+    items.sort_by_key(|i| s(i, "metadata.name"));
 }
 
 /// Keeps items of the selected region when one is set (v1 namespaces listings span regions).
@@ -970,7 +980,17 @@ fn executions(ctx: &mut Ctx<'_>, project: &str, cmd: RunExecutionsCmd) -> Result
                 jobs_v2_path(project, &region),
                 enc(&job)
             );
-            let items = ctx.list_all(&path, &[], "executions")?;
+            let mut items = ctx.list_all(&path, &[], "executions")?;
+            // gcloud: by name, then newest first by start (unstarted: creation) time.
+            items.sort_by_key(|e| s(e, "name"));
+            items.sort_by_key(|e| {
+                let started = s(e, "startTime");
+                std::cmp::Reverse(if started.is_empty() {
+                    s(e, "createTime")
+                } else {
+                    started
+                })
+            });
             ctx.print_list(&items, EXECUTION_COLUMNS)
         }
         RunExecutionsCmd::Describe { execution } => {
@@ -994,6 +1014,13 @@ fn executions(ctx: &mut Ctx<'_>, project: &str, cmd: RunExecutionsCmd) -> Result
     }
 }
 
+/// Where `run revisions list` keeps whether a revision serves traffic (only when printing the
+/// default table, so `--format` output stays the API's resource).
+const ACTIVE_KEY: &str = "kumo.cli/active";
+
+/// gcloud's managed `run revisions list` table: ready symbol, REVISION, ACTIVE, SERVICE,
+/// DEPLOYED (`creation_timestamp.date("%Y-%m-%d %H:%M:%S %Z")`) and DEPLOYED BY.
+/// UNCONFIRMED: gcloud prints DEPLOYED in the local time zone; Kumo prints UTC.
 const REVISION_COLUMNS: Columns = &[
     // A revision that is not ready shows `!` (gcloud's Revision.ReadySymbolAndColor).
     ("", |v| {
@@ -1005,10 +1032,52 @@ const REVISION_COLUMNS: Columns = &[
         }
     }),
     ("REVISION", |v| basename(&s(v, "name"))),
+    ("ACTIVE", |v| {
+        if v[ACTIVE_KEY] == true {
+            "yes".to_owned()
+        } else {
+            String::new()
+        }
+    }),
     ("SERVICE", |v| basename(&s(v, "service"))),
-    ("DEPLOYED", |v| s(v, "createTime")),
-    ("SERVICE ACCOUNT", |v| s(v, "serviceAccount")),
+    ("DEPLOYED", |v| deployed_at(&s(v, "createTime"))),
+    ("DEPLOYED BY", |v| s(v, "creator")),
 ];
+
+/// `date("%Y-%m-%d %H:%M:%S %Z")` of an RFC 3339 time, in UTC; anything else as it is.
+fn deployed_at(time: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(time).map_or_else(
+        |_| time.to_owned(),
+        |t| {
+            t.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%d %H:%M:%S UTC")
+                .to_string()
+        },
+    )
+}
+
+/// Revisions a v1 service routes traffic to (Cloud Run marks them `Active`).
+/// UNCONFIRMED: Cloud Run's `Active` condition also stays true for a while after traffic
+/// leaves a revision; Kumo counts only revisions with a traffic share.
+fn serving_revisions(service: &Value) -> Vec<String> {
+    service["status"]["traffic"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|t| t["percent"].as_i64().unwrap_or(0) > 0)
+        .filter_map(|t| {
+            t["revisionName"]
+                .as_str()
+                .or_else(|| {
+                    (t["latestRevision"] == true)
+                        .then(|| service["status"]["latestReadyRevisionName"].as_str())
+                        .flatten()
+                })
+                .map(str::to_owned)
+        })
+        .collect()
+}
 
 /// Revisions use v2 (Kumo serves no v1 `revisions`); a revision is named `SERVICE-NNNNN-xxx`.
 fn revisions(ctx: &mut Ctx<'_>, cmd: RunRevisionsCmd) -> Result<()> {
@@ -1019,22 +1088,29 @@ fn revisions(ctx: &mut Ctx<'_>, cmd: RunRevisionsCmd) -> Result<()> {
         RunRevisionsCmd::List { service } => {
             // Without --service, every service of the region (v2 has no `services/-` listing).
             let services = match service {
-                Some(s) => vec![s],
-                None => ctx
-                    .list_all(&services_path(&project, &region), &[], "items")?
-                    .iter()
-                    .map(|s| {
-                        s["metadata"]["name"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_owned()
-                    })
-                    .collect(),
+                Some(name) => vec![ctx.get(&service_path(&project, &region, &name))?],
+                None => {
+                    let mut all = ctx.list_all(&services_path(&project, &region), &[], "items")?;
+                    sort_by_name(&mut all);
+                    all
+                }
             };
             let mut items = Vec::new();
-            for service in services {
-                let path = format!("{base}/{}/revisions", enc(&service));
-                items.extend(ctx.list_all(&path, &[], "revisions")?);
+            for service in &services {
+                let name = s(service, "metadata.name");
+                let path = format!("{base}/{}/revisions", enc(&name));
+                let mut revisions = ctx.list_all(&path, &[], "revisions")?;
+                // gcloud sorts by service, then newest first.
+                revisions.sort_by_key(|r| std::cmp::Reverse(s(r, "createTime")));
+                if ctx.global.format.is_none() {
+                    let serving = serving_revisions(service);
+                    for r in &mut revisions {
+                        if serving.contains(&basename(&s(r, "name"))) {
+                            r[ACTIVE_KEY] = json!(true);
+                        }
+                    }
+                }
+                items.extend(revisions);
             }
             ctx.print_list(&items, REVISION_COLUMNS)
         }
