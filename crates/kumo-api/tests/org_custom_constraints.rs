@@ -349,3 +349,64 @@ async fn update_keeps_resource_types_and_delete_stops_enforcement() {
     let (status, _) = h.call(ADMIN, Method::DELETE, policy, None).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn conditions_see_the_knative_annotations_cloud_run_fills_in() {
+    let h = harness();
+    let org = h.organization.id.clone();
+    let internal = json!({
+        "name": format!("organizations/{org}/customConstraints/custom.internalIngressOnly"),
+        "resourceTypes": ["run.googleapis.com/Service"],
+        "methodTypes": ["CREATE"],
+        "condition": "resource.metadata.annotations['run.googleapis.com/ingress'] in ['internal', 'internal-and-cloud-load-balancing']",
+        "actionType": "ALLOW",
+        "displayName": "Internal ingress only",
+        "description": "Services must not be reachable from the internet.",
+    });
+    let (status, created) = h
+        .call(
+            ADMIN,
+            Method::POST,
+            &format!("/v2/organizations/{org}/customConstraints"),
+            Some(internal),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let (status, _) = h
+        .call(
+            ADMIN,
+            Method::POST,
+            "/v2/projects/demo-project/policies",
+            Some(json!({
+                "name": "projects/demo-project/policies/custom.internalIngressOnly",
+                "spec": {"rules": [{"enforce": true}]}
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // No ingress given: Cloud Run's default (`all`) is what the condition sees.
+    let (status, refused) = h
+        .call(
+            ALICE,
+            Method::POST,
+            &format!("{V2}/services?serviceId=public&validateOnly=true"),
+            Some(service(HELLO)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(
+        refused["error"]["message"],
+        "Operation denied by custom org policy: [\"customConstraints/custom.internalIngressOnly\": \"Services must not be reachable from the internet.\"]."
+    );
+    let mut internal_service = service(HELLO);
+    internal_service["ingress"] = json!("INGRESS_TRAFFIC_INTERNAL_ONLY");
+    let (status, ok) = h
+        .call(
+            ALICE,
+            Method::POST,
+            &format!("{V2}/services?serviceId=private&validateOnly=true"),
+            Some(internal_service),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ok}");
+}
