@@ -239,10 +239,10 @@ impl Control {
         // User-managed accounts name their project in the domain; service agents
         // (`service-N@serverless-robot-prod…`, `service-N@gcp-sa-iap…`) and the default compute
         // account name its number in the local part.
-        if let Some(project) = domain.strip_suffix(".iam.gserviceaccount.com") {
-            if let Some(info) = self.resolve_project(project)? {
-                return Ok(Some(info.id));
-            }
+        if let Some(project) = domain.strip_suffix(".iam.gserviceaccount.com")
+            && let Some(info) = self.resolve_project(project)?
+        {
+            return Ok(Some(info.id));
         }
         let number = local
             .strip_suffix("-compute")
