@@ -55,9 +55,9 @@ fn deploy_routes(fake: &Fake) {
 const DEPLOYED: &str = "\
 Deploying container to Cloud Run service [my-cloud-run-app] in project [demo-project] region [asia-northeast1]
 OK Deploying new service... Done.
-OK Creating Revision...
-OK Routing traffic...
-OK Setting IAM Policy...
+  OK Creating Revision...
+  OK Routing traffic...
+  OK Setting IAM Policy...
 Done.
 Service [my-cloud-run-app] revision [my-cloud-run-app-00001-wtl] has been deployed and is serving 100 percent of traffic.
 Service URL: http://my-cloud-run-app-123456789012.asia-northeast1.run.localhost:8081
@@ -216,9 +216,7 @@ fn update_refused_by_org_policy_prints_gcloud_error() {
         assert_eq!(o.code, 1);
         assert_eq!(
             o.stderr,
-            format!(
-                "Deploying...\nUpdate failed\nERROR: ({label}) FAILED_PRECONDITION: {message}\n"
-            )
+            format!("Update failed\nERROR: ({label}) FAILED_PRECONDITION: {message}\n")
         );
         let put = fake.find("PUT", SVC).json();
         assert_eq!(
@@ -268,7 +266,7 @@ fn update_no_iap_removes_the_annotation() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(
         o.stderr,
-        "Deploying...\nOK Creating Revision...\nOK Routing traffic...\nDone.\n\
+        "OK Deploying... Done.\n  OK Creating Revision...\n  OK Routing traffic...\nDone.\n\
          Service [s] revision [s-00001-wtl] has been deployed and is serving 100 percent of traffic.\n\
          Service URL: http://s-123456789012.asia-northeast1.run.localhost:8081\n"
     );
@@ -619,7 +617,7 @@ fn replace_service_yaml_from_seed_000() {
     assert_eq!(
         o.stderr,
         "Applying new configuration to Cloud Run service [hello] in project [demo-project] region [asia-northeast1]\n\
-         OK Deploying... Done.\nOK Creating Revision...\nOK Routing traffic...\nDone.\n\
+         OK Deploying... Done.\n  OK Creating Revision...\n  OK Routing traffic...\nDone.\n\
          New configuration has been applied to service [hello].\n\
          URL: http://hello-123456789012.asia-northeast1.run.localhost:8081\n"
     );

@@ -402,16 +402,16 @@ fn deploy(ctx: &mut Ctx<'_>, d: Deploy) -> Result<()> {
     } else {
         "OK Deploying... Done."
     });
-    ctx.status("OK Creating Revision...");
-    ctx.status("OK Routing traffic...");
+    ctx.status("  OK Creating Revision...");
+    ctx.status("  OK Routing traffic...");
     if let Some(allow) = allow_unauth {
         let api = service_policy(&project, &region, &name);
         let result = set_public(ctx, &api, allow);
         match result {
-            Ok(true) => ctx.status("OK Setting IAM Policy..."),
+            Ok(true) => ctx.status("  OK Setting IAM Policy..."),
             Ok(false) => {}
             Err(e) => {
-                ctx.status("X Setting IAM Policy...");
+                ctx.status("  X Setting IAM Policy...");
                 ctx.status("Done.");
                 serving_lines(ctx, &name, &ready);
                 ctx.status(&format!(
@@ -495,7 +495,7 @@ fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
             let path = service_path(&project, &region, &service);
             let mut svc = writable(ctx.get(&path)?);
             apply_service_flags(&mut svc, &flags)?;
-            ctx.status("Deploying...");
+            // gcloud's staged tracker: stages indented under the header it completes.
             if let Err(e) = ctx
                 .call("PUT", &path, &[], Some(&svc))
                 .and_then(|w| wait_ready(ctx, &path, &w))
@@ -504,8 +504,9 @@ fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
                 return Err(e);
             }
             let ready = ctx.get(&path)?;
-            ctx.status("OK Creating Revision...");
-            ctx.status("OK Routing traffic...");
+            ctx.status("OK Deploying... Done.");
+            ctx.status("  OK Creating Revision...");
+            ctx.status("  OK Routing traffic...");
             ctx.status("Done.");
             serving_lines(ctx, &service, &ready);
             Ok(())
@@ -620,8 +621,8 @@ fn replace_service(ctx: &mut Ctx<'_>, project: &str, file: &str) -> Result<()> {
     } else {
         "OK Deploying new service... Done."
     });
-    ctx.status("OK Creating Revision...");
-    ctx.status("OK Routing traffic...");
+    ctx.status("  OK Creating Revision...");
+    ctx.status("  OK Routing traffic...");
     ctx.status("Done.");
     ctx.status(&format!(
         "New configuration has been applied to service [{name}]."
