@@ -693,6 +693,11 @@ fn cli_golden_transcripts() {
     );
     s.ok("config_get", "alice", &["config", "get", "project"]);
     s.ok("config_get", "alice", &["config", "get", "compute/zone"]);
+    s.ok(
+        "config_get-value",
+        "alice",
+        &["config", "get-value", "run/region"],
+    );
     s.ok("config_list", "alice", &["config", "list"]);
     for user in ["bob", "admin"] {
         s.quiet(
@@ -1055,6 +1060,11 @@ fn cli_golden_transcripts() {
         "alice",
         &["run", "jobs", "describe", "job1"],
     );
+    s.ok(
+        "run_jobs_describe",
+        "alice",
+        &["run", "jobs", "describe", "job1", "--format", "export"],
+    );
     s.ok("run_jobs_list", "alice", &["run", "jobs", "list"]);
     s.ok(
         "run_jobs_execute",
@@ -1356,6 +1366,19 @@ fn cli_golden_transcripts() {
         ],
     );
 
+    s.ok(
+        "policy-intelligence_troubleshoot-policy_iam",
+        "alice",
+        &[
+            "policy-intelligence",
+            "troubleshoot-policy",
+            "iam",
+            "//cloudresourcemanager.googleapis.com/projects/demo-project",
+            "--principal-email=carol@example.com",
+            "--permission=run.services.get",
+        ],
+    );
+
     // --- Resource Manager.
     s.ok("projects_list", "alice", &["projects", "list"]);
     s.ok(
@@ -1420,6 +1443,22 @@ fn cli_golden_transcripts() {
         ],
     );
     s.ok("organizations_list", "admin", &["organizations", "list"]);
+    s.ok(
+        "organizations_describe",
+        "admin",
+        &["organizations", "describe", &org_id],
+    );
+    s.step(
+        "organizations_get-iam-policy",
+        "bob",
+        &["organizations", "get-iam-policy", &org_id],
+        1,
+    );
+    s.ok(
+        "organizations_get-iam-policy",
+        "admin",
+        &["organizations", "get-iam-policy", &org_id],
+    );
     s.quiet(
         "admin",
         &[
@@ -1639,7 +1678,43 @@ fn cli_golden_transcripts() {
         ],
     );
 
-    // --- Revoking: alice's credentials go; the next call says how to sign in again.
+    // --- Application Default Credentials (in the config dir, as KUMO_CONFIG places them).
+    s.ok(
+        "auth_application-default_login",
+        "carol",
+        &[
+            "auth",
+            "application-default",
+            "login",
+            "--account",
+            "carol@example.com",
+        ],
+    );
+    s.ok(
+        "auth_application-default_print-access-token",
+        "carol",
+        &["auth", "application-default", "print-access-token"],
+    );
+    s.ok(
+        "auth_application-default_revoke",
+        "carol",
+        &["auth", "application-default", "revoke"],
+    );
+    s.step(
+        "auth_application-default_print-access-token",
+        "carol",
+        &["auth", "application-default", "print-access-token"],
+        1,
+    );
+    s.ok("config_unset", "alice", &["config", "unset", "run/region"]);
+    s.step(
+        "run_services_describe",
+        "alice",
+        &["run", "services", "describe", "hello"],
+        1,
+    );
+
+    // --- Revoking: bob's credentials go; the next call says how to sign in again.
     s.ok("auth_revoke", "bob", &["auth", "revoke"]);
     s.step("run_services_list", "bob", &["run", "services", "list"], 1);
 
