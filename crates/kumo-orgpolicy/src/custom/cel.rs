@@ -15,6 +15,10 @@ use serde_json::Value as Json;
 /// Maximum nesting of the parsed tree; bounds recursion on hostile input.
 const MAX_DEPTH: usize = 64;
 
+/// Maximum evaluation steps: nested comprehensions over literal lists grow exponentially within
+/// 1000 characters, and an evaluation that stops early fails closed.
+const MAX_STEPS: usize = 100_000;
+
 /// A condition that could not be parsed; the text says where and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("ERROR: <input>:1:{column}: {message}")]
@@ -637,6 +641,7 @@ impl Program {
         let mut env = Env {
             resource,
             vars: Vec::new(),
+            steps: 0,
         };
         match env.eval(&self.ast)? {
             Val::Bool(b) => Ok(b),
@@ -795,6 +800,7 @@ fn as_str(v: Val, what: &str) -> Result<String, EvalError> {
 struct Env<'a> {
     resource: &'a Json,
     vars: Vec<(String, Val)>,
+    steps: usize,
 }
 
 impl Env<'_> {
@@ -825,6 +831,10 @@ impl Env<'_> {
     }
 
     fn eval(&mut self, e: &Expr) -> Result<Val, EvalError> {
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            return Err(EvalError("evaluation cost limit exceeded".into()));
+        }
         Ok(match e {
             Expr::Lit(v) => v.clone(),
             Expr::List(items) => Val::List(
@@ -1323,5 +1333,16 @@ mod tests {
         }
         let deep = format!("{}true{}", "(".repeat(200), ")".repeat(200));
         assert!(Program::parse(&deep).is_err());
+    }
+
+    #[test]
+    fn exponential_conditions_stop_at_the_cost_limit() {
+        let ten = "[0,0,0,0,0,0,0,0,0,0]";
+        let mut src = "true".to_owned();
+        for i in 0..8 {
+            src = format!("{ten}.all(v{i}, {src})");
+        }
+        let err = eval(&src, &json!({}));
+        assert_eq!(err, Err(EvalError("evaluation cost limit exceeded".into())));
     }
 }
