@@ -68,6 +68,12 @@ fn subjects() -> Vec<Subject> {
                 .map(|i| format!("g{i}@example.org"))
                 .chain(["eng@example.com".to_owned()]),
         ),
+        // More keys than the engine's 64-key candidate masks: eng@ is key 73, the domain 74.
+        Subject::user("dave@example.com").with_groups(
+            (0..70)
+                .map(|i| format!("h{i}@example.org"))
+                .chain(["eng@example.com".to_owned()]),
+        ),
     ]
 }
 
@@ -140,24 +146,35 @@ fn naive(policies: &[Policy], s: &Subject, p: &Permission) -> Access {
 }
 
 fn decide(policies: &[Policy], s: &Subject, p: &Permission) -> Access {
-    let names: Vec<ResourceName> = (0..policies.len())
+    decide_padded(policies, 0, s, p)
+}
+
+/// `pad` extra nodes (alternately without a policy and with an empty one) come first, so that
+/// the policies sit beyond the engine's first-pass batch when `pad` is large.
+fn decide_padded(policies: &[Policy], pad: usize, s: &Subject, p: &Permission) -> Access {
+    let names: Vec<ResourceName> = (0..pad + policies.len())
         .map(|i| {
             format!("//cloudresourcemanager.googleapis.com/folders/{}", i + 1)
                 .parse()
                 .unwrap()
         })
         .collect();
+    let empty = CompiledPolicy::compile(&Policy::default(), engine().catalog());
     let compiled: Vec<CompiledPolicy> = policies
         .iter()
         .map(|p| CompiledPolicy::compile(p, engine().catalog()))
         .collect();
+    let policies: Vec<Option<&CompiledPolicy>> = (0..pad)
+        .map(|i| (i % 2 == 1).then_some(&empty))
+        .chain(compiled.iter().map(Some))
+        .collect();
     let ancestry = Ancestry::new(
         names
             .iter()
-            .zip(&compiled)
+            .zip(&policies)
             .map(|(r, c)| Node {
                 resource: r,
-                policy: Some(c),
+                policy: *c,
             })
             .collect(),
     );
@@ -170,8 +187,44 @@ fn decide(policies: &[Policy], s: &Subject, p: &Permission) -> Access {
     };
     let d = engine().check(&req);
     assert_eq!(d.granted_by.is_some(), d.access == Access::Granted);
+    if let Some(g) = d.granted_by {
+        // The reported binding is one that grants: its role holds the permission.
+        let role = &compiled[g.node - pad].policy().bindings[g.binding].role;
+        assert_eq!(role, g.role);
+        let id = engine().catalog().permission_id(p).unwrap();
+        assert!(engine().catalog().role(role).unwrap().contains(id));
+    }
     assert_eq!(engine().explain(&req).access, d.access);
     d.access
+}
+
+/// Adds to every policy a binding of `filler` members no test subject is (plus those of
+/// `raw`), so that policies cross the engine's small/large index threshold.
+fn with_filler(raw: &[Vec<RawBinding>], filler: usize, role: usize) -> Vec<Policy> {
+    raw.iter()
+        .map(|r| {
+            let mut p = policy(r);
+            let members: Vec<Principal> = (0..filler)
+                .map(|i| match i % 3 {
+                    0 => format!("user:filler-{i}@example.net"),
+                    1 => format!("group:filler-{i}@example.net"),
+                    _ => format!("serviceAccount:filler-{i}@p.iam.gserviceaccount.com"),
+                })
+                .map(|m| m.parse().unwrap())
+                .collect();
+            if !members.is_empty() {
+                p.bindings.insert(
+                    filler % (p.bindings.len() + 1),
+                    Binding {
+                        role: ROLES[role].parse().unwrap(),
+                        members,
+                        condition: None,
+                    },
+                );
+            }
+            p
+        })
+        .collect()
 }
 
 fn raw_binding() -> impl Strategy<Value = RawBinding> {
@@ -188,15 +241,34 @@ fn raw_policies() -> impl Strategy<Value = Vec<Vec<RawBinding>>> {
 
 proptest! {
     #[test]
-    fn compiled_matches_naive(raw in raw_policies(), s in 0usize..5, p in 0..PERMS.len()) {
+    fn compiled_matches_naive(raw in raw_policies(), s in 0usize..6, p in 0..PERMS.len()) {
         let policies: Vec<Policy> = raw.iter().map(|r| policy(r)).collect();
         let subject = &subjects()[s];
         let perm: Permission = PERMS[p].parse().unwrap();
         prop_assert_eq!(decide(&policies, subject, &perm), naive(&policies, subject, &perm));
     }
 
+    /// Large policies (wide filters), long ancestries (beyond the first-pass batch).
     #[test]
-    fn adding_a_binding_never_revokes(raw in raw_policies(), extra in raw_binding(), at in 0usize..4, s in 0usize..5, p in 0..PERMS.len()) {
+    fn compiled_matches_naive_large(
+        raw in raw_policies(),
+        filler in prop_oneof![0usize..24, 24usize..400],
+        role in 0..ROLES.len(),
+        pad in prop_oneof![Just(0usize), 10usize..20],
+        s in 0usize..6,
+        p in 0..PERMS.len(),
+    ) {
+        let policies = with_filler(&raw, filler, role);
+        let subject = &subjects()[s];
+        let perm: Permission = PERMS[p].parse().unwrap();
+        prop_assert_eq!(
+            decide_padded(&policies, pad, subject, &perm),
+            naive(&policies, subject, &perm)
+        );
+    }
+
+    #[test]
+    fn adding_a_binding_never_revokes(raw in raw_policies(), extra in raw_binding(), at in 0usize..4, s in 0usize..6, p in 0..PERMS.len()) {
         let mut policies: Vec<Policy> = raw.iter().map(|r| policy(r)).collect();
         let subject = &subjects()[s];
         let perm: Permission = PERMS[p].parse().unwrap();
