@@ -8,7 +8,7 @@
 # The backend is nginx answering `return 200 "ok"`; Kumo runs it as a revision instance through an
 # image mapping, and (a)/(d)/(e) use one more copy of the same program and configuration.
 #
-# Needs: wrk, nginx, haproxy (Debian: apt-get install wrk nginx-light haproxy), python3, and a
+# Needs: wrk, nginx, haproxy (Debian: apt-get install wrk nginx-light haproxy), python3, openssl, and a
 # release build of kumo (built if missing). Usage: benches/gateway/run.sh [DURATION] [CONNECTIONS]
 set -euo pipefail
 
@@ -28,7 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for tool in wrk nginx haproxy python3; do
+for tool in wrk nginx haproxy python3 openssl; do
     command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 2; }
 done
 [ -x "$KUMO" ] || (cd "$ROOT" && cargo build --release -p kumo)
@@ -114,7 +114,8 @@ wait_port "$NGINX_PORT"
 # --- HAProxy 2.6 with jwt_verify ----------------------------------------------------------------
 HAPROXY_PORT=$(free_port)
 KID=$(python3 -c 'import base64,json,sys; h=sys.argv[1].split(".")[0]; print(json.loads(base64.urlsafe_b64decode(h+"="*(-len(h)%4)))["kid"])' "$TOKEN")
-curl -s "http://127.0.0.1:$KUMO_PORT/oauth2/v1/certs" | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]], end="")' "$KID" >"$WORK/issuer.pem"
+# oauth2/v1/certs serves X.509 certificates; HAProxy 2.6's jwt_verify wants the public key.
+curl -s "http://127.0.0.1:$KUMO_PORT/oauth2/v1/certs" | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]], end="")' "$KID" | openssl x509 -pubkey -noout >"$WORK/issuer.pem"
 cat >"$WORK/haproxy.cfg" <<EOF
 global
     nbthread 1

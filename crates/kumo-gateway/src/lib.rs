@@ -11,6 +11,7 @@ mod headers;
 mod iap;
 pub mod pages;
 mod peer;
+mod upstream;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -35,6 +36,7 @@ use kumo_control::runtime::{EncodedLogEntry, Slot};
 use kumo_control::{Control, Error, Mode};
 
 pub use headers::{SIGNATURE_REMOVED, X_KUMO_EXPLANATION, X_SERVERLESS_AUTHORIZATION};
+pub use upstream::Affinity;
 
 /// Errors of streamed bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -209,12 +211,14 @@ impl Gateway {
         &self.inner.control
     }
 
-    /// Serve one request that came through `entry`.
+    /// Serve one request that came through `entry` on a client connection whose upstream
+    /// connection `affinity` holds.
     pub async fn handle<B>(
         &self,
         req: Request<B>,
         entry: &Entry,
         conn: Conn,
+        affinity: &Affinity,
     ) -> Response<GatewayBody>
     where
         B: Body<Data = Bytes> + Send + 'static,
@@ -286,7 +290,9 @@ impl Gateway {
             client_upgrade,
         };
         let (resp, revision) = self
-            .forward(request, &routed, &route, &admitted, &presented, &log, conn)
+            .forward(
+                request, &routed, &route, &admitted, &presented, &log, conn, affinity,
+            )
             .await;
         self.record(&route, revision.as_deref(), &log, resp.status(), None);
         resp
@@ -448,6 +454,7 @@ impl Gateway {
         presented: &headers::Presented,
         log: &LogContext,
         conn: Conn,
+        affinity: &Affinity,
     ) -> (Response<GatewayBody>, Option<String>) {
         let Upstream {
             mut parts,
@@ -522,32 +529,52 @@ impl Gateway {
         {
             headers::redact_header(&mut parts.headers, header::AUTHORIZATION.as_str());
         }
-        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let uri = match format!("http://{}{path}", slot.addr).parse::<http::Uri>() {
-            Ok(uri) => uri,
-            Err(_) => {
-                return (
-                    html(StatusCode::BAD_REQUEST, pages::not_found(&routed.path)),
-                    Some(revision),
-                );
-            }
-        };
-        parts.uri = uri;
         let h2c = slot.info.h2c;
-        parts.version = if h2c {
-            Version::HTTP_2
-        } else {
-            Version::HTTP_11
-        };
-        if h2c {
-            parts.headers.remove(header::HOST);
-        } else if let Some(host) = host {
-            parts.headers.insert(header::HOST, host);
-        }
-        let upstream = Request::from_parts(parts, body);
-        let client = if h2c { &self.inner.h2 } else { &self.inner.h1 };
         let timeout = slot.info.timeout;
-        let answer = tokio::time::timeout(timeout, client.request(upstream)).await;
+        let answer = if h2c || upgrade {
+            // The pooled clients: HTTP/2 multiplexes on its own, and an upgraded connection
+            // leaves HTTP for good.
+            let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            let uri = match format!("http://{}{path}", slot.addr).parse::<http::Uri>() {
+                Ok(uri) => uri,
+                Err(_) => {
+                    return (
+                        html(StatusCode::BAD_REQUEST, pages::not_found(&routed.path)),
+                        Some(revision),
+                    );
+                }
+            };
+            parts.uri = uri;
+            if h2c {
+                parts.version = Version::HTTP_2;
+                parts.headers.remove(header::HOST);
+            } else {
+                parts.version = Version::HTTP_11;
+                if let Some(host) = host {
+                    parts.headers.insert(header::HOST, host);
+                }
+            }
+            let client = if h2c { &self.inner.h2 } else { &self.inner.h1 };
+            tokio::time::timeout(timeout, client.request(Request::from_parts(parts, body)))
+                .await
+                .map(|r| r.map_err(BoxError::from))
+        } else {
+            // Origin form: an HTTP/2 client's request carries an absolute URI.
+            if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+                let origin = parts
+                    .uri
+                    .path_and_query()
+                    .cloned()
+                    .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
+                parts.uri = http::Uri::from(origin);
+            }
+            parts.version = Version::HTTP_11;
+            if let Some(host) = host {
+                parts.headers.insert(header::HOST, host);
+            }
+            let upstream = Request::from_parts(parts, body);
+            tokio::time::timeout(timeout, affinity.send(slot.addr, upstream)).await
+        };
         let mut resp = match answer {
             Ok(Ok(resp)) => resp,
             Ok(Err(e)) => {
@@ -702,14 +729,16 @@ impl Gateway {
             };
             let gateway = self.clone();
             let entry = Arc::clone(&entry);
+            let affinity = Affinity::new();
             tokio::spawn(async move {
                 let service =
                     hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                         let gateway = gateway.clone();
                         let entry = Arc::clone(&entry);
+                        let affinity = affinity.clone();
                         async move {
                             Ok::<_, std::convert::Infallible>(
-                                gateway.handle(req, &entry, conn).await,
+                                gateway.handle(req, &entry, conn, &affinity).await,
                             )
                         }
                     });

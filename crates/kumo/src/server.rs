@@ -215,10 +215,12 @@ async fn serve_front_door(
         let _ = stream.set_nodelay(true);
         let gateway = gateway.clone();
         let app = app.clone();
+        let affinity = kumo_gateway::Affinity::new();
         let service =
             hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
                 let gateway = gateway.clone();
                 let app = app.clone();
+                let affinity = affinity.clone();
                 async move {
                     if kumo_gateway::request_host(&request)
                         .is_some_and(kumo_gateway::is_gateway_host)
@@ -228,7 +230,7 @@ async fn serve_front_door(
                             local: Some(local),
                         };
                         let response = gateway
-                            .handle(request, &kumo_gateway::Entry::Host, conn)
+                            .handle(request, &kumo_gateway::Entry::Host, conn, &affinity)
                             .await;
                         Ok::<_, std::convert::Infallible>(response.map(axum::body::Body::new))
                     } else {
