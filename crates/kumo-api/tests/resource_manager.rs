@@ -95,6 +95,17 @@ struct Fixtures {
     gone_email: String,
 }
 
+fn custom_constraint(org: &str, id: &str) -> Value {
+    json!({
+        "name": format!("{org}/customConstraints/custom.{id}"),
+        "resourceTypes": ["run.googleapis.com/Service"],
+        "methodTypes": ["CREATE", "UPDATE"],
+        "condition": "resource.spec.template.spec.containers.exists(c, c.image.startsWith('docker.io/'))",
+        "actionType": "DENY",
+        "displayName": "No Docker Hub",
+    })
+}
+
 async fn fixtures(h: &Harness) -> Fixtures {
     let org = format!("organizations/{}", h.organization.id);
     let mut folders = Vec::new();
@@ -198,6 +209,15 @@ async fn fixtures(h: &Harness) -> Fixtures {
             Method::POST,
             "/v2/projects/demo-project/policies",
             Some(policy),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let (status, created) = h
+        .call(
+            ADMIN,
+            Method::POST,
+            &format!("/v2/{org}/customConstraints"),
+            Some(custom_constraint(&org, "fixture")),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{created}");
@@ -756,6 +776,47 @@ fn cases(h: &Harness, fx: &Fixtures) -> Vec<Case> {
             format!("/v1/{org}:setOrgPolicy"),
             Some(json!({"policy": {"constraint": ingress, "listPolicy": {"allValues": "ALLOW"}}})),
             "orgpolicy.policy.set",
+            &org,
+            Organization,
+        ),
+        // Org Policy v2 custom constraints (organization only)
+        c(
+            post.clone(),
+            format!("/v2/{org}/customConstraints"),
+            Some(custom_constraint(&org, "created")),
+            "orgpolicy.customConstraints.create",
+            &org,
+            Organization,
+        ),
+        c(
+            get.clone(),
+            format!("/v2/{org}/customConstraints"),
+            None,
+            "orgpolicy.customConstraints.list",
+            &org,
+            Organization,
+        ),
+        c(
+            get.clone(),
+            format!("/v2/{org}/customConstraints/custom.fixture"),
+            None,
+            "orgpolicy.customConstraints.get",
+            &org,
+            Organization,
+        ),
+        c(
+            patch.clone(),
+            format!("/v2/{org}/customConstraints/custom.fixture"),
+            Some(custom_constraint(&org, "fixture")),
+            "orgpolicy.customConstraints.update",
+            &org,
+            Organization,
+        ),
+        c(
+            delete.clone(),
+            format!("/v2/{org}/customConstraints/custom.fixture"),
+            None,
+            "orgpolicy.customConstraints.delete",
             &org,
             Organization,
         ),
