@@ -1072,7 +1072,7 @@ pub fn service_from_v2(svc: &run_v2::Service, namespace: &str) -> Service {
             .traffic_statuses
             .iter()
             .map(|t| TrafficTarget {
-                revision_name: t.revision.clone(),
+                revision_name: status_revision_name(t, &svc.latest_ready_revision),
                 percent: t.percent,
                 tag: t.tag.clone(),
                 latest_revision: latest_flag(t.kind),
@@ -1092,6 +1092,20 @@ pub fn service_from_v2(svc: &run_v2::Service, namespace: &str) -> Service {
         metadata,
         spec: Some(ServiceSpec { template, traffic }),
         status: Some(status),
+    }
+}
+
+/// The revision a status target routes to. v2's `trafficStatuses[]` leaves `revision` empty for
+/// a LATEST target, but v1's status names the revision it resolved to (TrafficTarget.latestRevision
+/// in google/cloud/run/v1: "If the field is set to true on Status, this means that the Revision
+/// was resolved from the Service's latest ready revision"), as `gcloud run services describe
+/// --format yaml` shows: `{latestRevision: true, percent: 100, revisionName: hello-00002-xyz}`.
+fn status_revision_name(t: &run_v2::TrafficTargetStatus, latest_ready: &str) -> String {
+    match t.kind {
+        Some(run_v2::TrafficTargetAllocationType::Latest) if t.revision.is_empty() => {
+            last_segment(latest_ready).to_owned()
+        }
+        _ => last_segment(&t.revision).to_owned(),
     }
 }
 
