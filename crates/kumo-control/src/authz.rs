@@ -6,10 +6,16 @@
 //! Compiled policies and ancestries are cached until the next IAM-relevant write (a policy, a
 //! custom role, a project or folder move, a directory change): `invalidate_iam` bumps a
 //! generation counter and the caches drop everything older.
+//!
+//! With an IAM propagation delay (`kumo up --iam-propagation-delay`), every generation also
+//! keeps a snapshot of all allow policies (and the engine) with the time it was committed; the
+//! data plane ([`Control::iam_view`]) decides on the newest snapshot at least DELAY old. The
+//! control plane always decides on the store as it is now.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use kumo_iam::{Access, CompiledPolicy, Engine, RoleCatalog};
 use kumo_names::ResourceName;
@@ -28,6 +34,7 @@ pub(crate) struct IamState {
     generation: AtomicU64,
     engine: RwLock<Arc<Engine>>,
     policies: RwLock<PolicyCache>,
+    propagation: Propagation,
 }
 
 impl IamState {
@@ -36,7 +43,47 @@ impl IamState {
             generation: AtomicU64::new(1),
             engine: RwLock::new(Arc::new(build_engine(store)?)),
             policies: RwLock::new((1, HashMap::new())),
+            propagation: Propagation::default(),
         })
+    }
+}
+
+/// The simulated propagation of allow-policy changes to the data plane.
+#[derive(Default)]
+struct Propagation {
+    /// The delay in milliseconds; 0 = immediate (no snapshots are kept).
+    delay_ms: AtomicU64,
+    /// Snapshots, oldest first: the newest one at least DELAY old and every newer one.
+    versions: Mutex<VecDeque<Arc<PolicyVersion>>>,
+    /// Serializes taking snapshots, so that they are pushed in the order they were read.
+    taking: Mutex<()>,
+}
+
+/// Every allow policy and the engine as they were at one IAM generation.
+pub(crate) struct PolicyVersion {
+    generation: u64,
+    committed: chrono::DateTime<chrono::Utc>,
+    engine: Arc<Engine>,
+    /// Compiled policies by full resource name, with the store revision they were read at.
+    policies: HashMap<String, (u64, Arc<CompiledPolicy>)>,
+}
+
+/// What the data plane decides on: the store as it is now, or (with a propagation delay) the
+/// newest snapshot at least DELAY old.
+pub(crate) enum IamView {
+    /// No delay (or no snapshot): the current state, at this generation.
+    Live(u64),
+    /// A snapshot.
+    Delayed(Arc<PolicyVersion>),
+}
+
+impl IamView {
+    /// The generation decisions made on this view belong to (for callers' caches).
+    pub(crate) fn generation(&self) -> u64 {
+        match self {
+            IamView::Live(generation) => *generation,
+            IamView::Delayed(version) => version.generation,
+        }
     }
 }
 
@@ -192,9 +239,193 @@ impl Control {
         Ok(())
     }
 
-    /// Drops every cached policy and ancestry: the next decision sees the store as it is now.
+    /// Drops every cached policy and ancestry: the next decision sees the store as it is now
+    /// (the data plane's, with a propagation delay, DELAY later).
     pub fn invalidate_iam(&self) {
-        self.inner.iam.generation.fetch_add(1, Ordering::SeqCst);
+        let generation = self.inner.iam.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.iam_propagation_delay().is_zero() {
+            return;
+        }
+        if let Err(error) = self.take_policy_version(generation, self.now()) {
+            // Without the snapshot the delayed view would hide this change for good (a revoked
+            // grant would keep working): drop every snapshot, so decisions fall back to the
+            // current state until the next change.
+            tracing::warn!(%error, "cannot snapshot allow policies; IAM changes propagate immediately until the next one");
+            if let Ok(mut versions) = self.inner.iam.propagation.versions.lock() {
+                versions.clear();
+            }
+        }
+    }
+
+    /// Simulate Google's IAM propagation: an allow-policy change reaches the data plane's
+    /// decisions (`run.routes.invoke`, IAP's `accessViaIAP`) only `delay` after it was
+    /// committed. Zero (the default) is immediate. Called once at start-up.
+    pub fn set_iam_propagation_delay(&self, delay: Duration) -> Result<(), Error> {
+        let propagation = &self.inner.iam.propagation;
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        propagation.delay_ms.store(ms, Ordering::SeqCst);
+        if let Ok(mut versions) = propagation.versions.lock() {
+            versions.clear();
+        }
+        if ms > 0 {
+            // What exists at start-up counts as propagated long ago.
+            self.take_policy_version(self.iam_generation(), chrono::DateTime::UNIX_EPOCH)?;
+        }
+        Ok(())
+    }
+
+    /// The configured propagation delay.
+    pub fn iam_propagation_delay(&self) -> Duration {
+        Duration::from_millis(self.inner.iam.propagation.delay_ms.load(Ordering::SeqCst))
+    }
+
+    /// Reads every allow policy (recompiling only those whose record changed, or all when the
+    /// engine changed) and keeps them as the snapshot of `generation`.
+    fn take_policy_version(
+        &self,
+        generation: u64,
+        committed: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), Error> {
+        let propagation = &self.inner.iam.propagation;
+        let _taking = propagation
+            .taking
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let engine = self.engine();
+        let previous = propagation
+            .versions
+            .lock()
+            .ok()
+            .and_then(|versions| versions.back().cloned())
+            .filter(|previous| Arc::ptr_eq(&previous.engine, &engine));
+        let mut policies = HashMap::new();
+        let mut query = ListQuery::default();
+        loop {
+            let page = self
+                .store()
+                .list(Collection::IamPolicies.as_str(), &query)
+                .map_err(crate::records::store_error)?;
+            for record in page.records {
+                let reused = previous
+                    .as_ref()
+                    .and_then(|p| p.policies.get(&record.name))
+                    .filter(|(revision, _)| *revision == record.revision)
+                    .map(|(_, policy)| Arc::clone(policy));
+                let policy = match reused {
+                    Some(policy) => policy,
+                    None => Arc::new(CompiledPolicy::compile(
+                        &engine_policy(&record.data)?,
+                        engine.catalog(),
+                    )),
+                };
+                policies.insert(record.name, (record.revision, policy));
+            }
+            match page.next_page_token {
+                Some(token) => query.page_token = Some(token),
+                None => break,
+            }
+        }
+        let version = Arc::new(PolicyVersion {
+            generation,
+            committed,
+            engine,
+            policies,
+        });
+        if let Ok(mut versions) = propagation.versions.lock() {
+            versions.push_back(version);
+        }
+        Ok(())
+    }
+
+    /// The view the data plane decides on now: with a propagation delay, the newest snapshot
+    /// committed at least DELAY ago (older ones are dropped); else the current state.
+    pub(crate) fn iam_view(&self) -> IamView {
+        let delay = self.iam_propagation_delay();
+        if delay.is_zero() {
+            return IamView::Live(self.iam_generation());
+        }
+        let cutoff =
+            self.now() - chrono::Duration::from_std(delay).unwrap_or(chrono::TimeDelta::MAX);
+        let Ok(mut versions) = self.inner.iam.propagation.versions.lock() else {
+            return IamView::Live(self.iam_generation());
+        };
+        while versions.len() > 1 && versions.get(1).is_some_and(|next| next.committed <= cutoff) {
+            versions.pop_front();
+        }
+        match versions.front() {
+            Some(version) if version.committed <= cutoff => IamView::Delayed(Arc::clone(version)),
+            // Only changes younger than DELAY and nothing older: cannot happen after
+            // `set_iam_propagation_delay`; decide on the current state.
+            _ => IamView::Live(self.iam_generation()),
+        }
+    }
+
+    /// [`Control::access`] as the data plane sees it: on `view`'s policies. The ancestry, the
+    /// caller's groups and the request context are current (only allow policies and custom
+    /// roles propagate with a delay).
+    pub(crate) fn access_in_view(
+        &self,
+        view: &IamView,
+        caller: &Caller,
+        permission: &str,
+        resource: &ResourceRef,
+    ) -> Result<Access, Error> {
+        let IamView::Delayed(version) = view else {
+            return self.access(caller, permission, resource);
+        };
+        let permission: kumo_names::Permission =
+            permission.parse().map_err(|error: kumo_names::NameError| {
+                Error::invalid_field("permission", error.to_string())
+            })?;
+        let subject = self.subject_of(caller)?;
+        let mut nodes = Vec::new();
+        for node in self.ancestry(resource)? {
+            let policy = version
+                .policies
+                .get(&node.full_name())
+                .map(|(_, policy)| Arc::clone(policy));
+            let name = ResourceName::new(node.service(), &node.relative_name())
+                .map_err(|error| Error::internal(format!("resource name: {error}")))?;
+            nodes.push((name, policy));
+        }
+        let snapshot = Snapshot { nodes };
+        let ancestry = snapshot.ancestry();
+        let context = self.request_context(resource);
+        Ok(version
+            .engine
+            .check(&kumo_iam::AccessRequest {
+                subject: &subject,
+                permission: &permission,
+                ancestry: &ancestry,
+                context: &context,
+            })
+            .access)
+    }
+
+    /// [`Control::authorize`] for a data-plane decision (IAP's `accessViaIAP`): decided on
+    /// [`Control::iam_view`], recorded and refused the same way.
+    pub(crate) fn authorize_propagated(
+        &self,
+        call: &Call,
+        permission: &str,
+        resource: &ResourceRef,
+    ) -> Result<(), Error> {
+        let view = self.iam_view();
+        let granted =
+            self.access_in_view(&view, &call.caller, permission, resource)? == Access::Granted;
+        call.record(AuthorizationRecord {
+            resource: resource.relative_name(),
+            permission: permission.to_owned(),
+            granted,
+        });
+        if granted {
+            Ok(())
+        } else {
+            Err(Error::permission_denied(
+                permission,
+                &resource.relative_name(),
+            ))
+        }
     }
 
     /// A number that changes whenever an IAM-relevant write happened (for callers' own caches).

@@ -575,7 +575,8 @@ impl Control {
                     resource: Some(resource.relative_name()),
                 })
             }
-            _ => self.authorize(&call, ACCESS_VIA_IAP, &resource),
+            // A data-plane decision: it sees IAM changes after the propagation delay.
+            _ => self.authorize_propagated(&call, ACCESS_VIA_IAP, &resource),
         };
         let granted = match &outcome {
             Ok(()) => true,

@@ -7,7 +7,9 @@
 //! The hot path reads no store for unchanged data: service routing facts are cached until the
 //! service is written ([`Control::invalidate_service`]) or briefly at most; verified tokens are
 //! cached until they expire; decisions are cached per IAM generation, so an IAM change takes
-//! effect on the very next request.
+//! effect on the very next request — or, with `kumo up --iam-propagation-delay DELAY`, on the
+//! first request DELAY after it was committed (until then the decision made on the policies as
+//! they were before the change holds; see [`Control::set_iam_propagation_delay`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -468,16 +470,19 @@ impl Control {
         }
     }
 
-    /// `run.routes.invoke` for `caller`, cached per IAM generation.
+    /// `run.routes.invoke` for `caller`, cached per IAM generation (with a propagation delay:
+    /// per generation of the snapshot decided on).
     fn invoke_allowed(&self, route: &ServiceRoute, caller: &Caller) -> Result<bool, Error> {
-        let generation = self.iam_generation();
+        let view = self.iam_view();
+        let generation = view.generation();
         if let Ok(cache) = self.invoke_caches().decisions.lock()
             && cache.0 == generation
             && let Some(granted) = cache.1.get(&route.name).and_then(|d| d.get(caller))
         {
             return Ok(*granted);
         }
-        let granted = self.has_permission(caller, INVOKE_PERMISSION, &route.resource())?;
+        let granted = self.access_in_view(&view, caller, INVOKE_PERMISSION, &route.resource())?
+            == kumo_iam::Access::Granted;
         if let Ok(mut cache) = self.invoke_caches().decisions.lock() {
             let size: usize = cache.1.values().map(HashMap::len).sum();
             if cache.0 != generation || size >= DECISION_CACHE_MAX {
@@ -506,8 +511,17 @@ impl Control {
         let who = caller
             .member()
             .unwrap_or_else(|| "an unauthenticated caller (no ID token)".to_owned());
+        let delay = self.iam_propagation_delay();
+        let propagation = if delay.is_zero() {
+            String::new()
+        } else {
+            format!(
+                " IAM changes reach this check {}s after they are made (kumo up --iam-propagation-delay).",
+                delay.as_secs_f64()
+            )
+        };
         Some(format!(
-            "{who} lacks permission '{INVOKE_PERMISSION}' on '{}'. Grant it with: gcloud run services add-iam-policy-binding {} --region={} --project={} --member={member} --role={role}",
+            "{who} lacks permission '{INVOKE_PERMISSION}' on '{}'. Grant it with: gcloud run services add-iam-policy-binding {} --region={} --project={} --member={member} --role={role}{propagation}",
             route.resource().relative_name(),
             route.service,
             route.location,
@@ -696,6 +710,234 @@ fn token_explanation(reason: &TokenRefusal, route: &ServiceRoute) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    mod propagation {
+        use std::sync::Arc;
+
+        use kumo_store::{ManualClock, SqliteStore};
+        use serde_json::json;
+
+        use super::super::*;
+        use crate::{Call, Config, ImageAccessCheck, NewProject};
+
+        const SERVICE: &str = "projects/demo-project/locations/us-central1/services/hello";
+
+        fn control() -> (Control, Arc<ManualClock>) {
+            let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+            let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+            let config = Config {
+                external_url: "http://127.0.0.1:8080".into(),
+                issuer: None,
+                mode: Mode::Strict,
+                image_access_check: ImageAccessCheck::Enforce,
+            };
+            let control = Control::new(config, store, clock.clone()).unwrap();
+            let org = control
+                .provision_organization("example.com", None, Some("user:admin@example.com"))
+                .unwrap();
+            control
+                .provision_project(NewProject {
+                    project_id: "demo-project".into(),
+                    display_name: "Demo".into(),
+                    parent: Some(format!("organizations/{}", org.id)),
+                    labels: Default::default(),
+                    owner: Some("user:alice@example.com".into()),
+                })
+                .unwrap();
+            (control, clock)
+        }
+
+        fn route() -> ServiceRoute {
+            ServiceRoute {
+                name: SERVICE.into(),
+                project_id: "demo-project".into(),
+                project_number: String::new(),
+                location: "us-central1".into(),
+                service: "hello".into(),
+                ingress: IngressTraffic::All,
+                invoker_iam_disabled: false,
+                iap_enabled: false,
+                audiences: vec![],
+                traffic: vec![],
+                tags: vec![],
+                record_revision: 1,
+            }
+        }
+
+        fn bob() -> Caller {
+            Caller::User {
+                email: "bob@example.com".into(),
+            }
+        }
+
+        /// alice (project owner) sets the service's allow policy through the API.
+        fn set_invokers(control: &Control, members: &[&str]) {
+            let alice = Call::new(Caller::User {
+                email: "alice@example.com".into(),
+            });
+            let bindings = if members.is_empty() {
+                json!([])
+            } else {
+                json!([{"role": "roles/run.invoker", "members": members}])
+            };
+            control
+                .set_iam_policy(
+                    &alice,
+                    &route().resource(),
+                    "run.services.setIamPolicy",
+                    &json!({"bindings": bindings}),
+                    None,
+                )
+                .unwrap();
+        }
+
+        fn step(clock: &ManualClock, ms: i64) {
+            clock.advance(chrono::Duration::milliseconds(ms));
+        }
+
+        #[test]
+        fn without_a_delay_a_change_counts_on_the_next_request() {
+            let (control, _clock) = control();
+            assert!(!control.invoke_allowed(&route(), &bob()).unwrap());
+            set_invokers(&control, &["user:bob@example.com"]);
+            assert!(control.invoke_allowed(&route(), &bob()).unwrap());
+            set_invokers(&control, &[]);
+            assert!(!control.invoke_allowed(&route(), &bob()).unwrap());
+        }
+
+        #[test]
+        fn a_grant_reaches_the_data_plane_after_the_delay() {
+            let (control, clock) = control();
+            control
+                .set_iam_propagation_delay(Duration::from_secs(2))
+                .unwrap();
+            assert!(!control.invoke_allowed(&route(), &bob()).unwrap());
+            set_invokers(&control, &["user:bob@example.com"]);
+            // The control plane sees it at once (UNCONFIRMED whether Google's API checks lag).
+            assert!(
+                control
+                    .has_permission(&bob(), INVOKE_PERMISSION, &route().resource())
+                    .unwrap()
+            );
+            assert!(!control.invoke_allowed(&route(), &bob()).unwrap());
+            step(&clock, 1_999);
+            assert!(!control.invoke_allowed(&route(), &bob()).unwrap());
+            step(&clock, 1);
+            assert!(control.invoke_allowed(&route(), &bob()).unwrap());
+        }
+
+        #[test]
+        fn a_revocation_reaches_the_data_plane_after_the_delay() {
+            let (control, clock) = control();
+            control
+                .set_iam_propagation_delay(Duration::from_secs(2))
+                .unwrap();
+            set_invokers(&control, &["user:bob@example.com"]);
+            step(&clock, 2_000);
+            assert!(control.invoke_allowed(&route(), &bob()).unwrap());
+            set_invokers(&control, &[]);
+            assert!(
+                !control
+                    .has_permission(&bob(), INVOKE_PERMISSION, &route().resource())
+                    .unwrap()
+            );
+            assert!(control.invoke_allowed(&route(), &bob()).unwrap());
+            step(&clock, 1_500);
+            assert!(control.invoke_allowed(&route(), &bob()).unwrap());
+            step(&clock, 500);
+            assert!(!control.invoke_allowed(&route(), &bob()).unwrap());
+        }
+
+        #[test]
+        fn changes_propagate_in_commit_order_each_after_its_own_delay() {
+            let (control, clock) = control();
+            control
+                .set_iam_propagation_delay(Duration::from_secs(2))
+                .unwrap();
+            let carol = Caller::User {
+                email: "carol@example.com".into(),
+            };
+            set_invokers(&control, &["user:bob@example.com"]);
+            step(&clock, 1_000);
+            set_invokers(&control, &["user:carol@example.com"]);
+            // t = 1 s: neither change is visible.
+            assert!(!control.invoke_allowed(&route(), &bob()).unwrap());
+            assert!(!control.invoke_allowed(&route(), &carol).unwrap());
+            step(&clock, 1_000);
+            // t = 2 s: the first (bob) is, the second (bob out, carol in) is not yet.
+            assert!(control.invoke_allowed(&route(), &bob()).unwrap());
+            assert!(!control.invoke_allowed(&route(), &carol).unwrap());
+            step(&clock, 1_000);
+            assert!(!control.invoke_allowed(&route(), &bob()).unwrap());
+            assert!(control.invoke_allowed(&route(), &carol).unwrap());
+        }
+
+        #[test]
+        fn iap_access_sees_a_grant_after_the_delay_and_the_admin_api_at_once() {
+            let (control, clock) = control();
+            control
+                .set_iam_propagation_delay(Duration::from_secs(2))
+                .unwrap();
+            let number = control
+                .resolve_project("demo-project")
+                .unwrap()
+                .unwrap()
+                .number;
+            let target = crate::iap::IapTarget {
+                service_name: SERVICE.into(),
+                project_id: "demo-project".into(),
+                project_number: number,
+                region: "us-central1".into(),
+                service: "hello".into(),
+                iap_enabled: true,
+                invoker_iam_disabled: false,
+                urls: vec![],
+            };
+            let user = crate::iap::IapUser {
+                caller: bob(),
+                email: "bob@example.com".into(),
+                user_id: "1234567890".into(),
+                hd: Some("example.com".into()),
+            };
+            control
+                .grant_roles(
+                    &ResourceRef::Project("demo-project".into()),
+                    &[(
+                        "roles/iap.httpsResourceAccessor",
+                        "user:bob@example.com".into(),
+                    )],
+                )
+                .unwrap();
+            assert!(
+                control
+                    .has_permission(&bob(), crate::iap::ACCESS_VIA_IAP, &target.resource())
+                    .unwrap()
+            );
+            assert!(!control.iap_authorize(&target, &user).unwrap());
+            step(&clock, 2_000);
+            assert!(control.iap_authorize(&target, &user).unwrap());
+        }
+
+        #[test]
+        fn a_public_grant_is_delayed_too() {
+            let (control, clock) = control();
+            control
+                .set_iam_propagation_delay(Duration::from_millis(500))
+                .unwrap();
+            set_invokers(&control, &["allUsers"]);
+            assert!(
+                !control
+                    .invoke_allowed(&route(), &Caller::Anonymous)
+                    .unwrap()
+            );
+            step(&clock, 500);
+            assert!(
+                control
+                    .invoke_allowed(&route(), &Caller::Anonymous)
+                    .unwrap()
+            );
+        }
+    }
 
     #[test]
     fn pick_revision_by_percent() {
