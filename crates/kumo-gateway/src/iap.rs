@@ -42,6 +42,10 @@ pub enum IapFlow {
         /// Who IAP admitted (for the request log).
         user: IapUser,
     },
+    /// An OPTIONS request on a service whose IAP settings allow HTTP OPTIONS
+    /// (`corsSettings.allowHttpOptions`): forwarded with the IAP agent's token but no user and no
+    /// assertion, so that browsers' CORS preflights reach the app.
+    Preflight,
     /// IAP answers itself (redirect to sign-in, callback, sign-out, 401, access denied).
     Respond {
         /// The response (HTML or text body).
@@ -112,6 +116,19 @@ fn run(
         CALLBACK_PATH => return callback(control, &target, parts),
         _ => {}
     }
+    if parts.method == Method::OPTIONS
+        && control
+            .effective_iap_settings(&target.resource())?
+            .allow_http_options
+    {
+        return Ok(match agent_token(control, &target) {
+            Some(token) => {
+                set_agent_token(&mut parts.headers, &token)?;
+                IapFlow::Preflight
+            }
+            None => not_set_up(),
+        });
+    }
     let user = match presented_credential(parts, proxy_authorization) {
         Credential::Token(token) => match control.verify_iap_id_token(&target, &token) {
             Ok(user) => user,
@@ -155,12 +172,8 @@ fn run(
             _ => access_denied(control, &target, &user),
         });
     }
-    let agent_token = match control.iap_agent_token(&target) {
-        Ok(token) => token,
-        Err(error) => {
-            tracing::warn!(%error, agent = target.agent_email(), "IAP service agent cannot call the service");
-            return Ok(not_set_up());
-        }
+    let Some(agent_token) = agent_token(control, &target) else {
+        return Ok(not_set_up());
     };
     let assertion = control.mint_iap_assertion(&target, &user)?;
     let headers = &mut parts.headers;
@@ -168,12 +181,7 @@ fn run(
         headers,
         &[target.session_cookie_name(), target.sign_in_cookie_name()],
     );
-    headers.remove(crate::headers::X_SERVERLESS_AUTHORIZATION);
-    set(
-        headers,
-        crate::headers::X_SERVERLESS_AUTHORIZATION,
-        &format!("Bearer {agent_token}"),
-    )?;
+    set_agent_token(headers, &agent_token)?;
     set(headers, ASSERTION_HEADER, &assertion)?;
     set(
         headers,
@@ -186,6 +194,29 @@ fn run(
         &format!("accounts.google.com:{}", user.user_id),
     )?;
     Ok(IapFlow::Admitted { user })
+}
+
+/// The IAP service agent's ID token for the service; `None` (logged) when the agent may not
+/// mint it.
+fn agent_token(control: &Control, target: &IapTarget) -> Option<String> {
+    match control.iap_agent_token(target) {
+        Ok(token) => Some(token),
+        Err(error) => {
+            tracing::warn!(%error, agent = target.agent_email(), "IAP service agent cannot call the service");
+            None
+        }
+    }
+}
+
+/// IAP calls Cloud Run as its service agent, in `X-Serverless-Authorization` (a client's own
+/// value is replaced).
+fn set_agent_token(headers: &mut HeaderMap, token: &str) -> Result<(), kumo_control::Error> {
+    headers.remove(crate::headers::X_SERVERLESS_AUTHORIZATION);
+    set(
+        headers,
+        crate::headers::X_SERVERLESS_AUTHORIZATION,
+        &format!("Bearer {token}"),
+    )
 }
 
 enum Credential {

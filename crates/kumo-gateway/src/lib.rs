@@ -264,6 +264,7 @@ impl Gateway {
                 iap::IapFlow::Admitted { user } => {
                     tracing::debug!(user = %user.email, service = %routed.service, "IAP admitted");
                 }
+                iap::IapFlow::Preflight => {}
                 iap::IapFlow::Respond { response, log_text } => {
                     let resp = response.map(full_body);
                     self.record_refusal(&routed, &route, &log, resp.status(), log_text.as_deref());

@@ -1,6 +1,7 @@
-//! IAP and ingress through the real gateway socket: Cloud Run checks ingress first, so a request
-//! the ingress setting excludes gets Cloud Run's 404 before IAP ever sends a browser to sign in
-//! (cloudrun-security-spec.md §2 and §6.2).
+//! IAP through the real gateway socket. Cloud Run checks ingress first, so a request the ingress
+//! setting excludes gets Cloud Run's 404 before IAP ever sends a browser to sign in
+//! (cloudrun-security-spec.md §2 and §6.2); CORS preflights pass IAP only when its settings
+//! allow HTTP OPTIONS.
 
 #![expect(
     clippy::unwrap_used,
@@ -31,6 +32,11 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_header("content-length", "2")
         self.end_headers()
         self.wfile.write(b"ok")
+    def do_OPTIONS(self):
+        self.send_response(204)
+        self.send_header("access-control-allow-origin", "https://app.example.com")
+        self.send_header("x-saw-assertion", "yes" if self.headers.get("x-goog-iap-jwt-assertion") else "no")
+        self.end_headers()
     def log_message(self, *args):
         pass
 http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
@@ -146,4 +152,82 @@ async fn ingress_decides_before_iap_signs_anyone_in() {
     assert_eq!(status, 404, "{body}");
     assert_eq!(location, None);
     assert_eq!(body, kumo_gateway::pages::not_found("/"));
+}
+
+/// A CORS preflight as a browser sends it: no credentials.
+async fn preflight(w: &World, host: &str) -> (u16, Option<String>, Option<String>) {
+    let client: Client<HttpConnector, Empty<Bytes>> =
+        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let request = http::Request::builder()
+        .method(http::Method::OPTIONS)
+        .uri(format!("http://{}/api", w.gateway))
+        .header("host", host)
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .body(Empty::new())
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    (
+        response.status().as_u16(),
+        header("access-control-allow-origin"),
+        header("x-saw-assertion"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_preflights_pass_iap_only_when_its_settings_allow_http_options() {
+    let w = world().await;
+    let host = deploy_iap(&w, "cors-iap", "INGRESS_TRAFFIC_ALL").await;
+    // Seed 003's set-up: the IAP service agent exists and may invoke the service.
+    let number = &w.h.project.number;
+    let (status, body) =
+        w.h.call(
+            ALICE,
+            http::Method::POST,
+            "/v1beta1/projects/demo-project/services/iap.googleapis.com:generateServiceIdentity",
+            Some(json!({})),
+        )
+        .await;
+    assert!(status.is_success(), "{status} {body}");
+    let agent = format!("serviceAccount:service-{number}@gcp-sa-iap.iam.gserviceaccount.com");
+    let (status, body) =
+        w.h.call(
+            ALICE,
+            http::Method::POST,
+            &format!("{V2}/services/cors-iap:setIamPolicy"),
+            Some(json!({"policy": {"bindings": [{"role": "roles/run.invoker", "members": [agent]}]}})),
+        )
+        .await;
+    assert!(status.is_success(), "{status} {body}");
+    // Without the setting, IAP wants credentials from a preflight like from any request.
+    let (status, allow_origin, _) = preflight(&w, &host).await;
+    assert_eq!(status, 401);
+    assert_eq!(allow_origin, None);
+    let settings = format!(
+        "/v1/projects/{number}/iap_web/cloud_run-us-central1/services/cors-iap:iapSettings"
+    );
+    let (status, body) =
+        w.h.call(
+            ALICE,
+            http::Method::PATCH,
+            &format!("{settings}?updateMask=accessSettings.corsSettings"),
+            Some(json!({"accessSettings": {"corsSettings": {"allowHttpOptions": true}}})),
+        )
+        .await;
+    assert!(status.is_success(), "{status} {body}");
+    // With it, the preflight reaches the app, without any user's assertion.
+    let (status, allow_origin, saw_assertion) = preflight(&w, &host).await;
+    assert_eq!(status, 204);
+    assert_eq!(allow_origin.as_deref(), Some("https://app.example.com"));
+    assert_eq!(saw_assertion.as_deref(), Some("no"));
+    // Every other method still needs a signed-in user.
+    let (status, location, _) = navigate(&w, &host).await;
+    assert_eq!(status, 302);
+    assert!(location.unwrap().contains("/o/oauth2/v2/auth?"));
 }

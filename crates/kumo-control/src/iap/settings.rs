@@ -310,6 +310,9 @@ pub struct EffectiveIapSettings {
     /// `applicationSettings.accessDeniedPageSettings.accessDeniedPageUri`: where browsers are
     /// sent instead of IAP's own access-denied page.
     pub access_denied_page_uri: Option<String>,
+    /// `accessSettings.corsSettings.allowHttpOptions`: OPTIONS requests (CORS preflights) skip
+    /// IAP's authentication and authorization.
+    pub allow_http_options: bool,
 }
 
 impl EffectiveIapSettings {
@@ -336,6 +339,7 @@ impl EffectiveIapSettings {
                     .as_str()
                     .filter(|uri| uri.starts_with("https://") || uri.starts_with("http://"))
                     .map(str::to_owned),
+            allow_http_options: access["corsSettings"]["allowHttpOptions"].as_bool() == Some(true),
         }
     }
 }
