@@ -46,6 +46,42 @@ struct Settings {
     /// (`https://accounts.google.com`, for apps that check Google's issuer) or any https URL.
     #[arg(long, env = "KUMO_ISSUER", value_parser = parse_issuer, default_value = "kumo")]
     issuer: IssuerArg,
+    /// Simulate Google's IAM propagation (typically 2 minutes there) for testing retry logic: a
+    /// change to an allow policy reaches the data plane's invocation checks (`run.routes.invoke`
+    /// at the gateway, IAP's `accessViaIAP`) only DURATION after it was committed; until then
+    /// the decision made on the policies as they were before the change holds. The Admin APIs
+    /// see changes at once. `0` (the default) is immediate. E.g. `30s`, `1500ms`, `2m`.
+    #[arg(long, env = "KUMO_IAM_PROPAGATION_DELAY", value_parser = parse_delay, default_value = "0", value_name = "DURATION")]
+    iam_propagation_delay: std::time::Duration,
+}
+
+/// `0`, or a decimal number with a unit: `ms`, `s`, `m`, `h` (`30s`, `1.5s`, `500ms`, `2m`).
+fn parse_delay(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let invalid = || format!("`{text}` is not a duration such as 30s, 1500ms or 2m");
+    let (number, unit_ms) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1_000.0)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60_000.0)
+    } else if let Some(n) = text.strip_suffix('h') {
+        (n, 3_600_000.0)
+    } else if text == "0" {
+        ("0", 1.0)
+    } else {
+        return Err(invalid());
+    };
+    if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err(invalid());
+    }
+    let value: f64 = number.parse().map_err(|_| invalid())?;
+    let ms = value * unit_ms;
+    // A day is far beyond any propagation Google documents; larger values are typos.
+    if !(0.0..=86_400_000.0).contains(&ms) {
+        return Err(format!("`{text}` is longer than a day"));
+    }
+    Ok(std::time::Duration::from_secs_f64(ms / 1_000.0))
 }
 
 /// The token issuer: `None` is Kumo's own URL.
@@ -178,6 +214,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             Err(error) => eprintln!("ERROR: the demo could not be created: {error:#}"),
         }
     }
+    // Set after bootstrap and the demo: what exists when Kumo is ready counts as propagated.
+    control.set_iam_propagation_delay(settings.iam_propagation_delay)?;
     eprintln!("Kumo is ready on http://{local}");
     serve_front_door(listener, gateway, app, local).await;
     let _ = stop_tx.send(true);
@@ -365,4 +403,25 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
         .open(path)?;
     file.write_all(bytes)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::parse_delay;
+
+    #[test]
+    fn propagation_delays_parse_with_units() {
+        assert_eq!(parse_delay("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_delay("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_delay("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_delay("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_delay("1500ms"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_delay("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_delay("1h"), Ok(Duration::from_secs(3600)));
+        for bad in ["", "s", "30", "-1s", "1e3s", "2 days", "25h"] {
+            assert!(parse_delay(bad).is_err(), "{bad} should be refused");
+        }
+    }
 }
