@@ -7,7 +7,7 @@
 //! custom role, a project or folder move, a directory change): `invalidate_iam` bumps a
 //! generation counter and the caches drop everything older.
 //!
-//! With an IAM propagation delay (`kumo up --iam-propagation-delay`), every generation also
+//! With an IAM propagation delay (`kumo up --iam-propagation-delay`), every IAM change also
 //! keeps a snapshot of all allow policies (and the engine) with the time it was committed; the
 //! data plane ([`Control::iam_view`]) decides on the newest snapshot at least DELAY old. The
 //! control plane always decides on the store as it is now.
@@ -57,11 +57,17 @@ struct Propagation {
     versions: Mutex<VecDeque<Arc<PolicyVersion>>>,
     /// Serializes taking snapshots, so that they are pushed in the order they were read.
     taking: Mutex<()>,
+    /// Numbers the snapshots (each reads the store anew, so two are never the same view).
+    snapshots: AtomicU64,
 }
 
-/// Every allow policy and the engine as they were at one IAM generation.
+/// Marks a snapshot's number in [`IamView::generation`], apart from live IAM generations.
+const SNAPSHOT_TAG: u64 = 1 << 63;
+
+/// Every allow policy and the engine as they were after an IAM change.
 pub(crate) struct PolicyVersion {
-    generation: u64,
+    /// Unique per snapshot.
+    number: u64,
     committed: chrono::DateTime<chrono::Utc>,
     engine: Arc<Engine>,
     /// Compiled policies by full resource name, with the store revision they were read at.
@@ -82,7 +88,7 @@ impl IamView {
     pub(crate) fn generation(&self) -> u64 {
         match self {
             IamView::Live(generation) => *generation,
-            IamView::Delayed(version) => version.generation,
+            IamView::Delayed(version) => version.number | SNAPSHOT_TAG,
         }
     }
 }
@@ -242,11 +248,11 @@ impl Control {
     /// Drops every cached policy and ancestry: the next decision sees the store as it is now
     /// (the data plane's, with a propagation delay, DELAY later).
     pub fn invalidate_iam(&self) {
-        let generation = self.inner.iam.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        self.inner.iam.generation.fetch_add(1, Ordering::SeqCst);
         if self.iam_propagation_delay().is_zero() {
             return;
         }
-        if let Err(error) = self.take_policy_version(generation, self.now()) {
+        if let Err(error) = self.take_policy_version(false) {
             // Without the snapshot the delayed view would hide this change for good (a revoked
             // grant would keep working): drop every snapshot, so decisions fall back to the
             // current state until the next change.
@@ -269,7 +275,7 @@ impl Control {
         }
         if ms > 0 {
             // What exists at start-up counts as propagated long ago.
-            self.take_policy_version(self.iam_generation(), chrono::DateTime::UNIX_EPOCH)?;
+            self.take_policy_version(true)?;
         }
         Ok(())
     }
@@ -280,17 +286,19 @@ impl Control {
     }
 
     /// Reads every allow policy (recompiling only those whose record changed, or all when the
-    /// engine changed) and keeps them as the snapshot of `generation`.
-    fn take_policy_version(
-        &self,
-        generation: u64,
-        committed: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(), Error> {
+    /// engine changed) and keeps them as a snapshot committed now (`initial`: long ago).
+    fn take_policy_version(&self, initial: bool) -> Result<(), Error> {
         let propagation = &self.inner.iam.propagation;
         let _taking = propagation
             .taking
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Read under the lock: snapshots are pushed in the order of their commit times.
+        let committed = if initial {
+            chrono::DateTime::UNIX_EPOCH
+        } else {
+            self.now()
+        };
         let engine = self.engine();
         let previous = propagation
             .versions
@@ -326,7 +334,7 @@ impl Control {
             }
         }
         let version = Arc::new(PolicyVersion {
-            generation,
+            number: propagation.snapshots.fetch_add(1, Ordering::SeqCst),
             committed,
             engine,
             policies,
