@@ -9,6 +9,7 @@ use serde_json::Value;
 /// Crates that must stay pure: no async runtime, HTTP, SQL, file or network access.
 pub const PURE_CRATES: &[&str] = &[
     "kumo-names",
+    "kumo-cel",
     "kumo-iam",
     "kumo-orgpolicy",
     "kumo-logfilter",

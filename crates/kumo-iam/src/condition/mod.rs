@@ -1,15 +1,16 @@
 //! IAM Conditions: the CEL subset Google accepts in conditional role bindings.
 //!
-//! Pure code: lexer, recursive-descent parser and evaluator. Unsupported CEL features are
-//! rejected at parse time with a positioned error so a policy never silently means something else.
-
-mod eval;
-mod lexer;
-mod parser;
-
-pub use eval::EvalError;
+//! The language is declared here and interpreted by `kumo-cel`: the variables `request` and
+//! `resource`, `timestamp()`/`duration()`, the string tests and the timestamp accessors; no
+//! macros, doubles, indexing, map literals, `?:` or `* / %`. Unsupported CEL is rejected at parse
+//! time with a positioned error so a policy never silently means something else.
 
 use chrono::{DateTime, Utc};
+use kumo_cel::{
+    AbsentFields, Features, Found, Function, Language, ParseErrorKind, Program, Receiver, Value,
+};
+
+pub use kumo_cel::EvalError;
 
 /// Maximum accepted expression length in characters.
 /// UNCONFIRMED: taken to be Google's documented 12,800-character limit for condition expressions.
@@ -18,11 +19,56 @@ pub const MAX_EXPRESSION_LENGTH: usize = 12_800;
 /// Maximum nesting depth of the parsed tree; bounds recursion on hostile input.
 pub const MAX_NESTING_DEPTH: usize = 64;
 
+/// Evaluation step limit. Without macros a step is a tree node, so no expression within
+/// `MAX_EXPRESSION_LENGTH` reaches it; it is a backstop, not a rule callers meet.
+const MAX_STEPS: usize = 100_000;
+
+const fn method(name: &'static str) -> Function {
+    Function {
+        name,
+        receiver: Receiver::Member,
+        arity: None,
+    }
+}
+
+const fn constructor(name: &'static str) -> Function {
+    Function {
+        name,
+        receiver: Receiver::Global,
+        arity: Some(1),
+    }
+}
+
+const LANGUAGE: Language = Language {
+    variables: &["request", "resource"],
+    functions: &[
+        constructor("timestamp"),
+        constructor("duration"),
+        method("startsWith"),
+        method("endsWith"),
+        method("contains"),
+        method("getFullYear"),
+        method("getMonth"),
+        method("getDate"),
+        method("getDayOfMonth"),
+        method("getDayOfWeek"),
+        method("getDayOfYear"),
+        method("getHours"),
+        method("getMinutes"),
+        method("getSeconds"),
+    ],
+    features: Features::NONE,
+    // `request` and `resource` are messages with fixed fields: another field is an error.
+    absent_fields: AbsentFields::Error,
+    max_depth: MAX_NESTING_DEPTH,
+    max_steps: MAX_STEPS,
+};
+
 /// A parsed IAM condition expression.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Condition {
     expression: String,
-    ast: parser::Expr,
+    program: Program,
 }
 
 /// The attributes a condition is evaluated against.
@@ -32,6 +78,23 @@ pub struct Activation<'a> {
     pub resource_name: &'a str,
     pub resource_type: &'a str,
     pub resource_service: &'a str,
+}
+
+impl kumo_cel::Activation for Activation<'_> {
+    fn variable(&self, name: &str) -> Option<Value> {
+        match name {
+            "request" => Some(Value::message([(
+                "time",
+                Value::Timestamp(self.request_time),
+            )])),
+            "resource" => Some(Value::message([
+                ("name", Value::Str(self.resource_name.to_owned())),
+                ("type", Value::Str(self.resource_type.to_owned())),
+                ("service", Value::Str(self.resource_service.to_owned())),
+            ])),
+            _ => None,
+        }
+    }
 }
 
 /// Why an expression was rejected. `Display` follows cel-go's
@@ -52,15 +115,45 @@ pub enum ParseError {
 }
 
 impl ParseError {
-    pub(crate) fn at(source: &str, offset: usize, message: impl Into<String>) -> ParseError {
-        let before = &source[..offset.min(source.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    fn from_cel(source: &str, error: &kumo_cel::ParseError) -> ParseError {
+        let (line, column) = error.line_column(source);
         ParseError::Syntax {
             line,
             column,
-            message: message.into(),
+            message: message(&error.kind),
         }
+    }
+}
+
+/// IAM's wording where it differs from cel-go's (UNCONFIRMED, as above).
+fn message(kind: &ParseErrorKind) -> String {
+    match kind {
+        ParseErrorKind::UnexpectedEnd => "Syntax error: unexpected end of input".to_owned(),
+        ParseErrorKind::Expected { expected, found } => {
+            format!(
+                "Syntax error: expected '{expected}', found {}",
+                describe(found)
+            )
+        }
+        ParseErrorKind::Unexpected(found) | ParseErrorKind::Extraneous(found) => {
+            format!("Syntax error: unexpected {}", describe(found))
+        }
+        ParseErrorKind::ExpectedField(_) => {
+            "Syntax error: expected field or method name after '.'".to_owned()
+        }
+        ParseErrorKind::UndeclaredFunction(name) => format!("unsupported function '{name}'"),
+        other => other.to_string(),
+    }
+}
+
+fn describe(found: &Found) -> String {
+    match found {
+        Found::End => "end of input".to_owned(),
+        Found::Int(v) => format!("integer {v}"),
+        Found::Double(_) => "floating point literal".to_owned(),
+        Found::Str(_) => "string literal".to_owned(),
+        Found::Ident(name) => format!("identifier '{name}'"),
+        Found::Symbol(symbol) => format!("token '{symbol}'"),
     }
 }
 
@@ -73,16 +166,16 @@ impl Condition {
                 max: MAX_EXPRESSION_LENGTH,
             });
         }
-        let tokens = lexer::tokenize(expression)?;
-        let ast = parser::parse(expression, &tokens)?;
+        let program = Program::parse(expression, &LANGUAGE)
+            .map_err(|e| ParseError::from_cel(expression, &e))?;
         Ok(Condition {
             expression: expression.to_owned(),
-            ast,
+            program,
         })
     }
 
     pub fn evaluate(&self, activation: &Activation<'_>) -> Result<bool, EvalError> {
-        eval::evaluate(&self.ast, activation)
+        self.program.evaluate_bool(activation)
     }
 
     pub fn expression(&self) -> &str {
