@@ -6,93 +6,30 @@
 
 #![expect(clippy::unwrap_used, reason = "test set-up fails loudly")]
 
-use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-const KUMO: &str = env!("CARGO_BIN_EXE_kumo");
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use common::{KUMO, Server, Start, http};
+
 const IMAGE: &str = "us-docker.pkg.dev/cloudrun/container/hello";
 const JOB_IMAGE: &str = "us-docker.pkg.dev/cloudrun/container/job";
 /// A fixed digest for the pushed image, so `docker images list` is stable.
 const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-struct Server {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One HTTP/1.1 request to Kumo's main port; returns (status, body).
-fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = String::new();
-    let _ = stream.read_to_string(&mut raw);
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, body.to_owned())
-}
-
-/// `kumo up --demo` on a fresh data dir, ready once `/healthz` answers 200.
+/// `kumo up --demo` on a fresh data dir, its output kept in `server.log`.
 fn start() -> Server {
-    let dir = std::env::temp_dir().join(format!("kumo-cli-golden-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    let port = free_port();
-    let log = std::fs::File::create(dir.join("server.log")).unwrap();
-    let child = Command::new(KUMO)
-        .args(["up", "--demo", "--data-dir"])
-        .arg(dir.join("data"))
-        .args(["--port", &port.to_string()])
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let server = Server { child, port, dir };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        assert!(Instant::now() < deadline, "kumo up --demo did not start");
-        if TcpStream::connect(("127.0.0.1", port)).is_ok()
-            && http(port, "GET", "/healthz", None, "").0 == 200
-        {
-            return server;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::start(
+        "cli-golden",
+        Start {
+            demo: true,
+            log: true,
+            ..Start::default()
+        },
+    )
 }
 
 // ------------------------------------------------------------------------------ normalising

@@ -4,123 +4,27 @@
 
 #![expect(clippy::unwrap_used, reason = "test set-up fails loudly")]
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const KUMO: &str = env!("CARGO_BIN_EXE_kumo");
-
-struct Server {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::{Server, Start, cli, get, run_localhost_host};
 
 fn start() -> Server {
-    start_with_images(None)
+    common::start("dataplane", Start::default())
 }
 
-/// `kumo up` on a fresh data dir that holds `images` as its `images.json` when given.
+/// `kumo up` on a fresh data dir that holds `images` as its `images.json`.
 fn start_with_images(images: Option<&str>) -> Server {
-    let dir = std::env::temp_dir().join(format!(
-        "kumo-dataplane-{}-{}",
-        std::process::id(),
-        free_port()
-    ));
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    if let Some(images) = images {
-        std::fs::write(dir.join("data/images.json"), images).unwrap();
-    }
-    let port = free_port();
-    let child = Command::new(KUMO)
-        .args(["up", "--data-dir"])
-        .arg(dir.join("data"))
-        .args(["--port", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "kumo up did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server { child, port, dir }
-}
-
-/// Runs the bundled CLI against `server`; returns stdout, asserting success.
-fn cli(server: &Server, args: &[&str]) -> String {
-    let out = Command::new(KUMO)
-        .args(args)
-        .env("KUMO_CONFIG", server.dir.join("config"))
-        .env("KUMO_ENDPOINT", format!("http://127.0.0.1:{}", server.port))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "kumo {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// One HTTP/1.1 request to the main port with `host`; returns (status, headers, body).
-fn get(server: &Server, host: &str, token: Option<&str>) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "GET / HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n"
+    common::start(
+        "dataplane",
+        Start {
+            images,
+            ..Start::default()
+        },
     )
-    .unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, head.to_ascii_lowercase(), body.to_owned())
-}
-
-/// The deterministic `*.run.localhost` URL's host in `text`.
-fn run_localhost_host(text: &str) -> String {
-    let start = text.find("http://hello-").unwrap() + "http://".len();
-    let rest = &text[start..];
-    let end = rest
-        .find(|c: char| {
-            c == '"' || c == '\\' || c == '\'' || c == ',' || c.is_whitespace() || c == ']'
-        })
-        .unwrap_or(rest.len());
-    let host = &rest[..end];
-    assert!(host.contains(".run.localhost:"), "{host}");
-    host.to_owned()
 }
 
 /// Processes running the hello sample whose parent is `parent`.
@@ -193,7 +97,7 @@ fn curl_against_a_private_hello_service_then_ctrl_c() {
             "json",
         ],
     );
-    let host = run_localhost_host(&described);
+    let host = run_localhost_host(&described, "hello");
 
     // Anonymous: Google's 403 page; dev mode says what is missing.
     let (status, head, body) = get(&server, &host, None);
@@ -345,7 +249,7 @@ fn h2c_ports_get_http2_upstream() {
         ],
     );
     assert!(described.contains("h2c"), "{described}");
-    let hello = run_localhost_host(&described);
+    let hello = run_localhost_host(&described, "hello");
     assert_eq!(get_h2c(&server, &hello), 200);
     // HTTP/1.1 clients reach the same h2c service.
     let (status, _, body) = get(&server, &hello, None);

@@ -2,112 +2,28 @@
 //! reaches the gateway's `run.routes.invoke` check only DELAY after it was committed, while the
 //! Admin API sees it at once.
 
-#![expect(clippy::unwrap_used, reason = "test set-up fails loudly")]
+mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const KUMO: &str = env!("CARGO_BIN_EXE_kumo");
+use common::{Server, Start, cli, get, run_localhost_host};
+
 const DELAY: Duration = Duration::from_secs(2);
-
-struct Server {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `kumo up` with the delay given through its environment variable.
 fn start() -> Server {
-    let dir = std::env::temp_dir().join(format!(
-        "kumo-propagation-{}-{}",
-        std::process::id(),
-        free_port()
-    ));
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    let port = free_port();
-    let child = Command::new(KUMO)
-        .args(["up", "--data-dir"])
-        .arg(dir.join("data"))
-        .args(["--port", &port.to_string()])
-        .env("KUMO_IAM_PROPAGATION_DELAY", "2s")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "kumo up did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server { child, port, dir }
-}
-
-fn cli(server: &Server, args: &[&str]) -> String {
-    let out = Command::new(KUMO)
-        .args(args)
-        .env("KUMO_CONFIG", server.dir.join("config"))
-        .env("KUMO_ENDPOINT", format!("http://127.0.0.1:{}", server.port))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "kumo {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::start(
+        "propagation",
+        Start {
+            env: &[("KUMO_IAM_PROPAGATION_DELAY", "2s")],
+            ..Start::default()
+        },
+    )
 }
 
 /// An anonymous GET to the service; returns the status.
 fn status(server: &Server, host: &str) -> u16 {
-    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    write!(
-        stream,
-        "GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).unwrap();
-    raw.split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
-fn run_localhost_host(text: &str) -> String {
-    let start = text.find("http://hello-").unwrap() + "http://".len();
-    let rest = &text[start..];
-    let end = rest
-        .find(|c: char| {
-            c == '"' || c == '\\' || c == '\'' || c == ',' || c.is_whitespace() || c == ']'
-        })
-        .unwrap_or(rest.len());
-    let host = &rest[..end];
-    assert!(host.contains(".run.localhost:"), "{host}");
-    host.to_owned()
+    get(server, host, None).0
 }
 
 /// Changes the `allUsers` invoker binding (`add` or `remove`) and checks the propagation: the
@@ -203,7 +119,7 @@ fn invoker_grants_and_revocations_reach_the_gateway_after_the_delay() {
             "json",
         ],
     );
-    let host = run_localhost_host(&described);
+    let host = run_localhost_host(&described, "hello");
     assert_eq!(status(&server, &host), 403);
     change_and_watch(&server, &host, "add", 403, 200);
     change_and_watch(&server, &host, "remove", 200, 403);

@@ -3,19 +3,13 @@
 
 #![expect(clippy::unwrap_used, reason = "test set-up fails loudly")]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const KUMO: &str = env!("CARGO_BIN_EXE_kumo");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::{KUMO, free_port};
 
 /// Pids whose parent is `parent` (from /proc).
 fn children_of(parent: u32) -> Vec<u32> {
