@@ -9,6 +9,7 @@
 )]
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::body::Body;
@@ -199,6 +200,31 @@ impl Harness {
                 &[(role, member.to_owned())],
             )
             .expect("grant");
+    }
+
+    /// Grants `role` to `member` on the organization, as the system.
+    pub fn grant_on_organization(&self, role: &str, member: &str) {
+        self.control
+            .grant_roles(
+                &kumo_control::ResourceRef::Organization(self.organization.id.clone()),
+                &[(role, member.to_owned())],
+            )
+            .expect("grant");
+    }
+
+    /// Maps images to local programs as `kumo up --images FILE` does; `images` is that file's
+    /// document, `{"images": {IMAGE: {"entrypoint": [..]}}}`, going through the same file loader.
+    pub fn load_images(&self, images: &Value) {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "kumo-test-images-{}-{}.json",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::write(&path, images.to_string()).expect("image map file");
+        let loaded = self.control.runtime().load_images_file(&path);
+        std::fs::remove_file(&path).expect("remove image map file");
+        loaded.expect("image map");
     }
 }
 

@@ -14,9 +14,8 @@ use kumo_api::testing::Harness;
 use kumo_control::NewProject;
 use serde_json::{Value, json};
 
-const ALICE: &str = "user:alice@example.com";
-const ADMIN: &str = "user:admin@example.com";
-const BOB: &str = "user:bob@example.com";
+mod common;
+use common::{ADMIN, ALICE, BOB, newest_entries};
 
 // ---- Data Access audit entries ----
 
@@ -25,19 +24,7 @@ async fn data_access(h: &Harness, method: &str) -> Value {
     let filter = format!(
         "log_id(\"cloudaudit.googleapis.com/data_access\") AND protoPayload.methodName=\"{method}\""
     );
-    let (status, page) = h
-        .call(
-            ALICE,
-            Method::POST,
-            "/v2/entries:list",
-            Some(
-                json!({"resourceNames": ["projects/demo-project"], "filter": filter,
-                "orderBy": "timestamp desc"}),
-            ),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    let entries = page["entries"].as_array().cloned().unwrap_or_default();
+    let entries = newest_entries(h, &filter).await;
     assert!(!entries.is_empty(), "no {method} entry");
     entries[0].clone()
 }

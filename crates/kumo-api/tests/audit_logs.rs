@@ -6,25 +6,13 @@ use axum::http::{Method, StatusCode};
 use kumo_api::testing::Harness;
 use serde_json::{Value, json};
 
-const ALICE: &str = "user:alice@example.com";
-const BOB: &str = "user:bob@example.com";
+mod common;
+use common::{ALICE, BOB, newest_entries};
 
 /// The Admin Activity entries of `demo-project` that `filter` selects.
 async fn activity(h: &Harness, filter: &str) -> Vec<Value> {
     let filter = format!("log_id(\"cloudaudit.googleapis.com/activity\") AND ({filter})");
-    let (status, page) = h
-        .call(
-            ALICE,
-            Method::POST,
-            "/v2/entries:list",
-            Some(
-                json!({"resourceNames": ["projects/demo-project"], "filter": filter,
-                "orderBy": "timestamp desc"}),
-            ),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    page["entries"].as_array().cloned().unwrap_or_default()
+    newest_entries(h, &filter).await
 }
 
 async fn add_invoker_binding(h: &Harness, member: &str) -> (StatusCode, Value, Value) {

@@ -2,19 +2,13 @@
 //! `projects.get`/`list`, Cloud Run v1 `jobs.run` with executions and tasks, and what deleting
 //! (and undeleting) a service account does to the allow policies that name it.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "test set-up fails loudly on broken fixtures"
-)]
-
 use axum::http::{Method, StatusCode};
 use kumo_api::testing::Harness;
 use kumo_control::ResourceRef;
 use serde_json::{Value, json};
 
-const ALICE: &str = "user:alice@example.com";
-const ADMIN: &str = "user:admin@example.com";
-const BOB: &str = "user:bob@example.com";
+mod common;
+use common::{ADMIN, ALICE, BOB};
 const SAMPLE: &str = "us-docker.pkg.dev/cloudrun/container/job";
 
 fn names(list: &Value, field: &str, key: &str) -> Vec<String> {
@@ -70,12 +64,7 @@ async fn v1_project_list_shows_what_the_caller_can_get_through_the_filter() {
     let h = Harness::new();
     let org = format!("organizations/{}", h.organization.id);
     // As in Google's setup checklist, the organization administrator is a project creator.
-    h.control
-        .grant_roles(
-            &ResourceRef::Organization(h.organization.id.clone()),
-            &[("roles/resourcemanager.projectCreator", ADMIN.to_owned())],
-        )
-        .unwrap();
+    h.grant_on_organization("roles/resourcemanager.projectCreator", ADMIN);
     let (status, operation) = h
         .call(
             ADMIN,
@@ -154,15 +143,7 @@ async fn v1_project_list_shows_what_the_caller_can_get_through_the_filter() {
 // ---- Cloud Run v1 jobs.run, executions and tasks ----
 
 async fn job_fixture(h: &Harness, script: &str) {
-    let images = json!({"images": {SAMPLE: {"entrypoint": ["sh", "-c", script]}}});
-    let path = std::env::temp_dir().join(format!(
-        "kumo-gaps-{}-{}.json",
-        std::process::id(),
-        script.len()
-    ));
-    std::fs::write(&path, images.to_string()).unwrap();
-    h.control.runtime().load_images_file(&path).unwrap();
-    let _ = std::fs::remove_file(&path);
+    h.load_images(&json!({"images": {SAMPLE: {"entrypoint": ["sh", "-c", script]}}}));
     let job =
         json!({"template": {"taskCount": 2, "template": {"containers": [{"image": SAMPLE}]}}});
     let (status, body) = h
@@ -460,12 +441,7 @@ async fn deleting_a_service_account_rewrites_its_bindings_and_undelete_restores_
 
     // Bindings on the project, the organization and another service account.
     h.grant_on_project("roles/viewer", &member);
-    h.control
-        .grant_roles(
-            &ResourceRef::Organization(h.organization.id.clone()),
-            &[("roles/browser", member.clone())],
-        )
-        .unwrap();
+    h.grant_on_organization("roles/browser", &member);
     let compute = format!("{}-compute@developer.gserviceaccount.com", h.project.number);
     let compute_path = format!("/v1/projects/demo-project/serviceAccounts/{compute}");
     let (_, policy) = h

@@ -1,40 +1,22 @@
 //! Org Policy v2 custom constraints end to end: the `organizations/*/customConstraints` methods,
 //! policies enforcing them, and Cloud Run deploys (v2 and v1) refused or allowed by them.
 
-#![expect(clippy::unwrap_used, reason = "test set-up helpers fail loudly")]
-
 use axum::http::{Method, StatusCode};
 use kumo_api::testing::Harness;
-use kumo_control::ResourceRef;
 use serde_json::{Value, json};
 
-const ADMIN: &str = "user:admin@example.com";
-const ALICE: &str = "user:alice@example.com";
-const BOB: &str = "user:bob@example.com";
-const HELLO: &str = "us-docker.pkg.dev/cloudrun/container/hello";
+mod common;
+use common::{ADMIN, ALICE, BOB, HELLO, V2, create_service, http_server, service};
+
 const HUB: &str = "docker.io/library/nginx";
-const V2: &str = "/v2/projects/demo-project/locations/us-central1";
 const V1: &str = "/apis/serving.knative.dev/v1/namespaces/demo-project/services";
 const DESCRIPTION: &str = "Only images from Artifact Registry may be deployed.";
 
 fn harness() -> Harness {
     let h = Harness::new();
     // The sample image runs as a tiny local HTTP server.
-    let serve = json!({"entrypoint": ["sh", "-c", "exec python3 -m http.server \"$PORT\" --bind 127.0.0.1"]});
-    let path = std::env::temp_dir().join(format!(
-        "kumo-custom-constraints-{}-{}.json",
-        std::process::id(),
-        h.organization.id
-    ));
-    std::fs::write(&path, json!({"images": {HELLO: serve}}).to_string()).unwrap();
-    h.control.runtime().load_images_file(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
-    h.control
-        .grant_roles(
-            &ResourceRef::Organization(h.organization.id.clone()),
-            &[("roles/orgpolicy.policyAdmin", ADMIN.to_owned())],
-        )
-        .unwrap();
+    h.load_images(&json!({"images": {HELLO: http_server()}}));
+    h.grant_on_organization("roles/orgpolicy.policyAdmin", ADMIN);
     h
 }
 
@@ -51,8 +33,23 @@ fn constraint(org: &str) -> Value {
     })
 }
 
-fn service(image: &str) -> Value {
-    json!({"template": {"containers": [{"image": image}]}})
+/// Sets `parent`'s policy for `constraint` to one rule, `enforce`, as the administrator.
+async fn set_policy(
+    h: &Harness,
+    parent: &str,
+    constraint: &str,
+    enforce: bool,
+) -> (StatusCode, Value) {
+    h.call(
+        ADMIN,
+        Method::POST,
+        &format!("/v2/{parent}/policies"),
+        Some(json!({
+            "name": format!("{parent}/policies/{constraint}"),
+            "spec": {"rules": [{"enforce": enforce}]}
+        })),
+    )
+    .await
 }
 
 fn denied() -> String {
@@ -150,41 +147,23 @@ async fn custom_constraints_are_managed_enforced_by_policy_and_refuse_deploys() 
     let effective = "/v2/projects/demo-project/policies/custom.denyDockerHub:getEffectivePolicy";
     let (_, eff) = h.call(ALICE, Method::GET, effective, None).await;
     assert_eq!(eff["spec"]["rules"], json!([{"enforce": false}]));
-    let (status, op) = h
-        .call(
-            ALICE,
-            Method::POST,
-            &format!("{V2}/services?serviceId=before"),
-            Some(service(HUB)),
-        )
-        .await;
+    let (status, op) = create_service(&h, ALICE, "before", service(HUB)).await;
     assert_eq!(status, StatusCode::OK, "created before enforcement: {op}");
 
     // Enforce it on the organization; the project inherits it.
-    let (status, policy) = h
-        .call(
-            ADMIN,
-            Method::POST,
-            &format!("/v2/organizations/{org}/policies"),
-            Some(json!({
-                "name": format!("organizations/{org}/policies/custom.denyDockerHub"),
-                "spec": {"rules": [{"enforce": true}]}
-            })),
-        )
-        .await;
+    let (status, policy) = set_policy(
+        &h,
+        &format!("organizations/{org}"),
+        "custom.denyDockerHub",
+        true,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{policy}");
     let (_, eff) = h.call(ALICE, Method::GET, effective, None).await;
     assert_eq!(eff["spec"]["rules"], json!([{"enforce": true}]));
 
     // v2 create with a Docker Hub image: refused with the constraint id and description.
-    let (status, refused) = h
-        .call(
-            ALICE,
-            Method::POST,
-            &format!("{V2}/services?serviceId=web"),
-            Some(service(HUB)),
-        )
-        .await;
+    let (status, refused) = create_service(&h, ALICE, "web", service(HUB)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
     assert_eq!(refused["error"]["status"], "FAILED_PRECONDITION");
     assert_eq!(refused["error"]["message"], denied());
@@ -235,28 +214,12 @@ async fn custom_constraints_are_managed_enforced_by_policy_and_refuse_deploys() 
     assert_eq!(refused["error"]["message"], denied());
 
     // A compliant image deploys.
-    let (status, op) = h
-        .call(
-            ALICE,
-            Method::POST,
-            &format!("{V2}/services?serviceId=web"),
-            Some(service(HELLO)),
-        )
-        .await;
+    let (status, op) = create_service(&h, ALICE, "web", service(HELLO)).await;
     assert_eq!(status, StatusCode::OK, "{op}");
 
     // A project-level exception lifts it for the project.
-    let (status, exception) = h
-        .call(
-            ADMIN,
-            Method::POST,
-            "/v2/projects/demo-project/policies",
-            Some(json!({
-                "name": "projects/demo-project/policies/custom.denyDockerHub",
-                "spec": {"rules": [{"enforce": false}]}
-            })),
-        )
-        .await;
+    let (status, exception) =
+        set_policy(&h, "projects/demo-project", "custom.denyDockerHub", false).await;
     assert_eq!(status, StatusCode::OK, "{exception}");
     let (status, op) = h
         .call(
@@ -279,17 +242,7 @@ async fn update_keeps_resource_types_and_delete_stops_enforcement() {
         .call(ADMIN, Method::POST, &base, Some(constraint(&org)))
         .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = h
-        .call(
-            ADMIN,
-            Method::POST,
-            "/v2/projects/demo-project/policies",
-            Some(json!({
-                "name": "projects/demo-project/policies/custom.denyDockerHub",
-                "spec": {"rules": [{"enforce": true}]}
-            })),
-        )
-        .await;
+    let (status, _) = set_policy(&h, "projects/demo-project", "custom.denyDockerHub", true).await;
     assert_eq!(status, StatusCode::OK);
 
     // Update: the description changes; resourceTypes cannot.
@@ -302,14 +255,7 @@ async fn update_keeps_resource_types_and_delete_stops_enforcement() {
     retyped["resourceTypes"] = json!(["run.googleapis.com/Service"]);
     let (status, refused) = h.call(ADMIN, Method::PATCH, &name, Some(retyped)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
-    let (status, refused) = h
-        .call(
-            ALICE,
-            Method::POST,
-            &format!("{V2}/services?serviceId=web"),
-            Some(service(HUB)),
-        )
-        .await;
+    let (status, refused) = create_service(&h, ALICE, "web", service(HUB)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
     assert_eq!(
         refused["error"]["message"],
@@ -325,26 +271,15 @@ async fn update_keeps_resource_types_and_delete_stops_enforcement() {
     let (status, kept) = h.call(ADMIN, Method::GET, policy, None).await;
     assert_eq!(status, StatusCode::OK, "{kept}");
     // A new policy cannot name a constraint that does not exist.
-    let (status, _) = h
-        .call(
-            ADMIN,
-            Method::POST,
-            &format!("/v2/organizations/{org}/policies"),
-            Some(json!({
-                "name": format!("organizations/{org}/policies/custom.denyDockerHub"),
-                "spec": {"rules": [{"enforce": true}]}
-            })),
-        )
-        .await;
+    let (status, _) = set_policy(
+        &h,
+        &format!("organizations/{org}"),
+        "custom.denyDockerHub",
+        true,
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, op) = h
-        .call(
-            ALICE,
-            Method::POST,
-            &format!("{V2}/services?serviceId=web"),
-            Some(service(HUB)),
-        )
-        .await;
+    let (status, op) = create_service(&h, ALICE, "web", service(HUB)).await;
     assert_eq!(status, StatusCode::OK, "{op}");
     let (status, _) = h.call(ADMIN, Method::DELETE, policy, None).await;
     assert_eq!(status, StatusCode::OK);
@@ -372,17 +307,13 @@ async fn conditions_see_the_knative_annotations_cloud_run_fills_in() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{created}");
-    let (status, _) = h
-        .call(
-            ADMIN,
-            Method::POST,
-            "/v2/projects/demo-project/policies",
-            Some(json!({
-                "name": "projects/demo-project/policies/custom.internalIngressOnly",
-                "spec": {"rules": [{"enforce": true}]}
-            })),
-        )
-        .await;
+    let (status, _) = set_policy(
+        &h,
+        "projects/demo-project",
+        "custom.internalIngressOnly",
+        true,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     // No ingress given: Cloud Run's default (`all`) is what the condition sees.
     let (status, refused) = h

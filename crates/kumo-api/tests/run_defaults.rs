@@ -2,34 +2,20 @@
 //! v2 and the v1 (Knative) view; explicit values are kept, and the runtime identity written is the
 //! one the deploy-time `actAs` check was made on.
 
-#![expect(clippy::unwrap_used, reason = "test set-up helpers fail loudly")]
-
 use axum::http::{Method, StatusCode};
 use kumo_api::testing::Harness;
 use serde_json::{Value, json};
 
-const V2: &str = "/v2/projects/demo-project/locations/us-central1";
+mod common;
+use common::{ALICE, BOB, HELLO, V2, create_service, http_server, service};
+
 const V1_SERVICES: &str = "/apis/serving.knative.dev/v1/namespaces/demo-project/services";
 const V1_JOBS: &str = "/apis/run.googleapis.com/v1/namespaces/demo-project/jobs";
-const HELLO: &str = "us-docker.pkg.dev/cloudrun/container/hello";
 const JOB: &str = "us-docker.pkg.dev/cloudrun/container/job";
-const ALICE: &str = "user:alice@example.com";
-const BOB: &str = "user:bob@example.com";
 
 fn harness() -> Harness {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
     let h = Harness::new();
-    let serve = json!({"entrypoint": ["sh", "-c", "exec python3 -m http.server \"$PORT\" --bind 127.0.0.1"]});
-    let file = json!({"images": {HELLO: serve, JOB: {"entrypoint": ["true"]}}});
-    let path = std::env::temp_dir().join(format!(
-        "kumo-run-defaults-{}-{}.json",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    ));
-    std::fs::write(&path, file.to_string()).unwrap();
-    h.control.runtime().load_images_file(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
+    h.load_images(&json!({"images": {HELLO: http_server(), JOB: {"entrypoint": ["true"]}}}));
     h
 }
 
@@ -46,14 +32,7 @@ async fn get(h: &Harness, path: &str) -> Value {
 #[tokio::test]
 async fn a_bare_service_is_stored_with_cloud_runs_defaults_in_both_views() {
     let h = harness();
-    let (status, body) = h
-        .call(
-            ALICE,
-            Method::POST,
-            &format!("{V2}/services?serviceId=hello"),
-            Some(json!({"template": {"containers": [{"image": HELLO}]}})),
-        )
-        .await;
+    let (status, body) = create_service(&h, ALICE, "hello", service(HELLO)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let sa = default_account(&h);
 
@@ -117,7 +96,7 @@ async fn a_bare_service_is_stored_with_cloud_runs_defaults_in_both_views() {
             ALICE,
             Method::PATCH,
             &format!("{V2}/services/hello"),
-            Some(json!({"template": {"containers": [{"image": HELLO}]}})),
+            Some(service(HELLO)),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -186,15 +165,8 @@ async fn explicit_service_values_are_kept() {
 async fn act_as_is_checked_on_the_default_account_that_is_then_written() {
     let h = harness();
     h.grant_on_project("roles/run.developer", BOB);
-    let body = json!({"template": {"containers": [{"image": HELLO}]}});
-    let (status, refused) = h
-        .call(
-            BOB,
-            Method::POST,
-            &format!("{V2}/services?serviceId=bobs"),
-            Some(body.clone()),
-        )
-        .await;
+    let body = service(HELLO);
+    let (status, refused) = create_service(&h, BOB, "bobs", body.clone()).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
     let sa = default_account(&h);
     assert!(
@@ -207,14 +179,7 @@ async fn act_as_is_checked_on_the_default_account_that_is_then_written() {
         "{refused}"
     );
     h.grant_on_project("roles/iam.serviceAccountUser", BOB);
-    let (status, created) = h
-        .call(
-            BOB,
-            Method::POST,
-            &format!("{V2}/services?serviceId=bobs"),
-            Some(body),
-        )
-        .await;
+    let (status, created) = create_service(&h, BOB, "bobs", body).await;
     assert_eq!(status, StatusCode::OK, "{created}");
     let v2 = get(&h, &format!("{V2}/services/bobs")).await;
     assert_eq!(v2["template"]["serviceAccount"], sa.as_str());

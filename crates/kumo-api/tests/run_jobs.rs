@@ -20,16 +20,6 @@ const REPO: &str = "us-central1-docker.pkg.dev/demo-project/docker-repo";
 const ALICE: &str = "user:alice@example.com";
 const BOB: &str = "user:bob@example.com";
 
-fn unique() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
 /// Kumo with the job images mapped to shell programs (the built-in samples run the `kumo`
 /// binary, which a test binary is not).
 async fn harness() -> Harness {
@@ -41,10 +31,7 @@ async fn harness() -> Harness {
         format!("{REPO}/slow"): {"entrypoint": ["sh", "-c", "sleep 30"]},
         format!("{REPO}/args"): {"entrypoint": ["sh", "-c", "test \"$MODE\" = override"]},
     }});
-    let path = std::env::temp_dir().join(format!("kumo-run-jobs-{}.json", unique()));
-    std::fs::write(&path, images.to_string()).unwrap();
-    h.control.runtime().load_images_file(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
+    h.load_images(&images);
     let (status, body) = h
         .call(
             ALICE,

@@ -30,11 +30,7 @@ fn mine(rpc: &str) -> bool {
 
 /// A job `j` with one finished execution, a repository `r` with one image, and log entries.
 async fn fixtures(h: &Harness) -> (String, String, String) {
-    let images = json!({"images": {SAMPLE: {"entrypoint": ["sh", "-c", "exit 0"]}}});
-    let path = std::env::temp_dir().join(format!("kumo-matrix-{}.json", std::process::id()));
-    std::fs::write(&path, images.to_string()).unwrap();
-    h.control.runtime().load_images_file(&path).unwrap();
-    let _ = std::fs::remove_file(&path);
+    h.load_images(&json!({"images": {SAMPLE: {"entrypoint": ["sh", "-c", "exit 0"]}}}));
     let job = json!({"template": {"template": {"containers": [{"image": SAMPLE}]}}});
     let v2 = "/v2/projects/demo-project/locations/us-central1";
     assert_eq!(

@@ -7,49 +7,19 @@ use kumo_api::testing::Harness;
 use kumo_control::{Config, ImageAccessCheck, Mode, NewProject, ResourceRef};
 use serde_json::{Value, json};
 
-const V2: &str = "/v2/projects/demo-project/locations/us-central1";
+mod common;
+use common::{ALICE, BOB, HELLO, V2, create_service as create, http_server, service as body};
+
 const V1: &str = "/apis/serving.knative.dev/v1/namespaces/demo-project/services";
-const HELLO: &str = "us-docker.pkg.dev/cloudrun/container/hello";
-const ALICE: &str = "user:alice@example.com";
-const BOB: &str = "user:bob@example.com";
-
-fn body(image: &str) -> Value {
-    json!({"template": {"containers": [{"image": image}]}})
-}
-
-async fn create(h: &Harness, member: &str, id: &str, body: Value) -> (StatusCode, Value) {
-    h.call(
-        member,
-        Method::POST,
-        &format!("{V2}/services?serviceId={id}"),
-        Some(body),
-    )
-    .await
-}
 
 const CRASH: &str = "us-docker.pkg.dev/demo-project/docker-repo/crash:1";
 
 /// Maps the images the tests deploy to local programs: a tiny HTTP server on `$PORT`, and one
 /// that exits at once.
 fn with_images(h: Harness) -> Harness {
-    let serve = json!({"entrypoint": ["sh", "-c", "exec python3 -m http.server \"$PORT\" --bind 127.0.0.1"]});
     let crash = json!({"entrypoint": ["sh", "-c", "echo boom >&2; exit 3"]});
-    let file = json!({"images": {HELLO: serve, IMAGE: serve, CRASH: crash}});
-    let path = std::env::temp_dir().join(format!("kumo-run-services-{}.json", uuid_like()));
-    std::fs::write(&path, file.to_string()).unwrap();
-    h.control.runtime().load_images_file(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
+    h.load_images(&json!({"images": {HELLO: http_server(), IMAGE: http_server(), CRASH: crash}}));
     h
-}
-
-fn uuid_like() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    )
 }
 
 fn harness() -> Harness {
