@@ -113,10 +113,10 @@ pub fn purity_of_dependencies(root: &Path) -> Vec<String> {
             if !seen.insert(id.clone()) {
                 continue;
             }
-            if let Some(name) = names.get(&id) {
-                if FORBIDDEN_DEPENDENCIES.contains(&name.as_str()) {
-                    problems.push(format!("pure crate `{pure}` depends on `{name}`"));
-                }
+            if let Some(name) = names.get(&id)
+                && FORBIDDEN_DEPENDENCIES.contains(&name.as_str())
+            {
+                problems.push(format!("pure crate `{pure}` depends on `{name}`"));
             }
             stack.extend(edges.get(&id).cloned().unwrap_or_default());
         }
