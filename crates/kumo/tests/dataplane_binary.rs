@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Server, Start, cli, get, run_localhost_host};
+use common::{Server, Start, cli, get, private_hello, run_localhost_host};
 
 fn start() -> Server {
     common::start("dataplane", Start::default())
@@ -65,39 +65,7 @@ fn alive(pid: u32) -> bool {
 #[test]
 fn curl_against_a_private_hello_service_then_ctrl_c() {
     let mut server = start();
-    cli(
-        &server,
-        &["auth", "login", "--account", "admin@example.com"],
-    );
-    cli(&server, &["projects", "create", "dataplane-proj"]);
-    cli(&server, &["config", "set", "project", "dataplane-proj"]);
-    cli(
-        &server,
-        &[
-            "run",
-            "deploy",
-            "hello",
-            "--image",
-            "us-docker.pkg.dev/cloudrun/container/hello",
-            "--region",
-            "us-central1",
-            "--no-allow-unauthenticated",
-        ],
-    );
-    let described = cli(
-        &server,
-        &[
-            "run",
-            "services",
-            "describe",
-            "hello",
-            "--region",
-            "us-central1",
-            "--format",
-            "json",
-        ],
-    );
-    let host = run_localhost_host(&described, "hello");
+    let host = private_hello(&server, "dataplane-proj");
 
     // Anonymous: Google's 403 page; dev mode says what is missing.
     let (status, head, body) = get(&server, &host, None);

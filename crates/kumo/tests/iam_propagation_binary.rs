@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Server, Start, cli, get, run_localhost_host};
+use common::{Server, Start, cli, get, private_hello};
 
 const DELAY: Duration = Duration::from_secs(2);
 
@@ -87,39 +87,7 @@ fn change_and_watch(server: &Server, host: &str, verb: &str, before: u16, after:
 #[test]
 fn invoker_grants_and_revocations_reach_the_gateway_after_the_delay() {
     let server = start();
-    cli(
-        &server,
-        &["auth", "login", "--account", "admin@example.com"],
-    );
-    cli(&server, &["projects", "create", "propagation-proj"]);
-    cli(&server, &["config", "set", "project", "propagation-proj"]);
-    cli(
-        &server,
-        &[
-            "run",
-            "deploy",
-            "hello",
-            "--image",
-            "us-docker.pkg.dev/cloudrun/container/hello",
-            "--region",
-            "us-central1",
-            "--no-allow-unauthenticated",
-        ],
-    );
-    let described = cli(
-        &server,
-        &[
-            "run",
-            "services",
-            "describe",
-            "hello",
-            "--region",
-            "us-central1",
-            "--format",
-            "json",
-        ],
-    );
-    let host = run_localhost_host(&described, "hello");
+    let host = private_hello(&server, "propagation-proj");
     assert_eq!(status(&server, &host), 403);
     change_and_watch(&server, &host, "add", 403, 200);
     change_and_watch(&server, &host, "remove", 200, 403);

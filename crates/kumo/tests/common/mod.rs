@@ -177,3 +177,38 @@ pub fn run_localhost_host(text: &str, service: &str) -> String {
     assert!(host.contains(".run.localhost:"), "{host}");
     host.to_owned()
 }
+
+/// As the administrator (the CLI signed in with `--account`): a new project `project` with
+/// Google's `hello` sample deployed as a private service; returns its `*.run.localhost` host.
+pub fn private_hello(server: &Server, project: &str) -> String {
+    cli(server, &["auth", "login", "--account", "admin@example.com"]);
+    cli(server, &["projects", "create", project]);
+    cli(server, &["config", "set", "project", project]);
+    cli(
+        server,
+        &[
+            "run",
+            "deploy",
+            "hello",
+            "--image",
+            "us-docker.pkg.dev/cloudrun/container/hello",
+            "--region",
+            "us-central1",
+            "--no-allow-unauthenticated",
+        ],
+    );
+    let described = cli(
+        server,
+        &[
+            "run",
+            "services",
+            "describe",
+            "hello",
+            "--region",
+            "us-central1",
+            "--format",
+            "json",
+        ],
+    );
+    run_localhost_host(&described, "hello")
+}
