@@ -117,19 +117,7 @@ impl Control {
         resource: &ResourceRef,
     ) -> Result<(), Error> {
         let granted = self.has_permission(&call.caller, permission, resource)?;
-        call.record(AuthorizationRecord {
-            resource: resource.relative_name(),
-            permission: permission.to_owned(),
-            granted,
-        });
-        if granted {
-            Ok(())
-        } else {
-            Err(Error::permission_denied(
-                permission,
-                &resource.relative_name(),
-            ))
-        }
+        record_and_refuse(call, permission, resource, granted)
     }
 
     /// Decides without recording. Errors on the way (an unreadable policy) are errors, never a
@@ -421,19 +409,7 @@ impl Control {
         let view = self.iam_view();
         let granted =
             self.access_in_view(&view, &call.caller, permission, resource)? == Access::Granted;
-        call.record(AuthorizationRecord {
-            resource: resource.relative_name(),
-            permission: permission.to_owned(),
-            granted,
-        });
-        if granted {
-            Ok(())
-        } else {
-            Err(Error::permission_denied(
-                permission,
-                &resource.relative_name(),
-            ))
-        }
+        record_and_refuse(call, permission, resource, granted)
     }
 
     /// A number that changes whenever an IAM-relevant write happened (for callers' own caches).
@@ -532,4 +508,27 @@ impl Snapshot {
 pub(crate) fn engine_policy(value: &Value) -> Result<kumo_iam::Policy, Error> {
     crate::iam_policy::parse_policy(value)
         .map_err(|error| Error::internal(format!("stored policy does not parse: {error}")))
+}
+
+/// Records a decision on the call (its audit entry's `authorizationInfo`) and refuses a denial
+/// with Google's PERMISSION_DENIED text.
+fn record_and_refuse(
+    call: &Call,
+    permission: &str,
+    resource: &ResourceRef,
+    granted: bool,
+) -> Result<(), Error> {
+    call.record(AuthorizationRecord {
+        resource: resource.relative_name(),
+        permission: permission.to_owned(),
+        granted,
+    });
+    if granted {
+        Ok(())
+    } else {
+        Err(Error::permission_denied(
+            permission,
+            &resource.relative_name(),
+        ))
+    }
 }
