@@ -1,6 +1,7 @@
 //! The role catalog: every predefined Google role (embedded data, decoded once) plus the
 //! custom roles of a deployment. Permissions are interned to `u32` ids and each role keeps a
-//! sorted id list, so "does role R hold permission P" is a binary search with no allocation.
+//! sorted id list; roles named in compiled policies also get a bitset over the ids, so the
+//! check's "does role R hold permission P" is one load.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -35,20 +36,37 @@ pub struct RoleDef {
     pub title: String,
     pub description: String,
     pub stage: RoleStage,
-    /// Shared with every compiled binding of this role.
     permissions: Arc<[PermId]>,
+    /// `permissions` as a bitset, built when a policy naming the role is first compiled and
+    /// shared with every compiled binding of the role (≤ 1.7 KiB; a binary search over
+    /// `roles/owner`'s 13,568 ids touched ~14 cache lines, the lower ones cold).
+    bits: OnceLock<Arc<[u64]>>,
 }
 
 impl RoleDef {
     pub fn permission_ids(&self) -> &[PermId] {
         &self.permissions
     }
-    pub(crate) fn shared_permission_ids(&self) -> Arc<[PermId]> {
-        Arc::clone(&self.permissions)
+    pub(crate) fn shared_permission_bits(&self) -> Arc<[u64]> {
+        Arc::clone(self.bits.get_or_init(|| {
+            let words = self.permissions.last().map_or(0, |&m| m as usize / 64 + 1);
+            let mut bits = vec![0u64; words];
+            for &id in self.permissions.iter() {
+                bits[id as usize / 64] |= 1 << (id % 64);
+            }
+            bits.into()
+        }))
     }
     pub fn contains(&self, id: PermId) -> bool {
         self.permissions.binary_search(&id).is_ok()
     }
+}
+
+/// Whether a role's permission bitset (`RoleDef::shared_permission_bits`) holds `id`.
+#[inline]
+pub(crate) fn bits_hold(bits: &[u64], id: PermId) -> bool {
+    bits.get(id as usize / 64)
+        .is_some_and(|w| w >> (id % 64) & 1 == 1)
 }
 
 /// The predefined roles, decoded from the embedded dataset.
@@ -134,6 +152,7 @@ impl Predefined {
                 description: r.description.clone(),
                 stage: r.stage.unwrap_or(RoleStage::Ga),
                 permissions: perms.into(),
+                bits: OnceLock::new(),
             });
         }
         roles.sort_by(|a, b| a.name.cmp(&b.name));
@@ -251,6 +270,7 @@ impl RoleCatalog {
             description: role.description.clone(),
             stage: role.stage,
             permissions: perms.into(),
+            bits: OnceLock::new(),
         };
         self.custom.insert(role.name.clone(), (role, def));
         Ok(())

@@ -1,5 +1,5 @@
 //! Access decisions. A policy is compiled once (`CompiledPolicy`): each binding shares its
-//! role's sorted permission ids with the catalog, and the members are indexed by fingerprint
+//! role's permission bitset with the catalog, and the members are indexed by fingerprint
 //! (`members::MemberIndex`). A check resolves the caller once into its member keys, then walks
 //! the ancestry probing each node's index, without allocating. Decisions are values: a condition
 //! that cannot be evaluated never grants and yields `UnknownConditional`. Deny policies (IAM v2)
@@ -10,11 +10,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use kumo_names::{Permission, ResourceName, RoleName};
 
-use crate::catalog::{PermId, RoleCatalog};
+use crate::catalog::{PermId, RoleCatalog, bits_hold};
 use crate::condition::{Activation, Condition};
 use crate::explain::Explanation;
 use crate::hierarchy::{Ancestry, Subject};
-use crate::members::{MemberIndex, ResolvedSubject};
+use crate::members::{KeyedHashes, MemberIndex, ResolvedSubject};
 use crate::policy::Policy;
 
 /// Request facts used by conditions; `resource.name` is the first ancestry node's relative name.
@@ -70,8 +70,9 @@ pub struct Decision<'a> {
 /// A binding with its role's permissions resolved and its condition parsed.
 #[derive(Debug)]
 pub(crate) struct CompiledBinding {
-    /// Shared with the catalog's role definition (one copy per role, not per binding).
-    pub(crate) permissions: Arc<[PermId]>,
+    /// The role's permissions as a bitset over `PermId`s (`catalog::bits_hold`), shared with
+    /// the catalog's role definition (one copy per role, not per binding).
+    pub(crate) permissions: Arc<[u64]>,
     /// `None`: unconditional. `Some(Err)`: unparseable, never grants.
     pub(crate) condition: Option<Result<Condition, String>>,
 }
@@ -87,14 +88,14 @@ pub struct CompiledPolicy {
 impl CompiledPolicy {
     /// Compiles without validating; unknown roles grant nothing (fail closed).
     pub fn compile(policy: &Policy, catalog: &RoleCatalog) -> CompiledPolicy {
-        let none: Arc<[PermId]> = Arc::from([]);
+        let none: Arc<[u64]> = Arc::from([]);
         let bindings = policy
             .bindings
             .iter()
             .map(|b| CompiledBinding {
                 permissions: catalog
                     .role(&b.role)
-                    .map_or_else(|| none.clone(), |r| r.shared_permission_ids()),
+                    .map_or_else(|| none.clone(), |r| r.shared_permission_bits()),
                 condition: b
                     .condition
                     .as_ref()
@@ -114,15 +115,13 @@ impl CompiledPolicy {
 
     /// The first binding (in key order: allUsers, allAuthenticatedUsers, the identity, groups,
     /// domain) naming the caller for which `f` returns true.
-    fn find_binding(&self, s: &ResolvedSubject<'_>, mut f: impl FnMut(u32) -> bool) -> Option<u32> {
-        for (k, &hash) in s.hashes().iter().enumerate() {
-            let ids = self.members.lookup(hash, |b, m| {
-                self.policy
-                    .bindings
-                    .get(b as usize)
-                    .and_then(|b| b.members.get(m as usize))
-                    .is_some_and(|m| s.is_key(k, m))
-            });
+    fn find_binding(
+        &self,
+        keyed: &mut KeyedHashes<'_, '_>,
+        mut f: impl FnMut(u32) -> bool,
+    ) -> Option<u32> {
+        for (k, &hash) in keyed.subject().hashes().iter().enumerate() {
+            let ids = self.members.lookup(hash, || keyed.get(k));
             if let Some(&i) = ids.iter().find(|&&i| f(i)) {
                 return Some(i);
             }
@@ -212,19 +211,26 @@ impl Engine {
         ancestry: &'a Ancestry<'a>,
         context: &RequestContext,
     ) -> Decision<'a> {
-        let resource_name = ancestry
-            .resource()
-            .map(ResourceName::relative)
-            .unwrap_or_default();
+        // Read only for a conditional binding: the resource's name is one more cold line.
+        let resource_name = || {
+            ancestry
+                .resource()
+                .map(ResourceName::relative)
+                .unwrap_or_default()
+        };
         let mut unknown = false;
+        let mut keyed = KeyedHashes::new(subject);
         for (n, node) in ancestry.nodes.iter().enumerate() {
             let Some(cp) = node.policy else { continue };
-            let hit = cp.find_binding(subject, |i| {
+            let hit = cp.find_binding(&mut keyed, |i| {
                 let b = &cp.bindings[i as usize];
-                if b.permissions.binary_search(&perm).is_err() {
+                if !bits_hold(&b.permissions, perm) {
                     return false;
                 }
-                match eval_condition(b, resource_name, context) {
+                if b.condition.is_none() {
+                    return true;
+                }
+                match eval_condition(b, resource_name(), context) {
                     ConditionOutcome::None | ConditionOutcome::True => true,
                     ConditionOutcome::False => false,
                     ConditionOutcome::Error => {

@@ -3,10 +3,12 @@
 //! A caller is resolved once per request into its member keys — `allUsers`, then
 //! `allAuthenticatedUsers`, its `user:`/`serviceAccount:` email, every transitive group, its
 //! domain — each with a 64-bit fingerprint of the case-folded text ([`ResolvedSubject`]). Each
-//! compiled policy indexes its members by the same fingerprint ([`MemberIndex`]): a 512-bit
+//! compiled policy indexes its members by the same fingerprint ([`MemberIndex`]): a 384-bit
 //! Bloom filter that rejects most keys without leaving the policy's header, then an
-//! open-addressing table. A fingerprint hit is confirmed against the member's text, so a crafted
-//! email whose fingerprint collides with a group's never matches it (fail closed).
+//! open-addressing table whose slots carry each member's binding ids. A fingerprint hit is
+//! confirmed by a second, keyed hash ([`keyed`]) stored in the slot, so a crafted email whose
+//! fingerprint collides with a group's never matches it (fail closed), and confirming reads no
+//! member text.
 
 use kumo_names::Principal;
 
@@ -122,11 +124,43 @@ impl<'s> ResolvedSubject<'s> {
         })
     }
 
-    /// Whether policy member `m` is the caller's `i`-th key (confirms a fingerprint hit).
-    pub(crate) fn is_key(&self, i: usize, m: &Principal) -> bool {
-        match (self.key(i), member_key(m)) {
-            (Some((k, t)), Some((mk, mt))) => k == mk && t.eq_ignore_ascii_case(mt),
-            _ => false,
+    /// The keyed hash of the `i`-th member key (confirms a fingerprint hit); 0 (matches no
+    /// member) when there is no such key.
+    pub(crate) fn keyed(&self, i: usize) -> u64 {
+        self.key(i).map_or(0, |(k, t)| keyed(k, t))
+    }
+}
+
+/// The caller's keyed hashes for one check, each computed on its first fingerprint hit and
+/// kept: a caller whose group is named on several nodes hashes it once.
+pub(crate) struct KeyedHashes<'r, 's> {
+    subject: &'r ResolvedSubject<'s>,
+    /// 0 = not computed yet.
+    known: [u64; INLINE_KEYS],
+}
+
+impl<'r, 's> KeyedHashes<'r, 's> {
+    pub(crate) fn new(subject: &'r ResolvedSubject<'s>) -> KeyedHashes<'r, 's> {
+        KeyedHashes {
+            subject,
+            known: [0; INLINE_KEYS],
+        }
+    }
+
+    pub(crate) fn subject(&self) -> &'r ResolvedSubject<'s> {
+        self.subject
+    }
+
+    /// `ResolvedSubject::keyed(i)`, computed once.
+    pub(crate) fn get(&mut self, i: usize) -> u64 {
+        match self.known.get_mut(i) {
+            Some(k) => {
+                if *k == 0 {
+                    *k = self.subject.keyed(i);
+                }
+                *k
+            }
+            None => self.subject.keyed(i),
         }
     }
 }
@@ -199,120 +233,185 @@ pub(crate) fn member_key(m: &Principal) -> Option<(Kind, &str)> {
     })
 }
 
-/// One distinct member of a policy: the bindings naming it, and where its text lives in the
-/// policy (to confirm a fingerprint hit without keeping a second copy of every email).
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    first: u32,
-    len: u32,
-    binding: u32,
-    member: u32,
+/// The keyed hash confirming a fingerprint hit: SipHash under a per-process random key over the
+/// kind and the ASCII-lowercased text, never 0 (0 is "no key"). `fingerprint` is fast but
+/// public, so anyone could craft an email colliding with a group's; without the key, nobody can
+/// craft a collision of this one, and a hit needs both to match.
+pub(crate) fn keyed(kind: Kind, text: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static KEY: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    let mut h = KEY
+        .get_or_init(std::collections::hash_map::RandomState::new)
+        .build_hasher();
+    // One `write` for most texts (kind and length first, then the lowercased bytes): SipHash's
+    // per-call buffering costs more than its rounds on strings this short.
+    let mut buf = [0u8; 64];
+    buf[..8].copy_from_slice(&((kind as u64) << 56 | text.len() as u64).to_le_bytes());
+    let (mut at, mut rest) = (8, text.as_bytes());
+    loop {
+        let n = rest.len().min(buf.len() - at);
+        let (now, later) = rest.split_at(n);
+        let dst = &mut buf[at..at + n];
+        dst.copy_from_slice(now);
+        dst.make_ascii_lowercase();
+        at += n;
+        rest = later;
+        if rest.is_empty() {
+            break;
+        }
+        h.write(&buf);
+        at = 0;
+    }
+    h.write(&buf[..at]);
+    h.finish().max(1)
 }
 
-/// A policy's members by fingerprint → the binding indexes that name them. Aligned so that the
-/// filter, read for every key at every node, is exactly one cache line (it straddled two).
-#[derive(Debug, Default)]
+/// Binding indexes kept in the slot itself; a member named by more bindings keeps them in
+/// `MemberIndex::spill`.
+const INLINE_IDS: usize = 3;
+
+/// One distinct member of a policy, everything a hit needs in one half cache line: no pointer
+/// to follow to confirm it or to learn its bindings.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(32))]
+struct Slot {
+    /// `fingerprint` of the member; 0 = empty slot.
+    hash: u64,
+    /// `keyed` hash of the member.
+    key: u64,
+    /// How many bindings name the member.
+    len: u32,
+    /// The binding indexes, or (more than `INLINE_IDS`) `ids[0]` = where they start in `spill`.
+    ids: [u32; INLINE_IDS],
+}
+
+/// Filter words in the index's first cache line, beside the slot table's pointer.
+const BLOOM_WORDS: usize = 6;
+
+/// A policy's members by fingerprint → the binding indexes that name them. Aligned so that
+/// the filter, read for every key at every node, and the slot table's address are exactly one
+/// cache line.
+#[derive(Debug)]
 #[repr(C, align(64))]
 pub(crate) struct MemberIndex {
-    bloom: [u64; 8],
-    /// Open addressing, power-of-two size, load ≤ 1/2: (fingerprint, entry); fingerprint 0 = empty.
-    slots: Vec<(u64, u32)>,
-    entries: Vec<Entry>,
-    bindings: Vec<u32>,
+    bloom: [u64; BLOOM_WORDS],
+    /// Open addressing, power-of-two size, load ≤ 1/2.
+    slots: Box<[Slot]>,
+    spill: Box<[u32]>,
 }
 
-/// Two bits in one of the filter's eight words: one load and one compare per key.
+/// Two bits in one of the filter's words: one load and one compare per key.
 fn bloom_bits(hash: u64) -> (usize, u64) {
     (
-        (hash & 7) as usize,
-        1 << ((hash >> 3) & 63) | 1 << ((hash >> 9) & 63),
+        (((hash & 0xffff) * BLOOM_WORDS as u64) >> 16) as usize,
+        1 << ((hash >> 16) & 63) | 1 << ((hash >> 22) & 63),
     )
 }
 
 impl MemberIndex {
     /// Indexes the members of `bindings` (each binding's member list, in policy order).
     pub(crate) fn build<'p>(bindings: impl Iterator<Item = &'p [Principal]>) -> MemberIndex {
-        // (kind, folded text) → (entry witness, binding ids), in first-seen order.
+        // (kind, folded text) → (fingerprint, keyed hash, binding ids), in first-seen order.
         let mut distinct: std::collections::HashMap<(Kind, String), usize> =
             std::collections::HashMap::new();
-        let mut lists: Vec<(u64, u32, u32, Vec<u32>)> = Vec::new();
+        let mut lists: Vec<(u64, u64, Vec<u32>)> = Vec::new();
         for (b, members) in bindings.enumerate() {
             let b = b as u32;
-            for (m, member) in members.iter().enumerate() {
+            for member in members {
                 let Some((kind, text)) = member_key(member) else {
                     continue;
                 };
                 let slot = *distinct
                     .entry((kind, text.to_ascii_lowercase()))
                     .or_insert_with(|| {
-                        lists.push((fingerprint(kind, text), b, m as u32, Vec::new()));
+                        lists.push((fingerprint(kind, text), keyed(kind, text), Vec::new()));
                         lists.len() - 1
                     });
-                let ids = &mut lists[slot].3;
+                let ids = &mut lists[slot].2;
                 if ids.last() != Some(&b) {
                     ids.push(b);
                 }
             }
         }
-        let mut index = MemberIndex {
-            slots: vec![(0, 0); (lists.len() * 2).next_power_of_two().max(2)],
-            ..MemberIndex::default()
-        };
-        let mask = index.slots.len() - 1;
-        for (hash, binding, member, ids) in lists {
+        let mut bloom = [0; BLOOM_WORDS];
+        let mut slots = vec![Slot::default(); (lists.len() * 2).next_power_of_two().max(2)];
+        let mut spill = Vec::new();
+        let mask = slots.len() - 1;
+        for (hash, key, ids) in lists {
             let (word, bits) = bloom_bits(hash);
-            index.bloom[word] |= bits;
-            let e = index.entries.len() as u32;
-            index.entries.push(Entry {
-                first: index.bindings.len() as u32,
+            bloom[word] |= bits;
+            let mut slot = Slot {
+                hash,
+                key,
                 len: ids.len() as u32,
-                binding,
-                member,
-            });
-            index.bindings.extend_from_slice(&ids);
+                ids: [0; INLINE_IDS],
+            };
+            if ids.len() <= INLINE_IDS {
+                slot.ids[..ids.len()].copy_from_slice(&ids);
+            } else {
+                slot.ids[0] = spill.len() as u32;
+                spill.extend_from_slice(&ids);
+            }
             let mut i = (hash >> 32) as usize & mask;
-            while index.slots[i].0 != 0 {
+            while slots[i].hash != 0 {
                 i = (i + 1) & mask;
             }
-            index.slots[i] = (hash, e);
+            slots[i] = slot;
         }
-        index.bindings.shrink_to_fit();
-        index
+        MemberIndex {
+            bloom,
+            slots: slots.into(),
+            spill: spill.into(),
+        }
     }
 
-    /// The binding indexes naming the member with fingerprint `hash`. `is_member(binding,
-    /// member)` confirms a hit against the policy's member at that position. The Bloom test
-    /// is inlined into the caller's loop; most keys stop there.
     /// Reads the filter, to start the header's cache line on its way early.
     pub(crate) fn touch(&self) -> u64 {
         self.bloom[0]
     }
 
+    /// The binding indexes naming the member with fingerprint `hash` whose keyed hash is
+    /// `key()` (called at most once, and only on a fingerprint hit). The filter test is
+    /// inlined into the caller's loop; most keys stop there.
     #[inline(always)]
-    pub(crate) fn lookup(&self, hash: u64, is_member: impl Fn(u32, u32) -> bool) -> &[u32] {
+    pub(crate) fn lookup(&self, hash: u64, key: impl FnOnce() -> u64) -> &[u32] {
         let (word, bits) = bloom_bits(hash);
         if self.bloom[word] & bits != bits {
             return &[];
         }
-        self.probe(hash, is_member)
+        self.probe(hash, key)
     }
 
-    fn probe(&self, hash: u64, is_member: impl Fn(u32, u32) -> bool) -> &[u32] {
+    fn probe(&self, hash: u64, key: impl FnOnce() -> u64) -> &[u32] {
         let mask = self.slots.len() - 1;
         let mut i = (hash >> 32) as usize & mask;
+        let mut key = Some(key);
+        let mut wanted = 0;
         loop {
-            let (h, e) = self.slots[i];
-            if h == 0 {
+            let s = &self.slots[i];
+            if s.hash == 0 {
                 return &[];
             }
-            if h == hash {
-                let entry = self.entries[e as usize];
-                if is_member(entry.binding, entry.member) {
-                    let first = entry.first as usize;
-                    return &self.bindings[first..first + entry.len as usize];
+            if s.hash == hash {
+                if let Some(k) = key.take() {
+                    wanted = k();
+                }
+                if s.key == wanted {
+                    return self.ids(s);
                 }
             }
             i = (i + 1) & mask;
+        }
+    }
+
+    fn ids<'i>(&'i self, s: &'i Slot) -> &'i [u32] {
+        let len = s.len as usize;
+        if len <= INLINE_IDS {
+            &s.ids[..len]
+        } else {
+            let first = s.ids[0] as usize;
+            self.spill.get(first..first + len).unwrap_or_default()
         }
     }
 }
@@ -362,18 +461,74 @@ mod tests {
         let mallory = Subject::user("mallory@example.com");
         let mallory = mallory.resolve();
         // A forged key with the group's fingerprint, confirmed as mallory's identity (key 2).
-        assert!(
-            index
-                .lookup(hash, |b, m| mallory.is_key(2, &members[(b + m) as usize]))
-                .is_empty()
-        );
+        assert!(index.lookup(hash, || mallory.keyed(2)).is_empty());
         let member =
             Subject::user("bob@example.com").with_groups(["ADMINS@example.com".to_owned()]);
         let member = member.resolve();
         assert_eq!(member.hashes()[3], hash);
+        assert_eq!(index.lookup(hash, || member.keyed(3)), [0]);
+    }
+
+    #[test]
+    fn a_colliding_slot_does_not_hide_the_member_behind_it() {
+        // Two members forced onto one fingerprint: each is found by its own keyed hash.
+        let mut index = MemberIndex::build(
+            [
+                vec![Principal::User("a@example.com".into())],
+                vec![Principal::User("b@example.com".into())],
+            ]
+            .iter()
+            .map(Vec::as_slice),
+        );
+        let hash = index
+            .slots
+            .iter()
+            .map(|s| s.hash)
+            .find(|&h| h != 0)
+            .unwrap();
+        for s in index.slots.iter_mut().filter(|s| s.hash != 0) {
+            s.hash = hash;
+        }
+        // Re-place both slots on one probe chain.
+        let full: Vec<Slot> = index
+            .slots
+            .iter()
+            .copied()
+            .filter(|s| s.hash != 0)
+            .collect();
+        let mask = index.slots.len() - 1;
+        index.slots.iter_mut().for_each(|s| *s = Slot::default());
+        let start = (hash >> 32) as usize & mask;
+        for (k, s) in full.into_iter().enumerate() {
+            index.slots[(start + k) & mask] = s;
+        }
+        let (word, bits) = bloom_bits(hash);
+        index.bloom[word] |= bits;
         assert_eq!(
-            index.lookup(hash, |b, m| member.is_key(3, &members[(b + m) as usize])),
+            index.lookup(hash, || keyed(Kind::User, "A@example.com")),
             [0]
+        );
+        assert_eq!(
+            index.lookup(hash, || keyed(Kind::User, "b@example.com")),
+            [1]
+        );
+        assert!(
+            index
+                .lookup(hash, || keyed(Kind::User, "c@example.com"))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn members_in_many_bindings_spill_their_ids() {
+        let bindings: Vec<Vec<Principal>> = (0..5)
+            .map(|_| vec![Principal::Domain("example.com".into())])
+            .collect();
+        let index = MemberIndex::build(bindings.iter().map(Vec::as_slice));
+        let hash = fingerprint(Kind::Domain, "example.com");
+        assert_eq!(
+            index.lookup(hash, || keyed(Kind::Domain, "EXAMPLE.com")),
+            [0, 1, 2, 3, 4]
         );
     }
 
