@@ -190,7 +190,7 @@ impl Engine {
                 // strings: their misses then overlap instead of following each other.
                 let warm = req
                     .ancestry
-                    .nodes
+                    .nodes()
                     .iter()
                     .filter_map(|n| n.policy)
                     .fold(0, |acc, cp| acc ^ cp.members.touch());
@@ -220,7 +220,7 @@ impl Engine {
         };
         let mut unknown = false;
         let mut keyed = KeyedHashes::new(subject);
-        for (n, node) in ancestry.nodes.iter().enumerate() {
+        for (n, node) in ancestry.nodes().iter().enumerate() {
             let Some(cp) = node.policy else { continue };
             let hit = cp.find_binding(&mut keyed, |i| {
                 let b = &cp.bindings[i as usize];

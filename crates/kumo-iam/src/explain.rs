@@ -96,9 +96,9 @@ pub(crate) fn explain(catalog: &RoleCatalog, req: &AccessRequest<'_>) -> Explana
         .resource()
         .map(ResourceName::relative)
         .unwrap_or_default();
-    let mut policies = Vec::with_capacity(req.ancestry.nodes.len());
+    let mut policies = Vec::new();
     let mut overall = Access::NotGranted;
-    for node in &req.ancestry.nodes {
+    for node in req.ancestry.nodes() {
         let Some(cp) = node.policy else {
             policies.push(ExplainedPolicy {
                 resource: node.resource.clone(),
