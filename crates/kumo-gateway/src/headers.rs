@@ -11,7 +11,7 @@ pub const X_SERVERLESS_AUTHORIZATION: &str = "x-serverless-authorization";
 pub const X_KUMO_EXPLANATION: &str = "x-kumo-explanation";
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) plus the ones the front end drops.
-const HOP_BY_HOP: [&str; 8] = [
+pub(crate) const HOP_BY_HOP: [&str; 8] = [
     "connection",
     "keep-alive",
     "proxy-authenticate",
@@ -35,36 +35,46 @@ pub enum Presented {
 
 /// `X-Serverless-Authorization` wins when present; otherwise `Authorization`.
 pub fn presented_token(headers: &HeaderMap) -> Presented {
-    let (values, x_serverless) = match headers.get_all(X_SERVERLESS_AUTHORIZATION).iter().count() {
-        0 => (
-            headers
-                .get_all(header::AUTHORIZATION)
-                .iter()
-                .collect::<Vec<_>>(),
-            false,
-        ),
-        _ => (
-            headers.get_all(X_SERVERLESS_AUTHORIZATION).iter().collect(),
-            true,
-        ),
+    presented_of(
+        headers
+            .get_all(X_SERVERLESS_AUTHORIZATION)
+            .iter()
+            .map(HeaderValue::as_bytes),
+        headers
+            .get_all(header::AUTHORIZATION)
+            .iter()
+            .map(HeaderValue::as_bytes),
+    )
+}
+
+/// [`presented_token`] over the values of the two headers, in request order.
+pub(crate) fn presented_of<'a>(
+    mut x_serverless: impl Iterator<Item = &'a [u8]>,
+    mut authorization: impl Iterator<Item = &'a [u8]>,
+) -> Presented {
+    let (first, more, x_serverless) = match x_serverless.next() {
+        Some(first) => (Some(first), x_serverless.next().is_some(), true),
+        None => {
+            let first = authorization.next();
+            (first, authorization.next().is_some(), false)
+        }
     };
-    match values.as_slice() {
-        [] => Presented::None,
-        [one] => match bearer(one) {
+    match (first, more) {
+        (None, _) => Presented::None,
+        (Some(one), false) => match bearer(one) {
             Some(token) => Presented::Token {
                 token: token.to_owned(),
                 x_serverless,
             },
             None => Presented::Malformed { x_serverless },
         },
-        _ => Presented::Malformed { x_serverless },
+        (Some(_), true) => Presented::Malformed { x_serverless },
     }
 }
 
 /// The token of `Bearer TOKEN`: one run of visible ASCII without commas (so never a list of
 /// tokens). One pass over bytes: this runs on every request.
-fn bearer(value: &HeaderValue) -> Option<&str> {
-    let bytes = value.as_bytes();
+fn bearer(bytes: &[u8]) -> Option<&str> {
     let space = bytes.iter().position(|b| *b == b' ')?;
     let (scheme, rest) = bytes.split_at(space);
     let token = rest.trim_ascii();
@@ -74,6 +84,12 @@ fn bearer(value: &HeaderValue) -> Option<&str> {
     }
     // Visible ASCII only, hence UTF-8.
     std::str::from_utf8(token).ok()
+}
+
+/// `Bearer HEADER.PAYLOAD.SIGNATURE_REMOVED_BY_GOOGLE` for a bearer JWT header value.
+pub(crate) fn redacted_bearer(value: &[u8]) -> Option<String> {
+    let token = bearer(value)?;
+    redact_jwt(token).map(|r| format!("Bearer {r}"))
 }
 
 /// `HEADER.PAYLOAD.SIGNATURE_REMOVED_BY_GOOGLE` for a JWT; `None` for anything else.
@@ -89,14 +105,13 @@ pub fn redact_jwt(token: &str) -> Option<String> {
 
 /// Replace the bearer token of `name` by its redacted form.
 pub fn redact_header(headers: &mut HeaderMap, name: &str) {
-    let Some(value) = headers.get(name) else {
+    let Some(redacted) = headers
+        .get(name)
+        .and_then(|v| redacted_bearer(v.as_bytes()))
+    else {
         return;
     };
-    let Some(token) = bearer(value) else { return };
-    let Some(redacted) = redact_jwt(token) else {
-        return;
-    };
-    if let Ok(v) = HeaderValue::from_str(&format!("Bearer {redacted}")) {
+    if let Ok(v) = HeaderValue::from_str(&redacted) {
         headers.insert(
             HeaderName::from_bytes(name.as_bytes()).unwrap_or(header::AUTHORIZATION),
             v,
@@ -175,21 +190,28 @@ pub struct Trace {
 impl Trace {
     /// From the request, or new.
     pub fn of(headers: &HeaderMap) -> Trace {
-        let from_cloud = headers
-            .get("x-cloud-trace-context")
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_cloud_trace);
-        let from_w3c = || {
+        Trace::from_values(
             headers
-                .get("traceparent")
-                .and_then(|v| v.to_str().ok())
-                .and_then(parse_traceparent)
-        };
-        from_cloud.or_else(from_w3c).unwrap_or_else(|| Trace {
-            trace_id: format!("{:032x}", rand::random::<u128>()),
-            span_id: rand::random::<u64>() >> 1,
-            sampled: true,
-        })
+                .get("x-cloud-trace-context")
+                .map(HeaderValue::as_bytes),
+            headers.get("traceparent").map(HeaderValue::as_bytes),
+        )
+    }
+
+    /// From the values of `X-Cloud-Trace-Context` and `traceparent`, or new.
+    pub(crate) fn from_values(cloud: Option<&[u8]>, w3c: Option<&[u8]>) -> Trace {
+        cloud
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(parse_cloud_trace)
+            .or_else(|| {
+                w3c.and_then(|v| std::str::from_utf8(v).ok())
+                    .and_then(parse_traceparent)
+            })
+            .unwrap_or_else(|| Trace {
+                trace_id: format!("{:032x}", rand::random::<u128>()),
+                span_id: rand::random::<u64>() >> 1,
+                sampled: true,
+            })
     }
 
     /// `X-Cloud-Trace-Context`.
@@ -259,18 +281,11 @@ pub fn add_forwarding(headers: &mut HeaderMap, client_ip: Option<std::net::IpAdd
     static X_CLOUD_TRACE_CONTEXT: HeaderName = HeaderName::from_static("x-cloud-trace-context");
     static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
     if let Some(ip) = client_ip {
-        let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-            Some(prior) if !prior.trim().is_empty() => format!("{prior}, {ip}"),
-            _ => ip.to_string(),
-        };
-        if let Ok(v) = HeaderValue::from_str(&xff) {
+        let prior = headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok());
+        if let Ok(v) = HeaderValue::from_str(&forwarded_for(prior, ip)) {
             headers.insert(X_FORWARDED_FOR.clone(), v);
         }
-        let node = match ip {
-            std::net::IpAddr::V4(v4) => v4.to_string(),
-            std::net::IpAddr::V6(v6) => format!("\"[{v6}]\""),
-        };
-        if let Ok(v) = HeaderValue::from_str(&format!("for={node};proto=http")) {
+        if let Ok(v) = HeaderValue::from_str(&forwarded(ip)) {
             headers.insert(header::FORWARDED, v);
         }
     }
@@ -280,6 +295,22 @@ pub fn add_forwarding(headers: &mut HeaderMap, client_ip: Option<std::net::IpAdd
     }
     if let Ok(v) = HeaderValue::from_str(&trace.traceparent()) {
         headers.insert(TRACEPARENT.clone(), v);
+    }
+}
+
+/// `X-Forwarded-For`: the client's address appended to what the client sent.
+pub(crate) fn forwarded_for(prior: Option<&str>, ip: std::net::IpAddr) -> String {
+    match prior {
+        Some(prior) if !prior.trim().is_empty() => format!("{prior}, {ip}"),
+        _ => ip.to_string(),
+    }
+}
+
+/// `Forwarded` (RFC 7239) for the client's address.
+pub(crate) fn forwarded(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => format!("for={v4};proto=http"),
+        std::net::IpAddr::V6(v6) => format!("for=\"[{v6}]\";proto=http"),
     }
 }
 

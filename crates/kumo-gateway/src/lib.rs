@@ -7,6 +7,7 @@
 //! authorize → forward → record. The decision itself is the control plane's
 //! ([`kumo_control::invoke`]); this crate is HTTP.
 
+mod h1;
 mod headers;
 mod iap;
 pub mod pages;
@@ -35,6 +36,7 @@ use kumo_control::invoke::{
 use kumo_control::runtime::{EncodedLogEntry, Slot};
 use kumo_control::{Control, Error, Mode};
 
+pub use h1::Rewound;
 pub use headers::{SIGNATURE_REMOVED, X_KUMO_EXPLANATION, X_SERVERLESS_AUTHORIZATION};
 pub use upstream::Affinity;
 
@@ -82,6 +84,7 @@ struct Inner {
     h1: Client<HttpConnector, GatewayBody>,
     h2: Client<HttpConnector, GatewayBody>,
     hosts: Mutex<HashMap<String, (Instant, Option<String>)>>,
+    dialer: upstream::Dialer,
 }
 
 /// A phase either hands its result to the next one or answers the request.
@@ -203,6 +206,7 @@ impl Gateway {
                 h1,
                 h2,
                 hosts: Mutex::new(HashMap::new()),
+                dialer: upstream::Dialer::default(),
             }),
         }
     }
@@ -317,11 +321,16 @@ impl Gateway {
 
     /// Route: which service (and tag) the request is for; 404 when none.
     fn route(&self, req: &Request<GatewayBody>, entry: &Entry) -> Flow<Routed> {
-        let path = req.uri().path().to_owned();
+        self.route_to(request_host(req), req.uri().path(), entry)
+    }
+
+    /// [`Gateway::route`] from the Host and the path.
+    fn route_to(&self, host: Option<&str>, path: &str, entry: &Entry) -> Flow<Routed> {
+        let path = path.to_owned();
         let (service, tag) = match entry {
             Entry::ServicePort(service) => (Some(service.clone()), None),
             Entry::Host => {
-                let host = request_host(req).unwrap_or_default();
+                let host = host.unwrap_or_default();
                 let name = strip_port(host).to_ascii_lowercase();
                 let (tag, rest) = match name.split_once("---") {
                     Some((tag, rest)) => (Some(tag.to_owned()), rest.to_owned()),
@@ -574,7 +583,11 @@ impl Gateway {
                 parts.headers.insert(header::HOST, host);
             }
             let upstream = Request::from_parts(parts, body);
-            tokio::time::timeout(timeout, affinity.send(slot.addr, upstream)).await
+            tokio::time::timeout(
+                timeout,
+                affinity.send(&self.inner.dialer, slot.addr, upstream),
+            )
+            .await
         };
         let mut resp = match answer {
             Ok(Ok(resp)) => resp,
@@ -731,7 +744,12 @@ impl Gateway {
             let gateway = self.clone();
             let entry = Arc::clone(&entry);
             let affinity = Affinity::new();
+            let shutdown = shutdown.clone();
             tokio::spawn(async move {
+                // HTTP/1.1 on the fast path; hyper from the first request it does not take.
+                let Some(stream) = gateway.serve_http1(stream, &entry, conn, shutdown).await else {
+                    return;
+                };
                 let service =
                     hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                         let gateway = gateway.clone();

@@ -6,6 +6,7 @@
 //! pooled client stays for what this does not cover (HTTP/2 to h2c instances, upgrades, and
 //! the first request of a connection whose cached instance went away).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +16,44 @@ use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 
 use crate::{BoxError, GatewayBody};
+
+/// New connections to one instance open at most this many at a time.
+const DIALS_PER_INSTANCE: usize = 4;
+
+/// Opens connections to instances, a few at a time per instance: a burst of new client
+/// connections would otherwise overflow a small listen backlog (Python's `http.server`
+/// listens with 5), and the kernel's SYN retransmission then stalls the unlucky connections for
+/// seconds to minutes. A connection is complete once it waits in the instance's accept queue,
+/// so the gate is held only for the handshake.
+#[derive(Default)]
+pub(crate) struct Dialer {
+    gates: Mutex<HashMap<SocketAddr, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl Dialer {
+    pub(crate) async fn dial(&self, addr: SocketAddr) -> std::io::Result<tokio::net::TcpStream> {
+        let gate = match self.gates.lock() {
+            Ok(mut gates) => {
+                // Instances come and go on new ports; forgetting every gate now and then is
+                // harmless (a burst at that moment is merely less throttled).
+                if gates.len() > 4096 {
+                    gates.clear();
+                }
+                Some(Arc::clone(gates.entry(addr).or_insert_with(|| {
+                    Arc::new(tokio::sync::Semaphore::new(DIALS_PER_INSTANCE))
+                })))
+            }
+            Err(_) => None,
+        };
+        let _permit = match &gate {
+            Some(gate) => gate.acquire().await.ok(),
+            None => None,
+        };
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        let _ = stream.set_nodelay(true);
+        Ok(stream)
+    }
+}
 
 /// One client connection's upstream connection. Cheap to clone; requests of one client
 /// connection share it.
@@ -62,6 +101,7 @@ impl Affinity {
     /// the request was not sent on it.
     pub(crate) async fn send(
         &self,
+        dialer: &Dialer,
         addr: SocketAddr,
         req: Request<GatewayBody>,
     ) -> Result<Response<Incoming>, BoxError> {
@@ -81,7 +121,7 @@ impl Affinity {
                 },
             }
         }
-        let mut sender = connect(addr).await?;
+        let mut sender = connect(dialer, addr).await?;
         let sent = sender.send_request(req);
         self.put(addr, sender);
         Ok(sent.await?)
@@ -89,9 +129,11 @@ impl Affinity {
 }
 
 /// A new HTTP/1.1 connection to an instance, driven by its own task.
-async fn connect(addr: SocketAddr) -> Result<http1::SendRequest<GatewayBody>, BoxError> {
-    let stream = tokio::net::TcpStream::connect(addr).await?;
-    let _ = stream.set_nodelay(true);
+async fn connect(
+    dialer: &Dialer,
+    addr: SocketAddr,
+) -> Result<http1::SendRequest<GatewayBody>, BoxError> {
+    let stream = dialer.dial(addr).await?;
     let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
@@ -145,7 +187,7 @@ mod tests {
             .header(http::header::HOST, "instance")
             .body(crate::full_body(""))
             .unwrap();
-        let resp = affinity.send(addr, req).await.unwrap();
+        let resp = affinity.send(&Dialer::default(), addr, req).await.unwrap();
         let body = resp.into_body().collect().await.unwrap().to_bytes();
         String::from_utf8(body.to_vec()).unwrap()
     }

@@ -112,13 +112,25 @@ impl kumo_control::runtime::MetadataServer for Metadata {
     }
 }
 
+/// The workload script `name`, written once per test process: tests run concurrently, and
+/// rewriting a script while another test's instance starts from it would truncate it.
+fn script_file(name: &str, text: &str) -> std::path::PathBuf {
+    static WRITTEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let path = std::env::temp_dir().join(format!("kumo-{name}-{}.py", std::process::id()));
+    let mut written = WRITTEN.lock().unwrap();
+    if !written.iter().any(|n| n == name) {
+        std::fs::write(&path, text).unwrap();
+        written.push(name.to_owned());
+    }
+    path
+}
+
 async fn world() -> World {
     world_with(Harness::new()).await
 }
 
 async fn world_with(h: Harness) -> World {
-    let script = std::env::temp_dir().join(format!("kumo-echo-{}.py", std::process::id()));
-    std::fs::write(&script, ECHO_PY).unwrap();
+    let script = script_file("echo", ECHO_PY);
     h.control
         .runtime()
         .register_image(
@@ -926,4 +938,320 @@ async fn protocol_upgrades_pass_through() {
         .unwrap()
         .unwrap();
     assert_eq!(echoed, b"HELLO THROUGH THE TUNNEL");
+}
+
+/// An instance that speaks HTTP/1.1 by hand, so each framing case is exactly what it says:
+/// request bodies (length or chunked) are echoed as their length and SHA-256, `/chunked`
+/// answers in chunks, `/close` ends its body by closing, `/big/N` sends N bytes.
+const FRAMING_PY: &str = r#"
+import hashlib, json, os, socketserver
+class H(socketserver.StreamRequestHandler):
+    def handle(self):
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                return
+            method, path, _ = line.decode().split(" ", 2)
+            headers = {}
+            while True:
+                h = self.rfile.readline()
+                if h in (b"\r\n", b"\n", b""):
+                    break
+                k, v = h.decode().split(":", 1)
+                headers.setdefault(k.strip().lower(), v.strip())
+            body = b""
+            if headers.get("transfer-encoding") == "chunked":
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0], 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b""):
+                            pass
+                        break
+                    body += self.rfile.read(size)
+                    self.rfile.readline()
+            elif "content-length" in headers:
+                body = self.rfile.read(int(headers["content-length"]))
+            if path == "/chunked":
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nx-t: 1\r\n\r\n")
+            elif path == "/close":
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end")
+                self.wfile.flush()
+                return
+            elif path.startswith("/big/"):
+                n = int(path.split("/")[2])
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % n + bytes(i % 251 for i in range(n)))
+            else:
+                out = json.dumps({"method": method, "path": path, "length": len(body),
+                                  "sha256": hashlib.sha256(body).hexdigest(), "headers": headers}).encode()
+                head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(out)
+                self.wfile.write(head if method == "HEAD" else head + out)
+            self.wfile.flush()
+socketserver.ThreadingTCPServer.daemon_threads = True
+socketserver.ThreadingTCPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+"#;
+
+const FRAMING_IMAGE: &str = "us-docker.pkg.dev/demo-project/repo/framing";
+
+/// One raw HTTP/1.1 response read off a client connection: status, lowercased headers, body
+/// (de-chunked), and whether the framing was chunked.
+struct Raw {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    chunked: bool,
+}
+
+impl Raw {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+async fn read_raw(
+    stream: &mut tokio::net::TcpStream,
+    buf: &mut Vec<u8>,
+    head_request: bool,
+) -> Raw {
+    use tokio::io::AsyncReadExt;
+    async fn more(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) {
+        let mut chunk = vec![0u8; 65536];
+        let n = tokio::time::timeout(Duration::from_secs(20), stream.read(&mut chunk))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            n > 0,
+            "connection closed mid-response: {:?}",
+            String::from_utf8_lossy(buf)
+        );
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let (status, headers, len) = loop {
+        let mut raw = [httparse::EMPTY_HEADER; 64];
+        let mut resp = httparse::Response::new(&mut raw);
+        if let httparse::Status::Complete(len) = resp.parse(buf).unwrap() {
+            let headers: Vec<(String, String)> = resp
+                .headers
+                .iter()
+                .map(|h| {
+                    (
+                        h.name.to_ascii_lowercase(),
+                        String::from_utf8_lossy(h.value).into_owned(),
+                    )
+                })
+                .collect();
+            break (resp.code.unwrap(), headers, len);
+        }
+        more(stream, buf).await;
+    };
+    buf.drain(..len);
+    let mut r = Raw {
+        status,
+        headers,
+        body: Vec::new(),
+        chunked: false,
+    };
+    if head_request {
+        return r;
+    }
+    if let Some(n) = r.header("content-length") {
+        let n: usize = n.parse().unwrap();
+        while buf.len() < n {
+            more(stream, buf).await;
+        }
+        r.body = buf.drain(..n).collect();
+    } else if r.header("transfer-encoding") == Some("chunked") {
+        r.chunked = true;
+        loop {
+            while !buf.windows(2).any(|w| w == b"\r\n") {
+                more(stream, buf).await;
+            }
+            let eol = buf.windows(2).position(|w| w == b"\r\n").unwrap();
+            let line = String::from_utf8(buf[..eol].to_vec()).unwrap();
+            let size = usize::from_str_radix(line.split(';').next().unwrap(), 16).unwrap();
+            buf.drain(..eol + 2);
+            if size == 0 {
+                // Trailers, then the empty line.
+                loop {
+                    while !buf.windows(2).any(|w| w == b"\r\n") {
+                        more(stream, buf).await;
+                    }
+                    let eol = buf.windows(2).position(|w| w == b"\r\n").unwrap();
+                    buf.drain(..eol + 2);
+                    if eol == 0 {
+                        break;
+                    }
+                }
+                break;
+            }
+            while buf.len() < size + 2 {
+                more(stream, buf).await;
+            }
+            r.body.extend(buf.drain(..size));
+            buf.drain(..2);
+        }
+    }
+    r
+}
+
+/// The gateway's HTTP/1.1 path on the wire: pipelining, request bodies by length and in
+/// chunks (large ones streamed), chunked and close-delimited responses, HEAD, `Connection:
+/// close`, and a request hyper must take (HTTP/1.0) arriving behind one the fast path took.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn http1_framing_on_the_wire() {
+    use sha2::Digest;
+    use tokio::io::AsyncWriteExt;
+    let w = world().await;
+    let script = script_file("framing", FRAMING_PY);
+    w.h.control
+        .runtime()
+        .register_image(
+            FRAMING_IMAGE,
+            kumo_workload::ImageCommand {
+                entrypoint: vec!["python3".into(), script.display().to_string()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let service = deploy(
+        &w,
+        "framing",
+        json!({"template": {"containers": [{"image": FRAMING_IMAGE}]}}),
+    )
+    .await;
+    let (url, host) = url_and_host(&service);
+    let alice = token(&w, "alice@example.com", &url, 0);
+    let auth = format!("Host: {host}\r\nAuthorization: Bearer {alice}\r\n");
+    let mut c = tokio::net::TcpStream::connect(w.gateway).await.unwrap();
+    let mut buf = Vec::new();
+
+    // Three requests in one write: three answers, in order.
+    let pipelined = format!(
+        "GET /one HTTP/1.1\r\n{auth}\r\nGET /two HTTP/1.1\r\n{auth}\r\nGET /three HTTP/1.1\r\n{auth}\r\n"
+    );
+    c.write_all(pipelined.as_bytes()).await.unwrap();
+    for path in ["/one", "/two", "/three"] {
+        let r = read_raw(&mut c, &mut buf, false).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json()["path"], path);
+        // Forwarded with the front end's headers; hop-by-hop ones gone.
+        assert_eq!(r.json()["headers"]["x-forwarded-proto"], "http");
+        assert!(r.json()["headers"]["traceparent"].is_string());
+    }
+
+    // A chunked request body arrives whole (its chunks written one by one).
+    c.write_all(
+        format!("POST /echo HTTP/1.1\r\n{auth}Transfer-Encoding: chunked\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    for piece in ["5\r\nhello\r\n", "7;ext=1\r\n, world\r\n", "0\r\n\r\n"] {
+        c.write_all(piece.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let r = read_raw(&mut c, &mut buf, false).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["length"], 12);
+    assert_eq!(
+        r.json()["sha256"],
+        hex(&sha2::Sha256::digest(b"hello, world"))
+    );
+    assert_eq!(r.json()["headers"]["transfer-encoding"], "chunked");
+
+    // A 1 MiB body by Content-Length, streamed through.
+    let big: Vec<u8> = (0..1_048_576u32).map(|i| (i % 253) as u8).collect();
+    c.write_all(
+        format!(
+            "PUT /upload HTTP/1.1\r\n{auth}Content-Length: {}\r\n\r\n",
+            big.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    c.write_all(&big).await.unwrap();
+    let r = read_raw(&mut c, &mut buf, false).await;
+    assert_eq!(r.json()["length"], big.len());
+    assert_eq!(r.json()["sha256"], hex(&sha2::Sha256::digest(&big)));
+
+    // Responses: chunked passes through (trailers and extensions included), a close-delimited
+    // one is re-framed in chunks so the client connection lives on, large ones stream.
+    c.write_all(format!("GET /chunked HTTP/1.1\r\n{auth}\r\n").as_bytes())
+        .await
+        .unwrap();
+    let r = read_raw(&mut c, &mut buf, false).await;
+    assert!(r.chunked);
+    assert_eq!(r.body, b"hello world");
+    c.write_all(format!("GET /close HTTP/1.1\r\n{auth}\r\n").as_bytes())
+        .await
+        .unwrap();
+    let r = read_raw(&mut c, &mut buf, false).await;
+    assert!(r.chunked);
+    assert_eq!(r.body, b"until the end");
+    assert_eq!(r.header("connection"), None);
+    c.write_all(format!("GET /big/3000000 HTTP/1.1\r\n{auth}\r\n").as_bytes())
+        .await
+        .unwrap();
+    let r = read_raw(&mut c, &mut buf, false).await;
+    assert_eq!(r.body.len(), 3_000_000);
+    assert!(
+        r.body
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b == (i % 251) as u8)
+    );
+    c.write_all(format!("HEAD /head HTTP/1.1\r\n{auth}\r\n").as_bytes())
+        .await
+        .unwrap();
+    let r = read_raw(&mut c, &mut buf, true).await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-length").is_some());
+
+    // A refusal on the same connection (no token), then service again.
+    c.write_all(format!("GET /nope HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let r = read_raw(&mut c, &mut buf, false).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.body, kumo_gateway::pages::forbidden("/nope").as_bytes());
+
+    // HTTP/1.0 is hyper's: it arrives pipelined behind a fast-path request, already read.
+    c.write_all(
+        format!("GET /fast HTTP/1.1\r\n{auth}\r\nGET /old HTTP/1.0\r\n{auth}Connection: keep-alive\r\n\r\n")
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let r = read_raw(&mut c, &mut buf, false).await;
+    assert_eq!(r.json()["path"], "/fast");
+    let r = read_raw(&mut c, &mut buf, false).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["path"], "/old");
+
+    // Connection: close is answered, then the connection ends.
+    let mut c = tokio::net::TcpStream::connect(w.gateway).await.unwrap();
+    let mut buf = Vec::new();
+    c.write_all(format!("GET /last HTTP/1.1\r\n{auth}Connection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let r = read_raw(&mut c, &mut buf, false).await;
+    assert_eq!(r.json()["path"], "/last");
+    assert_eq!(r.header("connection"), Some("close"));
+    let mut rest = Vec::new();
+    use tokio::io::AsyncReadExt;
+    tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut rest))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(rest.is_empty());
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

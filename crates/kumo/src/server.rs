@@ -237,6 +237,9 @@ async fn serve_front_door(
 ) {
     use tower::ServiceExt as _;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Connections on the gateway's HTTP/1.1 fast path: told to stop between requests, awaited.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let fast = tokio_util::task::TaskTracker::new();
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
@@ -253,46 +256,61 @@ async fn serve_front_door(
         let _ = stream.set_nodelay(true);
         let gateway = gateway.clone();
         let app = app.clone();
-        let affinity = kumo_gateway::Affinity::new();
-        let service =
-            hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
-                let gateway = gateway.clone();
-                let app = app.clone();
-                let affinity = affinity.clone();
-                async move {
-                    if kumo_gateway::request_host(&request)
-                        .is_some_and(kumo_gateway::is_gateway_host)
-                    {
-                        let conn = kumo_gateway::Conn {
-                            peer: Some(peer),
-                            local: Some(local),
-                        };
-                        let response = gateway
-                            .handle(request, &kumo_gateway::Entry::Host, conn, &affinity)
-                            .await;
-                        Ok::<_, std::convert::Infallible>(response.map(axum::body::Body::new))
-                    } else {
-                        request
-                            .extensions_mut()
-                            .insert(axum::extract::ConnectInfo(peer));
-                        app.oneshot(request.map(axum::body::Body::new)).await
+        let watcher = graceful.watcher();
+        let stopped = stopped.clone();
+        fast.spawn(async move {
+            let conn = kumo_gateway::Conn {
+                peer: Some(peer),
+                local: Some(local),
+            };
+            // Gateway requests on HTTP/1.1 stay on the fast path; the first request it does not
+            // take (the API, the console, HTTP/2, upgrades, IAP) moves the connection to hyper.
+            let Some(stream) = gateway
+                .serve_http1(stream, &kumo_gateway::Entry::Host, conn, stopped)
+                .await
+            else {
+                return;
+            };
+            let affinity = kumo_gateway::Affinity::new();
+            let service = hyper::service::service_fn(
+                move |mut request: http::Request<hyper::body::Incoming>| {
+                    let gateway = gateway.clone();
+                    let app = app.clone();
+                    let affinity = affinity.clone();
+                    async move {
+                        if kumo_gateway::request_host(&request)
+                            .is_some_and(kumo_gateway::is_gateway_host)
+                        {
+                            let response = gateway
+                                .handle(request, &kumo_gateway::Entry::Host, conn, &affinity)
+                                .await;
+                            Ok::<_, std::convert::Infallible>(response.map(axum::body::Body::new))
+                        } else {
+                            request
+                                .extensions_mut()
+                                .insert(axum::extract::ConnectInfo(peer));
+                            app.oneshot(request.map(axum::body::Body::new)).await
+                        }
                     }
-                }
-            });
-        let connection =
-            hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service)
-                .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
+                },
+            );
+            let connection =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service)
+                    .into_owned();
+            if let Err(error) = watcher.watch(connection).await {
                 tracing::debug!(%error, "connection");
             }
         });
     }
     drop(listener);
+    let _ = stop.send(true);
+    fast.close();
     tokio::select! {
-        () = graceful.shutdown() => {}
+        () = async {
+            graceful.shutdown().await;
+            fast.wait().await;
+        } => {}
         () = tokio::time::sleep(GRACE) => tracing::info!("open connections cut after the grace period"),
     }
 }
