@@ -14,7 +14,7 @@ use crate::catalog::{PermId, RoleCatalog, bits_hold};
 use crate::condition::{Activation, Condition};
 use crate::explain::Explanation;
 use crate::hierarchy::{Ancestry, Subject};
-use crate::members::{KeyedHashes, MemberIndex, ResolvedSubject};
+use crate::members::{KeyedHashes, MemberIndex, PUBLIC_KEYS, ResolvedSubject};
 use crate::policy::Policy;
 
 /// Request facts used by conditions; `resource.name` is the first ancestry node's relative name.
@@ -121,7 +121,7 @@ impl CompiledPolicy {
         mut f: impl FnMut(u32) -> bool,
     ) -> Option<u32> {
         for (k, &hash) in keyed.subject().hashes().iter().enumerate() {
-            let ids = self.members.lookup(hash, || keyed.get(k));
+            let ids = self.members.lookup(hash, k < PUBLIC_KEYS, || keyed.get(k));
             if let Some(&i) = ids.iter().find(|&&i| f(i)) {
                 return Some(i);
             }
@@ -218,6 +218,18 @@ impl Engine {
                 .map(ResourceName::relative)
                 .unwrap_or_default()
         };
+        // Load every (large policy, caller's own key) filter block before testing any: their
+        // addresses depend only on the headers and the hashes, so their misses overlap instead
+        // of coming one by one along the walk.
+        let own = subject.hashes().get(PUBLIC_KEYS..).unwrap_or_default();
+        let warm = ancestry
+            .nodes()
+            .iter()
+            .filter_map(|n| n.policy)
+            .fold(0, |acc, cp| {
+                own.iter().fold(acc, |a, &h| a ^ cp.members.block_word(h))
+            });
+        std::hint::black_box(warm);
         let mut unknown = false;
         let mut keyed = KeyedHashes::new(subject);
         for (n, node) in ancestry.nodes().iter().enumerate() {
