@@ -225,7 +225,7 @@ impl Engine {
         let warm = ancestry
             .nodes()
             .iter()
-            .filter_map(|n| n.policy)
+            .filter_map(|n| n.policy.filter(|cp| cp.members.has_blocks()))
             .fold(0, |acc, cp| {
                 own.iter().fold(acc, |a, &h| a ^ cp.members.block_word(h))
             });

@@ -432,15 +432,20 @@ impl MemberIndex {
         self.bloom[0]
     }
 
+    /// Whether the filter is in blocks outside the header (a large policy).
+    pub(crate) fn has_blocks(&self) -> bool {
+        !self.blocks.is_empty()
+    }
+
     /// A word of the filter block `hash` is tested against (0 for a small policy, whose
     /// filter is in the header): loading it early starts the line on its way (see
     /// `Engine::check_resolved`).
     #[inline(always)]
     pub(crate) fn block_word(&self, hash: u64) -> u64 {
-        match self.blocks.len() {
-            0 => 0,
-            n => self.blocks[block_bits(hash, n).0].0[0],
-        }
+        let n = self.blocks.len();
+        self.blocks
+            .get(block_bits(hash, n.max(1)).0)
+            .map_or(0, |b| b.0[0])
     }
 
     /// Whether the filter lets `hash` through (no false negatives). `public`: the key is
