@@ -10,6 +10,7 @@
 #
 # Needs: wrk, nginx, haproxy (Debian: apt-get install wrk nginx-light haproxy), python3, openssl, and a
 # release build of kumo (built if missing). Usage: benches/gateway/run.sh [DURATION] [CONNECTIONS]
+# PERF_OUT=/tmp/kumo.perf also records a call-graph profile of Kumo during (b) (needs perf).
 set -euo pipefail
 
 DURATION=${1:-10s}
@@ -162,8 +163,15 @@ run() {
     local name=$1 pid=$2; shift 2
     wrk -t "$THREADS" -c "$CONNECTIONS" -d 2s "$@" >/dev/null 2>&1 || true   # warm-up (instances, pools, caches)
     local before; before=$(cpu_of "$pid")
+    # PERF_OUT=file: a call-graph profile of Kumo during (b), for `perf report -i file`.
+    local perf_pid=
+    if [ "$name" = b ] && [ -n "${PERF_OUT:-}" ]; then
+        perf record -q -F 499 -g -p "$pid" -o "$PERF_OUT" -- sleep "${DURATION%s}" >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
     wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --latency "$@" >"$WORK/$name.txt"
     local after; after=$(cpu_of "$pid")
+    [ -z "$perf_pid" ] || wait "$perf_pid"
     python3 - "$name" "$WORK/$name.txt" "$before" "$after" <<'PY'
 import re, sys
 name, path = sys.argv[1], sys.argv[2]
@@ -186,6 +194,11 @@ PY
     run c "$KUMO_PID" -H "Host: $OPEN_HOST" "http://127.0.0.1:$KUMO_PORT/"
     run d "$NGINX_PID" "http://127.0.0.1:$NGINX_PORT/"
     run e "$HAPROXY_PID" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$HAPROXY_PORT/"
+    # Latency without queueing: 2 connections leave the machine's two cores mostly idle, so the
+    # p99 difference is what the proxy adds to a request rather than how long requests wait.
+    CONNECTIONS=2 THREADS=1 run a2 "$BACKEND_PID" "http://127.0.0.1:$BACKEND_PORT/"
+    CONNECTIONS=2 THREADS=1 run b2 "$KUMO_PID" -H "Host: $PRIVATE_HOST" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$KUMO_PORT/"
+    CONNECTIONS=2 THREADS=1 run d2 "$NGINX_PID" "http://127.0.0.1:$NGINX_PORT/"
 } >"$WORK/results.txt"
 
 KUMO_RSS=$(awk '/VmRSS/ {print $2}' "/proc/$KUMO_PID/status")
@@ -203,13 +216,15 @@ labels = {
     "e": "(e) haproxy jwt_verify",
 }
 print(f"{'path':32} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'proxy CPU µs/req':>17}")
-for k in "abcde":
+for k in "abcde":  # the 2-connection rows are summarized below
     rps, p50, p99, bad, cpu = rows[k]
     print(f"{labels[k]:32} {rps:10.0f} {p50:8.3f} {p99:8.3f} {bad:8d} {cpu:17.1f}")
 a, b, d, e = rows["a"], rows["b"], rows["d"], rows["e"]
 print(f"b/a throughput {b[0]/a[0]:.2f}   b/d {b[0]/d[0]:.2f} (target >= 0.9)   b/e {b[0]/e[0]:.2f} (target >= 1)")
 print(f"CPU per request (the proxy process alone; (a) is the backend's own): b/d {b[4]/d[4]:.2f}   b/e {b[4]/e[4]:.2f}   c/d {rows['c'][4]/d[4]:.2f}")
 print(f"p99 added by kumo over the backend: {b[2]-a[2]:.3f} ms (target < 1 ms)")
+a2, b2, d2 = rows["a2"], rows["b2"], rows["d2"]
+print(f"at 2 connections (no queueing): p50/p99 backend {a2[1]:.3f}/{a2[2]:.3f} ms, kumo (b) {b2[1]:.3f}/{b2[2]:.3f} ms, nginx {d2[1]:.3f}/{d2[2]:.3f} ms; p99 added by kumo {b2[2]-a2[2]:.3f} ms, by nginx {d2[2]-a2[2]:.3f} ms")
 print(f"kumo RSS after the runs: {int(sys.argv[2])/1024:.1f} MiB")
 PY
 

@@ -915,7 +915,8 @@ fn request_log_entry(
     status: StatusCode,
     text: Option<&str>,
 ) -> Option<EncodedLogEntry> {
-    let latency = format!("{:.9}s", log.started.elapsed().as_secs_f64());
+    let elapsed = log.started.elapsed();
+    let latency = format!("{}.{:09}s", elapsed.as_secs(), elapsed.subsec_nanos());
     let (severity, severity_number) = match status.as_u16() {
         500.. => ("ERROR", 500),
         400.. => ("WARNING", 400),
