@@ -407,11 +407,13 @@ fn parse_response(buf: &[u8], request_method: &http::Method) -> io::Result<Optio
                 .and_then(|v| v.trim().parse::<u64>().ok());
             match (n, length) {
                 (Some(n), None) => length = Some(n),
-                (Some(n), Some(prior)) if n == prior => continue,
+                (Some(n), Some(prior)) if n == prior => {}
                 _ => {
                     return Err(io::Error::new(io::ErrorKind::InvalidData, "content-length"));
                 }
             }
+            // Written once below, and never beside chunked framing.
+            continue;
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             chunked = h
                 .value
@@ -454,8 +456,15 @@ fn parse_response(buf: &[u8], request_method: &http::Method) -> io::Result<Optio
         (false, false, true, _) | (false, false, false, None) => Framing::Close,
         (false, false, false, Some(n)) => Framing::Length(n),
     };
-    if matches!(framing, Framing::Chunked | Framing::Close) {
-        push_header(&mut out, b"transfer-encoding", b"chunked");
+    match (framing, length) {
+        (Framing::Chunked | Framing::Close, _) => {
+            push_header(&mut out, b"transfer-encoding", b"chunked");
+        }
+        // A bodiless answer keeps the length the instance declared (HEAD's is the GET's).
+        (Framing::Length(_), Some(n)) if !chunked => {
+            push_header(&mut out, b"content-length", n.to_string().as_bytes());
+        }
+        (Framing::Length(_), _) => {}
     }
     Ok(Some(ResponseHead {
         status,
@@ -1408,8 +1417,16 @@ mod tests {
         assert!(
             String::from_utf8(r.out)
                 .unwrap()
-                .contains("Content-Length: 9")
+                .contains("content-length: 9")
         );
+        // Chunked framing wins over a Content-Length (RFC 9112 §6.3); the client never sees both.
+        let r = head(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+            &get,
+        );
+        assert_eq!(r.framing, Framing::Chunked);
+        let text = String::from_utf8(r.out).unwrap().to_ascii_lowercase();
+        assert!(!text.contains("content-length"), "{text}");
         assert!(
             parse_response(
                 b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n",
