@@ -151,7 +151,7 @@ fn setup(grants: usize, args: &Args) -> Result<Setup, String> {
     let (again, memory) = heap_growth(|| w.compile_policies());
     drop(again?);
     eprintln!(
-        "   compiled policies: {:.0} MiB (bindings share their role's permission ids)",
+        "   compiled policies: {:.0} MiB (bindings share their role's permission bitset)",
         memory as f64 / 1_048_576.0
     );
     let with_full = grants <= args.cedar_full_max;

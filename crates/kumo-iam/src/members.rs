@@ -6,10 +6,9 @@
 //! compiled policy indexes its members by the same fingerprint ([`MemberIndex`]): a Bloom
 //! filter that rejects most keys (256 bits in the policy's header; for a policy of more than
 //! 32 members, one 512-bit block per 64 members), then an open-addressing table whose slots
-//! carry each member's binding ids. A fingerprint hit is
-//! confirmed by a second, keyed hash ([`keyed`]) stored in the slot, so a crafted email whose
-//! fingerprint collides with a group's never matches it (fail closed), and confirming reads no
-//! member text.
+//! carry each member's binding ids. A fingerprint hit is confirmed by a second, keyed hash
+//! ([`keyed`]) stored in the slot, so a crafted email whose fingerprint collides with a group's
+//! never matches it (fail closed), and confirming reads no member text.
 
 use kumo_names::Principal;
 
