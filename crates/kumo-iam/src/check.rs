@@ -14,7 +14,7 @@ use crate::catalog::{PermId, RoleCatalog, bits_hold};
 use crate::condition::{Activation, Condition};
 use crate::explain::Explanation;
 use crate::hierarchy::{Ancestry, Subject};
-use crate::members::{KeyedHashes, MemberIndex, PUBLIC_KEYS, ResolvedSubject};
+use crate::members::{MemberIndex, PUBLIC_KEYS, ResolvedSubject};
 use crate::policy::Policy;
 
 /// Request facts used by conditions; `resource.name` is the first ancestry node's relative name.
@@ -115,13 +115,9 @@ impl CompiledPolicy {
 
     /// The first binding (in key order: allUsers, allAuthenticatedUsers, the identity, groups,
     /// domain) naming the caller for which `f` returns true.
-    fn find_binding(
-        &self,
-        keyed: &mut KeyedHashes<'_, '_>,
-        mut f: impl FnMut(u32) -> bool,
-    ) -> Option<u32> {
-        for (k, &hash) in keyed.subject().hashes().iter().enumerate() {
-            let ids = self.members.lookup(hash, k < PUBLIC_KEYS, || keyed.get(k));
+    fn find_binding(&self, s: &ResolvedSubject<'_>, mut f: impl FnMut(u32) -> bool) -> Option<u32> {
+        for (k, &hash) in s.hashes().iter().enumerate() {
+            let ids = self.members.lookup(hash, k < PUBLIC_KEYS, || s.keyed(k));
             if let Some(&i) = ids.iter().find(|&&i| f(i)) {
                 return Some(i);
             }
@@ -231,10 +227,9 @@ impl Engine {
             });
         std::hint::black_box(warm);
         let mut unknown = false;
-        let mut keyed = KeyedHashes::new(subject);
         for (n, node) in ancestry.nodes().iter().enumerate() {
             let Some(cp) = node.policy else { continue };
-            let hit = cp.find_binding(&mut keyed, |i| {
+            let hit = cp.find_binding(subject, |i| {
                 let b = &cp.bindings[i as usize];
                 if !bits_hold(&b.permissions, perm) {
                     return false;

@@ -135,40 +135,6 @@ impl<'s> ResolvedSubject<'s> {
     }
 }
 
-/// The caller's keyed hashes for one check, each computed on its first fingerprint hit and
-/// kept: a caller whose group is named on several nodes hashes it once.
-pub(crate) struct KeyedHashes<'r, 's> {
-    subject: &'r ResolvedSubject<'s>,
-    /// 0 = not computed yet.
-    known: [u64; INLINE_KEYS],
-}
-
-impl<'r, 's> KeyedHashes<'r, 's> {
-    pub(crate) fn new(subject: &'r ResolvedSubject<'s>) -> KeyedHashes<'r, 's> {
-        KeyedHashes {
-            subject,
-            known: [0; INLINE_KEYS],
-        }
-    }
-
-    pub(crate) fn subject(&self) -> &'r ResolvedSubject<'s> {
-        self.subject
-    }
-
-    /// `ResolvedSubject::keyed(i)`, computed once.
-    pub(crate) fn get(&mut self, i: usize) -> u64 {
-        match self.known.get_mut(i) {
-            Some(k) => {
-                if *k == 0 {
-                    *k = self.subject.keyed(i);
-                }
-                *k
-            }
-            None => self.subject.keyed(i),
-        }
-    }
-}
-
 impl Subject {
     /// The caller's member keys, computed once (see [`ResolvedSubject`]).
     pub fn resolve(&self) -> ResolvedSubject<'_> {
