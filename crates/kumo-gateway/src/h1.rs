@@ -759,27 +759,15 @@ impl Connection<'_> {
         let mut out = std::mem::take(&mut self.out);
         // The body bytes already read go out with the head.
         let mut left = match framing {
-            Framing::Length(n) => {
-                let take = (self.buf.len() as u64).min(n) as usize;
-                out.extend_from_slice(&self.buf[..take]);
-                self.buf.advance(take);
-                Left::Length(n - take as u64)
-            }
-            Framing::Chunked => {
-                let mut chunks = Chunks::new();
-                match chunks.scan(&self.buf) {
-                    Ok(n) => {
-                        out.extend_from_slice(&self.buf[..n]);
-                        self.buf.advance(n);
-                        Left::Chunked(chunks)
-                    }
-                    Err(BadChunk) => {
-                        self.out = out;
-                        return self.write_response(method, bad_request(), true).await;
-                    }
-                }
-            }
+            // A request has no close-delimited body.
             Framing::Close => Left::Length(0),
+            framing => match take_buffered(&mut self.buf, framing, &mut out) {
+                Ok(left) => left,
+                Err(BadChunk) => {
+                    self.out = out;
+                    return self.write_response(method, bad_request(), true).await;
+                }
+            },
         };
         let exchange = tokio::time::timeout(
             slot.info.timeout,
@@ -905,22 +893,8 @@ impl Connection<'_> {
         }
         out.extend_from_slice(b"\r\n");
         let mut left = match framing {
-            Framing::Length(n) => {
-                let take = (instance.buf.len() as u64).min(n) as usize;
-                out.extend_from_slice(&instance.buf[..take]);
-                instance.buf.advance(take);
-                Left::Length(n - take as u64)
-            }
-            Framing::Chunked => {
-                let mut chunks = Chunks::new();
-                match chunks.scan(&instance.buf) {
-                    Ok(n) => {
-                        out.extend_from_slice(&instance.buf[..n]);
-                        instance.buf.advance(n);
-                        Left::Chunked(chunks)
-                    }
-                    Err(BadChunk) => Left::Broken,
-                }
+            Framing::Length(_) | Framing::Chunked => {
+                take_buffered(&mut instance.buf, framing, &mut out).unwrap_or(Left::Broken)
             }
             Framing::Close => {
                 if !instance.buf.is_empty() {
@@ -1035,6 +1009,30 @@ impl Connection<'_> {
             Next::KeepAlive
         }
     }
+}
+
+/// Moves the part of a body already in `buf` (length or chunked framing) to `out`: what is left
+/// of the body to copy.
+fn take_buffered(
+    buf: &mut BytesMut,
+    framing: Framing,
+    out: &mut Vec<u8>,
+) -> Result<Left, BadChunk> {
+    let (take, left) = match framing {
+        Framing::Length(n) => {
+            let take = (buf.len() as u64).min(n);
+            (take as usize, Left::Length(n - take))
+        }
+        Framing::Chunked => {
+            let mut chunks = Chunks::new();
+            (chunks.scan(buf)?, Left::Chunked(chunks))
+        }
+        // Callers relay close-delimited bodies themselves.
+        Framing::Close => (0, Left::Length(0)),
+    };
+    out.extend_from_slice(&buf[..take]);
+    buf.advance(take);
+    Ok(left)
 }
 
 /// What remains of a body being copied.

@@ -125,22 +125,27 @@ fn script_file(name: &str, text: &str) -> std::path::PathBuf {
     path
 }
 
-async fn world() -> World {
-    world_with(Harness::new()).await
-}
-
-async fn world_with(h: Harness) -> World {
-    let script = script_file("echo", ECHO_PY);
-    h.control
+/// `image` runs the Python script `text` (written once as `name`).
+fn register_script(control: &kumo_control::Control, image: &str, name: &str, text: &str) {
+    let script = script_file(name, text);
+    control
         .runtime()
         .register_image(
-            ECHO_IMAGE,
+            image,
             kumo_workload::ImageCommand {
                 entrypoint: vec!["python3".into(), script.display().to_string()],
                 ..Default::default()
             },
         )
         .unwrap();
+}
+
+async fn world() -> World {
+    world_with(Harness::new()).await
+}
+
+async fn world_with(h: Harness) -> World {
+    register_script(&h.control, ECHO_IMAGE, "echo", ECHO_PY);
     // The image lives in a repository the deployer can read.
     let (status, body) = h
         .call(
@@ -894,19 +899,8 @@ while True:
 async fn protocol_upgrades_pass_through() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let w = world().await;
-    let script = std::env::temp_dir().join(format!("kumo-upgrade-{}.py", std::process::id()));
-    std::fs::write(&script, UPGRADE_PY).unwrap();
     let image = "us-docker.pkg.dev/demo-project/repo/upgrade";
-    w.h.control
-        .runtime()
-        .register_image(
-            image,
-            kumo_workload::ImageCommand {
-                entrypoint: vec!["python3".into(), script.display().to_string()],
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    register_script(&w.h.control, image, "upgrade", UPGRADE_PY);
     let service = deploy(
         &w,
         "upgrade",
@@ -1108,17 +1102,7 @@ async fn http1_framing_on_the_wire() {
     use sha2::Digest;
     use tokio::io::AsyncWriteExt;
     let w = world().await;
-    let script = script_file("framing", FRAMING_PY);
-    w.h.control
-        .runtime()
-        .register_image(
-            FRAMING_IMAGE,
-            kumo_workload::ImageCommand {
-                entrypoint: vec!["python3".into(), script.display().to_string()],
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    register_script(&w.h.control, FRAMING_IMAGE, "framing", FRAMING_PY);
     let service = deploy(
         &w,
         "framing",
