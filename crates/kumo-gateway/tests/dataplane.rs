@@ -1166,23 +1166,32 @@ async fn http1_framing_on_the_wire() {
 
     // Responses: chunked passes through (trailers and extensions included), a close-delimited
     // one is re-framed in chunks so the client connection lives on, large ones stream.
-    c.write_all(format!("GET /chunked HTTP/1.1\r\n{auth}\r\n").as_bytes())
-        .await
-        .unwrap();
-    let r = read_raw(&mut c, &mut buf, false).await;
+    let r = ask(
+        &mut c,
+        &mut buf,
+        &format!("GET /chunked HTTP/1.1\r\n{auth}\r\n"),
+        false,
+    )
+    .await;
     assert!(r.chunked);
     assert_eq!(r.body, b"hello world");
-    c.write_all(format!("GET /close HTTP/1.1\r\n{auth}\r\n").as_bytes())
-        .await
-        .unwrap();
-    let r = read_raw(&mut c, &mut buf, false).await;
+    let r = ask(
+        &mut c,
+        &mut buf,
+        &format!("GET /close HTTP/1.1\r\n{auth}\r\n"),
+        false,
+    )
+    .await;
     assert!(r.chunked);
     assert_eq!(r.body, b"until the end");
     assert_eq!(r.header("connection"), None);
-    c.write_all(format!("GET /big/3000000 HTTP/1.1\r\n{auth}\r\n").as_bytes())
-        .await
-        .unwrap();
-    let r = read_raw(&mut c, &mut buf, false).await;
+    let r = ask(
+        &mut c,
+        &mut buf,
+        &format!("GET /big/3000000 HTTP/1.1\r\n{auth}\r\n"),
+        false,
+    )
+    .await;
     assert_eq!(r.body.len(), 3_000_000);
     assert!(
         r.body
@@ -1190,18 +1199,24 @@ async fn http1_framing_on_the_wire() {
             .enumerate()
             .all(|(i, b)| *b == (i % 251) as u8)
     );
-    c.write_all(format!("HEAD /head HTTP/1.1\r\n{auth}\r\n").as_bytes())
-        .await
-        .unwrap();
-    let r = read_raw(&mut c, &mut buf, true).await;
+    let r = ask(
+        &mut c,
+        &mut buf,
+        &format!("HEAD /head HTTP/1.1\r\n{auth}\r\n"),
+        true,
+    )
+    .await;
     assert_eq!(r.status, 200);
     assert!(r.header("content-length").is_some());
 
     // A refusal on the same connection (no token), then service again.
-    c.write_all(format!("GET /nope HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let r = read_raw(&mut c, &mut buf, false).await;
+    let r = ask(
+        &mut c,
+        &mut buf,
+        &format!("GET /nope HTTP/1.1\r\nHost: {host}\r\n\r\n"),
+        false,
+    )
+    .await;
     assert_eq!(r.status, 403);
     assert_eq!(r.body, kumo_gateway::pages::forbidden("/nope").as_bytes());
 
@@ -1221,10 +1236,13 @@ async fn http1_framing_on_the_wire() {
     // Connection: close is answered, then the connection ends.
     let mut c = tokio::net::TcpStream::connect(w.gateway).await.unwrap();
     let mut buf = Vec::new();
-    c.write_all(format!("GET /last HTTP/1.1\r\n{auth}Connection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let r = read_raw(&mut c, &mut buf, false).await;
+    let r = ask(
+        &mut c,
+        &mut buf,
+        &format!("GET /last HTTP/1.1\r\n{auth}Connection: close\r\n\r\n"),
+        false,
+    )
+    .await;
     assert_eq!(r.json()["path"], "/last");
     assert_eq!(r.header("connection"), Some("close"));
     let mut rest = Vec::new();
@@ -1234,6 +1252,13 @@ async fn http1_framing_on_the_wire() {
         .unwrap()
         .unwrap();
     assert!(rest.is_empty());
+}
+
+/// Writes one request on `c` and reads its answer (`head`: the request was a HEAD).
+async fn ask(c: &mut tokio::net::TcpStream, buf: &mut Vec<u8>, request: &str, head: bool) -> Raw {
+    use tokio::io::AsyncWriteExt;
+    c.write_all(request.as_bytes()).await.unwrap();
+    read_raw(c, buf, head).await
 }
 
 fn hex(bytes: &[u8]) -> String {
