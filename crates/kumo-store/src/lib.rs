@@ -10,6 +10,7 @@ mod clock;
 #[cfg(feature = "testing")]
 pub mod conformance;
 mod error;
+mod log_blocks;
 mod model;
 mod sqlite;
 

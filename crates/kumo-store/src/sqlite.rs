@@ -1,5 +1,6 @@
 //! The embedded SQLite backend.
 
+use crate::log_blocks;
 use crate::{
     Clock, Deleted, EncodedLogEntry, ListQuery, LogOrder, LogPage, LogQuery, Page, ParentFilter,
     Record, Store, StoreError, SystemClock, Write,
@@ -18,7 +19,8 @@ use std::time::Duration;
 
 /// Schema migrations; `PRAGMA user_version` counts how many have been applied.
 /// Append only: never edit a released entry.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE records (
         collection  TEXT    NOT NULL,
         name        TEXT    NOT NULL,
@@ -46,7 +48,9 @@ const MIGRATIONS: &[&str] = &["
     );
     CREATE INDEX log_entries_by_time ON log_entries (ts, id);
     CREATE INDEX log_entries_by_log_name ON log_entries (log_name, ts, id);
-"];
+",
+    crate::log_blocks::MIGRATION,
+];
 
 /// How long a connection waits for another process's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -55,9 +59,6 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const STATEMENT_CACHE: usize = 64;
 /// Idle read connections kept for reuse.
 const READER_POOL_SIZE: usize = 4;
-/// Log rows fetched per round trip in `query_log`; the caller's callback runs between
-/// batches, with no connection held.
-const LOG_BATCH: i64 = 256;
 
 const RECORD_COLUMNS: &str =
     "collection, name, parent, uid, revision, data, create_time, update_time, delete_time";
@@ -610,20 +611,7 @@ impl Store for SqliteStore {
         }
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO log_entries (ts, log_name, resource_type, severity, entry) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for e in entries {
-                stmt.execute(params![
-                    e.timestamp_nanos,
-                    e.log_name,
-                    e.resource_type,
-                    e.severity,
-                    e.json
-                ])?;
-            }
-        }
+        log_blocks::append(&tx, entries)?;
         tx.commit()?;
         Ok(())
     }
@@ -633,8 +621,10 @@ impl Store for SqliteStore {
         query: &LogQuery,
         include: &mut dyn FnMut(&Value) -> bool,
     ) -> Result<LogPage, StoreError> {
+        // Block-level prefilter; the time range, severity and cursor are also checked per
+        // entry by `log_blocks::query`.
         let mut params: Vec<SqlValue> = Vec::new();
-        let mut sql = "SELECT id, ts, entry FROM log_entries WHERE 1 = 1".to_owned();
+        let mut sql = "1 = 1".to_owned();
         if !query.log_name_prefixes.is_empty() {
             let alternatives: Vec<String> = query
                 .log_name_prefixes
@@ -656,71 +646,28 @@ impl Store for SqliteStore {
         }
         if let Some(min) = query.min_severity {
             params.push(SqlValue::Integer(min.into()));
-            sql.push_str(&format!(" AND severity >= ?{}", params.len()));
+            sql.push_str(&format!(" AND severity_max >= ?{}", params.len()));
         }
-        if let Some(start) = query.start_time {
-            params.push(SqlValue::Integer(to_nanos(start)?));
-            sql.push_str(&format!(" AND ts >= ?{}", params.len()));
-        }
-        if let Some(end) = query.end_time {
-            params.push(SqlValue::Integer(to_nanos(end)?));
-            sql.push_str(&format!(" AND ts < ?{}", params.len()));
-        }
-        let (cmp, dir) = match query.order {
-            LogOrder::Ascending => (">", "ASC"),
-            LogOrder::Descending => ("<", "DESC"),
+        let scan = log_blocks::Scan {
+            ascending: query.order == LogOrder::Ascending,
+            start: query.start_time.map(to_nanos).transpose()?,
+            end: query.end_time.map(to_nanos).transpose()?,
+            min_severity: query.min_severity,
+            limit: query.limit,
+            cursor: query
+                .page_token
+                .as_deref()
+                .map(decode_log_token)
+                .transpose()?,
         };
-        // Keyset pagination: after the first batch (or with a page token) the cursor is
-        // the (ts, id) of the last row seen. Two statements keep both index-friendly.
-        let n = params.len();
-        let order = format!(" ORDER BY ts {dir}, id {dir} LIMIT {LOG_BATCH}");
-        let first_sql = format!("{sql}{order}");
-        let next_sql = format!("{sql} AND (ts, id) {cmp} (?{}, ?{}){order}", n + 1, n + 2);
-        let mut cursor: Option<(i64, i64)> = query
-            .page_token
-            .as_deref()
-            .map(decode_log_token)
-            .transpose()?;
-        let mut entries = Vec::new();
-        loop {
-            let mut batch_params = params.clone();
-            let sql = match cursor {
-                None => &first_sql,
-                Some((ts, id)) => {
-                    batch_params.extend([SqlValue::Integer(ts), SqlValue::Integer(id)]);
-                    &next_sql
-                }
-            };
-            let batch: Vec<(i64, i64, String)> = self.read(|c| {
-                let mut stmt = c.prepare_cached(sql)?;
-                let rows = stmt.query_map(params_from_iter(batch_params.iter()), |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })?;
-                Ok(rows.collect::<Result<Vec<_>, _>>()?)
-            })?;
-            let exhausted = batch.len() < LOG_BATCH as usize;
-            for (id, ts, text) in batch {
-                cursor = Some((ts, id));
-                let entry: Value = serde_json::from_str(&text)
-                    .map_err(|e| StoreError::Corrupt(format!("log entry {id}: bad JSON: {e}")))?;
-                if include(&entry) {
-                    entries.push(entry);
-                    if query.limit > 0 && entries.len() == query.limit {
-                        let next_page_token =
-                            Some(encode_token(LOG_TOKEN_PREFIX, &format!("{ts}:{id}")));
-                        return Ok(LogPage {
-                            entries,
-                            next_page_token,
-                        });
-                    }
-                }
-            }
-            if exhausted {
-                return Ok(LogPage {
-                    entries,
-                    next_page_token: None,
-                });
-            }
-        }
+        let mut fetch =
+            |sql: &str, params: Vec<SqlValue>| self.read(|c| log_blocks::fetch(c, sql, params));
+        let page = log_blocks::query(&mut fetch, &scan, (sql, params), include)?;
+        Ok(LogPage {
+            next_page_token: page
+                .next_page_token
+                .map(|cursor| encode_token(LOG_TOKEN_PREFIX, &cursor)),
+            ..page
+        })
     }
 }
