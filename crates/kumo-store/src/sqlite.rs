@@ -183,6 +183,9 @@ fn configure_writer(conn: &mut Connection) -> Result<(), StoreError> {
     // In-memory databases answer "memory"; that is fine, they have nothing to lose.
     let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // Checkpoints of ≤ 512 KiB (SQLite's default is 4 MiB): the log writer's checkpoint is
+    // then a short burst on a core the requests share, not a multi-millisecond one.
+    conn.pragma_update(None, "wal_autocheckpoint", 128)?;
     migrate(conn)
 }
 
