@@ -19,17 +19,13 @@ use std::time::{Instant, SystemTime};
 use bytes::{Buf, Bytes, BytesMut};
 use http::{Response, StatusCode};
 use http_body_util::BodyExt;
-use kumo_control::Error;
 use kumo_control::invoke::ServiceRoute;
 use kumo_control::runtime::Slot;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::headers::{self, HOP_BY_HOP, Presented, Trace, X_SERVERLESS_AUTHORIZATION};
-use crate::{
-    Conn, Entry, Flow, Gateway, GatewayBody, LOG_NO_INSTANCE, LogContext, internal_error,
-    is_gateway_host, pages,
-};
+use crate::{Conn, Entry, Flow, Gateway, GatewayBody, LogContext, is_gateway_host, pages};
 
 /// A request or response head larger than this goes to hyper (which answers 431 or reads on).
 const MAX_HEAD: usize = 64 * 1024;
@@ -599,22 +595,10 @@ impl Connection<'_> {
             Flow::Continue(r) => r,
             Flow::Respond(resp) => return self.answer(&head, framing, resp, f.close).await,
         };
-        let route = match gateway.control().service_route(&routed.service) {
-            Ok(Some(route)) => route,
-            Ok(None) => {
-                let resp = crate::html(StatusCode::NOT_FOUND, pages::not_found(&routed.path));
-                return self.answer(&head, framing, resp, f.close).await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, service = %routed.service, "service lookup failed");
-                return self.answer(&head, framing, internal_error(), f.close).await;
-            }
+        let (route, source) = match gateway.admit_route(&routed, self.conn) {
+            Flow::Continue(admitted) => admitted,
+            Flow::Respond(resp) => return self.answer(&head, framing, resp, f.close).await,
         };
-        let source = gateway.source(&route, self.conn);
-        if !route.admits(source) {
-            let resp = crate::html(StatusCode::NOT_FOUND, pages::not_found(&routed.path));
-            return self.answer(&head, framing, resp, f.close).await;
-        }
         if route.iap_enabled {
             return Next::HandOff;
         }
@@ -626,43 +610,13 @@ impl Connection<'_> {
         };
         let presented =
             headers::presented_of(field(X_SERVERLESS_AUTHORIZATION), field("authorization"));
-        let admitted = match gateway.authorize(&routed, &route, &presented, source) {
+        let admitted = match gateway.admit_caller(&routed, &route, &presented, source, &log) {
             Flow::Continue(admitted) => admitted,
-            Flow::Respond(resp) => {
-                if resp.status() != StatusCode::NOT_FOUND {
-                    gateway.record_refusal(&routed, &route, &log, resp.status(), None);
-                }
-                return self.answer(&head, framing, resp, f.close).await;
-            }
+            Flow::Respond(resp) => return self.answer(&head, framing, resp, f.close).await,
         };
-        let roll = rand::random::<u32>() % 100;
-        let revision = match &routed.tag {
-            Some(tag) => route.tagged_revision(tag),
-            None => route.pick_revision(roll),
-        };
-        let Some(revision) = revision.map(str::to_owned) else {
-            let resp = crate::html(StatusCode::NOT_FOUND, pages::not_found(&routed.path));
-            return self.answer(&head, framing, resp, f.close).await;
-        };
-        let slot = match gateway.control().runtime().acquire(&revision).await {
-            Ok(slot) => slot,
-            Err(Error::ResourceExhausted { .. }) => {
-                let resp = crate::html(StatusCode::TOO_MANY_REQUESTS, pages::too_many_requests());
-                gateway.record(
-                    &route,
-                    Some(&revision),
-                    &log,
-                    resp.status(),
-                    Some(LOG_NO_INSTANCE),
-                );
-                return self.answer(&head, framing, resp, f.close).await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, %revision, "no instance");
-                return self
-                    .answer(&head, framing, unavailable(START_FAILED), f.close)
-                    .await;
-            }
+        let (revision, slot) = match gateway.instance(&routed, &route, &log).await {
+            Ok(picked) => picked,
+            Err((resp, _)) => return self.answer(&head, framing, resp, f.close).await,
         };
         if slot.info.h2c {
             return Next::HandOff;
@@ -1186,8 +1140,6 @@ async fn read_response_head(
         }
     }
 }
-
-const START_FAILED: &str = "The request failed because the instance could not start successfully.";
 
 fn unavailable(message: &str) -> Response<GatewayBody> {
     crate::html(

@@ -240,21 +240,10 @@ impl Gateway {
         // IAP reads Proxy-Authorization, a hop-by-hop header the stripping removes.
         let proxy_authorization = parts.headers.get(header::PROXY_AUTHORIZATION).cloned();
         headers::strip_inbound(&mut parts.headers, upgrade);
-        // The service's routing facts, read once (cached in the control plane).
-        let route = match self.control().service_route(&routed.service) {
-            Ok(Some(route)) => route,
-            Ok(None) => return html(StatusCode::NOT_FOUND, pages::not_found(&routed.path)),
-            Err(e) => {
-                tracing::error!(error = %e, service = %routed.service, "service lookup failed");
-                return internal_error();
-            }
+        let (route, source) = match self.admit_route(&routed, conn) {
+            Flow::Continue(admitted) => admitted,
+            Flow::Respond(resp) => return resp,
         };
-        // Ingress first: a request it excludes gets Cloud Run's 404 before IAP or the invoker
-        // check look at it.
-        let source = self.source(&route, conn);
-        if !route.admits(source) {
-            return html(StatusCode::NOT_FOUND, pages::not_found(&routed.path));
-        }
         // Only services with IAP on pay for the IAP phase (it reads the store). Forged IAP
         // identity headers go everywhere.
         if route.iap_enabled {
@@ -279,14 +268,9 @@ impl Gateway {
             iap::strip_identity_headers(&mut parts.headers);
         }
         let presented = headers::presented_token(&parts.headers);
-        let admitted = match self.authorize(&routed, &route, &presented, source) {
+        let admitted = match self.admit_caller(&routed, &route, &presented, source, &log) {
             Flow::Continue(admitted) => admitted,
-            Flow::Respond(resp) => {
-                if resp.status() != StatusCode::NOT_FOUND {
-                    self.record_refusal(&routed, &route, &log, resp.status(), None);
-                }
-                return resp;
-            }
+            Flow::Respond(resp) => return resp,
         };
         let request = Upstream {
             parts,
@@ -370,6 +354,94 @@ impl Gateway {
     }
 
     /// Authenticate + authorize: the control plane's invocation decision.
+    /// The service's routing facts (read once, cached in the control plane) and the request's
+    /// source, when ingress admits it. Ingress comes first: a request it excludes gets Cloud
+    /// Run's 404 before IAP or the invoker check look at it.
+    fn admit_route(&self, routed: &Routed, conn: Conn) -> Flow<(Arc<ServiceRoute>, Source)> {
+        let route = match self.control().service_route(&routed.service) {
+            Ok(Some(route)) => route,
+            Ok(None) => {
+                return Flow::Respond(html(StatusCode::NOT_FOUND, pages::not_found(&routed.path)));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, service = %routed.service, "service lookup failed");
+                return Flow::Respond(internal_error());
+            }
+        };
+        let source = self.source(&route, conn);
+        if !route.admits(source) {
+            return Flow::Respond(html(StatusCode::NOT_FOUND, pages::not_found(&routed.path)));
+        }
+        Flow::Continue((route, source))
+    }
+
+    /// [`Gateway::authorize`], logging a refusal as Cloud Run does (not a 404: the caller
+    /// learns nothing about the service from it, and Cloud Run writes no entry).
+    fn admit_caller(
+        &self,
+        routed: &Routed,
+        route: &Arc<ServiceRoute>,
+        presented: &headers::Presented,
+        source: Source,
+        log: &LogContext,
+    ) -> Flow<Admitted> {
+        let flow = self.authorize(routed, route, presented, source);
+        if let Flow::Respond(resp) = &flow
+            && resp.status() != StatusCode::NOT_FOUND
+        {
+            self.record_refusal(routed, route, log, resp.status(), None);
+        }
+        flow
+    }
+
+    /// The revision that takes the request (its tag's, or by the traffic split) and a slot
+    /// on one of its instances; or the answer when there is none (404, 429 logged, 503) and
+    /// the revision it was for.
+    async fn instance(
+        &self,
+        routed: &Routed,
+        route: &ServiceRoute,
+        log: &LogContext,
+    ) -> Result<(String, Slot), (Response<GatewayBody>, Option<String>)> {
+        let roll = rand::random::<u32>() % 100;
+        let revision = match &routed.tag {
+            Some(tag) => route.tagged_revision(tag),
+            None => route.pick_revision(roll),
+        };
+        let Some(revision) = revision.map(str::to_owned) else {
+            return Err((
+                html(StatusCode::NOT_FOUND, pages::not_found(&routed.path)),
+                None,
+            ));
+        };
+        match self.control().runtime().acquire(&revision).await {
+            Ok(slot) => Ok((revision, slot)),
+            Err(Error::ResourceExhausted { .. }) => {
+                let resp = html(StatusCode::TOO_MANY_REQUESTS, pages::too_many_requests());
+                self.record(
+                    route,
+                    Some(&revision),
+                    log,
+                    resp.status(),
+                    Some(LOG_NO_INSTANCE),
+                );
+                Err((resp, Some(revision)))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, %revision, "no instance");
+                let resp = html(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    pages::server_error(
+                        503,
+                        "Service Unavailable",
+                        "The request failed because the instance could not start successfully.",
+                    ),
+                );
+                Err((resp, Some(revision)))
+            }
+        }
+    }
+
     fn authorize(
         &self,
         routed: &Routed,
@@ -472,42 +544,9 @@ impl Gateway {
             upgrade,
             client_upgrade,
         } = request;
-        let roll = rand::random::<u32>() % 100;
-        let revision = match &routed.tag {
-            Some(tag) => route.tagged_revision(tag),
-            None => route.pick_revision(roll),
-        };
-        let Some(revision) = revision.map(str::to_owned) else {
-            return (
-                html(StatusCode::NOT_FOUND, pages::not_found(&routed.path)),
-                None,
-            );
-        };
-        let slot = match self.control().runtime().acquire(&revision).await {
-            Ok(slot) => slot,
-            Err(Error::ResourceExhausted { .. }) => {
-                let resp = html(StatusCode::TOO_MANY_REQUESTS, pages::too_many_requests());
-                self.record(
-                    route,
-                    Some(&revision),
-                    log,
-                    resp.status(),
-                    Some(LOG_NO_INSTANCE),
-                );
-                return (resp, Some(revision));
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, %revision, "no instance");
-                let resp = html(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    pages::server_error(
-                        503,
-                        "Service Unavailable",
-                        "The request failed because the instance could not start successfully.",
-                    ),
-                );
-                return (resp, Some(revision));
-            }
+        let (revision, slot) = match self.instance(routed, route, log).await {
+            Ok(picked) => picked,
+            Err(refused) => return refused,
         };
         let host = parts.headers.get(header::HOST).cloned().or_else(|| {
             parts
