@@ -5,7 +5,8 @@
 //! domain — each with a 64-bit fingerprint of the case-folded text ([`ResolvedSubject`]). Each
 //! compiled policy indexes its members by the same fingerprint ([`MemberIndex`]): a Bloom
 //! filter that rejects most keys (256 bits in the policy's header; for a policy of more than
-//! 32 members, one 512-bit block per 64 members), then an open-addressing table whose slots
+//! 32 members, one 512-bit block per 64 members, inside the index itself up to 256 members),
+//! then an open-addressing table whose slots
 //! carry each member's binding ids. A fingerprint hit is confirmed by a second, keyed hash
 //! ([`keyed`]) stored in the slot, so a crafted email whose fingerprint collides with a group's
 //! never matches it (fail closed), and confirming reads no member text.
@@ -268,6 +269,17 @@ const INLINE_FILTER_MAX: usize = 32;
 /// Members per filter block, at most (blocks are a power of two).
 const BLOCK_MEMBERS: usize = 64;
 
+/// Filter blocks kept inside the index itself (`MemberIndex::near`), for policies of up to
+/// `NEAR_BLOCKS * BLOCK_MEMBERS` members (services' and projects' at 1,000,000 grants): their
+/// address is the policy's, so loading them does not wait for the header line as `blocks`
+/// would. One dependent miss less per node on a cold walk: stream p50 at 1,000,000 grants
+/// −18 % (with 2 blocks, services only: less consistently), 256 bytes more per compiled policy.
+const NEAR_BLOCKS: usize = 4;
+
+/// Slot-table size of a policy of `INLINE_FILTER_MAX` members: a larger table means a policy
+/// whose filter is in blocks.
+const SMALL_SLOTS: usize = (INLINE_FILTER_MAX * 2).next_power_of_two();
+
 /// One 512-bit block of a blocked filter: a cache line.
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C, align(64))]
@@ -281,7 +293,7 @@ struct Block([u64; 8]);
 pub(crate) struct MemberIndex {
     bloom: [u64; BLOOM_WORDS],
     /// A large policy's filter: the block is chosen by the fingerprint, then three bits in
-    /// it; empty for a small policy, which uses `bloom`. Sized to the policy, so it does not
+    /// it; empty for a small policy, which uses `bloom`, and for a medium one (`near`). Sized to the policy, so it does not
     /// fill up at 1,000 members as a fixed one would, and small (1–2 bytes per member) so the
     /// blocks of the policies shared by many resources stay in cache, where their slot
     /// tables (64 bytes per member) do not: blocks of 16 members cost more misses than the
@@ -290,6 +302,9 @@ pub(crate) struct MemberIndex {
     /// Open addressing, power-of-two size, load ≤ 1/2.
     slots: Box<[Slot]>,
     spill: Box<[u32]>,
+    /// The filter of a policy of more than `INLINE_FILTER_MAX` members and at most
+    /// `NEAR_BLOCKS * BLOCK_MEMBERS` (then `blocks` is empty); unused otherwise.
+    near: [Block; NEAR_BLOCKS],
 }
 
 /// Two bits in one of the inline filter's words: one load and one compare per key.
@@ -348,11 +363,13 @@ impl MemberIndex {
             }
         }
         let mut bloom = [0; BLOOM_WORDS];
-        let mut blocks = if lists.len() > INLINE_FILTER_MAX {
-            vec![Block::default(); lists.len().div_ceil(BLOCK_MEMBERS).next_power_of_two()]
+        let wanted = if lists.len() > INLINE_FILTER_MAX {
+            lists.len().div_ceil(BLOCK_MEMBERS).next_power_of_two()
         } else {
-            Vec::new()
+            0
         };
+        let mut near = [Block::default(); NEAR_BLOCKS];
+        let mut blocks = vec![Block::default(); if wanted > NEAR_BLOCKS { wanted } else { 0 }];
         let mut slots = vec![Slot::default(); (lists.len() * 2).next_power_of_two().max(2)];
         let mut spill = Vec::new();
         let mask = slots.len() - 1;
@@ -360,13 +377,18 @@ impl MemberIndex {
             let public = matches!(kind, Kind::AllUsers | Kind::AllAuthenticated);
             // A large policy's header filter holds only its public members (at most two), so
             // those keys are decided there and the caller's own keys go to the blocks.
-            if blocks.is_empty() || public {
+            if wanted == 0 || public {
                 let (word, bits) = bloom_bits(hash);
                 bloom[word] |= bits;
             }
-            if !blocks.is_empty() {
-                let (b, bits) = block_bits(hash, blocks.len());
-                bits.iter().for_each(|&bit| blocks[b].set(bit));
+            let filter: &mut [Block] = match wanted {
+                0 => &mut [],
+                1..=NEAR_BLOCKS => &mut near,
+                _ => &mut blocks,
+            };
+            if !filter.is_empty() {
+                let (b, bits) = block_bits(hash, filter.len());
+                bits.iter().for_each(|&bit| filter[b].set(bit));
             }
             let mut slot = Slot {
                 hash,
@@ -391,6 +413,20 @@ impl MemberIndex {
             blocks: blocks.into(),
             slots: slots.into(),
             spill: spill.into(),
+            near,
+        }
+    }
+
+    /// The blocked filter: `blocks`, `near` (a policy of more than `INLINE_FILTER_MAX` members
+    /// whose `blocks` are empty: its slot table is larger than a small policy's), or none.
+    #[inline(always)]
+    fn filter_blocks(&self) -> &[Block] {
+        if !self.blocks.is_empty() {
+            &self.blocks
+        } else if self.slots.len() > SMALL_SLOTS {
+            &self.near
+        } else {
+            &[]
         }
     }
 
@@ -399,9 +435,10 @@ impl MemberIndex {
         self.bloom[0]
     }
 
-    /// Whether the filter is in blocks outside the header (a large policy).
+    /// Whether the filter is in blocks outside the header (a policy of more than
+    /// `INLINE_FILTER_MAX` members).
     pub(crate) fn has_blocks(&self) -> bool {
-        !self.blocks.is_empty()
+        !self.filter_blocks().is_empty()
     }
 
     /// A word of the filter block `hash` is tested against (0 for a small policy, whose
@@ -409,9 +446,9 @@ impl MemberIndex {
     /// `Engine::check_resolved`).
     #[inline(always)]
     pub(crate) fn block_word(&self, hash: u64) -> u64 {
-        let n = self.blocks.len();
-        self.blocks
-            .get(block_bits(hash, n.max(1)).0)
+        let blocks = self.filter_blocks();
+        blocks
+            .get(block_bits(hash, blocks.len().max(1)).0)
             .map_or(0, |b| b.0[0])
     }
 
@@ -419,13 +456,13 @@ impl MemberIndex {
     /// `allUsers` or `allAuthenticatedUsers`, which the header's filter always holds.
     #[inline(always)]
     fn may_hold(&self, hash: u64, public: bool) -> bool {
-        if public || self.blocks.is_empty() {
+        let blocks = self.filter_blocks();
+        if public || blocks.is_empty() {
             let (word, bits) = bloom_bits(hash);
             self.bloom[word] & bits == bits
         } else {
-            let (b, bits) = block_bits(hash, self.blocks.len());
-            let block = &self.blocks[b];
-            bits.iter().all(|&bit| block.has(bit))
+            let (b, bits) = block_bits(hash, blocks.len());
+            bits.iter().all(|&bit| blocks[b].has(bit))
         }
     }
 
@@ -584,6 +621,7 @@ mod tests {
             .collect();
         let index = MemberIndex::build(std::iter::once(members.as_slice()));
         assert_eq!(index.blocks.len(), 16);
+        assert_eq!(index.filter_blocks().len(), 16);
         for i in 0..1000 {
             let text = format!("user-{i}@example.com");
             let hash = fingerprint(Kind::User, &text);
@@ -605,6 +643,34 @@ mod tests {
             passed < 500,
             "{passed} of 10,000 non-members passed the filter"
         );
+    }
+
+    #[test]
+    fn medium_policies_filter_by_near_block_without_losing_a_member() {
+        for n in [INLINE_FILTER_MAX + 1, 64, 65, NEAR_BLOCKS * BLOCK_MEMBERS] {
+            let members: Vec<Principal> = (0..n)
+                .map(|i| Principal::Group(format!("group-{i}@example.com")))
+                .collect();
+            let index = MemberIndex::build(std::iter::once(members.as_slice()));
+            assert!(index.blocks.is_empty(), "{n}");
+            assert_eq!(index.filter_blocks().len(), NEAR_BLOCKS, "{n}");
+            // The header filter holds no private member: they are all in the near blocks.
+            assert_eq!(index.bloom, [0; BLOOM_WORDS], "{n}");
+            for i in 0..n {
+                let text = format!("group-{i}@example.com");
+                let hash = fingerprint(Kind::Group, &text);
+                assert_eq!(
+                    index.lookup(hash, false, || keyed(Kind::Group, &text)),
+                    [0],
+                    "{n} {i}"
+                );
+            }
+        }
+        let small: Vec<Principal> = (0..INLINE_FILTER_MAX)
+            .map(|i| Principal::Group(format!("group-{i}@example.com")))
+            .collect();
+        let index = MemberIndex::build(std::iter::once(small.as_slice()));
+        assert!(index.filter_blocks().is_empty());
     }
 
     #[test]
