@@ -375,25 +375,6 @@ impl Gateway {
         Flow::Continue((route, source))
     }
 
-    /// [`Gateway::authorize`], logging a refusal as Cloud Run does (not a 404: the caller
-    /// learns nothing about the service from it, and Cloud Run writes no entry).
-    fn admit_caller(
-        &self,
-        routed: &Routed,
-        route: &Arc<ServiceRoute>,
-        presented: &headers::Presented,
-        source: Source,
-        log: &LogContext,
-    ) -> Flow<Admitted> {
-        let flow = self.authorize(routed, route, presented, source);
-        if let Flow::Respond(resp) = &flow
-            && resp.status() != StatusCode::NOT_FOUND
-        {
-            self.record_refusal(routed, route, log, resp.status(), None);
-        }
-        flow
-    }
-
     /// The revision that takes the request (its tag's, or by the traffic split) and a slot
     /// on one of its instances; or the answer when there is none (404, 429 logged, 503) and
     /// the revision it was for.
@@ -442,12 +423,15 @@ impl Gateway {
         }
     }
 
-    fn authorize(
+    /// The invoker check on the caller's token; a refusal is logged as Cloud Run does (not a
+    /// 404: the caller learns nothing about the service from it, and Cloud Run writes no entry).
+    fn admit_caller(
         &self,
         routed: &Routed,
         route: &Arc<ServiceRoute>,
         presented: &headers::Presented,
         source: Source,
+        log: &LogContext,
     ) -> Flow<Admitted> {
         let (token, via_header) = match presented {
             headers::Presented::None => (None, TokenHeader::Authorization),
@@ -466,44 +450,37 @@ impl Gateway {
             via_header,
             source,
         };
-        let decision = match self
+        let dev = self.control().config().mode == Mode::Dev;
+        let refusal = match self
             .control()
             .invocation_decision_on(Arc::clone(route), &request)
         {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::error!(error = %e, service = %routed.service, "invocation decision failed");
-                return Flow::Respond(internal_error());
+            Ok(InvocationDecision::Allowed { cli_user_token, .. }) => {
+                return Flow::Continue(Admitted { cli_user_token });
             }
-        };
-        let dev = self.control().config().mode == Mode::Dev;
-        match decision {
-            InvocationDecision::Allowed { cli_user_token, .. } => {
-                Flow::Continue(Admitted { cli_user_token })
+            Ok(InvocationDecision::NotFound) => {
+                return Flow::Respond(html(StatusCode::NOT_FOUND, pages::not_found(&routed.path)));
             }
-            InvocationDecision::NotFound => {
-                Flow::Respond(html(StatusCode::NOT_FOUND, pages::not_found(&routed.path)))
-            }
-            InvocationDecision::Unauthorized {
+            Ok(InvocationDecision::Unauthorized {
                 reason,
                 explanation,
                 ..
-            } => {
+            }) => {
                 tracing::debug!(?reason, service = %routed.service, "401");
                 let resp = html(StatusCode::UNAUTHORIZED, pages::unauthorized(&routed.path));
-                Flow::Respond(with_explanation(
-                    resp,
-                    explanation.as_deref().filter(|_| dev),
-                ))
+                with_explanation(resp, explanation.as_deref().filter(|_| dev))
             }
-            InvocationDecision::Forbidden { explanation, .. } => {
+            Ok(InvocationDecision::Forbidden { explanation, .. }) => {
                 let resp = html(StatusCode::FORBIDDEN, pages::forbidden(&routed.path));
-                Flow::Respond(with_explanation(
-                    resp,
-                    explanation.as_deref().filter(|_| dev),
-                ))
+                with_explanation(resp, explanation.as_deref().filter(|_| dev))
             }
-        }
+            Err(e) => {
+                tracing::error!(error = %e, service = %routed.service, "invocation decision failed");
+                internal_error()
+            }
+        };
+        self.record_refusal(routed, route, log, refusal.status(), None);
+        Flow::Respond(refusal)
     }
 
     /// Internal only matters for services that restrict ingress; the /proc walk is skipped
