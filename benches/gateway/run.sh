@@ -190,7 +190,9 @@ total = int(re.search(r"(\d+) requests in", text).group(1))
 print(f"{name} {rps:.0f} {p50:.3f} {p99:.3f} {non2xx.group(1) if non2xx else 0} {cpu / total * 1e6:.1f}")
 PY
 }
-{
+# ROUNDS=N repeats every path N times, interleaved (a b c d e … a b c d e …), and reports each
+# figure's median: on a shared host, drifts then hit every path alike.
+for _round in $(seq 1 "${ROUNDS:-1}"); do
     want a && run a "$BACKEND_PID" "http://127.0.0.1:$BACKEND_PORT/"
     want b && run b "$KUMO_PID" -H "Host: $PRIVATE_HOST" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$KUMO_PORT/"
     want c && run c "$KUMO_PID" -H "Host: $OPEN_HOST" "http://127.0.0.1:$KUMO_PORT/"
@@ -201,15 +203,25 @@ PY
     want a2 && CONNECTIONS=2 THREADS=1 run a2 "$BACKEND_PID" "http://127.0.0.1:$BACKEND_PORT/"
     want b2 && CONNECTIONS=2 THREADS=1 run b2 "$KUMO_PID" -H "Host: $PRIVATE_HOST" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$KUMO_PORT/"
     want d2 && CONNECTIONS=2 THREADS=1 run d2 "$NGINX_PID" "http://127.0.0.1:$NGINX_PORT/"
-} >"$WORK/results.txt"
+done >"$WORK/results.txt"
 
 KUMO_RSS=$(awk '/VmRSS/ {print $2}' "/proc/$KUMO_PID/status")
 python3 - "$WORK/results.txt" "$KUMO_RSS" <<'PY'
-import sys
-rows = {}
+import statistics, sys
+runs = {}
 for line in open(sys.argv[1]):
     name, rps, p50, p99, bad, cpu = line.split()
-    rows[name] = (float(rps), float(p50), float(p99), int(bad), float(cpu))
+    runs.setdefault(name, []).append((float(rps), float(p50), float(p99), int(bad), float(cpu)))
+# Each figure's median over the rounds (non-2xx: the total).
+rows = {
+    name: tuple(
+        sum(col) if i == 3 else statistics.median(col)
+        for i, col in enumerate(zip(*samples))
+    )
+    for name, samples in runs.items()
+}
+if any(len(s) > 1 for s in runs.values()):
+    print(f"medians of {max(len(s) for s in runs.values())} interleaved rounds")
 labels = {
     "a": "(a) backend direct",
     "b": "(b) kumo, ID token + IAM",
