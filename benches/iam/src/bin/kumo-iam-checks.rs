@@ -5,16 +5,23 @@
 //!     --toggle-collect='kumo_iam_bench::Workload::check' \
 //!     target/release/kumo-iam-checks 100000
 //!
-//! Instructions per check = the `Ir` total / the request count printed.
+//! Instructions per check = the `Ir` total / the request count printed. With a third argument
+//! `fresh`, that pass builds each caller's `Subject` just before its check (`Workload::check_as`,
+//! as the control plane does per request) instead of using the cold prebuilt ones.
 //! `kumo-iam-checks GRANTS ROUNDS` (ROUNDS > 0) also times the stream as `kumo-iam-bench` does
 //! (a warm-up pass, then each check once in request order) ROUNDS times and prints each
-//! round's p50 and p99: a quick wall-clock A/B without building Cedar.
+//! round's p50 and p99, for the cold prebuilt callers and for fresh ones (only the check is
+//! timed): a quick wall-clock A/B without building Cedar.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use kumo_iam::Access;
 use kumo_iam_bench::Workload;
+
+/// The server's allocator (crates/kumo): it decides the compiled policies' page size.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -23,6 +30,7 @@ fn main() {
         .and_then(|s| s.replace('_', "").parse().ok())
         .unwrap_or(100_000);
     let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let fresh = args.next().is_some_and(|s| s == "fresh");
     let w = match Workload::build(grants, 20_000) {
         Ok(w) => w,
         Err(e) => {
@@ -34,30 +42,50 @@ fn main() {
     let granted = w
         .requests
         .iter()
-        .filter(|r| black_box(w.check(&ancestries, r)) == Access::Granted)
+        .filter(|r| {
+            let access = if fresh {
+                let caller = black_box(w.fresh_caller(r));
+                w.check_as(&ancestries, r, &caller)
+            } else {
+                w.check(&ancestries, r)
+            };
+            black_box(access) == Access::Granted
+        })
         .count();
     println!(
         "{} grants: {} checks, {granted} granted",
         w.grant_count,
         w.requests.len()
     );
+    let n = w.requests.len();
+    let p = |each: &mut Vec<Duration>, q: f64| {
+        each.sort_unstable();
+        each[((each.len() - 1) as f64 * q) as usize].as_nanos()
+    };
     for round in 0..rounds {
-        let mut each: Vec<Duration> = Vec::with_capacity(w.requests.len());
+        let mut cold: Vec<Duration> = Vec::with_capacity(n);
+        let mut hot: Vec<Duration> = Vec::with_capacity(n);
         for r in &w.requests {
             black_box(w.check(&ancestries, black_box(r)));
         }
         for r in &w.requests {
             let t = Instant::now();
             black_box(w.check(&ancestries, black_box(r)));
-            each.push(t.elapsed());
+            cold.push(t.elapsed());
         }
-        each.sort_unstable();
-        let at = |q: f64| each[((each.len() - 1) as f64 * q) as usize].as_nanos();
+        for r in &w.requests {
+            let caller = black_box(w.fresh_caller(r));
+            let t = Instant::now();
+            black_box(w.check_as(&ancestries, black_box(r), &caller));
+            hot.push(t.elapsed());
+        }
         println!(
-            "round {}: stream p50 {} ns, p99 {} ns",
+            "round {}: stream p50 {} ns, p99 {} ns; fresh caller p50 {} ns, p99 {} ns",
             round + 1,
-            at(0.5),
-            at(0.99)
+            p(&mut cold, 0.5),
+            p(&mut cold, 0.99),
+            p(&mut hot, 0.5),
+            p(&mut hot, 0.99),
         );
     }
 }
