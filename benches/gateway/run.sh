@@ -11,6 +11,9 @@
 # Needs: wrk, nginx, haproxy (Debian: apt-get install wrk nginx-light haproxy), python3, openssl, and a
 # release build of kumo (built if missing). Usage: benches/gateway/run.sh [DURATION] [CONNECTIONS]
 # PERF_OUT=/tmp/kumo.perf also records a call-graph profile of Kumo during (b) (needs perf).
+# CALLGRIND_OUT=/tmp/kumo.cg runs Kumo under callgrind and reports the instructions Kumo executes
+# per request in (b) and (c): user space only, but the same on a busy host as on an idle one
+# (wall-clock figures here move ±15 % with the host), so an A/B of the gateway's own code.
 set -euo pipefail
 
 DURATION=${1:-10s}
@@ -35,7 +38,7 @@ done
 [ -x "$KUMO" ] || (cd "$ROOT" && cargo build --release -p kumo)
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
+wait_port() { for _ in $(seq 1 "${WAIT_TRIES:-200}"); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
 
 # --- the tiny backend: nginx on $PORT answering 200 "ok" -----------------------------------
 cat >"$WORK/backend.sh" <<'EOF'
@@ -73,9 +76,14 @@ KUMO_PORT=$(free_port)
 cat >"$WORK/images.json" <<EOF
 {"images": {"bench.local/backend": {"entrypoint": ["$WORK/backend.sh"]}}}
 EOF
-"$KUMO" up --data-dir "$WORK/data" --port "$KUMO_PORT" --images "$WORK/images.json" 2>"$WORK/kumo.log" & PIDS+=($!)
+UNDER=()
+if [ -n "${CALLGRIND_OUT:-}" ]; then
+    UNDER=(valgrind --tool=callgrind --instr-atstart=no "--callgrind-out-file=$CALLGRIND_OUT")
+    DURATION=${1:-5s}
+fi
+"${UNDER[@]}" "$KUMO" up --data-dir "$WORK/data" --port "$KUMO_PORT" --images "$WORK/images.json" 2>"$WORK/kumo.log" & PIDS+=($!)
 KUMO_PID=$!
-wait_port "$KUMO_PORT"
+WAIT_TRIES=2400 wait_port "$KUMO_PORT"
 export KUMO_CONFIG=$WORK/config KUMO_ENDPOINT=http://127.0.0.1:$KUMO_PORT
 "$KUMO" auth login --account admin@example.com >/dev/null
 "$KUMO" projects create bench-project >/dev/null 2>&1
@@ -159,25 +167,45 @@ check() { local code; code=$(curl -s -o /dev/null -w '%{http_code}' "$@"); echo 
 # CPU seconds (user + system) a process has used so far: the proxy's cost per request does not
 # depend on what else the machine is doing, unlike requests/s.
 cpu_of() { awk '{print ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$1/stat"; }
+# The kernel's part of it (system time): loopback TCP costs both sides of each transfer.
+sys_of() { awk '{print $15 / '"$(getconf CLK_TCK)"'}' "/proc/$1/stat"; }
 # PATHS="b2 d2" runs only those rows (quick A/B of one figure); all of them by default.
 want() { [ -z "${PATHS:-}" ] || [[ " $PATHS " == *" $1 "* ]]; }
 run() {
     local name=$1 pid=$2; shift 2
     wrk -t "$THREADS" -c "$CONNECTIONS" -d 2s "$@" >/dev/null 2>&1 || true   # warm-up (instances, pools, caches)
     local before; before=$(cpu_of "$pid")
-    # PERF_OUT=file: a call-graph profile of Kumo during (b), for `perf report -i file`.
-    local perf_pid=
-    if [ "$name" = b ] && [ -n "${PERF_OUT:-}" ]; then
-        perf record -q -F 499 -g -p "$pid" -o "$PERF_OUT" -- sleep "${DURATION%s}" >/dev/null 2>&1 &
+    local sys_before; sys_before=$(sys_of "$pid")
+    # PERF_OUT=file: call-graph profiles of Kumo during (b) into file, of nginx during (d) into
+    # file.d, for `perf report -i file`.
+    local perf_pid= perf_file=
+    case $name in b) perf_file=${PERF_OUT:-} ;; d) perf_file=${PERF_OUT:+$PERF_OUT.d} ;; esac
+    if [ -n "$perf_file" ]; then
+        perf record -q -F 499 -g -p "$pid" -o "$perf_file" -- sleep "${DURATION%s}" >/dev/null 2>&1 &
         perf_pid=$!
     fi
+    local counting=
+    if [ -n "${CALLGRIND_OUT:-}" ] && [ "$pid" = "$KUMO_PID" ]; then
+        counting=1
+        callgrind_control -z "$pid" >/dev/null && callgrind_control -i on "$pid" >/dev/null
+    fi
     wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --latency "$@" >"$WORK/$name.txt"
+    if [ -n "$counting" ]; then
+        callgrind_control -i off "$pid" >/dev/null
+        callgrind_control -d "$name" "$pid" >/dev/null
+        local requests; requests=$(awk '/requests in/ {print $1}' "$WORK/$name.txt")
+        local dump; dump=$(ls -t "$CALLGRIND_OUT"* | head -1)
+        local ir; ir=$(awk '/^totals:/ {print $2}' "$dump")
+        echo "instructions per request in ($name), callgrind: $((ir / requests)) ($requests requests; $dump)" >&2
+    fi
     local after; after=$(cpu_of "$pid")
+    local sys_after; sys_after=$(sys_of "$pid")
     [ -z "$perf_pid" ] || wait "$perf_pid"
-    python3 - "$name" "$WORK/$name.txt" "$before" "$after" <<'PY'
+    python3 - "$name" "$WORK/$name.txt" "$before" "$after" "$sys_before" "$sys_after" <<'PY'
 import re, sys
 name, path = sys.argv[1], sys.argv[2]
 cpu = float(sys.argv[4]) - float(sys.argv[3])
+sys_cpu = float(sys.argv[6]) - float(sys.argv[5])
 text = open(path).read()
 def ms(v):
     n, u = re.match(r"([\d.]+)(us|ms|s)", v).groups()
@@ -187,7 +215,7 @@ p50 = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
 p99 = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
 non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 total = int(re.search(r"(\d+) requests in", text).group(1))
-print(f"{name} {rps:.0f} {p50:.3f} {p99:.3f} {non2xx.group(1) if non2xx else 0} {cpu / total * 1e6:.1f}")
+print(f"{name} {rps:.0f} {p50:.3f} {p99:.3f} {non2xx.group(1) if non2xx else 0} {cpu / total * 1e6:.1f} {sys_cpu / total * 1e6:.1f}")
 PY
 }
 # ROUNDS=N repeats every path N times, interleaved (a b c d e … a b c d e …), and reports each
@@ -210,8 +238,10 @@ python3 - "$WORK/results.txt" "$KUMO_RSS" <<'PY'
 import statistics, sys
 runs = {}
 for line in open(sys.argv[1]):
-    name, rps, p50, p99, bad, cpu = line.split()
-    runs.setdefault(name, []).append((float(rps), float(p50), float(p99), int(bad), float(cpu)))
+    name, rps, p50, p99, bad, cpu, sys_cpu = line.split()
+    runs.setdefault(name, []).append(
+        (float(rps), float(p50), float(p99), int(bad), float(cpu), float(sys_cpu))
+    )
 # Each figure's median over the rounds (non-2xx: the total).
 rows = {
     name: tuple(
@@ -229,13 +259,13 @@ labels = {
     "d": "(d) nginx proxy_pass",
     "e": "(e) haproxy jwt_verify",
 }
-print(f"{'path':32} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'proxy CPU µs/req':>17}")
+print(f"{'path':32} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'proxy CPU µs/req':>17} {'of it kernel':>12}")
 for k in ["a", "b", "c", "d", "e", "a2", "b2", "d2"]:
     if k not in rows:
         continue
-    rps, p50, p99, bad, cpu = rows[k]
+    rps, p50, p99, bad, cpu, sys_cpu = rows[k]
     label = labels.get(k) or labels[k[0]] + ", 2 connections"
-    print(f"{label:32} {rps:10.0f} {p50:8.3f} {p99:8.3f} {bad:8d} {cpu:17.1f}")
+    print(f"{label:32} {rps:10.0f} {p50:8.3f} {p99:8.3f} {bad:8d} {cpu:17.1f} {sys_cpu:12.1f}")
 if all(k in rows for k in "abde"):
     a, b, d, e = rows["a"], rows["b"], rows["d"], rows["e"]
     print(f"b/a throughput {b[0]/a[0]:.2f}   b/d {b[0]/d[0]:.2f} (target >= 0.9)   b/e {b[0]/e[0]:.2f} (target >= 1)")

@@ -174,7 +174,7 @@ pub struct Runtime {
     driver: Arc<Tracked>,
     images: RwLock<ImageMap>,
     metadata: RwLock<Option<Arc<dyn MetadataServer>>>,
-    pools: Mutex<HashMap<String, Arc<RevisionPool>>>,
+    pools: Mutex<crate::invoke::FastMap<String, Arc<RevisionPool>>>,
     /// Serialises pool creation so two first requests do not both build a pool.
     creating: tokio::sync::Mutex<()>,
     logs: std::sync::mpsc::Sender<EncodedLogEntry>,
@@ -227,7 +227,7 @@ impl Runtime {
             }),
             images: RwLock::new(builtin_images()),
             metadata: RwLock::new(None),
-            pools: Mutex::new(HashMap::new()),
+            pools: Mutex::new(crate::invoke::FastMap::default()),
             creating: tokio::sync::Mutex::new(()),
             logs: tx,
             store,
@@ -813,33 +813,46 @@ const SEVERITIES: [&str; 9] = [
 
 /// RFC 3339 with nanoseconds, Google's `timestamp` form.
 pub fn timestamp(t: SystemTime) -> String {
-    // Written by hand: every request log carries two, and chrono's formatter costs more than
-    // the rest of the entry's fields together. Before 1970 (never a log's time) takes chrono.
+    let mut out = String::with_capacity(30);
+    // Writing to a String cannot fail.
+    let _ = write_timestamp(&mut out, t);
+    out
+}
+
+/// [`timestamp`] written where it goes (the gateway writes two per request log entry).
+pub fn write_timestamp<W: std::fmt::Write + ?Sized>(
+    out: &mut W,
+    t: SystemTime,
+) -> std::fmt::Result {
+    // Written by hand: chrono's formatter costs more than the rest of a request log entry's
+    // fields together. Before 1970 (never a log's time) takes chrono.
     let Ok(since) = t.duration_since(SystemTime::UNIX_EPOCH) else {
-        return DateTime::<Utc>::from(t).to_rfc3339_opts(SecondsFormat::Nanos, true);
+        return out
+            .write_str(&DateTime::<Utc>::from(t).to_rfc3339_opts(SecondsFormat::Nanos, true));
     };
     let secs = since.as_secs();
     let (year, month, day) = civil_from_days(secs / 86_400);
     let rem = secs % 86_400;
-    let mut out = String::with_capacity(30);
-    // `width` digits of `n`, zero-padded (every field here fits its width).
-    let mut put = |n: u64, width: u32, sep: Option<char>| {
-        for i in (0..width).rev() {
-            let digit = n / 10u64.pow(i) % 10;
-            out.push(char::from(b'0' + digit as u8));
+    let mut text = [0u8; 30];
+    let mut at = 0;
+    // `width` digits of `n`, zero-padded (every field here fits its width), then `sep`.
+    let mut put = |mut n: u64, width: usize, sep: u8| {
+        for digit in text[at..at + width].iter_mut().rev() {
+            *digit = b'0' + (n % 10) as u8;
+            n /= 10;
         }
-        if let Some(c) = sep {
-            out.push(c);
-        }
+        text[at + width] = sep;
+        at += width + 1;
     };
-    put(year, 4, Some('-'));
-    put(month, 2, Some('-'));
-    put(day, 2, Some('T'));
-    put(rem / 3600, 2, Some(':'));
-    put(rem / 60 % 60, 2, Some(':'));
-    put(rem % 60, 2, Some('.'));
-    put(u64::from(since.subsec_nanos()), 9, Some('Z'));
-    out
+    put(year, 4, b'-');
+    put(month, 2, b'-');
+    put(day, 2, b'T');
+    put(rem / 3600, 2, b':');
+    put(rem / 60 % 60, 2, b':');
+    put(rem % 60, 2, b'.');
+    put(u64::from(since.subsec_nanos()), 9, b'Z');
+    // ASCII digits and separators only.
+    out.write_str(std::str::from_utf8(&text).unwrap_or_default())
 }
 
 /// Year, month, day of the `days`-th day after 1970-01-01 (Howard Hinnant's `civil_from_days`).

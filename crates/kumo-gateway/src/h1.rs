@@ -19,12 +19,13 @@ use std::time::{Instant, SystemTime};
 use bytes::{Buf, Bytes, BytesMut};
 use http::{Response, StatusCode};
 use http_body_util::BodyExt;
-use kumo_control::invoke::ServiceRoute;
+use kumo_control::invoke::{ServiceRoute, TokenHeader};
 use kumo_control::runtime::Slot;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::headers::{self, HOP_BY_HOP, Presented, Trace, X_SERVERLESS_AUTHORIZATION};
+use crate::headers::{self, HOP_BY_HOP, Trace, X_SERVERLESS_AUTHORIZATION};
+use crate::request_log::IpText;
 use crate::{Conn, Entry, Flow, Gateway, GatewayBody, LogContext, is_gateway_host, pages};
 
 /// A request or response head larger than this goes to hyper (which answers 431 or reads on).
@@ -323,6 +324,16 @@ fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// [`push_header`] with a value in pieces.
+fn push_header_parts(out: &mut Vec<u8>, name: &[u8], value: &[&[u8]]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    for part in value {
+        out.extend_from_slice(part);
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
 /// The connection to the instance this client connection last reached.
 struct Instance {
     addr: SocketAddr,
@@ -476,6 +487,8 @@ struct Connection<'g> {
     gateway: &'g Gateway,
     entry: &'g Entry,
     conn: Conn,
+    /// The client's address as text, once per connection.
+    peer_ip: Option<IpText>,
     client: TcpStream,
     buf: BytesMut,
     fields: Vec<(Range<usize>, Range<usize>)>,
@@ -509,6 +522,7 @@ impl Gateway {
             gateway: self,
             entry,
             conn,
+            peer_ip: conn.peer.map(|p| IpText::of(p.ip())),
             client: stream,
             buf: BytesMut::with_capacity(READ_CHUNK),
             fields: Vec::with_capacity(16),
@@ -578,7 +592,7 @@ impl Connection<'_> {
         };
         let log = LogContext {
             method: head.method.clone(),
-            url: format!("http://{}{target}", f.host.unwrap_or("localhost")),
+            url: ["http://", f.host.unwrap_or("localhost"), target].concat(),
             user_agent: text(f.user_agent),
             referer: text(f.referer),
             request_size: match framing {
@@ -586,7 +600,7 @@ impl Connection<'_> {
                 _ => None,
             },
             protocol: "HTTP/1.1",
-            remote_ip: self.conn.peer.map(|p| p.ip().to_string()),
+            remote_ip: self.peer_ip,
             trace: Trace::from_values(f.cloud_trace, f.traceparent),
             started: Instant::now(),
             received: SystemTime::now(),
@@ -629,54 +643,59 @@ impl Connection<'_> {
         out.push(b' ');
         out.extend_from_slice(target.as_bytes());
         out.extend_from_slice(b" HTTP/1.1\r\n");
-        let redact_x = matches!(
-            presented,
-            Presented::Token {
-                x_serverless: true,
-                ..
+        // The redacted header carries the presented token: its unsigned part, found once.
+        let unsigned = match &presented {
+            headers::Presented::Token { token, .. } if admitted.redact.is_some() => {
+                headers::unsigned_part(token)
             }
-        );
-        let redact_auth = admitted.cli_user_token
-            && matches!(
-                presented,
-                Presented::Token {
-                    x_serverless: false,
-                    ..
-                }
-            );
+            _ => None,
+        };
+        let redact: &[u8] = match admitted.redact {
+            Some(TokenHeader::XServerless) => X_SERVERLESS_AUTHORIZATION.as_bytes(),
+            Some(TokenHeader::Authorization) => b"authorization",
+            None => b"",
+        };
         for (name, value) in &self.fields {
             let name = &buf[name.clone()];
             let value = &buf[value.clone()];
             if dropped_inbound(name, &f.connection_named) {
                 continue;
             }
-            let redact = (redact_x
-                && name.eq_ignore_ascii_case(X_SERVERLESS_AUTHORIZATION.as_bytes()))
-                || (redact_auth && name.eq_ignore_ascii_case(b"authorization"));
-            match redact.then(|| headers::redacted_bearer(value)).flatten() {
-                Some(redacted) => push_header(out, name, redacted.as_bytes()),
+            let redacted = !redact.is_empty() && name.eq_ignore_ascii_case(redact);
+            match unsigned.filter(|_| redacted) {
+                Some(unsigned) => push_header_parts(
+                    out,
+                    name,
+                    &[
+                        b"Bearer ",
+                        unsigned.as_bytes(),
+                        headers::SIGNATURE_REMOVED.as_bytes(),
+                    ],
+                ),
                 None => push_header(out, name, value),
             }
         }
         if framing == Framing::Chunked {
             push_header(out, b"transfer-encoding", b"chunked");
         }
-        if let Some(ip) = self.conn.peer.map(|p| p.ip()) {
-            let prior = f.x_forwarded_for.and_then(|v| std::str::from_utf8(v).ok());
-            push_header(
-                out,
-                b"x-forwarded-for",
-                headers::forwarded_for(prior, ip).as_bytes(),
-            );
-            push_header(out, b"forwarded", headers::forwarded(ip).as_bytes());
+        if let Some(ip) = &self.peer_ip {
+            let ip = ip.as_str().as_bytes();
+            match f
+                .x_forwarded_for
+                .filter(|prior| !prior.trim_ascii().is_empty())
+            {
+                Some(prior) => push_header_parts(out, b"x-forwarded-for", &[prior, b", ", ip]),
+                None => push_header(out, b"x-forwarded-for", ip),
+            }
+            let forwarded: [&[u8]; 3] = if self.peer_ip.is_some_and(|p| p.is_v6()) {
+                [b"for=\"[", ip, b"]\";proto=http"]
+            } else {
+                [b"for=", ip, b";proto=http"]
+            };
+            push_header_parts(out, b"forwarded", &forwarded);
         }
         push_header(out, b"x-forwarded-proto", b"http");
-        push_header(
-            out,
-            b"x-cloud-trace-context",
-            log.trace.cloud_header().as_bytes(),
-        );
-        push_header(out, b"traceparent", log.trace.traceparent().as_bytes());
+        log.trace.push_headers(out);
         out.extend_from_slice(b"\r\n");
         let client_close = f.close;
         let method = head.method.clone();

@@ -22,19 +22,20 @@ pub(crate) const HOP_BY_HOP: [&str; 8] = [
     "transfer-encoding",
 ];
 
-/// The token a request carries, as the front end sees it.
+/// The token a request carries, as the front end sees it (borrowed from the request: a token
+/// is ~1 KiB and this runs per request).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Presented {
+pub enum Presented<'a> {
     /// No token header.
     None,
     /// One bearer token from the winning header.
-    Token { token: String, x_serverless: bool },
+    Token { token: &'a str, x_serverless: bool },
     /// Several headers, several tokens, or not a bearer token: always 401 on a private service.
     Malformed { x_serverless: bool },
 }
 
 /// `X-Serverless-Authorization` wins when present; otherwise `Authorization`.
-pub fn presented_token(headers: &HeaderMap) -> Presented {
+pub fn presented_token(headers: &HeaderMap) -> Presented<'_> {
     presented_of(
         headers
             .get_all(X_SERVERLESS_AUTHORIZATION)
@@ -51,7 +52,7 @@ pub fn presented_token(headers: &HeaderMap) -> Presented {
 pub(crate) fn presented_of<'a>(
     mut x_serverless: impl Iterator<Item = &'a [u8]>,
     mut authorization: impl Iterator<Item = &'a [u8]>,
-) -> Presented {
+) -> Presented<'a> {
     let (first, more, x_serverless) = match x_serverless.next() {
         Some(first) => (Some(first), x_serverless.next().is_some(), true),
         None => {
@@ -63,7 +64,7 @@ pub(crate) fn presented_of<'a>(
         (None, _) => Presented::None,
         (Some(one), false) => match bearer(one) {
             Some(token) => Presented::Token {
-                token: token.to_owned(),
+                token,
                 x_serverless,
             },
             None => Presented::Malformed { x_serverless },
@@ -90,28 +91,25 @@ fn bearer(bytes: &[u8]) -> Option<&str> {
     std::str::from_utf8(token).ok()
 }
 
-/// `Bearer HEADER.PAYLOAD.SIGNATURE_REMOVED_BY_GOOGLE` for a bearer JWT header value.
-pub(crate) fn redacted_bearer(value: &[u8]) -> Option<String> {
-    let token = bearer(value)?;
-    redact_jwt(token).map(|r| format!("Bearer {r}"))
+/// `HEADER.PAYLOAD.` of a bearer JWT header value: what stays of it once redacted (the value is
+/// then `Bearer HEADER.PAYLOAD.SIGNATURE_REMOVED_BY_GOOGLE`).
+pub(crate) fn unsigned_bearer(value: &[u8]) -> Option<&str> {
+    unsigned_part(bearer(value)?)
 }
 
-/// `HEADER.PAYLOAD.SIGNATURE_REMOVED_BY_GOOGLE` for a JWT; `None` for anything else.
-pub fn redact_jwt(token: &str) -> Option<String> {
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(_), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return None;
-    };
-    Some(format!("{h}.{p}.{SIGNATURE_REMOVED}"))
+/// `HEADER.PAYLOAD.` of a three-part JWT, borrowed; `None` for anything else.
+pub(crate) fn unsigned_part(token: &str) -> Option<&str> {
+    let first = token.find('.')?;
+    let second = first + 1 + token[first + 1..].find('.')?;
+    (!token[second + 1..].contains('.')).then(|| &token[..=second])
 }
 
 /// Replace the bearer token of `name` by its redacted form.
 pub fn redact_header(headers: &mut HeaderMap, name: &str) {
     let Some(redacted) = headers
         .get(name)
-        .and_then(|v| redacted_bearer(v.as_bytes()))
+        .and_then(|v| unsigned_bearer(v.as_bytes()))
+        .map(|unsigned| format!("Bearer {unsigned}{SIGNATURE_REMOVED}"))
     else {
         return;
     };
@@ -184,7 +182,7 @@ pub fn strip_outbound(headers: &mut HeaderMap, upgrade: bool) {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Trace {
     /// 32 lowercase hex digits.
-    pub trace_id: String,
+    pub trace_id: TraceId,
     /// The span id as a number.
     pub span_id: u64,
     /// Sampled flag.
@@ -212,30 +210,110 @@ impl Trace {
                     .and_then(parse_traceparent)
             })
             .unwrap_or_else(|| Trace {
-                trace_id: format!("{:032x}", rand::random::<u128>()),
+                trace_id: TraceId::random(),
                 span_id: rand::random::<u64>() >> 1,
                 sampled: true,
             })
     }
 
-    /// `X-Cloud-Trace-Context`.
-    pub fn cloud_header(&self) -> String {
-        format!(
-            "{}/{};o={}",
-            self.trace_id,
-            self.span_id,
-            u8::from(self.sampled)
-        )
+    /// `X-Cloud-Trace-Context`, written where it goes (no `String` per request).
+    pub fn cloud_header(&self) -> impl std::fmt::Display + '_ {
+        Fmt(move |f: &mut std::fmt::Formatter<'_>| {
+            write!(
+                f,
+                "{}/{};o={}",
+                self.trace_id,
+                self.span_id,
+                u8::from(self.sampled)
+            )
+        })
+    }
+
+    /// Both trace headers as HTTP/1.1 header lines (the fast path's forwarded head), written
+    /// without `core::fmt`: they go out with every request.
+    pub(crate) fn push_headers(&self, out: &mut Vec<u8>) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let id = self.trace_id.as_str().as_bytes();
+        out.extend_from_slice(b"x-cloud-trace-context: ");
+        out.extend_from_slice(id);
+        out.push(b'/');
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut n = self.span_id;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        out.extend_from_slice(&digits[at..]);
+        out.extend_from_slice(if self.sampled { b";o=1" } else { b";o=0" });
+        out.extend_from_slice(b"\r\ntraceparent: 00-");
+        out.extend_from_slice(id);
+        out.push(b'-');
+        for shift in (0..16).rev() {
+            out.push(HEX[((self.span_id >> (shift * 4)) & 0xf) as usize]);
+        }
+        out.extend_from_slice(if self.sampled { b"-01\r\n" } else { b"-00\r\n" });
     }
 
     /// W3C `traceparent`.
-    pub fn traceparent(&self) -> String {
-        format!(
-            "00-{}-{:016x}-{:02x}",
-            self.trace_id,
-            self.span_id,
-            u8::from(self.sampled)
-        )
+    pub fn traceparent(&self) -> impl std::fmt::Display + '_ {
+        Fmt(move |f: &mut std::fmt::Formatter<'_>| {
+            write!(
+                f,
+                "00-{}-{:016x}-{:02x}",
+                self.trace_id,
+                self.span_id,
+                u8::from(self.sampled)
+            )
+        })
+    }
+}
+
+/// A trace id: 32 lowercase hex digits, inline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceId([u8; 32]);
+
+impl TraceId {
+    fn random() -> TraceId {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let n = rand::random::<u128>();
+        let mut digits = [0u8; 32];
+        for (i, d) in digits.iter_mut().enumerate() {
+            *d = HEX[((n >> (124 - 4 * i)) & 0xf) as usize];
+        }
+        TraceId(digits)
+    }
+
+    /// From 32 hex digits (checked by the caller), lowercased.
+    fn from_hex(hex: &str) -> Option<TraceId> {
+        let mut digits: [u8; 32] = hex.as_bytes().try_into().ok()?;
+        digits.make_ascii_lowercase();
+        Some(TraceId(digits))
+    }
+
+    /// The 32 digits.
+    pub fn as_str(&self) -> &str {
+        // Built from ASCII hex digits only.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for TraceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A `Display` from a closure: header values written straight into their destination.
+pub(crate) struct Fmt<F>(pub(crate) F);
+
+impl<F: Fn(&mut std::fmt::Formatter<'_>) -> std::fmt::Result> std::fmt::Display for Fmt<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (self.0)(f)
     }
 }
 
@@ -255,7 +333,7 @@ fn parse_cloud_trace(text: &str) -> Option<Trace> {
         span.parse().ok()?
     };
     Some(Trace {
-        trace_id: trace_id.to_ascii_lowercase(),
+        trace_id: TraceId::from_hex(trace_id)?,
         span_id,
         sampled: options.trim() != "o=0",
     })
@@ -270,7 +348,7 @@ fn parse_traceparent(text: &str) -> Option<Trace> {
         return None;
     }
     Some(Trace {
-        trace_id: trace_id.to_ascii_lowercase(),
+        trace_id: TraceId::from_hex(trace_id)?,
         span_id: u64::from_str_radix(span, 16).ok()?,
         sampled: u8::from_str_radix(flags, 16).ok()? & 1 == 1,
     })
@@ -286,36 +364,40 @@ pub fn add_forwarding(headers: &mut HeaderMap, client_ip: Option<std::net::IpAdd
     static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
     if let Some(ip) = client_ip {
         let prior = headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok());
-        if let Ok(v) = HeaderValue::from_str(&forwarded_for(prior, ip)) {
+        let value = forwarded_for(prior, ip).to_string();
+        if let Ok(v) = HeaderValue::from_str(&value) {
             headers.insert(X_FORWARDED_FOR.clone(), v);
         }
-        if let Ok(v) = HeaderValue::from_str(&forwarded(ip)) {
+        if let Ok(v) = HeaderValue::from_str(&forwarded(ip).to_string()) {
             headers.insert(header::FORWARDED, v);
         }
     }
     headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
-    if let Ok(v) = HeaderValue::from_str(&trace.cloud_header()) {
+    if let Ok(v) = HeaderValue::from_str(&trace.cloud_header().to_string()) {
         headers.insert(X_CLOUD_TRACE_CONTEXT.clone(), v);
     }
-    if let Ok(v) = HeaderValue::from_str(&trace.traceparent()) {
+    if let Ok(v) = HeaderValue::from_str(&trace.traceparent().to_string()) {
         headers.insert(TRACEPARENT.clone(), v);
     }
 }
 
 /// `X-Forwarded-For`: the client's address appended to what the client sent.
-pub(crate) fn forwarded_for(prior: Option<&str>, ip: std::net::IpAddr) -> String {
-    match prior {
-        Some(prior) if !prior.trim().is_empty() => format!("{prior}, {ip}"),
-        _ => ip.to_string(),
-    }
+pub(crate) fn forwarded_for(
+    prior: Option<&str>,
+    ip: std::net::IpAddr,
+) -> impl std::fmt::Display + '_ {
+    Fmt(move |f: &mut std::fmt::Formatter<'_>| match prior {
+        Some(prior) if !prior.trim().is_empty() => write!(f, "{prior}, {ip}"),
+        _ => write!(f, "{ip}"),
+    })
 }
 
 /// `Forwarded` (RFC 7239) for the client's address.
-pub(crate) fn forwarded(ip: std::net::IpAddr) -> String {
-    match ip {
-        std::net::IpAddr::V4(v4) => format!("for={v4};proto=http"),
-        std::net::IpAddr::V6(v6) => format!("for=\"[{v6}]\";proto=http"),
-    }
+pub(crate) fn forwarded(ip: std::net::IpAddr) -> impl std::fmt::Display {
+    Fmt(move |f: &mut std::fmt::Formatter<'_>| match ip {
+        std::net::IpAddr::V4(v4) => write!(f, "for={v4};proto=http"),
+        std::net::IpAddr::V6(v6) => write!(f, "for=\"[{v6}]\";proto=http"),
+    })
 }
 
 #[cfg(test)]
@@ -336,7 +418,7 @@ mod tests {
     #[test]
     fn token_precedence_and_malformed_cases() {
         let tok = |x: bool| Presented::Token {
-            token: "a.b.c".into(),
+            token: "a.b.c",
             x_serverless: x,
         };
         assert_eq!(presented_token(&map(&[])), Presented::None);
@@ -380,12 +462,12 @@ mod tests {
 
     #[test]
     fn redaction() {
-        assert_eq!(
-            redact_jwt("h.p.s").as_deref(),
-            Some("h.p.SIGNATURE_REMOVED_BY_GOOGLE")
-        );
-        assert_eq!(redact_jwt("h.p"), None);
-        assert_eq!(redact_jwt("h.p.s.x"), None);
+        assert_eq!(unsigned_part("h.p.s"), Some("h.p."));
+        assert_eq!(unsigned_part("h.p"), None);
+        assert_eq!(unsigned_part("h.p.s.x"), None);
+        assert_eq!(unsigned_part("h..s"), Some("h.."));
+        assert_eq!(unsigned_bearer(b"Bearer aa.bb.cc"), Some("aa.bb."));
+        assert_eq!(unsigned_bearer(b"Basic aa.bb.cc"), None);
         let mut m = map(&[("x-serverless-authorization", "Bearer h.p.s")]);
         redact_header(&mut m, X_SERVERLESS_AUTHORIZATION);
         assert_eq!(
@@ -421,7 +503,7 @@ mod tests {
         }
         assert!(m.contains_key("x-goog-other"));
         let trace = Trace {
-            trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
+            trace_id: TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").unwrap(),
             span_id: 1,
             sampled: true,
         };
@@ -440,6 +522,32 @@ mod tests {
     }
 
     #[test]
+    fn trace_header_lines_match_their_display_forms() {
+        for (span_id, sampled) in [
+            (0, true),
+            (42, false),
+            (u64::MAX >> 1, true),
+            (u64::MAX, false),
+        ] {
+            let trace = Trace {
+                trace_id: TraceId::random(),
+                span_id,
+                sampled,
+            };
+            let mut out = Vec::new();
+            trace.push_headers(&mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!(
+                    "x-cloud-trace-context: {}\r\ntraceparent: {}\r\n",
+                    trace.cloud_header(),
+                    trace.traceparent()
+                )
+            );
+        }
+    }
+
+    #[test]
     fn traces_from_client_headers() {
         let t = Trace::of(&map(&[(
             "x-cloud-trace-context",
@@ -455,6 +563,13 @@ mod tests {
         )]));
         assert_eq!(t.span_id, 0x00f0_67aa_0ba9_02b7);
         let fresh = Trace::of(&map(&[("x-cloud-trace-context", "zz")]));
-        assert_eq!(fresh.trace_id.len(), 32);
+        let digits = fresh.trace_id.as_str();
+        assert_eq!(digits.len(), 32);
+        assert!(
+            digits
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+        assert_ne!(Trace::of(&HeaderMap::new()).trace_id, fresh.trace_id);
     }
 }

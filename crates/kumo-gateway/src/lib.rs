@@ -12,6 +12,7 @@ mod headers;
 mod iap;
 pub mod pages;
 mod peer;
+mod request_log;
 mod upstream;
 
 use std::collections::HashMap;
@@ -33,7 +34,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use kumo_control::invoke::{
     InvocationDecision, InvocationRequest, ServiceRoute, Source, TokenHeader,
 };
-use kumo_control::runtime::{EncodedLogEntry, Slot};
+use kumo_control::runtime::Slot;
 use kumo_control::{Control, Error, Mode};
 
 pub use h1::Rewound;
@@ -101,10 +102,11 @@ struct Upstream {
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
 }
 
-/// Who the invocation check let in.
+/// What the invocation check let in: the token header whose signature the app must not see.
+/// `X-Serverless-Authorization` always loses it; `Authorization` only when it is a user's CLI
+/// token that Kumo checked (Cloud Run redacts gcloud tokens so the app cannot replay them).
 struct Admitted {
-    /// A user's CLI token: its signature is redacted before the app sees it.
-    cli_user_token: bool,
+    redact: Option<TokenHeader>,
 }
 
 /// What routing found.
@@ -122,7 +124,7 @@ struct LogContext {
     referer: Option<String>,
     request_size: Option<u64>,
     protocol: &'static str,
-    remote_ip: Option<String>,
+    remote_ip: Option<request_log::IpText>,
     trace: headers::Trace,
     started: Instant,
     received: SystemTime,
@@ -279,9 +281,7 @@ impl Gateway {
             client_upgrade,
         };
         let (resp, revision) = self
-            .forward(
-                request, &routed, &route, &admitted, &presented, &log, conn, affinity,
-            )
+            .forward(request, &routed, &route, &admitted, &log, conn, affinity)
             .await;
         self.record(&route, revision.as_deref(), &log, resp.status(), None);
         resp
@@ -438,7 +438,7 @@ impl Gateway {
             headers::Presented::Token {
                 token,
                 x_serverless,
-            } => (Some(token.as_str()), via(*x_serverless)),
+            } => (Some(*token), via(*x_serverless)),
             // Not one bearer JWT: the verifier refuses it as malformed (401) on private services.
             headers::Presented::Malformed { x_serverless } => {
                 (Some("malformed, not a bearer JWT"), via(*x_serverless))
@@ -456,7 +456,17 @@ impl Gateway {
             .invocation_decision_on(Arc::clone(route), &request)
         {
             Ok(InvocationDecision::Allowed { cli_user_token, .. }) => {
-                return Flow::Continue(Admitted { cli_user_token });
+                let redact = match presented {
+                    headers::Presented::Token {
+                        x_serverless: true, ..
+                    } => Some(TokenHeader::XServerless),
+                    headers::Presented::Token {
+                        x_serverless: false,
+                        ..
+                    } if cli_user_token => Some(TokenHeader::Authorization),
+                    _ => None,
+                };
+                return Flow::Continue(Admitted { redact });
             }
             Ok(InvocationDecision::NotFound) => {
                 return Flow::Respond(html(StatusCode::NOT_FOUND, pages::not_found(&routed.path)));
@@ -510,7 +520,6 @@ impl Gateway {
         routed: &Routed,
         route: &ServiceRoute,
         admitted: &Admitted,
-        presented: &headers::Presented,
         log: &LogContext,
         conn: Conn,
         affinity: &Affinity,
@@ -532,28 +541,14 @@ impl Gateway {
                 .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
         });
         headers::add_forwarding(&mut parts.headers, conn.peer.map(|p| p.ip()), &log.trace);
-        // X-Serverless-Authorization always loses its signature; an Authorization token only when it
-        // is a user's CLI token that Kumo checked (Cloud Run redacts gcloud tokens so the app
-        // cannot replay them).
-        if matches!(
-            presented,
-            headers::Presented::Token {
-                x_serverless: true,
-                ..
+        match admitted.redact {
+            Some(TokenHeader::XServerless) => {
+                headers::redact_header(&mut parts.headers, X_SERVERLESS_AUTHORIZATION);
             }
-        ) {
-            headers::redact_header(&mut parts.headers, X_SERVERLESS_AUTHORIZATION);
-        }
-        if admitted.cli_user_token
-            && matches!(
-                presented,
-                headers::Presented::Token {
-                    x_serverless: false,
-                    ..
-                }
-            )
-        {
-            headers::redact_header(&mut parts.headers, header::AUTHORIZATION.as_str());
+            Some(TokenHeader::Authorization) => {
+                headers::redact_header(&mut parts.headers, header::AUTHORIZATION.as_str());
+            }
+            None => {}
         }
         let h2c = slot.info.h2c;
         let timeout = slot.info.timeout;
@@ -661,7 +656,7 @@ impl Gateway {
             StatusCode::UNAUTHORIZED => Some(LOG_401),
             _ => None,
         });
-        if let Some(entry) = request_log_entry(route, revision, log, status, text) {
+        if let Some(entry) = request_log::request_log_entry(route, revision, log, status, text) {
             self.control().runtime().append_log(entry);
         }
     }
@@ -863,143 +858,11 @@ fn log_context(req: &Request<GatewayBody>, conn: Conn) -> LogContext {
             Version::HTTP_10 => "HTTP/1.0",
             _ => "HTTP/1.1",
         },
-        remote_ip: conn.peer.map(|p| p.ip().to_string()),
+        remote_ip: conn.peer.map(|p| request_log::IpText::of(p.ip())),
         trace: headers::Trace::of(req.headers()),
         started: Instant::now(),
         received: SystemTime::now(),
     }
-}
-
-/// Cloud Run's request log entry (spec §2.7), serialized straight from borrowed fields: no JSON
-/// tree is built per request, and the writer thread stores the text as it is.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RequestLogJson<'a> {
-    http_request: HttpRequestJson<'a>,
-    insert_id: &'a str,
-    log_name: &'a str,
-    resource: ResourceJson<'a>,
-    severity: &'static str,
-    timestamp: &'a str,
-    receive_timestamp: &'a str,
-    trace: &'a str,
-    span_id: &'a str,
-    trace_sampled: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    text_payload: Option<&'a str>,
-}
-
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct HttpRequestJson<'a> {
-    request_method: &'a str,
-    request_url: &'a str,
-    status: u16,
-    latency: &'a str,
-    protocol: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user_agent: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    referer: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    remote_ip: Option<&'a str>,
-    /// int64 fields are strings in JSON.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    request_size: Option<&'a str>,
-}
-
-#[derive(serde::Serialize)]
-struct ResourceJson<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    labels: RevisionLabels<'a>,
-}
-
-#[derive(serde::Serialize)]
-struct RevisionLabels<'a> {
-    configuration_name: &'a str,
-    location: &'a str,
-    project_id: &'a str,
-    revision_name: &'a str,
-    service_name: &'a str,
-}
-
-fn request_log_entry(
-    route: &ServiceRoute,
-    revision: Option<&str>,
-    log: &LogContext,
-    status: StatusCode,
-    text: Option<&str>,
-) -> Option<EncodedLogEntry> {
-    let elapsed = log.started.elapsed();
-    let latency = format!("{}.{:09}s", elapsed.as_secs(), elapsed.subsec_nanos());
-    let (severity, severity_number) = match status.as_u16() {
-        500.. => ("ERROR", 500),
-        400.. => ("WARNING", 400),
-        _ => ("INFO", 200),
-    };
-    let revision_name = revision
-        .and_then(|r| r.rsplit('/').next())
-        .unwrap_or_default();
-    let log_name = format!(
-        "projects/{}/logs/run.googleapis.com%2Frequests",
-        route.project_id
-    );
-    let request_size = log.request_size.map(|size| size.to_string());
-    let entry = RequestLogJson {
-        http_request: HttpRequestJson {
-            request_method: log.method.as_str(),
-            request_url: &log.url,
-            status: status.as_u16(),
-            latency: &latency,
-            protocol: log.protocol,
-            user_agent: log.user_agent.as_deref(),
-            referer: log.referer.as_deref(),
-            remote_ip: log.remote_ip.as_deref(),
-            request_size: request_size.as_deref(),
-        },
-        insert_id: &format!("{:016x}", rand::random::<u64>()),
-        log_name: &log_name,
-        resource: ResourceJson {
-            kind: "cloud_run_revision",
-            labels: RevisionLabels {
-                configuration_name: &route.service,
-                location: &route.location,
-                project_id: &route.project_id,
-                revision_name,
-                service_name: &route.service,
-            },
-        },
-        severity,
-        timestamp: &kumo_control::runtime::timestamp(log.received),
-        receive_timestamp: &kumo_control::runtime::timestamp(SystemTime::now()),
-        trace: &format!(
-            "projects/{}/traces/{}",
-            route.project_id, log.trace.trace_id
-        ),
-        span_id: &format!("{:016x}", log.trace.span_id),
-        trace_sampled: log.trace.sampled,
-        text_payload: text,
-    };
-    let json = match serde_json::to_string(&entry) {
-        Ok(json) => json,
-        Err(e) => {
-            tracing::warn!(error = %e, "request log entry");
-            return None;
-        }
-    };
-    let timestamp_nanos = log
-        .received
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .ok()
-        .and_then(|d| i64::try_from(d.as_nanos()).ok())?;
-    Some(EncodedLogEntry {
-        timestamp_nanos,
-        log_name,
-        resource_type: Some("cloud_run_revision".to_owned()),
-        severity: severity_number,
-        json,
-    })
 }
 
 #[cfg(test)]

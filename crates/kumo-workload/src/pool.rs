@@ -161,6 +161,10 @@ impl InstancePool {
 
     /// Gets a concurrency slot, starting an instance if none has one free and max allows.
     pub async fn acquire(&self) -> Result<SlotGuard, PoolError> {
+        // A free slot needs no waiter registration (a lock on the `Notify` per request).
+        if let Some(guard) = self.free_slot()? {
+            return Ok(guard);
+        }
         let deadline = Instant::now() + self.inner.cfg.acquire_timeout;
         loop {
             let notified = self.inner.changed.notified();
@@ -186,28 +190,42 @@ impl InstancePool {
         }
     }
 
-    fn step(&self) -> Result<Step, PoolError> {
+    /// Takes a slot on the least-loaded instance that has one free.
+    fn free_slot(&self) -> Result<Option<SlotGuard>, PoolError> {
         let conc = self.concurrency();
         let mut st = self.inner.state.lock().map_err(|_| PoolError::Closed)?;
+        self.take_slot(&mut st, conc)
+    }
+
+    fn take_slot(&self, st: &mut State, conc: u32) -> Result<Option<SlotGuard>, PoolError> {
         if st.closed {
             return Err(PoolError::Closed);
         }
         // Least-loaded instance with a free slot spreads load like Cloud Run's balancer.
-        if let Some(s) = st
+        let Some(s) = st
             .slots
             .iter_mut()
             .filter(|s| s.in_flight < conc)
             .min_by_key(|s| s.in_flight)
-        {
-            s.in_flight += 1;
-            let Some(addr) = s.inst.addr else {
-                return Err(PoolError::Closed);
-            };
-            return Ok(Step::Got(SlotGuard {
-                pool: Arc::clone(&self.inner),
-                instance_id: s.inst.id,
-                addr,
-            }));
+        else {
+            return Ok(None);
+        };
+        s.in_flight += 1;
+        let Some(addr) = s.inst.addr else {
+            return Err(PoolError::Closed);
+        };
+        Ok(Some(SlotGuard {
+            pool: Arc::clone(&self.inner),
+            instance_id: s.inst.id,
+            addr,
+        }))
+    }
+
+    fn step(&self) -> Result<Step, PoolError> {
+        let conc = self.concurrency();
+        let mut st = self.inner.state.lock().map_err(|_| PoolError::Closed)?;
+        if let Some(guard) = self.take_slot(&mut st, conc)? {
+            return Ok(Step::Got(guard));
         }
         let total = st.slots.len() as u32 + st.starting;
         // Only start another one if the ones already starting cannot absorb waiters.
