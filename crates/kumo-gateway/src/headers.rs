@@ -232,30 +232,16 @@ impl Trace {
     /// Both trace headers as HTTP/1.1 header lines (the fast path's forwarded head), written
     /// without `core::fmt`: they go out with every request.
     pub(crate) fn push_headers(&self, out: &mut Vec<u8>) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let id = self.trace_id.as_str().as_bytes();
         out.extend_from_slice(b"x-cloud-trace-context: ");
         out.extend_from_slice(id);
         out.push(b'/');
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        let mut n = self.span_id;
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        out.extend_from_slice(&digits[at..]);
+        out.extend_from_slice(crate::text::decimal(self.span_id).as_str().as_bytes());
         out.extend_from_slice(if self.sampled { b";o=1" } else { b";o=0" });
         out.extend_from_slice(b"\r\ntraceparent: 00-");
         out.extend_from_slice(id);
         out.push(b'-');
-        for shift in (0..16).rev() {
-            out.push(HEX[((self.span_id >> (shift * 4)) & 0xf) as usize]);
-        }
+        out.extend_from_slice(crate::text::hex16(self.span_id).as_str().as_bytes());
         out.extend_from_slice(if self.sampled { b"-01\r\n" } else { b"-00\r\n" });
     }
 
@@ -279,11 +265,13 @@ pub struct TraceId([u8; 32]);
 
 impl TraceId {
     fn random() -> TraceId {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let n = rand::random::<u128>();
         let mut digits = [0u8; 32];
-        for (i, d) in digits.iter_mut().enumerate() {
-            *d = HEX[((n >> (124 - 4 * i)) & 0xf) as usize];
+        for half in digits.chunks_exact_mut(16) {
+            half.copy_from_slice(
+                crate::text::hex16(rand::random::<u64>())
+                    .as_str()
+                    .as_bytes(),
+            );
         }
         TraceId(digits)
     }

@@ -13,6 +13,7 @@ mod iap;
 pub mod pages;
 mod peer;
 mod request_log;
+mod text;
 mod upstream;
 
 use std::collections::HashMap;

@@ -204,28 +204,12 @@ fn contents(o: &mut String, s: &str) {
     o.push_str(&s[run..]);
 }
 
-fn decimal(o: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[at..] {
-        o.push(char::from(d));
-    }
+fn decimal(o: &mut String, n: u64) {
+    o.push_str(crate::text::decimal(n).as_str());
 }
 
-/// 16 lowercase hex digits.
 fn hex16(o: &mut String, n: u64) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for shift in (0..16).rev() {
-        o.push(char::from(HEX[((n >> (shift * 4)) & 0xf) as usize]));
-    }
+    o.push_str(crate::text::hex16(n).as_str());
 }
 
 /// Google's Duration text: `0.000123456s`.
