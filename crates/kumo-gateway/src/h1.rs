@@ -678,16 +678,18 @@ impl Connection<'_> {
         if framing == Framing::Chunked {
             push_header(out, b"transfer-encoding", b"chunked");
         }
-        if let Some(ip) = &self.peer_ip {
-            let ip = ip.as_str().as_bytes();
-            match f
+        if let Some(peer) = &self.peer_ip {
+            let ip = peer.as_str().as_bytes();
+            // As `headers::forwarded_for` (the hyper path) reads a prior value.
+            let prior = f
                 .x_forwarded_for
-                .filter(|prior| !prior.trim_ascii().is_empty())
-            {
+                .and_then(|v| std::str::from_utf8(v).ok())
+                .filter(|prior| !prior.trim().is_empty());
+            match prior.map(str::as_bytes) {
                 Some(prior) => push_header_parts(out, b"x-forwarded-for", &[prior, b", ", ip]),
                 None => push_header(out, b"x-forwarded-for", ip),
             }
-            let forwarded: [&[u8]; 3] = if self.peer_ip.is_some_and(|p| p.is_v6()) {
+            let forwarded: [&[u8]; 3] = if peer.is_v6() {
                 [b"for=\"[", ip, b"]\";proto=http"]
             } else {
                 [b"for=", ip, b";proto=http"]

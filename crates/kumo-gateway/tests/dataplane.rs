@@ -328,6 +328,32 @@ async fn invoker_check_in_cloud_runs_order() {
     );
     assert!(seen["traceparent"].as_str().unwrap().starts_with("00-"));
     assert_eq!(seen["authorization"], format!("Bearer {alice}"));
+    assert_eq!(seen["forwarded"], "for=127.0.0.1;proto=http");
+    // A prior X-Forwarded-For is appended to; the client's trace continues in both headers.
+    let a = get(
+        &w,
+        &host,
+        "/hello",
+        &[
+            bearer(&alice),
+            ("x-forwarded-for", "10.0.0.1".into()),
+            (
+                "x-cloud-trace-context",
+                "0AF7651916CD43DD8448EB211C80319C/42;o=0".into(),
+            ),
+        ],
+    )
+    .await;
+    let seen = &a.body["headers"];
+    assert_eq!(seen["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
+    assert_eq!(
+        seen["x-cloud-trace-context"],
+        "0af7651916cd43dd8448eb211c80319c/42;o=0"
+    );
+    assert_eq!(
+        seen["traceparent"],
+        "00-0af7651916cd43dd8448eb211c80319c-000000000000002a-00"
+    );
 
     // Wrong audience, expired, and an access token: 401 with Google's page.
     let other = token(&w, "alice@example.com", "http://elsewhere", 0);
