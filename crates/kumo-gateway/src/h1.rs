@@ -25,7 +25,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::headers::{self, HOP_BY_HOP, Trace, X_SERVERLESS_AUTHORIZATION};
-use crate::request_log::IpText;
+use crate::text::IpText;
 use crate::{Conn, Entry, Flow, Gateway, GatewayBody, LogContext, is_gateway_host, pages};
 
 /// A request or response head larger than this goes to hyper (which answers 431 or reads on).
@@ -325,11 +325,11 @@ fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 }
 
 /// [`push_header`] with a value in pieces.
-fn push_header_parts(out: &mut Vec<u8>, name: &[u8], value: &[&[u8]]) {
+fn push_header_parts(out: &mut Vec<u8>, name: &[u8], value: &[&str]) {
     out.extend_from_slice(name);
     out.extend_from_slice(b": ");
     for part in value {
-        out.extend_from_slice(part);
+        out.extend_from_slice(part.as_bytes());
     }
     out.extend_from_slice(b"\r\n");
 }
@@ -666,11 +666,7 @@ impl Connection<'_> {
                 Some(unsigned) => push_header_parts(
                     out,
                     name,
-                    &[
-                        b"Bearer ",
-                        unsigned.as_bytes(),
-                        headers::SIGNATURE_REMOVED.as_bytes(),
-                    ],
+                    &["Bearer ", unsigned, headers::SIGNATURE_REMOVED],
                 ),
                 None => push_header(out, name, value),
             }
@@ -678,23 +674,10 @@ impl Connection<'_> {
         if framing == Framing::Chunked {
             push_header(out, b"transfer-encoding", b"chunked");
         }
-        if let Some(peer) = &self.peer_ip {
-            let ip = peer.as_str().as_bytes();
-            // As `headers::forwarded_for` (the hyper path) reads a prior value.
-            let prior = f
-                .x_forwarded_for
-                .and_then(|v| std::str::from_utf8(v).ok())
-                .filter(|prior| !prior.trim().is_empty());
-            match prior.map(str::as_bytes) {
-                Some(prior) => push_header_parts(out, b"x-forwarded-for", &[prior, b", ", ip]),
-                None => push_header(out, b"x-forwarded-for", ip),
-            }
-            let forwarded: [&[u8]; 3] = if peer.is_v6() {
-                [b"for=\"[", ip, b"]\";proto=http"]
-            } else {
-                [b"for=", ip, b";proto=http"]
-            };
-            push_header_parts(out, b"forwarded", &forwarded);
+        if let Some(ip) = &self.peer_ip {
+            let prior = f.x_forwarded_for.and_then(|v| std::str::from_utf8(v).ok());
+            push_header_parts(out, b"x-forwarded-for", &headers::forwarded_for(prior, ip));
+            push_header_parts(out, b"forwarded", &headers::forwarded(ip));
         }
         push_header(out, b"x-forwarded-proto", b"http");
         log.trace.push_headers(out);

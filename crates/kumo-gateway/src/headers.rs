@@ -3,6 +3,8 @@
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
+use crate::text::IpText;
+
 /// Cloud Run's replacement for a redacted signature.
 pub const SIGNATURE_REMOVED: &str = "SIGNATURE_REMOVED_BY_GOOGLE";
 /// Google's header for the token when the app uses `Authorization` itself.
@@ -216,17 +218,14 @@ impl Trace {
             })
     }
 
-    /// `X-Cloud-Trace-Context`, written where it goes (no `String` per request).
-    pub fn cloud_header(&self) -> impl std::fmt::Display + '_ {
-        Fmt(move |f: &mut std::fmt::Formatter<'_>| {
-            write!(
-                f,
-                "{}/{};o={}",
-                self.trace_id,
-                self.span_id,
-                u8::from(self.sampled)
-            )
-        })
+    /// `X-Cloud-Trace-Context`.
+    pub fn cloud_header(&self) -> String {
+        format!(
+            "{}/{};o={}",
+            self.trace_id,
+            self.span_id,
+            u8::from(self.sampled)
+        )
     }
 
     /// Both trace headers as HTTP/1.1 header lines (the fast path's forwarded head), written
@@ -246,16 +245,13 @@ impl Trace {
     }
 
     /// W3C `traceparent`.
-    pub fn traceparent(&self) -> impl std::fmt::Display + '_ {
-        Fmt(move |f: &mut std::fmt::Formatter<'_>| {
-            write!(
-                f,
-                "00-{}-{:016x}-{:02x}",
-                self.trace_id,
-                self.span_id,
-                u8::from(self.sampled)
-            )
-        })
+    pub fn traceparent(&self) -> String {
+        format!(
+            "00-{}-{:016x}-{:02x}",
+            self.trace_id,
+            self.span_id,
+            u8::from(self.sampled)
+        )
     }
 }
 
@@ -293,15 +289,6 @@ impl TraceId {
 impl std::fmt::Display for TraceId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// A `Display` from a closure: header values written straight into their destination.
-pub(crate) struct Fmt<F>(pub(crate) F);
-
-impl<F: Fn(&mut std::fmt::Formatter<'_>) -> std::fmt::Result> std::fmt::Display for Fmt<F> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        (self.0)(f)
     }
 }
 
@@ -351,41 +338,41 @@ pub fn add_forwarding(headers: &mut HeaderMap, client_ip: Option<std::net::IpAdd
     static X_CLOUD_TRACE_CONTEXT: HeaderName = HeaderName::from_static("x-cloud-trace-context");
     static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
     if let Some(ip) = client_ip {
+        let ip = IpText::of(ip);
         let prior = headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok());
-        let value = forwarded_for(prior, ip).to_string();
+        let value = forwarded_for(prior, &ip).concat();
         if let Ok(v) = HeaderValue::from_str(&value) {
             headers.insert(X_FORWARDED_FOR.clone(), v);
         }
-        if let Ok(v) = HeaderValue::from_str(&forwarded(ip).to_string()) {
+        if let Ok(v) = HeaderValue::from_str(&forwarded(&ip).concat()) {
             headers.insert(header::FORWARDED, v);
         }
     }
     headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
-    if let Ok(v) = HeaderValue::from_str(&trace.cloud_header().to_string()) {
+    if let Ok(v) = HeaderValue::from_str(&trace.cloud_header()) {
         headers.insert(X_CLOUD_TRACE_CONTEXT.clone(), v);
     }
-    if let Ok(v) = HeaderValue::from_str(&trace.traceparent().to_string()) {
+    if let Ok(v) = HeaderValue::from_str(&trace.traceparent()) {
         headers.insert(TRACEPARENT.clone(), v);
     }
 }
 
-/// `X-Forwarded-For`: the client's address appended to what the client sent.
-pub(crate) fn forwarded_for(
-    prior: Option<&str>,
-    ip: std::net::IpAddr,
-) -> impl std::fmt::Display + '_ {
-    Fmt(move |f: &mut std::fmt::Formatter<'_>| match prior {
-        Some(prior) if !prior.trim().is_empty() => write!(f, "{prior}, {ip}"),
-        _ => write!(f, "{ip}"),
-    })
+/// `X-Forwarded-For` in pieces: the client's address appended to what the client sent (both
+/// paths write it; the fast path without joining the pieces).
+pub(crate) fn forwarded_for<'a>(prior: Option<&'a str>, ip: &'a IpText) -> [&'a str; 3] {
+    match prior {
+        Some(prior) if !prior.trim().is_empty() => [prior, ", ", ip.as_str()],
+        _ => ["", "", ip.as_str()],
+    }
 }
 
-/// `Forwarded` (RFC 7239) for the client's address.
-pub(crate) fn forwarded(ip: std::net::IpAddr) -> impl std::fmt::Display {
-    Fmt(move |f: &mut std::fmt::Formatter<'_>| match ip {
-        std::net::IpAddr::V4(v4) => write!(f, "for={v4};proto=http"),
-        std::net::IpAddr::V6(v6) => write!(f, "for=\"[{v6}]\";proto=http"),
-    })
+/// `Forwarded` (RFC 7239) for the client's address, in pieces.
+pub(crate) fn forwarded(ip: &IpText) -> [&str; 3] {
+    if ip.is_v6() {
+        ["for=\"[", ip.as_str(), "]\";proto=http"]
+    } else {
+        ["for=", ip.as_str(), ";proto=http"]
+    }
 }
 
 #[cfg(test)]
@@ -499,6 +486,10 @@ mod tests {
         assert_eq!(m["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
         assert_eq!(m["x-forwarded-proto"], "http");
         assert_eq!(m["forwarded"], "for=127.0.0.1;proto=http");
+        let mut v6 = map(&[("x-forwarded-for", " ")]);
+        add_forwarding(&mut v6, Some("::1".parse().unwrap()), &trace);
+        assert_eq!(v6["x-forwarded-for"], "::1");
+        assert_eq!(v6["forwarded"], "for=\"[::1]\";proto=http");
         assert_eq!(
             m["x-cloud-trace-context"],
             "0af7651916cd43dd8448eb211c80319c/1;o=1"

@@ -5,8 +5,6 @@
 //! digit. Built with serde and `core::fmt` it cost ≈ 17,000 instructions per request (callgrind,
 //! `benches/gateway/run.sh` with `CALLGRIND_OUT`), a third of the gateway's whole request.
 
-use std::fmt;
-use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
@@ -18,48 +16,6 @@ use crate::LogContext;
 /// Room for an entry's JSON (≈ 800 bytes with a short URL and user agent), so writing it does
 /// not grow the buffer.
 const CAPACITY: usize = 1024;
-
-/// A client address as text, formatted once per connection (std's `Display` for addresses is
-/// slow, and each request writes it three times: two forwarding headers and the log).
-#[derive(Clone, Copy)]
-pub(crate) struct IpText {
-    bytes: [u8; 48],
-    len: u8,
-    v6: bool,
-}
-
-impl IpText {
-    pub(crate) fn of(ip: IpAddr) -> IpText {
-        let mut text = IpText {
-            bytes: [0; 48],
-            len: 0,
-            v6: ip.is_ipv6(),
-        };
-        // An IPv6 address is at most 45 characters: it always fits.
-        let _ = fmt::Write::write_fmt(&mut text, format_args!("{ip}"));
-        text
-    }
-
-    pub(crate) fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
-    }
-
-    /// Whether the address is IPv6 (`Forwarded` brackets and quotes those).
-    pub(crate) fn is_v6(&self) -> bool {
-        self.v6
-    }
-}
-
-impl fmt::Write for IpText {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let at = usize::from(self.len);
-        let end = at + s.len();
-        let slot = self.bytes.get_mut(at..end).ok_or(fmt::Error)?;
-        slot.copy_from_slice(s.as_bytes());
-        self.len = u8::try_from(end).map_err(|_| fmt::Error)?;
-        Ok(())
-    }
-}
 
 pub(crate) fn request_log_entry(
     route: &ServiceRoute,
@@ -264,7 +220,7 @@ mod tests {
             referer: None,
             request_size: Some(12),
             protocol: "HTTP/1.1",
-            remote_ip: Some(IpText::of("::1".parse().unwrap())),
+            remote_ip: Some(crate::text::IpText::of("::1".parse().unwrap())),
             trace: headers::Trace::from_values(
                 Some(b"0AF7651916CD43DD8448EB211C80319C/42;o=1"),
                 None,
@@ -355,7 +311,7 @@ mod tests {
         }
 
         #[test]
-        fn numbers_and_addresses(n in proptest::prelude::any::<u64>(), nanos in 0u32..1_000_000_000, ip in proptest::prelude::any::<IpAddr>()) {
+        fn numbers(n in proptest::prelude::any::<u64>(), nanos in 0u32..1_000_000_000) {
             let mut o = String::new();
             decimal(&mut o, n);
             proptest::prop_assert_eq!(o.clone(), n.to_string());
@@ -368,9 +324,6 @@ mod tests {
                 o.clone(),
                 format!("{}.{:09}s", n % 100_000, nanos)
             );
-            let text = IpText::of(ip);
-            proptest::prop_assert_eq!(text.as_str(), ip.to_string());
-            proptest::prop_assert_eq!(text.is_v6(), ip.is_ipv6());
         }
     }
 }

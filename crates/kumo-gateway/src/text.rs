@@ -1,5 +1,9 @@
-//! Numbers as text without `core::fmt`: the request path writes several per request (trace
-//! headers, the request log), and `format!` cost more than the rest of those writes together.
+//! Numbers and addresses as text without `core::fmt` per request: the request path writes
+//! several (trace and forwarding headers, the request log), and `format!` cost more than the
+//! rest of those writes together.
+
+use std::fmt;
+use std::net::IpAddr;
 
 /// Up to 20 ASCII digits, on the stack.
 pub(crate) struct Digits {
@@ -39,9 +43,58 @@ pub(crate) fn hex16(n: u64) -> Digits {
     Digits { bytes, start: 4 }
 }
 
+/// A client address as text, formatted once per connection (std's `Display` for addresses is
+/// slow, and each request writes it three times: two forwarding headers and the log).
+#[derive(Clone, Copy)]
+pub(crate) struct IpText {
+    bytes: [u8; 48],
+    len: u8,
+    v6: bool,
+}
+
+impl IpText {
+    pub(crate) fn of(ip: IpAddr) -> IpText {
+        let mut text = IpText {
+            bytes: [0; 48],
+            len: 0,
+            v6: ip.is_ipv6(),
+        };
+        // An IPv6 address is at most 45 characters: it always fits.
+        let _ = fmt::Write::write_fmt(&mut text, format_args!("{ip}"));
+        text
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+
+    /// Whether the address is IPv6 (`Forwarded` brackets and quotes those).
+    pub(crate) fn is_v6(&self) -> bool {
+        self.v6
+    }
+}
+
+impl fmt::Write for IpText {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let at = usize::from(self.len);
+        let end = at + s.len();
+        let slot = self.bytes.get_mut(at..end).ok_or(fmt::Error)?;
+        slot.copy_from_slice(s.as_bytes());
+        self.len = u8::try_from(end).map_err(|_| fmt::Error)?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     proptest::proptest! {
+        #[test]
+        fn addresses_as_display_writes_them(ip in proptest::prelude::any::<std::net::IpAddr>()) {
+            let text = super::IpText::of(ip);
+            proptest::prop_assert_eq!(text.as_str(), ip.to_string());
+            proptest::prop_assert_eq!(text.is_v6(), ip.is_ipv6());
+        }
+
         #[test]
         fn as_display_writes_them(n in proptest::prelude::any::<u64>()) {
             let (decimal, hex) = (super::decimal(n), super::hex16(n));
