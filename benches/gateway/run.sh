@@ -169,6 +169,15 @@ check() { local code; code=$(curl -s -o /dev/null -w '%{http_code}' "$@"); echo 
 cpu_of() { awk '{print ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$1/stat"; }
 # The kernel's part of it (system time): loopback TCP costs both sides of each transfer.
 sys_of() { awk '{print $15 / '"$(getconf CLK_TCK)"'}' "/proc/$1/stat"; }
+# Kumo's log writer thread (`kumo-logs`) alone: the part of the proxy's CPU spent storing the
+# request log; 0 for the other proxies.
+writer_of() {
+    local t
+    for t in /proc/"$1"/task/*; do
+        [ "$(cat "$t/comm" 2>/dev/null)" = kumo-logs ] && { awk '{print ($14 + $15) / '"$(getconf CLK_TCK)"'}' "$t/stat"; return; }
+    done
+    echo 0
+}
 # PATHS="b2 d2" runs only those rows (quick A/B of one figure); all of them by default.
 want() { [ -z "${PATHS:-}" ] || [[ " $PATHS " == *" $1 "* ]]; }
 run() {
@@ -176,6 +185,7 @@ run() {
     wrk -t "$THREADS" -c "$CONNECTIONS" -d 2s "$@" >/dev/null 2>&1 || true   # warm-up (instances, pools, caches)
     local before; before=$(cpu_of "$pid")
     local sys_before; sys_before=$(sys_of "$pid")
+    local writer_before; writer_before=$(writer_of "$pid")
     # PERF_OUT=file: call-graph profiles of Kumo during (b) into file, of nginx during (d) into
     # file.d, for `perf report -i file`.
     local perf_pid= perf_file=
@@ -184,6 +194,13 @@ run() {
         perf record -q -F 499 -g -p "$pid" -o "$perf_file" -- sleep "${DURATION%s}" >/dev/null 2>&1 &
         perf_pid=$!
     fi
+    # SYSCALLS=1: system calls and context switches per request of the proxy process (perf's
+    # tracepoints; printed to stderr), and with SYSCALLS=summary perf trace's per-call table.
+    local stat_pid=
+    case ${SYSCALLS:-} in
+        1) perf stat -x, -e raw_syscalls:sys_enter,context-switches -p "$pid" -o "$WORK/$name.stat" -- sleep "${DURATION%s}" >/dev/null 2>&1 & stat_pid=$! ;;
+        summary) perf trace -s -p "$pid" -o "$WORK/$name.stat" -- sleep "${DURATION%s}" >/dev/null 2>&1 & stat_pid=$! ;;
+    esac
     local counting=
     if [ -n "${CALLGRIND_OUT:-}" ] && [ "$pid" = "$KUMO_PID" ]; then
         counting=1
@@ -200,12 +217,23 @@ run() {
     fi
     local after; after=$(cpu_of "$pid")
     local sys_after; sys_after=$(sys_of "$pid")
+    local writer_after; writer_after=$(writer_of "$pid")
     [ -z "$perf_pid" ] || wait "$perf_pid"
-    python3 - "$name" "$WORK/$name.txt" "$before" "$after" "$sys_before" "$sys_after" <<'PY'
+    if [ -n "$stat_pid" ]; then
+        wait "$stat_pid" || true
+        local requests; requests=$(awk '/requests in/ {print $1}' "$WORK/$name.txt")
+        if [ "$SYSCALLS" = 1 ]; then
+            awk -F, -v n="$requests" -v name="$name" '$3 ~ /sys_enter|context-switches/ {printf "(%s) %s per request: %.2f\n", name, $3, $1 / n}' "$WORK/$name.stat" >&2
+        else
+            echo "($name) $requests requests; perf trace -s:" >&2; grep -E '^ +[a-z_0-9]+ +[0-9]' "$WORK/$name.stat" | sort -k2 -n -r | head -20 >&2
+        fi
+    fi
+    python3 - "$name" "$WORK/$name.txt" "$before" "$after" "$sys_before" "$sys_after" "$writer_before" "$writer_after" <<'PY'
 import re, sys
 name, path = sys.argv[1], sys.argv[2]
 cpu = float(sys.argv[4]) - float(sys.argv[3])
 sys_cpu = float(sys.argv[6]) - float(sys.argv[5])
+writer_cpu = float(sys.argv[8]) - float(sys.argv[7])
 text = open(path).read()
 def ms(v):
     n, u = re.match(r"([\d.]+)(us|ms|s)", v).groups()
@@ -215,7 +243,7 @@ p50 = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
 p99 = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
 non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 total = int(re.search(r"(\d+) requests in", text).group(1))
-print(f"{name} {rps:.0f} {p50:.3f} {p99:.3f} {non2xx.group(1) if non2xx else 0} {cpu / total * 1e6:.1f} {sys_cpu / total * 1e6:.1f}")
+print(f"{name} {rps:.0f} {p50:.3f} {p99:.3f} {non2xx.group(1) if non2xx else 0} {cpu / total * 1e6:.1f} {sys_cpu / total * 1e6:.1f} {writer_cpu / total * 1e6:.1f}")
 PY
 }
 # ROUNDS=N repeats every path N times, interleaved (a b c d e … a b c d e …), and reports each
@@ -238,9 +266,9 @@ python3 - "$WORK/results.txt" "$KUMO_RSS" <<'PY'
 import statistics, sys
 runs = {}
 for line in open(sys.argv[1]):
-    name, rps, p50, p99, bad, cpu, sys_cpu = line.split()
+    name, rps, p50, p99, bad, cpu, sys_cpu, writer_cpu = line.split()
     runs.setdefault(name, []).append(
-        (float(rps), float(p50), float(p99), int(bad), float(cpu), float(sys_cpu))
+        (float(rps), float(p50), float(p99), int(bad), float(cpu), float(sys_cpu), float(writer_cpu))
     )
 # Each figure's median over the rounds (non-2xx: the total).
 rows = {
@@ -259,13 +287,13 @@ labels = {
     "d": "(d) nginx proxy_pass",
     "e": "(e) haproxy jwt_verify",
 }
-print(f"{'path':32} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'proxy CPU µs/req':>17} {'of it kernel':>12}")
+print(f"{'path':32} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'proxy CPU µs/req':>17} {'of it kernel':>12} {'log writer':>10}")
 for k in ["a", "b", "c", "d", "e", "a2", "b2", "d2"]:
     if k not in rows:
         continue
-    rps, p50, p99, bad, cpu, sys_cpu = rows[k]
+    rps, p50, p99, bad, cpu, sys_cpu, writer_cpu = rows[k]
     label = labels.get(k) or labels[k[0]] + ", 2 connections"
-    print(f"{label:32} {rps:10.0f} {p50:8.3f} {p99:8.3f} {bad:8d} {cpu:17.1f} {sys_cpu:12.1f}")
+    print(f"{label:32} {rps:10.0f} {p50:8.3f} {p99:8.3f} {bad:8d} {cpu:17.1f} {sys_cpu:12.1f} {writer_cpu:10.1f}")
 if all(k in rows for k in "abde"):
     a, b, d, e = rows["a"], rows["b"], rows["d"], rows["e"]
     print(f"b/a throughput {b[0]/a[0]:.2f}   b/d {b[0]/d[0]:.2f} (target >= 0.9)   b/e {b[0]/e[0]:.2f} (target >= 1)")
@@ -281,7 +309,8 @@ PY
 # N more services, each woken by one request and then left idle: what Kumo itself grows by per
 # instance (pool, metadata server, log sink), and what each instance's processes hold (the guard
 # shell that ties it to Kumo's lifetime, plus the workload — here the tiny nginx backend).
-IDLE=${IDLE_INSTANCES:-20}
+IDLE=${IDLE_INSTANCES:-20}   # IDLE_INSTANCES=0 skips this part (quick A/B runs)
+[ "$IDLE" -gt 0 ] || exit 0
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 descendants_rss_kib() {
     python3 - "$1" <<'PY'
