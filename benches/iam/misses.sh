@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Load-independent cache figures per check: callgrind with its cache simulator over the stream
 # of 20,000 checks (kumo-iam-checks; no warm-up, so the data starts as cold as after the build).
-#   benches/iam/misses.sh [GRANTS] [LL bytes] [fresh]   # default 100000, the host's LL (32 MiB here)
+#   benches/iam/misses.sh [GRANTS] [LL bytes] [fresh|request]   # default 100000, the host's LL (32 MiB here)
 # `fresh` counts checks whose caller's `Subject` was built just before (as the control plane does
-# per request: its strings in cache) instead of the cold prebuilt ones.
+# per request: its strings in cache) instead of the cold prebuilt ones; `request` those whose
+# caller and `Ancestry` were both built just before (as the control plane builds both).
 # CHECKS_BIN=path runs another build of kumo-iam-checks (e.g. an older commit's) instead.
 # Prints instructions, data reads, L1 and last-level read misses per check.
 set -euo pipefail
@@ -15,6 +16,7 @@ if [[ -n "${2:-}" ]]; then ll=(--LL="$2,16,64"); fi
 caller="${3:-cold}"
 fn='kumo_iam_bench::Workload::check'
 [[ "$caller" != fresh ]] || fn='kumo_iam_bench::Workload::check_as'
+[[ "$caller" != request ]] || fn='kumo_iam_bench::Workload::check_fresh'
 bin="${CHECKS_BIN:-$CARGO_TARGET_DIR/release/kumo-iam-checks}"
 [[ -n "${CHECKS_BIN:-}" ]] || cargo build --release --manifest-path "$here/Cargo.toml" --bin kumo-iam-checks 2>/dev/null
 out="$(mktemp)"

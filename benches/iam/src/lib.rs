@@ -140,7 +140,9 @@ pub struct Workload {
     /// Per node: role → members (the policy's bindings), in grant order.
     pub grants: Vec<Vec<(RoleName, Vec<Member>)>>,
     pub grant_count: usize,
-    pub policies: Vec<Option<CompiledPolicy>>,
+    /// Per node, shared as the control plane's policy cache holds them (`kumo-control`'s
+    /// `authz::PolicyCache`: one `Arc` per compiled policy).
+    pub policies: Vec<Option<Arc<CompiledPolicy>>>,
     pub principal_emails: Vec<String>,
     pub group_emails: Vec<String>,
     pub principal_groups: Vec<Vec<u32>>,
@@ -443,7 +445,7 @@ impl Workload {
     }
 
     /// The Google-shaped allow policy of every node (one binding per role), compiled.
-    pub fn compile_policies(&self) -> Result<Vec<Option<CompiledPolicy>>, String> {
+    pub fn compile_policies(&self) -> Result<Vec<Option<Arc<CompiledPolicy>>>, String> {
         let catalog = self.engine.catalog();
         self.grants
             .iter()
@@ -469,7 +471,7 @@ impl Workload {
                     bindings,
                     ..Policy::default()
                 };
-                Ok(Some(CompiledPolicy::compile(&policy, catalog)))
+                Ok(Some(Arc::new(CompiledPolicy::compile(&policy, catalog))))
             })
             .collect()
     }
@@ -485,7 +487,7 @@ impl Workload {
                 while let Some(id) = n {
                     nodes.push(Node {
                         resource: &self.resources[id as usize],
-                        policy: self.policies[id as usize].as_ref(),
+                        policy: self.policies[id as usize].as_deref(),
                     });
                     n = self.parent[id as usize];
                 }
@@ -513,6 +515,25 @@ impl Workload {
         self.subjects[r.principal as usize].clone()
     }
 
+    /// The request's ancestry built afresh, as the control plane builds it for every decision
+    /// (`kumo-control`'s `Control::access`: `hierarchy::ancestry` lists the nodes, `snapshot_of`
+    /// takes each node's compiled policy from its cache, an `Arc` clone, and a new
+    /// `ResourceName`, then `Snapshot::ancestry` builds the `Ancestry` just before
+    /// `Engine::check`): its nodes are then in cache, where `ancestries` holds 10,000 cold
+    /// prebuilt ones. The policies themselves are not read.
+    pub fn fresh_nodes(&self, r: &Request) -> FreshNodes {
+        let mut nodes = Vec::with_capacity(5);
+        let mut n = Some(self.services[r.service as usize]);
+        while let Some(id) = n {
+            nodes.push((
+                self.resources[id as usize].clone(),
+                self.policies[id as usize].clone(),
+            ));
+            n = self.parent[id as usize];
+        }
+        FreshNodes { nodes }
+    }
+
     /// `check` for a caller the bench built beforehand (`fresh_caller`); never inlined, so
     /// callgrind can count it alone.
     #[inline(never)]
@@ -524,6 +545,39 @@ impl Workload {
             context: &self.context,
         };
         self.engine.check(&req).access
+    }
+
+    /// `check` for a request whose caller and ancestry the bench built just before
+    /// (`fresh_caller`, `fresh_nodes`), as the control plane builds both per request; never
+    /// inlined, so callgrind can count it alone.
+    #[inline(never)]
+    pub fn check_fresh(&self, ancestry: &Ancestry<'_>, r: &Request, caller: &Subject) -> Access {
+        let req = AccessRequest {
+            subject: caller,
+            permission: &self.permissions[r.permission as usize],
+            ancestry,
+            context: &self.context,
+        };
+        self.engine.check(&req).access
+    }
+}
+
+/// One request's ancestry nodes with their policies, owned (as `kumo-control`'s `Snapshot`).
+pub struct FreshNodes {
+    nodes: Vec<(ResourceName, Option<Arc<CompiledPolicy>>)>,
+}
+
+impl FreshNodes {
+    pub fn ancestry(&self) -> Ancestry<'_> {
+        Ancestry::new(
+            self.nodes
+                .iter()
+                .map(|(resource, policy)| Node {
+                    resource,
+                    policy: policy.as_deref(),
+                })
+                .collect(),
+        )
     }
 }
 

@@ -5,7 +5,9 @@
 //! times and divide (the engine's CPU cost with its data in cache). "Fresh caller" is the
 //! stream with each caller's `Subject` built just before its check, untimed, as the control
 //! plane builds it per request (its strings in cache; the plain stream's 20,000 prebuilt
-//! subjects are cold). "Resolved" runs the same
+//! subjects are cold). "Fresh request" also builds the request's `Ancestry` just before its
+//! check, as the control plane builds it per request (the 10,000 prebuilt ones are cold, and
+//! the policies are shared through `Arc`s as in its cache). "Resolved" runs the same
 //! requests through `Engine::check_resolved`, with each caller's `ResolvedSubject` and the
 //! permission ids prepared once, as a caller that caches them would. Every size is built first,
 //! then `--rounds` measurement rounds alternate between sizes (so a burst of load elsewhere on
@@ -182,6 +184,7 @@ struct Round {
     kumo_p50: Duration,
     kumo_p99: Duration,
     fresh_p50: Duration,
+    request_p50: Duration,
     kumo_warm_p50: Duration,
     kumo_p50_granted: Duration,
     kumo_p50_denied: Duration,
@@ -214,6 +217,15 @@ fn round(s: &Setup, args: &Args) -> Round {
         let t = Instant::now();
         black_box(w.check_as(&ancestries, black_box(r), &caller));
         fresh.push(t.elapsed());
+    }
+    let mut request = Vec::with_capacity(n);
+    for r in &w.requests {
+        let caller = black_box(w.fresh_caller(r));
+        let nodes = w.fresh_nodes(r);
+        let ancestry = black_box(nodes.ancestry());
+        let t = Instant::now();
+        black_box(w.check_fresh(&ancestry, black_box(r), &caller));
+        request.push(t.elapsed());
     }
     let (warm, _) = time_each(n, REPEAT, |i| {
         check(i);
@@ -275,6 +287,7 @@ fn round(s: &Setup, args: &Args) -> Round {
         kumo_p50: quantile(&mut stream, 0.5),
         kumo_p99: quantile(&mut stream, 0.99),
         fresh_p50: quantile(&mut fresh, 0.5),
+        request_p50: quantile(&mut request, 0.5),
         kumo_warm_p50: median(warm),
         kumo_p50_granted: median(yes),
         kumo_p50_denied: median(no),
@@ -317,17 +330,18 @@ fn run() -> Result<(), String> {
 
     println!();
     println!(
-        "| grants | requests (granted) | kumo p50 stream | p50 stream, fresh caller | p50 granted / denied | p99 stream | p50 warm | decisions/s | allocs/check | compiled policies (heap) | resolved p50 stream / warm |"
+        "| grants | requests (granted) | kumo p50 stream | p50 stream, fresh caller / request | p50 granted / denied | p99 stream | p50 warm | decisions/s | allocs/check | compiled policies (heap) | resolved p50 stream / warm |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for (s, rs) in setups.iter().zip(&rounds) {
         let n = s.w.requests.len();
         println!(
-            "| {} | {n} ({:.0}%) | {} | {} | {} / {} | {} | {} | {} | {:.2} | {:.0} MiB | {} / {} |",
+            "| {} | {n} ({:.0}%) | {} | {} / {} | {} / {} | {} | {} | {} | {:.2} | {:.0} MiB | {} / {} |",
             s.w.grant_count,
             s.granted as f64 * 100.0 / n as f64,
             fmt_d(md(rs, &|r| r.kumo_p50)),
             fmt_d(md(rs, &|r| r.fresh_p50)),
+            fmt_d(md(rs, &|r| r.request_p50)),
             fmt_d(md(rs, &|r| r.kumo_p50_granted)),
             fmt_d(md(rs, &|r| r.kumo_p50_denied)),
             fmt_d(md(rs, &|r| r.kumo_p99)),
@@ -374,11 +388,12 @@ fn run() -> Result<(), String> {
         let ratio =
             |f: &dyn Fn(&Round) -> Duration| md(rl, f).as_secs_f64() / md(rf, f).as_secs_f64();
         println!(
-            "\nflatness ({} → {} grants): kumo stream p50 ×{:.2}, fresh caller ×{:.2}, denied p50 ×{:.2}, warm p50 ×{:.2}, decisions/s ×{:.2} (medians of {} rounds)",
+            "\nflatness ({} → {} grants): kumo stream p50 ×{:.2}, fresh caller ×{:.2}, fresh request ×{:.2}, denied p50 ×{:.2}, warm p50 ×{:.2}, decisions/s ×{:.2} (medians of {} rounds)",
             first.w.grant_count,
             last.w.grant_count,
             ratio(&|r| r.kumo_p50),
             ratio(&|r| r.fresh_p50),
+            ratio(&|r| r.request_p50),
             ratio(&|r| r.kumo_p50_denied),
             ratio(&|r| r.kumo_warm_p50),
             mf(rl, &|r| r.kumo_per_sec) / mf(rf, &|r| r.kumo_per_sec),

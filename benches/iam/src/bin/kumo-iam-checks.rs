@@ -7,11 +7,14 @@
 //!
 //! Instructions per check = the `Ir` total / the request count printed. With a third argument
 //! `fresh`, that pass builds each caller's `Subject` just before its check (`Workload::check_as`,
-//! as the control plane does per request) instead of using the cold prebuilt ones.
+//! as the control plane does per request) instead of using the cold prebuilt ones; with
+//! `request`, the caller and the request's ancestry (`Workload::check_fresh`: both as the
+//! control plane builds them per request).
 //! `kumo-iam-checks GRANTS ROUNDS` (ROUNDS > 0) also times the stream as `kumo-iam-bench` does
 //! (a warm-up pass, then each check once in request order) ROUNDS times and prints each
-//! round's p50 and p99, for the cold prebuilt callers and for fresh ones (only the check is
-//! timed): a quick wall-clock A/B without building Cedar.
+//! round's p50 and p99, for the cold prebuilt callers and ancestries, fresh callers, and fresh
+//! requests (caller and ancestry; only the check is timed): a quick wall-clock A/B without
+//! building Cedar.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -30,7 +33,7 @@ fn main() {
         .and_then(|s| s.replace('_', "").parse().ok())
         .unwrap_or(100_000);
     let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-    let fresh = args.next().is_some_and(|s| s == "fresh");
+    let caller = args.next().unwrap_or_default();
     let w = match Workload::build(grants, 20_000) {
         Ok(w) => w,
         Err(e) => {
@@ -43,11 +46,18 @@ fn main() {
         .requests
         .iter()
         .filter(|r| {
-            let access = if fresh {
-                let caller = black_box(w.fresh_caller(r));
-                w.check_as(&ancestries, r, &caller)
-            } else {
-                w.check(&ancestries, r)
+            let access = match caller.as_str() {
+                "fresh" => {
+                    let caller = black_box(w.fresh_caller(r));
+                    w.check_as(&ancestries, r, &caller)
+                }
+                "request" => {
+                    let caller = black_box(w.fresh_caller(r));
+                    let nodes = w.fresh_nodes(r);
+                    let ancestry = black_box(nodes.ancestry());
+                    w.check_fresh(&ancestry, r, &caller)
+                }
+                _ => w.check(&ancestries, r),
             };
             black_box(access) == Access::Granted
         })
@@ -65,6 +75,7 @@ fn main() {
     for round in 0..rounds {
         let mut cold: Vec<Duration> = Vec::with_capacity(n);
         let mut hot: Vec<Duration> = Vec::with_capacity(n);
+        let mut fresh: Vec<Duration> = Vec::with_capacity(n);
         for r in &w.requests {
             black_box(w.check(&ancestries, black_box(r)));
         }
@@ -79,13 +90,23 @@ fn main() {
             black_box(w.check_as(&ancestries, black_box(r), &caller));
             hot.push(t.elapsed());
         }
+        for r in &w.requests {
+            let caller = black_box(w.fresh_caller(r));
+            let nodes = w.fresh_nodes(r);
+            let ancestry = black_box(nodes.ancestry());
+            let t = Instant::now();
+            black_box(w.check_fresh(&ancestry, black_box(r), &caller));
+            fresh.push(t.elapsed());
+        }
         println!(
-            "round {}: stream p50 {} ns, p99 {} ns; fresh caller p50 {} ns, p99 {} ns",
+            "round {}: stream p50 {} ns, p99 {} ns; fresh caller p50 {} ns, p99 {} ns; fresh request p50 {} ns, p99 {} ns",
             round + 1,
             p(&mut cold, 0.5),
             p(&mut cold, 0.99),
             p(&mut hot, 0.5),
             p(&mut hot, 0.99),
+            p(&mut fresh, 0.5),
+            p(&mut fresh, 0.99),
         );
     }
 }
