@@ -40,21 +40,24 @@ pub struct RoleDef {
     /// `permissions` as a bitset, built when a policy naming the role is first compiled and
     /// shared with every compiled binding of the role (≤ 1.7 KiB; a binary search over
     /// `roles/owner`'s 13,568 ids touched ~14 cache lines, the lower ones cold).
-    bits: OnceLock<Arc<[u64]>>,
+    bits: OnceLock<Arc<RoleBits>>,
 }
 
 impl RoleDef {
     pub fn permission_ids(&self) -> &[PermId] {
         &self.permissions
     }
-    pub(crate) fn shared_permission_bits(&self) -> Arc<[u64]> {
+    pub(crate) fn shared_permission_bits(&self) -> Arc<RoleBits> {
         Arc::clone(self.bits.get_or_init(|| {
             let words = self.permissions.last().map_or(0, |&m| m as usize / 64 + 1);
             let mut bits = vec![0u64; words];
             for &id in self.permissions.iter() {
                 bits[id as usize / 64] |= 1 << (id % 64);
             }
-            bits.into()
+            Arc::new(RoleBits {
+                name: self.name.clone(),
+                bits: bits.into(),
+            })
         }))
     }
     pub fn contains(&self, id: PermId) -> bool {
@@ -62,11 +65,23 @@ impl RoleDef {
     }
 }
 
-/// Whether a role's permission bitset (`RoleDef::shared_permission_bits`) holds `id`.
-#[inline]
-pub(crate) fn bits_hold(bits: &[u64], id: PermId) -> bool {
-    bits.get(id as usize / 64)
-        .is_some_and(|w| w >> (id % 64) & 1 == 1)
+/// A role as compiled policies hold it: its name and its permissions as a bitset over
+/// `PermId`s, one copy per role, shared by the catalog and every binding of the role. A thin
+/// pointer (`Arc<RoleBits>`), so a member index's slot can carry it (`members::Slot`).
+#[derive(Debug)]
+pub(crate) struct RoleBits {
+    pub(crate) name: RoleName,
+    bits: Box<[u64]>,
+}
+
+impl RoleBits {
+    /// Whether the role holds `id`: one load in the bitset.
+    #[inline]
+    pub(crate) fn holds(&self, id: PermId) -> bool {
+        self.bits
+            .get(id as usize / 64)
+            .is_some_and(|w| w >> (id % 64) & 1 == 1)
+    }
 }
 
 /// The predefined roles, decoded from the embedded dataset.

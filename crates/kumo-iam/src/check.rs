@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use kumo_names::{Permission, ResourceName, RoleName};
 
-use crate::catalog::{PermId, RoleCatalog, bits_hold};
+use crate::catalog::{PermId, RoleBits, RoleCatalog};
 use crate::condition::{Activation, Condition};
 use crate::explain::Explanation;
 use crate::hierarchy::{Ancestry, Subject};
@@ -70,9 +70,10 @@ pub struct Decision<'a> {
 /// A binding with its role's permissions resolved and its condition parsed.
 #[derive(Debug)]
 pub(crate) struct CompiledBinding {
-    /// The role's permissions as a bitset over `PermId`s (`catalog::bits_hold`), shared with
-    /// the catalog's role definition (one copy per role, not per binding).
-    pub(crate) permissions: Arc<[u64]>,
+    /// The role's name and permissions as a bitset over `PermId`s, shared with the catalog's
+    /// role definition (one copy per role, not per binding); `None`: a role the catalog does
+    /// not know (grants nothing).
+    pub(crate) role: Option<Arc<RoleBits>>,
     /// `None`: unconditional. `Some(Err)`: unparseable, never grants.
     pub(crate) condition: Option<Result<Condition, String>>,
 }
@@ -88,14 +89,11 @@ pub struct CompiledPolicy {
 impl CompiledPolicy {
     /// Compiles without validating; unknown roles grant nothing (fail closed).
     pub fn compile(policy: &Policy, catalog: &RoleCatalog) -> CompiledPolicy {
-        let none: Arc<[u64]> = Arc::from([]);
-        let bindings = policy
+        let bindings: Vec<CompiledBinding> = policy
             .bindings
             .iter()
             .map(|b| CompiledBinding {
-                permissions: catalog
-                    .role(&b.role)
-                    .map_or_else(|| none.clone(), |r| r.shared_permission_bits()),
+                role: catalog.role(&b.role).map(|r| r.shared_permission_bits()),
                 condition: b
                     .condition
                     .as_ref()
@@ -103,7 +101,13 @@ impl CompiledPolicy {
             })
             .collect();
         CompiledPolicy {
-            members: MemberIndex::build(policy.bindings.iter().map(|b| b.members.as_slice())),
+            members: MemberIndex::build(policy.bindings.iter().zip(&bindings).map(|(b, cb)| {
+                let unconditional = cb.condition.is_none();
+                (
+                    b.members.as_slice(),
+                    cb.role.as_ref().filter(|_| unconditional),
+                )
+            })),
             bindings,
             policy: policy.clone(),
         }
@@ -114,15 +118,51 @@ impl CompiledPolicy {
     }
 
     /// The first binding (in key order: allUsers, allAuthenticatedUsers, the identity, groups,
-    /// domain) naming the caller for which `f` returns true.
-    fn find_binding(&self, s: &ResolvedSubject<'_>, mut f: impl FnMut(u32) -> bool) -> Option<u32> {
+    /// domain) naming the caller whose role holds `perm` and for which `f` (its condition)
+    /// returns true, with its role's name. A member's first binding, when unconditional, is
+    /// decided by the role its slot carries, without reading the binding's record.
+    fn find_binding(
+        &self,
+        s: &ResolvedSubject<'_>,
+        perm: PermId,
+        mut f: impl FnMut(&CompiledBinding) -> bool,
+    ) -> Option<(u32, &RoleName)> {
         for (k, &hash) in s.hashes().iter().enumerate() {
-            let ids = self.members.lookup(hash, k < PUBLIC_KEYS, || s.keyed(k));
-            if let Some(&i) = ids.iter().find(|&&i| f(i)) {
-                return Some(i);
+            let Some(found) = self.members.lookup(hash, k < PUBLIC_KEYS, || s.keyed(k)) else {
+                continue;
+            };
+            let mut ids = found.ids.iter();
+            if let Some(role) = found.first_role
+                && let Some(&first) = ids.next()
+                && role.holds(perm)
+            {
+                return Some((first, &role.name));
+            }
+            let rest = ids.as_slice();
+            if !rest.is_empty()
+                && let Some(hit) = self.find_in_records(rest, perm, &mut f)
+            {
+                return Some(hit);
             }
         }
         None
+    }
+
+    /// The first of `ids` whose role holds `perm` and for which `f` returns true, from the
+    /// binding records. Out of line: most hits are decided by the slot alone, and inlined, the
+    /// compiler loaded the records' addresses (a cold line of the policy) for every node.
+    #[inline(never)]
+    fn find_in_records(
+        &self,
+        ids: &[u32],
+        perm: PermId,
+        f: &mut impl FnMut(&CompiledBinding) -> bool,
+    ) -> Option<(u32, &RoleName)> {
+        let &i = ids.iter().find(|&&i| {
+            let b = &self.bindings[i as usize];
+            b.role.as_ref().is_some_and(|r| r.holds(perm)) && f(b)
+        })?;
+        Some((i, &self.policy.bindings[i as usize].role))
     }
 }
 
@@ -229,14 +269,7 @@ impl Engine {
         let mut unknown = false;
         for (n, node) in ancestry.nodes().iter().enumerate() {
             let Some(cp) = node.policy else { continue };
-            let hit = cp.find_binding(subject, |i| {
-                let b = &cp.bindings[i as usize];
-                if !bits_hold(&b.permissions, perm) {
-                    return false;
-                }
-                if b.condition.is_none() {
-                    return true;
-                }
+            let hit = cp.find_binding(subject, perm, |b| {
                 match eval_condition(b, resource_name(), context) {
                     ConditionOutcome::None | ConditionOutcome::True => true,
                     ConditionOutcome::False => false,
@@ -246,15 +279,14 @@ impl Engine {
                     }
                 }
             });
-            if let Some(i) = hit {
-                let i = i as usize;
+            if let Some((binding, role)) = hit {
                 return Decision {
                     access: Access::Granted,
                     granted_by: Some(Grant {
                         node: n,
                         resource: node.resource,
-                        binding: i,
-                        role: &cp.policy.bindings[i].role,
+                        binding: binding as usize,
+                        role,
                     }),
                 };
             }

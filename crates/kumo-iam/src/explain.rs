@@ -7,7 +7,7 @@ use std::fmt;
 
 use kumo_names::{Permission, Principal, ResourceName, RoleName};
 
-use crate::catalog::{RoleCatalog, bits_hold};
+use crate::catalog::RoleCatalog;
 use crate::check::{Access, AccessRequest, ConditionOutcome, eval_condition};
 use crate::hierarchy::{Identity, Subject};
 use crate::policy::Expr;
@@ -110,7 +110,7 @@ pub(crate) fn explain(catalog: &RoleCatalog, req: &AccessRequest<'_>) -> Explana
         let mut policy_access = Access::NotGranted;
         let mut out = Vec::with_capacity(cp.bindings.len());
         for (b, cb) in cp.policy().bindings.iter().zip(&cp.bindings) {
-            let included = perm.is_some_and(|p| bits_hold(&cb.permissions, p));
+            let included = perm.is_some_and(|p| cb.role.as_ref().is_some_and(|r| r.holds(p)));
             let memberships: Vec<MemberExplanation> = b
                 .members
                 .iter()

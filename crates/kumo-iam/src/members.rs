@@ -6,13 +6,17 @@
 //! compiled policy indexes its members by the same fingerprint ([`MemberIndex`]): a Bloom
 //! filter that rejects most keys (256 bits in the policy's header; for a policy of more than
 //! 32 members, one 512-bit block per 64 members, inside the index itself up to 256 members),
-//! then an open-addressing table whose slots
-//! carry each member's binding ids. A fingerprint hit is confirmed by a second, keyed hash
-//! ([`keyed`]) stored in the slot, so a crafted email whose fingerprint collides with a group's
-//! never matches it (fail closed), and confirming reads no member text.
+//! then an open-addressing table whose slots carry each member's binding ids and, for its
+//! first binding when unconditional, the role (so a hit that grants reads no binding record).
+//! A fingerprint hit is confirmed by a second, keyed hash ([`keyed`]) stored in the slot, so a
+//! crafted email whose fingerprint collides with a group's never matches it (fail closed), and
+//! confirming reads no member text.
+
+use std::sync::Arc;
 
 use kumo_names::Principal;
 
+use crate::catalog::RoleBits;
 use crate::hierarchy::{Identity, Subject};
 
 /// The first keys of every resolved caller are `allUsers` and (authenticated callers)
@@ -238,23 +242,36 @@ pub(crate) fn keyed(kind: Kind, text: &str) -> u64 {
     h.finish().max(1)
 }
 
-/// Binding indexes kept in the slot itself; a member named by more bindings keeps them in
-/// `MemberIndex::spill`.
-const INLINE_IDS: usize = 3;
-
 /// One distinct member of a policy, everything a hit needs in one half cache line: no pointer
-/// to follow to confirm it or to learn its bindings.
-#[derive(Debug, Clone, Copy, Default)]
+/// to follow to confirm it, to learn its first binding or whether that binding's role holds
+/// the permission (the role's bitset, shared by every policy naming the role, stays in cache
+/// where the policy's binding records do not).
+#[derive(Debug, Clone, Default)]
 #[repr(C, align(32))]
 struct Slot {
     /// `fingerprint` of the member; 0 = empty slot.
     hash: u64,
     /// `keyed` hash of the member.
     key: u64,
+    /// The role of the first binding naming the member, when that binding is unconditional
+    /// and its role is known to the catalog: then it grants exactly when the role holds the
+    /// permission. `None`: the binding's record decides (a condition, an unknown role).
+    first_role: Option<Arc<RoleBits>>,
     /// How many bindings name the member.
     len: u32,
-    /// The binding indexes, or (more than `INLINE_IDS`) `ids[0]` = where they start in `spill`.
-    ids: [u32; INLINE_IDS],
+    /// The binding index (one binding), or where the indexes start in `spill` (more).
+    at: u32,
+}
+
+// Two slots per cache line.
+const _: () = assert!(std::mem::size_of::<Slot>() == 32);
+
+/// A member found in a policy: the bindings naming it, in policy order, and the first one's
+/// role when the slot carries it (see `Slot::first_role`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Found<'i> {
+    pub(crate) first_role: Option<&'i RoleBits>,
+    pub(crate) ids: &'i [u32],
 }
 
 /// Filter words in the index's first cache line, beside the two tables' addresses.
@@ -338,13 +355,16 @@ impl Block {
 }
 
 impl MemberIndex {
-    /// Indexes the members of `bindings` (each binding's member list, in policy order).
-    pub(crate) fn build<'p>(bindings: impl Iterator<Item = &'p [Principal]>) -> MemberIndex {
-        // (kind, folded text) → (fingerprint, keyed hash, binding ids), in first-seen order.
+    /// Indexes the members of `bindings` (each binding's member list, in policy order, with
+    /// its role when the binding is unconditional and the role known: see `Slot::first_role`).
+    pub(crate) fn build<'p>(
+        bindings: impl Iterator<Item = (&'p [Principal], Option<&'p Arc<RoleBits>>)>,
+    ) -> MemberIndex {
+        // (kind, folded text) → (kind, binding ids, slot without them), in first-seen order.
         let mut distinct: std::collections::HashMap<(Kind, String), usize> =
             std::collections::HashMap::new();
-        let mut lists: Vec<(Kind, u64, u64, Vec<u32>)> = Vec::new();
-        for (b, members) in bindings.enumerate() {
+        let mut lists: Vec<(Kind, Vec<u32>, Slot)> = Vec::new();
+        for (b, (members, role)) in bindings.enumerate() {
             let b = b as u32;
             for member in members {
                 let Some((kind, text)) = member_key(member) else {
@@ -353,10 +373,16 @@ impl MemberIndex {
                 let slot = *distinct
                     .entry((kind, text.to_ascii_lowercase()))
                     .or_insert_with(|| {
-                        lists.push((kind, fingerprint(kind, text), keyed(kind, text), Vec::new()));
+                        let slot = Slot {
+                            hash: fingerprint(kind, text),
+                            key: keyed(kind, text),
+                            first_role: role.cloned(),
+                            ..Slot::default()
+                        };
+                        lists.push((kind, Vec::new(), slot));
                         lists.len() - 1
                     });
-                let ids = &mut lists[slot].3;
+                let ids = &mut lists[slot].1;
                 if ids.last() != Some(&b) {
                     ids.push(b);
                 }
@@ -373,7 +399,8 @@ impl MemberIndex {
         let mut slots = vec![Slot::default(); (lists.len() * 2).next_power_of_two().max(2)];
         let mut spill = Vec::new();
         let mask = slots.len() - 1;
-        for (kind, hash, key, ids) in lists {
+        for (kind, ids, mut slot) in lists {
+            let hash = slot.hash;
             let public = matches!(kind, Kind::AllUsers | Kind::AllAuthenticated);
             // A large policy's header filter holds only its public members (at most two), so
             // those keys are decided there and the caller's own keys go to the blocks.
@@ -390,18 +417,15 @@ impl MemberIndex {
                 let (b, bits) = block_bits(hash, filter.len());
                 bits.iter().for_each(|&bit| filter[b].set(bit));
             }
-            let mut slot = Slot {
-                hash,
-                key,
-                len: ids.len() as u32,
-                ids: [0; INLINE_IDS],
+            slot.len = ids.len() as u32;
+            slot.at = match ids.as_slice() {
+                &[id] => id,
+                _ => {
+                    let at = spill.len() as u32;
+                    spill.extend_from_slice(&ids);
+                    at
+                }
             };
-            if ids.len() <= INLINE_IDS {
-                slot.ids[..ids.len()].copy_from_slice(&ids);
-            } else {
-                slot.ids[0] = spill.len() as u32;
-                spill.extend_from_slice(&ids);
-            }
             let mut i = (hash >> 32) as usize & mask;
             while slots[i].hash != 0 {
                 i = (i + 1) & mask;
@@ -466,18 +490,23 @@ impl MemberIndex {
         }
     }
 
-    /// The binding indexes naming the member with fingerprint `hash` whose keyed hash is
-    /// `key()` (called at most once, and only on a fingerprint hit); `public` as in
-    /// `may_hold`. The filter test is inlined into the caller's loop; most keys stop there.
+    /// The member with fingerprint `hash` whose keyed hash is `key()` (called at most once,
+    /// and only on a fingerprint hit); `public` as in `may_hold`. The filter test is inlined
+    /// into the caller's loop; most keys stop there.
     #[inline(always)]
-    pub(crate) fn lookup(&self, hash: u64, public: bool, key: impl FnOnce() -> u64) -> &[u32] {
+    pub(crate) fn lookup(
+        &self,
+        hash: u64,
+        public: bool,
+        key: impl FnOnce() -> u64,
+    ) -> Option<Found<'_>> {
         if !self.may_hold(hash, public) {
-            return &[];
+            return None;
         }
         self.probe(hash, key)
     }
 
-    fn probe(&self, hash: u64, key: impl FnOnce() -> u64) -> &[u32] {
+    fn probe(&self, hash: u64, key: impl FnOnce() -> u64) -> Option<Found<'_>> {
         let mask = self.slots.len() - 1;
         let mut i = (hash >> 32) as usize & mask;
         let mut key = Some(key);
@@ -485,14 +514,17 @@ impl MemberIndex {
         loop {
             let s = &self.slots[i];
             if s.hash == 0 {
-                return &[];
+                return None;
             }
             if s.hash == hash {
                 if let Some(k) = key.take() {
                     wanted = k();
                 }
                 if s.key == wanted {
-                    return self.ids(s);
+                    return Some(Found {
+                        first_role: s.first_role.as_deref(),
+                        ids: self.ids(s),
+                    });
                 }
             }
             i = (i + 1) & mask;
@@ -500,12 +532,14 @@ impl MemberIndex {
     }
 
     fn ids<'i>(&'i self, s: &'i Slot) -> &'i [u32] {
-        let len = s.len as usize;
-        if len <= INLINE_IDS {
-            &s.ids[..len]
-        } else {
-            let first = s.ids[0] as usize;
-            self.spill.get(first..first + len).unwrap_or_default()
+        match s.len {
+            1 => std::slice::from_ref(&s.at),
+            len => {
+                let first = s.at as usize;
+                self.spill
+                    .get(first..first + len as usize)
+                    .unwrap_or_default()
+            }
         }
     }
 }
@@ -513,6 +547,15 @@ impl MemberIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An index of bindings without roles (every hit goes through the binding records).
+    fn build<'p>(bindings: impl Iterator<Item = &'p [Principal]>) -> MemberIndex {
+        MemberIndex::build(bindings.map(|members| (members, None)))
+    }
+
+    fn ids(found: Option<Found<'_>>) -> &[u32] {
+        found.map_or(&[], |f| f.ids)
+    }
 
     #[test]
     fn fingerprints_fold_ascii_case_and_separate_kinds() {
@@ -550,23 +593,23 @@ mod tests {
     #[test]
     fn a_fingerprint_collision_is_not_a_match() {
         let members: Vec<Principal> = vec![Principal::Group("admins@example.com".into())];
-        let index = MemberIndex::build(std::iter::once(members.as_slice()));
+        let index = build(std::iter::once(members.as_slice()));
         let hash = fingerprint(Kind::Group, "admins@example.com");
         let mallory = Subject::user("mallory@example.com");
         let mallory = mallory.resolve();
         // A forged key with the group's fingerprint, confirmed as mallory's identity (key 2).
-        assert!(index.lookup(hash, false, || mallory.keyed(2)).is_empty());
+        assert!(ids(index.lookup(hash, false, || mallory.keyed(2))).is_empty());
         let member =
             Subject::user("bob@example.com").with_groups(["ADMINS@example.com".to_owned()]);
         let member = member.resolve();
         assert_eq!(member.hashes()[3], hash);
-        assert_eq!(index.lookup(hash, false, || member.keyed(3)), [0]);
+        assert_eq!(ids(index.lookup(hash, false, || member.keyed(3))), [0]);
     }
 
     #[test]
     fn a_colliding_slot_does_not_hide_the_member_behind_it() {
         // Two members forced onto one fingerprint: each is found by its own keyed hash.
-        let mut index = MemberIndex::build(
+        let mut index = build(
             [
                 vec![Principal::User("a@example.com".into())],
                 vec![Principal::User("b@example.com".into())],
@@ -587,8 +630,8 @@ mod tests {
         let full: Vec<Slot> = index
             .slots
             .iter()
-            .copied()
             .filter(|s| s.hash != 0)
+            .cloned()
             .collect();
         let mask = index.slots.len() - 1;
         index.slots.iter_mut().for_each(|s| *s = Slot::default());
@@ -600,18 +643,14 @@ mod tests {
         index.bloom[word] |= bits;
         assert!(index.blocks.is_empty());
         assert_eq!(
-            index.lookup(hash, false, || keyed(Kind::User, "A@example.com")),
+            ids(index.lookup(hash, false, || keyed(Kind::User, "A@example.com"))),
             [0]
         );
         assert_eq!(
-            index.lookup(hash, false, || keyed(Kind::User, "b@example.com")),
+            ids(index.lookup(hash, false, || keyed(Kind::User, "b@example.com"))),
             [1]
         );
-        assert!(
-            index
-                .lookup(hash, false, || keyed(Kind::User, "c@example.com"))
-                .is_empty()
-        );
+        assert!(ids(index.lookup(hash, false, || keyed(Kind::User, "c@example.com"))).is_empty());
     }
 
     #[test]
@@ -619,14 +658,14 @@ mod tests {
         let members: Vec<Principal> = (0..1000)
             .map(|i| Principal::User(format!("user-{i}@example.com")))
             .collect();
-        let index = MemberIndex::build(std::iter::once(members.as_slice()));
+        let index = build(std::iter::once(members.as_slice()));
         assert_eq!(index.blocks.len(), 16);
         assert_eq!(index.filter_blocks().len(), 16);
         for i in 0..1000 {
             let text = format!("user-{i}@example.com");
             let hash = fingerprint(Kind::User, &text);
             assert_eq!(
-                index.lookup(hash, false, || keyed(Kind::User, &text)),
+                ids(index.lookup(hash, false, || keyed(Kind::User, &text))),
                 [0],
                 "{i}"
             );
@@ -651,7 +690,7 @@ mod tests {
             let members: Vec<Principal> = (0..n)
                 .map(|i| Principal::Group(format!("group-{i}@example.com")))
                 .collect();
-            let index = MemberIndex::build(std::iter::once(members.as_slice()));
+            let index = build(std::iter::once(members.as_slice()));
             assert!(index.blocks.is_empty(), "{n}");
             assert_eq!(index.filter_blocks().len(), NEAR_BLOCKS, "{n}");
             // The header filter holds no private member: they are all in the near blocks.
@@ -660,7 +699,7 @@ mod tests {
                 let text = format!("group-{i}@example.com");
                 let hash = fingerprint(Kind::Group, &text);
                 assert_eq!(
-                    index.lookup(hash, false, || keyed(Kind::Group, &text)),
+                    ids(index.lookup(hash, false, || keyed(Kind::Group, &text))),
                     [0],
                     "{n} {i}"
                 );
@@ -669,7 +708,7 @@ mod tests {
         let small: Vec<Principal> = (0..INLINE_FILTER_MAX)
             .map(|i| Principal::Group(format!("group-{i}@example.com")))
             .collect();
-        let index = MemberIndex::build(std::iter::once(small.as_slice()));
+        let index = build(std::iter::once(small.as_slice()));
         assert!(index.filter_blocks().is_empty());
     }
 
@@ -678,10 +717,10 @@ mod tests {
         let bindings: Vec<Vec<Principal>> = (0..5)
             .map(|_| vec![Principal::Domain("example.com".into())])
             .collect();
-        let index = MemberIndex::build(bindings.iter().map(Vec::as_slice));
+        let index = build(bindings.iter().map(Vec::as_slice));
         let hash = fingerprint(Kind::Domain, "example.com");
         assert_eq!(
-            index.lookup(hash, false, || keyed(Kind::Domain, "EXAMPLE.com")),
+            ids(index.lookup(hash, false, || keyed(Kind::Domain, "EXAMPLE.com"))),
             [0, 1, 2, 3, 4]
         );
     }

@@ -147,6 +147,60 @@ fn naive(policies: &[Policy], s: &Subject, p: &Permission) -> Access {
     }
 }
 
+/// Whether a member names one of the caller's keys.
+type KeyTest<'s> = Box<dyn Fn(&Principal) -> bool + 's>;
+
+/// The binding the engine reports as granting (node, binding index): the nearest node first;
+/// within a node the caller's member keys in the engine's order (allUsers,
+/// allAuthenticatedUsers, the identity, each group, the domain), then the bindings naming the
+/// key in policy order; the first whose role holds `p` and whose condition holds.
+fn naive_grant(policies: &[Policy], s: &Subject, p: &Permission) -> Option<(usize, usize)> {
+    let cat = engine().catalog();
+    let id = cat.permission_id(p).unwrap();
+    let eq = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+    let email = match &s.identity {
+        Identity::Anonymous => None,
+        Identity::User { email } | Identity::ServiceAccount { email } => Some(email.as_str()),
+    };
+    // Each key as a test of a member.
+    let mut keys: Vec<KeyTest<'_>> = vec![Box::new(|m| matches!(m, Principal::AllUsers))];
+    if email.is_some() {
+        keys.push(Box::new(|m| matches!(m, Principal::AllAuthenticatedUsers)));
+        keys.push(Box::new(move |m| match (m, &s.identity) {
+            (Principal::User(e), Identity::User { email }) => eq(email, e),
+            (Principal::ServiceAccount(e), Identity::ServiceAccount { email }) => {
+                eq(email, e.as_ref())
+            }
+            _ => false,
+        }));
+        for g in &s.groups {
+            keys.push(Box::new(
+                move |m| matches!(m, Principal::Group(x) if eq(x, g)),
+            ));
+        }
+        if let Some(d) = &s.domain {
+            keys.push(Box::new(
+                move |m| matches!(m, Principal::Domain(x) if eq(x, d)),
+            ));
+        }
+    }
+    for (n, pol) in policies.iter().enumerate() {
+        for key in &keys {
+            for (i, b) in pol.bindings.iter().enumerate() {
+                let grants = cat.role(&b.role).is_some_and(|r| r.contains(id))
+                    && b.members.iter().any(key)
+                    && b.condition.as_ref().is_none_or(|c| {
+                        CONDS.iter().find(|x| x.0 == c.expression).unwrap().1 == Some(true)
+                    });
+                if grants {
+                    return Some((n, i));
+                }
+            }
+        }
+    }
+    None
+}
+
 fn decide(policies: &[Policy], s: &Subject, p: &Permission) -> Access {
     decide_padded(policies, 0, s, p)
 }
@@ -154,6 +208,7 @@ fn decide(policies: &[Policy], s: &Subject, p: &Permission) -> Access {
 /// `pad` extra nodes (alternately without a policy and with an empty one) come first, so that
 /// the policies sit beyond the engine's first-pass batch when `pad` is large.
 fn decide_padded(policies: &[Policy], pad: usize, s: &Subject, p: &Permission) -> Access {
+    let expected = naive_grant(policies, s, p);
     let names: Vec<ResourceName> = (0..pad + policies.len())
         .map(|i| {
             format!("//cloudresourcemanager.googleapis.com/folders/{}", i + 1)
@@ -196,6 +251,7 @@ fn decide_padded(policies: &[Policy], pad: usize, s: &Subject, p: &Permission) -
         let id = engine().catalog().permission_id(p).unwrap();
         assert!(engine().catalog().role(role).unwrap().contains(id));
     }
+    assert_eq!(d.granted_by.map(|g| (g.node - pad, g.binding)), expected);
     assert_eq!(engine().explain(&req).access, d.access);
     d.access
 }
