@@ -94,7 +94,9 @@ pub(crate) fn append(tx: &Transaction<'_>, entries: &[EncodedLogEntry]) -> Resul
         "INSERT INTO log_blocks (ts_min, ts_max, log_name, resource_type, severity_max, seq_end, entries) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
-    let mut text = String::new();
+    // Bytes, not a String: the text is only compressed here (and checked as UTF-8 when read),
+    // so its ASCII headers are appended without a check per digit.
+    let mut text: Vec<u8> = Vec::new();
     let mut packed = Vec::new();
     for mut group in groups {
         // Stable: equal timestamps stay in append order, which is SEQ order.
@@ -111,14 +113,14 @@ pub(crate) fn append(tx: &Transaction<'_>, entries: &[EncodedLogEntry]) -> Resul
                 // `TS SEVERITY SEQ LEN\n` by hand: `write!` cost more than the rest of the
                 // append together (a request log entry per request goes through here).
                 push_decimal(&mut text, e.timestamp_nanos);
-                text.push(' ');
+                text.push(b' ');
                 push_decimal(&mut text, i64::from(e.severity));
-                text.push(' ');
+                text.push(b' ');
                 push_decimal(&mut text, seq);
-                text.push(' ');
+                text.push(b' ');
                 push_decimal(&mut text, e.json.len() as i64);
-                text.push('\n');
-                text.push_str(&e.json);
+                text.push(b'\n');
+                text.extend_from_slice(e.json.as_bytes());
             }
             let (Some(&first), Some(&last_in)) = (chunk.first(), chunk.last()) else {
                 continue;
@@ -141,7 +143,7 @@ pub(crate) fn append(tx: &Transaction<'_>, entries: &[EncodedLogEntry]) -> Resul
 
 /// Compresses a block's text into `packed` (format byte, length, LZ4 block) and returns the
 /// part of `packed` that holds it.
-fn pack<'p>(text: &str, packed: &'p mut Vec<u8>) -> Result<&'p [u8], StoreError> {
+fn pack<'p>(text: &[u8], packed: &'p mut Vec<u8>) -> Result<&'p [u8], StoreError> {
     let len = u32::try_from(text.len())
         .ok()
         .filter(|&n| n as usize <= MAX_BLOCK_TEXT)
@@ -154,7 +156,7 @@ fn pack<'p>(text: &str, packed: &'p mut Vec<u8>) -> Result<&'p [u8], StoreError>
     }
     packed[0] = FORMAT_LZ4;
     packed[1..PACKED_HEADER].copy_from_slice(&len.to_le_bytes());
-    let written = lz4_flex::block::compress_into(text.as_bytes(), &mut packed[PACKED_HEADER..])
+    let written = lz4_flex::block::compress_into(text, &mut packed[PACKED_HEADER..])
         .map_err(|e| StoreError::Corrupt(format!("compressing a log block: {e}")))?;
     Ok(&packed[..PACKED_HEADER + written])
 }
@@ -190,9 +192,9 @@ fn unpack(block: i64, stored: ValueRef<'_>) -> Result<String, StoreError> {
     String::from_utf8(text).map_err(|_| corrupt("text is not UTF-8"))
 }
 
-fn push_decimal(text: &mut String, n: i64) {
+fn push_decimal(text: &mut Vec<u8>, n: i64) {
     if n < 0 {
-        text.push('-');
+        text.push(b'-');
     }
     let mut n = n.unsigned_abs();
     let mut digits = [0u8; 20];
@@ -205,9 +207,7 @@ fn push_decimal(text: &mut String, n: i64) {
             break;
         }
     }
-    for &d in &digits[at..] {
-        text.push(char::from(d));
-    }
+    text.extend_from_slice(&digits[at..]);
 }
 
 /// One entry of a block, borrowed from the block's text.
@@ -450,7 +450,7 @@ mod tests {
             &"17 200 9 30\n{\"httpRequest\":{\"status\":200}}".repeat(300),
             "1 2 3 2\n[]",
         ] {
-            let packed = pack(text, &mut buffer).unwrap();
+            let packed = pack(text.as_bytes(), &mut buffer).unwrap();
             assert_eq!(unpack(1, ValueRef::Blob(packed)).unwrap(), text);
         }
         assert_eq!(
@@ -462,7 +462,9 @@ mod tests {
     #[test]
     fn damaged_blocks_are_corrupt_not_a_panic_or_a_huge_allocation() {
         let mut buffer = Vec::new();
-        let packed = pack(&"x".repeat(1000), &mut buffer).unwrap().to_vec();
+        let packed = pack("x".repeat(1000).as_bytes(), &mut buffer)
+            .unwrap()
+            .to_vec();
         let mut huge = packed.clone();
         huge[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
         let mut long = packed.clone();
@@ -496,9 +498,9 @@ mod tests {
             i64::MAX,
             i64::MIN,
         ] {
-            let mut text = String::new();
+            let mut text = Vec::new();
             push_decimal(&mut text, n);
-            assert_eq!(text, n.to_string());
+            assert_eq!(text, n.to_string().as_bytes());
         }
     }
 }
