@@ -316,12 +316,20 @@ impl Gateway {
             Entry::ServicePort(service) => (Some(service.clone()), None),
             Entry::Host => {
                 let host = host.unwrap_or_default();
-                let name = strip_port(host).to_ascii_lowercase();
-                let (tag, rest) = match name.split_once("---") {
-                    Some((tag, rest)) => (Some(tag.to_owned()), rest.to_owned()),
-                    None => (None, name),
+                let host = strip_port(host);
+                // Hosts come lower-case from every client we know: no copy for those.
+                let name: std::borrow::Cow<'_, str> =
+                    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+                        host.to_ascii_lowercase().into()
+                    } else {
+                        host.into()
+                    };
+                // A byte scan: `split_once("---")` sets up a substring searcher per request.
+                let (tag, rest) = match name.as_bytes().windows(3).position(|w| w == b"---") {
+                    Some(at) => (Some(name[..at].to_owned()), &name[at + 3..]),
+                    None => (None, &name[..]),
                 };
-                (self.service_for_host(&rest), tag)
+                (self.service_for_host(rest), tag)
             }
         };
         let reserved = path == "/eventlog" || path.starts_with("/_ah/") || path == "/healthz";

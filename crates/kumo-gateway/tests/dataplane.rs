@@ -491,6 +491,38 @@ async fn public_modes_custom_audiences_and_ingress() {
         )
         .unwrap();
     assert_eq!(get(&w, &host, "/", &[]).await.status, 200);
+    // Host names are case-insensitive; `TAG---HOST` is a traffic tag's URL, and a tag the
+    // service does not have is a 404.
+    assert_eq!(
+        get(&w, &host.to_ascii_uppercase(), "/", &[]).await.status,
+        200
+    );
+    assert_eq!(
+        get(&w, &format!("blue---{host}"), "/", &[]).await.status,
+        404
+    );
+    let tagged = deploy(
+        &w,
+        "tagged",
+        json!({"traffic": [{"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "percent": 100, "tag": "green"}]}),
+    )
+    .await;
+    w.h.control
+        .grant_roles(
+            &service_ref("tagged"),
+            &[("roles/run.invoker", "allUsers".into())],
+        )
+        .unwrap();
+    let tag_url = tagged["trafficStatuses"][0]["uri"].as_str().unwrap();
+    assert!(tag_url.contains("green---tagged-"), "{tagged}");
+    let tag_host = tag_url.split("://").nth(1).unwrap();
+    assert_eq!(get(&w, tag_host, "/", &[]).await.status, 200);
+    assert_eq!(
+        get(&w, &tag_host.to_ascii_uppercase(), "/", &[])
+            .await
+            .status,
+        200
+    );
     let a = get(
         &w,
         &host,
