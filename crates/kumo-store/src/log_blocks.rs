@@ -60,9 +60,11 @@ const BLOCK_BATCH: i64 = 16;
 const FORMAT_LZ4: u8 = 1;
 /// Bytes before the LZ4 data: the format byte and the text's length.
 const PACKED_HEADER: usize = 5;
-/// A block's text is at most [`BLOCK_ENTRIES`] entries of at most 256 KiB (Logging's limit)
-/// each; a stored length above this is corruption, refused before allocating for it.
-const MAX_BLOCK_TEXT: usize = BLOCK_ENTRIES * 256 * 1024 + BLOCK_ENTRIES * 64;
+/// SQLite's default limit on a value's length: no block's text can be longer.
+const MAX_BLOCK_TEXT: usize = 1_000_000_000;
+/// LZ4 expands at most this much per compressed byte: a stored length beyond it is
+/// corruption, refused before allocating for it.
+const LZ4_MAX_RATIO: usize = 255;
 
 /// Appends `entries` inside `tx`, as one block per (log name, resource type) and
 /// [`BLOCK_ENTRIES`] entries.
@@ -176,7 +178,7 @@ fn unpack(block: i64, stored: ValueRef<'_>) -> Result<String, StoreError> {
                 .split_first_chunk::<4>()
                 .ok_or_else(|| corrupt("truncated header"))?;
             let len = u32::from_le_bytes(*len) as usize;
-            if len > MAX_BLOCK_TEXT {
+            if len > MAX_BLOCK_TEXT || len > data.len().saturating_mul(LZ4_MAX_RATIO) + 16 {
                 return Err(corrupt("text length out of range"));
             }
             let mut text = vec![0; len];
@@ -457,6 +459,17 @@ mod tests {
             unpack(1, ValueRef::Text(b"1 2 3 2\n{}")).unwrap(),
             "1 2 3 2\n{}"
         );
+    }
+
+    #[test]
+    fn the_most_compressible_text_is_within_the_length_check() {
+        // One byte repeated compresses close to LZ4's limit ratio, which bounds the length a
+        // block may claim.
+        let text = "x".repeat(4 << 20);
+        let mut buffer = Vec::new();
+        let packed = pack(text.as_bytes(), &mut buffer).unwrap();
+        assert!(packed.len() * 200 < text.len(), "{}", packed.len());
+        assert_eq!(unpack(1, ValueRef::Blob(packed)).unwrap(), text);
     }
 
     #[test]
