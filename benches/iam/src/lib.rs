@@ -8,8 +8,10 @@
 //! action groups. `Workload::agreement` proves both decide every request identically.
 
 use std::collections::{HashMap, HashSet};
+use std::hint::black_box;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use cedar_policy as cedar;
 use chrono::{TimeZone, Utc};
@@ -506,6 +508,36 @@ impl Workload {
             context: &self.context,
         };
         self.engine.check(&req).access
+    }
+
+    /// Times each request's check once, in order, with its caller built afresh (untimed) just
+    /// before it: the "fresh caller" stream.
+    pub fn time_fresh_callers(&self, ancestries: &[Ancestry<'_>]) -> Vec<Duration> {
+        self.requests
+            .iter()
+            .map(|r| {
+                let caller = black_box(self.fresh_caller(r));
+                let t = Instant::now();
+                black_box(self.check_as(ancestries, black_box(r), &caller));
+                t.elapsed()
+            })
+            .collect()
+    }
+
+    /// Like [`Workload::time_fresh_callers`], with the request's ancestry built afresh too: the
+    /// "fresh request" stream.
+    pub fn time_fresh_requests(&self) -> Vec<Duration> {
+        self.requests
+            .iter()
+            .map(|r| {
+                let caller = black_box(self.fresh_caller(r));
+                let nodes = self.fresh_nodes(r);
+                let ancestry = black_box(nodes.ancestry());
+                let t = Instant::now();
+                black_box(self.check_fresh(&ancestry, black_box(r), &caller));
+                t.elapsed()
+            })
+            .collect()
     }
 
     /// The request's caller built afresh, as the control plane builds its `Subject` per request

@@ -211,22 +211,8 @@ fn round(s: &Setup, args: &Args) -> Round {
     let (mut stream, _) = time_each(n, 1, |i| {
         check(i);
     });
-    let mut fresh = Vec::with_capacity(n);
-    for r in &w.requests {
-        let caller = black_box(w.fresh_caller(r));
-        let t = Instant::now();
-        black_box(w.check_as(&ancestries, black_box(r), &caller));
-        fresh.push(t.elapsed());
-    }
-    let mut request = Vec::with_capacity(n);
-    for r in &w.requests {
-        let caller = black_box(w.fresh_caller(r));
-        let nodes = w.fresh_nodes(r);
-        let ancestry = black_box(nodes.ancestry());
-        let t = Instant::now();
-        black_box(w.check_fresh(&ancestry, black_box(r), &caller));
-        request.push(t.elapsed());
-    }
+    let mut fresh = w.time_fresh_callers(&ancestries);
+    let mut request = w.time_fresh_requests();
     let (warm, _) = time_each(n, REPEAT, |i| {
         check(i);
     });

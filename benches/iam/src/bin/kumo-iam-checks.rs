@@ -74,8 +74,6 @@ fn main() {
     };
     for round in 0..rounds {
         let mut cold: Vec<Duration> = Vec::with_capacity(n);
-        let mut hot: Vec<Duration> = Vec::with_capacity(n);
-        let mut fresh: Vec<Duration> = Vec::with_capacity(n);
         for r in &w.requests {
             black_box(w.check(&ancestries, black_box(r)));
         }
@@ -84,20 +82,8 @@ fn main() {
             black_box(w.check(&ancestries, black_box(r)));
             cold.push(t.elapsed());
         }
-        for r in &w.requests {
-            let caller = black_box(w.fresh_caller(r));
-            let t = Instant::now();
-            black_box(w.check_as(&ancestries, black_box(r), &caller));
-            hot.push(t.elapsed());
-        }
-        for r in &w.requests {
-            let caller = black_box(w.fresh_caller(r));
-            let nodes = w.fresh_nodes(r);
-            let ancestry = black_box(nodes.ancestry());
-            let t = Instant::now();
-            black_box(w.check_fresh(&ancestry, black_box(r), &caller));
-            fresh.push(t.elapsed());
-        }
+        let mut hot = w.time_fresh_callers(&ancestries);
+        let mut fresh = w.time_fresh_requests();
         println!(
             "round {}: stream p50 {} ns, p99 {} ns; fresh caller p50 {} ns, p99 {} ns; fresh request p50 {} ns, p99 {} ns",
             round + 1,
