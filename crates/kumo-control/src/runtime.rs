@@ -10,12 +10,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-pub use kumo_store::EncodedLogEntry;
-use kumo_store::Store;
+use kumo_store::{EncodedLogEntry, LogBatch, Store};
 use kumo_wire::run_v2::{Container, Revision, Service};
 use kumo_workload::{
     ImageCommand, ImageMap, InstancePool, LogLine, LogPayload, PoolConfig, PoolError, SlotGuard,
@@ -42,8 +41,9 @@ const DEFAULT_STARTUP: Duration = Duration::from_secs(240);
 const DEFAULT_IDLE: Duration = Duration::from_secs(900);
 /// Cloud Run's default request timeout (300 s).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
-/// Log entries are written in batches of at most this many, or every [`LOG_FLUSH`].
-const LOG_BATCH: usize = 1000;
+/// The writer reuses a batch of at most this many entries (a few flushes' worth at the
+/// gateway's peak rate).
+const LOG_BATCH_KEPT: usize = 4096;
 const LOG_FLUSH: Duration = Duration::from_millis(25);
 
 /// Who a workload runs as, handed to the metadata server it talks to.
@@ -177,7 +177,7 @@ pub struct Runtime {
     pools: Mutex<crate::invoke::FastMap<String, Arc<RevisionPool>>>,
     /// Serialises pool creation so two first requests do not both build a pool.
     creating: tokio::sync::Mutex<()>,
-    logs: std::sync::mpsc::Sender<EncodedLogEntry>,
+    logs: Arc<LogQueue>,
     store: Arc<dyn Store>,
     idle_timeout: RwLock<Duration>,
     invoke: crate::invoke::InvokeCaches,
@@ -211,12 +211,13 @@ fn builtin_images() -> ImageMap {
 impl Runtime {
     /// A runtime with the process driver that writes logs to `store`.
     pub(crate) fn new(store: Arc<dyn Store>) -> Runtime {
-        let (tx, rx) = std::sync::mpsc::channel::<EncodedLogEntry>();
+        let logs = Arc::new(LogQueue::default());
         let writer_store = Arc::clone(&store);
+        let writer_queue = Arc::clone(&logs);
         // SQLite writes block: a dedicated thread batches them off the async workers.
         let spawned = std::thread::Builder::new()
             .name("kumo-logs".into())
-            .spawn(move || log_writer(writer_store.as_ref(), &rx));
+            .spawn(move || log_writer(writer_store.as_ref(), &writer_queue));
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the log writer; workload logs are dropped");
         }
@@ -229,7 +230,7 @@ impl Runtime {
             metadata: RwLock::new(None),
             pools: Mutex::new(crate::invoke::FastMap::default()),
             creating: tokio::sync::Mutex::new(()),
-            logs: tx,
+            logs,
             store,
             idle_timeout: RwLock::new(DEFAULT_IDLE),
             invoke: crate::invoke::InvokeCaches::new(),
@@ -382,12 +383,11 @@ impl Runtime {
         })
     }
 
-    /// Queue one encoded `LogEntry` (the gateway's request logs) for the batched writer. Never
-    /// blocks.
-    pub fn append_log(&self, entry: EncodedLogEntry) {
-        if self.logs.send(entry).is_err() {
-            tracing::warn!("log writer stopped; dropping a log entry");
-        }
+    /// Queue encoded `LogEntry`s (the gateway's request logs) for the batched writer: `push`
+    /// adds them to the pending batch. Blocks only while another producer pushes (keep `push`
+    /// to copying).
+    pub fn append_log_with(&self, push: impl FnOnce(&mut LogBatch)) {
+        self.logs.push(push);
     }
 
     /// Process groups of every running service instance (the gateway tells Kumo's own workloads
@@ -636,16 +636,12 @@ impl Runtime {
         labels: Map<String, Value>,
     ) -> kumo_workload::LogSink {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<LogLine>();
-        let out = self.logs.clone();
+        let out = Arc::clone(&self.logs);
         tokio::spawn(async move {
             while let Some(line) = rx.recv().await {
                 let entry = log_entry(&project, &resource, &labels, &line);
                 match EncodedLogEntry::encode(&entry, Utc::now()) {
-                    Ok(encoded) => {
-                        if out.send(encoded).is_err() {
-                            return;
-                        }
-                    }
+                    Ok(encoded) => out.push(|batch| batch.push(&encoded)),
                     Err(e) => tracing::warn!(error = %e, "dropping a workload log line"),
                 }
             }
@@ -692,41 +688,49 @@ impl kumo_workload::Runtime for Tracked {
     }
 }
 
-/// Writes entries in batches until every sender is gone. The writer polls instead of blocking
-/// on the channel: a blocked receiver costs every sender a futex wake-up, i.e. a system call per
-/// request on the gateway's hot path.
-fn log_writer(store: &dyn Store, rx: &std::sync::mpsc::Receiver<EncodedLogEntry>) {
-    loop {
-        std::thread::sleep(LOG_FLUSH);
-        let mut batch = Vec::new();
-        let mut closed = false;
-        loop {
-            match rx.try_recv() {
-                Ok(entry) => {
-                    batch.push(entry);
-                    if batch.len() >= LOG_BATCH {
-                        write_batch(store, &std::mem::take(&mut batch));
-                    }
-                }
-                Err(std::sync::mpsc::TryRecvError::Empty) => break,
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                    closed = true;
-                    break;
-                }
-            }
-        }
-        if !batch.is_empty() {
-            write_batch(store, &batch);
-        }
-        if closed {
-            return;
-        }
+/// Log entries on their way to the store. Producers push into `pending`; every [`LOG_FLUSH`]
+/// the writer thread swaps it for its own emptied batch and writes what it took. Once both
+/// batches have grown to a flush's worth, a steady stream of entries allocates nothing, and
+/// an entry is freed on the thread that made it (see [`LogBatch`]). The writer polls instead
+/// of waiting for a signal: a wake-up would cost a producer a futex call per entry, i.e. a
+/// system call per request on the gateway's hot path.
+#[derive(Default)]
+struct LogQueue {
+    pending: Mutex<LogBatch>,
+}
+
+impl LogQueue {
+    fn push(&self, push: impl FnOnce(&mut LogBatch)) {
+        // A producer that panicked mid-push left at most text no entry points at.
+        push(&mut self.pending.lock().unwrap_or_else(PoisonError::into_inner));
     }
 }
 
-fn write_batch(store: &dyn Store, batch: &[EncodedLogEntry]) {
-    if let Err(e) = store.append_encoded_log(batch) {
-        tracing::warn!(error = %e, count = batch.len(), "dropping log entries");
+/// Writes what producers queued until none is left (the queue's only owner is then this
+/// thread), then writes what they left and returns.
+fn log_writer(store: &dyn Store, queue: &Arc<LogQueue>) {
+    let mut taken = LogBatch::new();
+    loop {
+        std::thread::sleep(LOG_FLUSH);
+        let last = Arc::strong_count(queue) == 1;
+        std::mem::swap(
+            &mut *queue.pending.lock().unwrap_or_else(PoisonError::into_inner),
+            &mut taken,
+        );
+        if !taken.is_empty() {
+            if let Err(e) = store.append_encoded_log(&taken) {
+                tracing::warn!(error = %e, count = taken.len(), "dropping log entries");
+            }
+            // A backlog's batch is not kept: its memory would stay for good.
+            if taken.len() > LOG_BATCH_KEPT {
+                taken = LogBatch::new();
+            } else {
+                taken.clear();
+            }
+        }
+        if last {
+            return;
+        }
     }
 }
 
@@ -813,23 +817,19 @@ const SEVERITIES: [&str; 9] = [
 
 /// RFC 3339 with nanoseconds, Google's `timestamp` form.
 pub fn timestamp(t: SystemTime) -> String {
-    let mut out = String::with_capacity(30);
-    // Writing to a String cannot fail.
-    let _ = write_timestamp(&mut out, t);
-    out
+    match timestamp_bytes(t) {
+        // ASCII digits and separators only.
+        Some(text) => std::str::from_utf8(&text).unwrap_or_default().to_owned(),
+        // Before 1970 (never a log's time) takes chrono.
+        None => DateTime::<Utc>::from(t).to_rfc3339_opts(SecondsFormat::Nanos, true),
+    }
 }
 
-/// [`timestamp`] written where it goes (the gateway writes two per request log entry).
-pub fn write_timestamp<W: std::fmt::Write + ?Sized>(
-    out: &mut W,
-    t: SystemTime,
-) -> std::fmt::Result {
-    // Written by hand: chrono's formatter costs more than the rest of a request log entry's
-    // fields together. Before 1970 (never a log's time) takes chrono.
-    let Ok(since) = t.duration_since(SystemTime::UNIX_EPOCH) else {
-        return out
-            .write_str(&DateTime::<Utc>::from(t).to_rfc3339_opts(SecondsFormat::Nanos, true));
-    };
+/// [`timestamp`] as its 30 ASCII bytes (`YYYY-MM-DDTHH:MM:SS.NNNNNNNNNZ`), for a time after
+/// 1970 (`None` before). Written by hand: chrono's formatter costs more than the rest of a
+/// request log entry's fields together (the gateway writes two per entry).
+pub fn timestamp_bytes(t: SystemTime) -> Option<[u8; 30]> {
+    let since = t.duration_since(SystemTime::UNIX_EPOCH).ok()?;
     let secs = since.as_secs();
     let (year, month, day) = civil_from_days(secs / 86_400);
     let rem = secs % 86_400;
@@ -851,8 +851,7 @@ pub fn write_timestamp<W: std::fmt::Write + ?Sized>(
     put(rem / 60 % 60, 2, b':');
     put(rem % 60, 2, b'.');
     put(u64::from(since.subsec_nanos()), 9, b'Z');
-    // ASCII digits and separators only.
-    out.write_str(std::str::from_utf8(&text).unwrap_or_default())
+    Some(text)
 }
 
 /// Year, month, day of the `days`-th day after 1970-01-01 (Howard Hinnant's `civil_from_days`).

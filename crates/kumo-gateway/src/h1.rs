@@ -325,11 +325,11 @@ fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 }
 
 /// [`push_header`] with a value in pieces.
-fn push_header_parts(out: &mut Vec<u8>, name: &[u8], value: &[&str]) {
+fn push_header_parts(out: &mut Vec<u8>, name: &[u8], value: &[&[u8]]) {
     out.extend_from_slice(name);
     out.extend_from_slice(b": ");
     for part in value {
-        out.extend_from_slice(part.as_bytes());
+        out.extend_from_slice(part);
     }
     out.extend_from_slice(b"\r\n");
 }
@@ -356,8 +356,6 @@ struct ResponseHead {
     framing: Framing,
     /// The instance closes its connection after this response.
     close: bool,
-    /// The head to send to the client, without its final CRLF.
-    out: Vec<u8>,
     len: usize,
 }
 
@@ -380,7 +378,12 @@ fn is_stale(e: &io::Error) -> bool {
     )
 }
 
-fn parse_response(buf: &[u8], request_method: &http::Method) -> io::Result<Option<ResponseHead>> {
+/// The head to send to the client (without its final CRLF) goes into `out`, cleared first.
+fn parse_response(
+    buf: &[u8],
+    request_method: &http::Method,
+    out: &mut Vec<u8>,
+) -> io::Result<Option<ResponseHead>> {
     let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut raw);
     let len = match resp.parse(buf) {
@@ -395,9 +398,9 @@ fn parse_response(buf: &[u8], request_method: &http::Method) -> io::Result<Optio
         Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
     };
     let status = resp.code.unwrap_or(502);
-    let mut out = Vec::with_capacity(len + 64);
+    out.clear();
     out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.to_string().as_bytes());
+    out.extend_from_slice(crate::text::decimal(u64::from(status)).as_bytes());
     out.push(b' ');
     out.extend_from_slice(resp.reason.unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
@@ -444,11 +447,11 @@ fn parse_response(buf: &[u8], request_method: &http::Method) -> io::Result<Optio
         {
             continue;
         }
-        push_header(&mut out, name, h.value);
+        push_header(out, name, h.value);
     }
     if !date {
         push_header(
-            &mut out,
+            out,
             b"date",
             httpdate::fmt_http_date(SystemTime::now()).as_bytes(),
         );
@@ -465,11 +468,11 @@ fn parse_response(buf: &[u8], request_method: &http::Method) -> io::Result<Optio
     };
     match (framing, length) {
         (Framing::Chunked | Framing::Close, _) => {
-            push_header(&mut out, b"transfer-encoding", b"chunked");
+            push_header(out, b"transfer-encoding", b"chunked");
         }
         // A bodiless answer keeps the length the instance declared (HEAD's is the GET's).
         (Framing::Length(_), Some(n)) if !chunked => {
-            push_header(&mut out, b"content-length", n.to_string().as_bytes());
+            push_header(out, b"content-length", crate::text::decimal(n).as_bytes());
         }
         (Framing::Length(_), _) => {}
     }
@@ -477,7 +480,6 @@ fn parse_response(buf: &[u8], request_method: &http::Method) -> io::Result<Optio
         status,
         framing,
         close: close || matches!(framing, Framing::Close),
-        out,
         len,
     }))
 }
@@ -493,6 +495,8 @@ struct Connection<'g> {
     buf: BytesMut,
     fields: Vec<(Range<usize>, Range<usize>)>,
     out: Vec<u8>,
+    /// The response head for the client, reused from one response to the next.
+    head_out: Vec<u8>,
     instance: Option<Instance>,
 }
 
@@ -527,6 +531,7 @@ impl Gateway {
             buf: BytesMut::with_capacity(READ_CHUNK),
             fields: Vec::with_capacity(16),
             out: Vec::with_capacity(1024),
+            head_out: Vec::with_capacity(1024),
             instance: None,
         };
         loop {
@@ -666,7 +671,11 @@ impl Connection<'_> {
                 Some(unsigned) => push_header_parts(
                     out,
                     name,
-                    &["Bearer ", unsigned, headers::SIGNATURE_REMOVED],
+                    &[
+                        b"Bearer ",
+                        unsigned.as_bytes(),
+                        headers::SIGNATURE_REMOVED.as_bytes(),
+                    ],
                 ),
                 None => push_header(out, name, value),
             }
@@ -675,7 +684,8 @@ impl Connection<'_> {
             push_header(out, b"transfer-encoding", b"chunked");
         }
         if let Some(ip) = &self.peer_ip {
-            let prior = f.x_forwarded_for.and_then(|v| std::str::from_utf8(v).ok());
+            // As the hyper path reads it: text or nothing.
+            let prior = f.x_forwarded_for.filter(|v| std::str::from_utf8(v).is_ok());
             push_header_parts(out, b"x-forwarded-for", &headers::forwarded_for(prior, ip));
             push_header_parts(out, b"forwarded", &headers::forwarded(ip));
         }
@@ -686,16 +696,8 @@ impl Connection<'_> {
         let method = head.method.clone();
         drop(f);
         self.buf.advance(head.len);
-        self.forward(
-            &method,
-            framing,
-            client_close,
-            slot,
-            &route,
-            &revision,
-            &log,
-        )
-        .await
+        self.forward(&method, framing, client_close, slot, &route, revision, &log)
+            .await
     }
 
     /// Send the request to the instance, then its answer to the client.
@@ -816,7 +818,7 @@ impl Connection<'_> {
                     }
                 }
             }
-            match read_response_head(instance, method).await {
+            match read_response_head(instance, method, &mut self.head_out).await {
                 Ok(head) => return Exchange::Answered(head),
                 Err(e) => {
                     let nothing = instance.buf.is_empty();
@@ -841,28 +843,28 @@ impl Connection<'_> {
         let ResponseHead {
             framing,
             close,
-            mut out,
             len,
             ..
         } = head;
+        let out = &mut self.head_out;
         instance.buf.advance(len);
         if client_close {
-            push_header(&mut out, b"connection", b"close");
+            push_header(out, b"connection", b"close");
         }
         out.extend_from_slice(b"\r\n");
         let mut left = match framing {
             Framing::Length(_) | Framing::Chunked => {
-                take_buffered(&mut instance.buf, framing, &mut out).unwrap_or(Left::Broken)
+                take_buffered(&mut instance.buf, framing, out).unwrap_or(Left::Broken)
             }
             Framing::Close => {
                 if !instance.buf.is_empty() {
-                    push_chunk(&mut out, &instance.buf);
+                    push_chunk(out, &instance.buf);
                     instance.buf.clear();
                 }
                 Left::UntilClose
             }
         };
-        if self.client.write_all(&out).await.is_err() {
+        if self.client.write_all(out).await.is_err() {
             self.instance = None;
             return Next::Close;
         }
@@ -1122,10 +1124,11 @@ fn push_chunk(out: &mut Vec<u8>, data: &[u8]) {
 async fn read_response_head(
     instance: &mut Instance,
     method: &http::Method,
+    out: &mut Vec<u8>,
 ) -> io::Result<ResponseHead> {
     loop {
         if !instance.buf.is_empty()
-            && let Some(head) = parse_response(&instance.buf, method)?
+            && let Some(head) = parse_response(&instance.buf, method, out)?
         {
             if (100..200).contains(&head.status) {
                 // Interim answers (103 Early Hints, …) are not relayed; a 101 to a request
@@ -1335,61 +1338,57 @@ mod tests {
     #[test]
     fn response_framing_follows_the_instance_and_the_request() {
         let get = http::Method::GET;
-        let head = |raw: &[u8], m: &http::Method| parse_response(raw, m).unwrap().unwrap();
-        let r = head(
+        let head = |raw: &[u8], m: &http::Method| {
+            let mut out = b"stale".to_vec();
+            let head = parse_response(raw, m, &mut out).unwrap().unwrap();
+            (head, String::from_utf8(out).unwrap())
+        };
+        let (r, text) = head(
             b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok",
             &get,
         );
         assert_eq!((r.framing, r.close), (Framing::Length(2), false));
-        let text = String::from_utf8(r.out).unwrap();
         assert!(
             text.starts_with("HTTP/1.1 200 OK\r\n") && text.contains("date: "),
             "{text}"
         );
         assert!(!text.to_ascii_lowercase().contains("connection"), "{text}");
-        let r = head(
+        let (r, _) = head(
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
             &get,
         );
         assert_eq!(r.framing, Framing::Chunked);
-        let r = head(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", &get);
+        let (r, text) = head(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", &get);
         assert_eq!((r.framing, r.close), (Framing::Close, true));
-        assert!(
-            String::from_utf8(r.out)
-                .unwrap()
-                .contains("transfer-encoding: chunked")
-        );
-        let r = head(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n", &get);
+        assert!(text.contains("transfer-encoding: chunked"), "{text}");
+        let (r, _) = head(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n", &get);
         assert_eq!((r.framing, r.close), (Framing::Length(2), true));
-        let r = head(b"HTTP/1.1 204 No Content\r\n\r\n", &get);
+        let (r, _) = head(b"HTTP/1.1 204 No Content\r\n\r\n", &get);
         assert_eq!(r.framing, Framing::Length(0));
-        let r = head(
+        let (r, text) = head(
             b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n",
             &http::Method::HEAD,
         );
         assert_eq!(r.framing, Framing::Length(0));
-        assert!(
-            String::from_utf8(r.out)
-                .unwrap()
-                .contains("content-length: 9")
-        );
+        assert!(text.contains("content-length: 9"), "{text}");
         // Chunked framing wins over a Content-Length (RFC 9112 §6.3); the client never sees both.
-        let r = head(
+        let (r, text) = head(
             b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
             &get,
         );
         assert_eq!(r.framing, Framing::Chunked);
-        let text = String::from_utf8(r.out).unwrap().to_ascii_lowercase();
+        let text = text.to_ascii_lowercase();
         assert!(!text.contains("content-length"), "{text}");
         assert!(
             parse_response(
                 b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n",
-                &get
+                &get,
+                &mut Vec::new()
             )
             .is_err()
         );
         assert!(
-            parse_response(b"HTTP/1.1 200 OK\r\n", &get)
+            parse_response(b"HTTP/1.1 200 OK\r\n", &get, &mut Vec::new())
                 .unwrap()
                 .is_none()
         );

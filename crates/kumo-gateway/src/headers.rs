@@ -231,16 +231,16 @@ impl Trace {
     /// Both trace headers as HTTP/1.1 header lines (the fast path's forwarded head), written
     /// without `core::fmt`: they go out with every request.
     pub(crate) fn push_headers(&self, out: &mut Vec<u8>) {
-        let id = self.trace_id.as_str().as_bytes();
+        let id = self.trace_id.as_bytes();
         out.extend_from_slice(b"x-cloud-trace-context: ");
         out.extend_from_slice(id);
         out.push(b'/');
-        out.extend_from_slice(crate::text::decimal(self.span_id).as_str().as_bytes());
+        out.extend_from_slice(crate::text::decimal(self.span_id).as_bytes());
         out.extend_from_slice(if self.sampled { b";o=1" } else { b";o=0" });
         out.extend_from_slice(b"\r\ntraceparent: 00-");
         out.extend_from_slice(id);
         out.push(b'-');
-        out.extend_from_slice(crate::text::hex16(self.span_id).as_str().as_bytes());
+        out.extend_from_slice(crate::text::hex16(self.span_id).as_bytes());
         out.extend_from_slice(if self.sampled { b"-01\r\n" } else { b"-00\r\n" });
     }
 
@@ -263,11 +263,7 @@ impl TraceId {
     fn random() -> TraceId {
         let mut digits = [0u8; 32];
         for half in digits.chunks_exact_mut(16) {
-            half.copy_from_slice(
-                crate::text::hex16(rand::random::<u64>())
-                    .as_str()
-                    .as_bytes(),
-            );
+            half.copy_from_slice(crate::text::hex16(rand::random::<u64>()).as_bytes());
         }
         TraceId(digits)
     }
@@ -283,6 +279,11 @@ impl TraceId {
     pub fn as_str(&self) -> &str {
         // Built from ASCII hex digits only.
         std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The 32 digits, for a byte buffer (no UTF-8 check).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 }
 
@@ -339,12 +340,15 @@ pub fn add_forwarding(headers: &mut HeaderMap, client_ip: Option<std::net::IpAdd
     static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
     if let Some(ip) = client_ip {
         let ip = IpText::of(ip);
-        let prior = headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok());
+        let prior = headers
+            .get(&X_FORWARDED_FOR)
+            .and_then(|v| v.to_str().ok())
+            .map(str::as_bytes);
         let value = forwarded_for(prior, &ip).concat();
-        if let Ok(v) = HeaderValue::from_str(&value) {
+        if let Ok(v) = HeaderValue::from_bytes(&value) {
             headers.insert(X_FORWARDED_FOR.clone(), v);
         }
-        if let Ok(v) = HeaderValue::from_str(&forwarded(&ip).concat()) {
+        if let Ok(v) = HeaderValue::from_bytes(&forwarded(&ip).concat()) {
             headers.insert(header::FORWARDED, v);
         }
     }
@@ -359,19 +363,19 @@ pub fn add_forwarding(headers: &mut HeaderMap, client_ip: Option<std::net::IpAdd
 
 /// `X-Forwarded-For` in pieces: the client's address appended to what the client sent (both
 /// paths write it; the fast path without joining the pieces).
-pub(crate) fn forwarded_for<'a>(prior: Option<&'a str>, ip: &'a IpText) -> [&'a str; 3] {
+pub(crate) fn forwarded_for<'a>(prior: Option<&'a [u8]>, ip: &'a IpText) -> [&'a [u8]; 3] {
     match prior {
-        Some(prior) if !prior.trim().is_empty() => [prior, ", ", ip.as_str()],
-        _ => ["", "", ip.as_str()],
+        Some(prior) if !prior.trim_ascii().is_empty() => [prior, b", ", ip.as_bytes()],
+        _ => [b"", b"", ip.as_bytes()],
     }
 }
 
 /// `Forwarded` (RFC 7239) for the client's address, in pieces.
-pub(crate) fn forwarded(ip: &IpText) -> [&str; 3] {
+pub(crate) fn forwarded(ip: &IpText) -> [&[u8]; 3] {
     if ip.is_v6() {
-        ["for=\"[", ip.as_str(), "]\";proto=http"]
+        [b"for=\"[", ip.as_bytes(), b"]\";proto=http"]
     } else {
-        ["for=", ip.as_str(), ";proto=http"]
+        [b"for=", ip.as_bytes(), b";proto=http"]
     }
 }
 

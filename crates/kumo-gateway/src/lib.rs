@@ -63,7 +63,7 @@ pub enum Entry {
     /// Kumo's main port: the Host header names the service.
     Host,
     /// A service's own port.
-    ServicePort(String),
+    ServicePort(Arc<str>),
 }
 
 /// The connection a request arrived on.
@@ -81,11 +81,14 @@ pub struct Gateway {
     inner: Arc<Inner>,
 }
 
+/// A cached host lookup: when it was made, and the service (`None`: no service has the host).
+type HostEntry = (Instant, Option<Arc<str>>);
+
 struct Inner {
     control: Control,
     h1: Client<HttpConnector, GatewayBody>,
     h2: Client<HttpConnector, GatewayBody>,
-    hosts: Mutex<HashMap<String, (Instant, Option<String>)>>,
+    hosts: Mutex<HashMap<String, HostEntry>>,
     dialer: upstream::Dialer,
 }
 
@@ -112,7 +115,8 @@ struct Admitted {
 
 /// What routing found.
 struct Routed {
-    service: String,
+    /// Shared with the host cache (or the port's entry): routing copies no string.
+    service: Arc<str>,
     tag: Option<String>,
     path: String,
 }
@@ -133,8 +137,9 @@ struct LogContext {
 
 /// `*.run.localhost[:port]`: the Host routes to the gateway.
 pub fn is_gateway_host(host: &str) -> bool {
-    let name = strip_port(host).trim_end_matches('.');
-    name.len() > ".run.localhost".len() && name.to_ascii_lowercase().ends_with(".run.localhost")
+    const SUFFIX: &[u8] = b".run.localhost";
+    let name = strip_port(host).trim_end_matches('.').as_bytes();
+    name.len() > SUFFIX.len() && name[name.len() - SUFFIX.len()..].eq_ignore_ascii_case(SUFFIX)
 }
 
 /// The Host of a request: the header, or the URI authority (HTTP/2).
@@ -284,7 +289,7 @@ impl Gateway {
         let (resp, revision) = self
             .forward(request, &routed, &route, &admitted, &log, conn, affinity)
             .await;
-        self.record(&route, revision.as_deref(), &log, resp.status(), None);
+        self.record(&route, revision, &log, resp.status(), None);
         resp
     }
 
@@ -313,7 +318,7 @@ impl Gateway {
     fn route_to(&self, host: Option<&str>, path: &str, entry: &Entry) -> Flow<Routed> {
         let path = path.to_owned();
         let (service, tag) = match entry {
-            Entry::ServicePort(service) => (Some(service.clone()), None),
+            Entry::ServicePort(service) => (Some(Arc::clone(service)), None),
             Entry::Host => {
                 let host = host.unwrap_or_default();
                 let host = strip_port(host);
@@ -339,7 +344,7 @@ impl Gateway {
         }
     }
 
-    fn service_for_host(&self, host: &str) -> Option<String> {
+    fn service_for_host(&self, host: &str) -> Option<Arc<str>> {
         if let Ok(hosts) = self.inner.hosts.lock()
             && let Some((at, service)) = hosts.get(host)
             && at.elapsed() < HOST_TTL
@@ -347,7 +352,7 @@ impl Gateway {
             return service.clone();
         }
         let service = match self.control().service_for_host(host) {
-            Ok(s) => s,
+            Ok(s) => s.map(Arc::from),
             Err(e) => {
                 tracing::warn!(error = %e, host, "host lookup failed");
                 return None;
@@ -387,30 +392,30 @@ impl Gateway {
     /// The revision that takes the request (its tag's, or by the traffic split) and a slot
     /// on one of its instances; or the answer when there is none (404, 429 logged, 503) and
     /// the revision it was for.
-    async fn instance(
+    async fn instance<'r>(
         &self,
         routed: &Routed,
-        route: &ServiceRoute,
+        route: &'r ServiceRoute,
         log: &LogContext,
-    ) -> Result<(String, Slot), (Response<GatewayBody>, Option<String>)> {
+    ) -> Result<(&'r str, Slot), (Response<GatewayBody>, Option<&'r str>)> {
         let roll = rand::random::<u32>() % 100;
         let revision = match &routed.tag {
             Some(tag) => route.tagged_revision(tag),
             None => route.pick_revision(roll),
         };
-        let Some(revision) = revision.map(str::to_owned) else {
+        let Some(revision) = revision else {
             return Err((
                 html(StatusCode::NOT_FOUND, pages::not_found(&routed.path)),
                 None,
             ));
         };
-        match self.control().runtime().acquire(&revision).await {
+        match self.control().runtime().acquire(revision).await {
             Ok(slot) => Ok((revision, slot)),
             Err(Error::ResourceExhausted { .. }) => {
                 let resp = html(StatusCode::TOO_MANY_REQUESTS, pages::too_many_requests());
                 self.record(
                     route,
-                    Some(&revision),
+                    Some(revision),
                     log,
                     resp.status(),
                     Some(LOG_NO_INSTANCE),
@@ -523,16 +528,16 @@ impl Gateway {
         clippy::too_many_arguments,
         reason = "one call site; the phase needs all of it"
     )]
-    async fn forward(
+    async fn forward<'r>(
         &self,
         request: Upstream,
         routed: &Routed,
-        route: &ServiceRoute,
+        route: &'r ServiceRoute,
         admitted: &Admitted,
         log: &LogContext,
         conn: Conn,
         affinity: &Affinity,
-    ) -> (Response<GatewayBody>, Option<String>) {
+    ) -> (Response<GatewayBody>, Option<&'r str>) {
         let Upstream {
             mut parts,
             body,
@@ -665,9 +670,32 @@ impl Gateway {
             StatusCode::UNAUTHORIZED => Some(LOG_401),
             _ => None,
         });
-        if let Some(entry) = request_log::request_log_entry(route, revision, log, status, text) {
-            self.control().runtime().append_log(entry);
+        thread_local! {
+            /// An entry's JSON on its way into the log queue: one buffer per worker thread, so
+            /// that a request allocates nothing for its log entry.
+            static ENTRY: std::cell::RefCell<Vec<u8>> =
+                std::cell::RefCell::new(Vec::with_capacity(1024));
         }
+        ENTRY.with_borrow_mut(|json| {
+            let Some(c) = request_log::request_log_entry(json, route, revision, log, status, text)
+            else {
+                return;
+            };
+            // Written from text and ASCII only: one check of the whole entry, not one per piece.
+            let Ok(json) = std::str::from_utf8(json) else {
+                tracing::error!("request log entry is not UTF-8; dropped");
+                return;
+            };
+            self.control().runtime().append_log_with(|batch| {
+                batch.push_parts(
+                    c.timestamp_nanos,
+                    c.severity,
+                    &request_log::log_name(&route.project_id),
+                    Some(request_log::RESOURCE_TYPE),
+                    json,
+                )
+            });
+        });
     }
 
     /// Listen on every service's own port until `shutdown` turns true, following service
@@ -724,7 +752,7 @@ impl Gateway {
                     tracing::info!(port, %service, "service listener");
                     let task = tokio::spawn(self.clone().accept_loop(
                         listener,
-                        Entry::ServicePort(service.clone()),
+                        Entry::ServicePort(Arc::from(service.as_str())),
                         shutdown.clone(),
                     ));
                     listeners.insert(port, (service, task));

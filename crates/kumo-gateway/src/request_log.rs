@@ -9,21 +9,35 @@ use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
 use kumo_control::invoke::ServiceRoute;
-use kumo_control::runtime::EncodedLogEntry;
 
 use crate::LogContext;
 
-/// Room for an entry's JSON (≈ 800 bytes with a short URL and user agent), so writing it does
-/// not grow the buffer.
-const CAPACITY: usize = 1024;
+/// The entry's columns beside its JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Columns {
+    pub(crate) timestamp_nanos: i64,
+    /// Cloud Logging's severity number.
+    pub(crate) severity: i32,
+}
 
+/// `logName` of the request log of `project`, as the parts [`kumo_store::LogBatch`] joins.
+pub(crate) fn log_name(project: &str) -> [&str; 3] {
+    ["projects/", project, "/logs/run.googleapis.com%2Frequests"]
+}
+
+/// The resource type of every request log entry.
+pub(crate) const RESOURCE_TYPE: &str = "cloud_run_revision";
+
+/// Writes the entry's JSON into `o` (cleared first; UTF-8, as every piece is text or ASCII);
+/// `None` for a time before 1970.
 pub(crate) fn request_log_entry(
+    o: &mut Vec<u8>,
     route: &ServiceRoute,
     revision: Option<&str>,
     log: &LogContext,
     status: StatusCode,
     text: Option<&str>,
-) -> Option<EncodedLogEntry> {
+) -> Option<Columns> {
     let (severity, severity_number) = match status.as_u16() {
         500.. => ("ERROR", 500),
         400.. => ("WARNING", 400),
@@ -32,97 +46,93 @@ pub(crate) fn request_log_entry(
     let revision_name = revision
         .and_then(|r| r.rsplit('/').next())
         .unwrap_or_default();
-    let mut log_name = String::with_capacity(64);
-    log_name.push_str("projects/");
-    log_name.push_str(&route.project_id);
-    log_name.push_str("/logs/run.googleapis.com%2Frequests");
     let timestamp_nanos = log
         .received
         .duration_since(SystemTime::UNIX_EPOCH)
         .ok()
         .and_then(|d| i64::try_from(d.as_nanos()).ok())?;
-    let mut o = String::with_capacity(CAPACITY);
-    o.push_str("{\"httpRequest\":{\"requestMethod\":");
-    string(&mut o, log.method.as_str());
-    o.push_str(",\"requestUrl\":");
-    string(&mut o, &log.url);
-    o.push_str(",\"status\":");
-    decimal(&mut o, u64::from(status.as_u16()));
-    o.push_str(",\"latency\":\"");
-    latency(&mut o, log.started.elapsed());
-    o.push_str("\",\"protocol\":");
-    string(&mut o, log.protocol);
+    o.clear();
+    o.extend_from_slice(b"{\"httpRequest\":{\"requestMethod\":");
+    string(o, log.method.as_str());
+    o.extend_from_slice(b",\"requestUrl\":");
+    string(o, &log.url);
+    o.extend_from_slice(b",\"status\":");
+    decimal(o, u64::from(status.as_u16()));
+    o.extend_from_slice(b",\"latency\":\"");
+    latency(o, log.started.elapsed());
+    o.extend_from_slice(b"\",\"protocol\":");
+    string(o, log.protocol);
     if let Some(agent) = &log.user_agent {
-        o.push_str(",\"userAgent\":");
-        string(&mut o, agent);
+        o.extend_from_slice(b",\"userAgent\":");
+        string(o, agent);
     }
     if let Some(referer) = &log.referer {
-        o.push_str(",\"referer\":");
-        string(&mut o, referer);
+        o.extend_from_slice(b",\"referer\":");
+        string(o, referer);
     }
     if let Some(ip) = &log.remote_ip {
-        o.push_str(",\"remoteIp\":");
-        string(&mut o, ip.as_str());
+        o.extend_from_slice(b",\"remoteIp\":");
+        string(o, ip.as_str());
     }
     if let Some(size) = log.request_size {
         // int64 fields are strings in JSON.
-        o.push_str(",\"requestSize\":\"");
-        decimal(&mut o, size);
-        o.push('"');
+        o.extend_from_slice(b",\"requestSize\":\"");
+        decimal(o, size);
+        o.push(b'"');
     }
-    o.push_str("},\"insertId\":\"");
-    hex16(&mut o, rand::random::<u64>());
-    o.push_str("\",\"logName\":");
-    string(&mut o, &log_name);
-    o.push_str(",\"resource\":{\"type\":\"cloud_run_revision\",\"labels\":{");
-    o.push_str("\"configuration_name\":");
-    string(&mut o, &route.service);
-    o.push_str(",\"location\":");
-    string(&mut o, &route.location);
-    o.push_str(",\"project_id\":");
-    string(&mut o, &route.project_id);
-    o.push_str(",\"revision_name\":");
-    string(&mut o, revision_name);
-    o.push_str(",\"service_name\":");
-    string(&mut o, &route.service);
-    o.push_str("}},\"severity\":\"");
-    o.push_str(severity);
-    o.push_str("\",\"timestamp\":\"");
-    timestamp(&mut o, log.received);
-    o.push_str("\",\"receiveTimestamp\":\"");
-    timestamp(&mut o, SystemTime::now());
-    o.push_str("\",\"trace\":\"projects/");
-    contents(&mut o, &route.project_id);
-    o.push_str("/traces/");
-    o.push_str(log.trace.trace_id.as_str());
-    o.push_str("\",\"spanId\":\"");
-    hex16(&mut o, log.trace.span_id);
-    o.push_str("\",\"traceSampled\":");
-    o.push_str(if log.trace.sampled { "true" } else { "false" });
+    o.extend_from_slice(b"},\"insertId\":\"");
+    hex16(o, rand::random::<u64>());
+    o.extend_from_slice(b"\",\"logName\":\"");
+    for part in log_name(&route.project_id) {
+        contents(o, part);
+    }
+    o.extend_from_slice(b"\",\"resource\":{\"type\":\"");
+    o.extend_from_slice(RESOURCE_TYPE.as_bytes());
+    o.extend_from_slice(b"\",\"labels\":{\"configuration_name\":");
+    string(o, &route.service);
+    o.extend_from_slice(b",\"location\":");
+    string(o, &route.location);
+    o.extend_from_slice(b",\"project_id\":");
+    string(o, &route.project_id);
+    o.extend_from_slice(b",\"revision_name\":");
+    string(o, revision_name);
+    o.extend_from_slice(b",\"service_name\":");
+    string(o, &route.service);
+    o.extend_from_slice(b"}},\"severity\":\"");
+    o.extend_from_slice(severity.as_bytes());
+    o.extend_from_slice(b"\",\"timestamp\":\"");
+    timestamp(o, log.received);
+    o.extend_from_slice(b"\",\"receiveTimestamp\":\"");
+    timestamp(o, SystemTime::now());
+    o.extend_from_slice(b"\",\"trace\":\"projects/");
+    contents(o, &route.project_id);
+    o.extend_from_slice(b"/traces/");
+    o.extend_from_slice(log.trace.trace_id.as_bytes());
+    o.extend_from_slice(b"\",\"spanId\":\"");
+    hex16(o, log.trace.span_id);
+    o.extend_from_slice(b"\",\"traceSampled\":");
+    o.extend_from_slice(if log.trace.sampled { b"true" } else { b"false" });
     if let Some(text) = text {
-        o.push_str(",\"textPayload\":");
-        string(&mut o, text);
+        o.extend_from_slice(b",\"textPayload\":");
+        string(o, text);
     }
-    o.push('}');
-    Some(EncodedLogEntry {
+    o.push(b'}');
+    Some(Columns {
         timestamp_nanos,
-        log_name,
-        resource_type: Some("cloud_run_revision".to_owned()),
         severity: severity_number,
-        json: o,
     })
 }
 
 /// A JSON string: quotes, backslashes and control characters escaped as serde_json does
 /// (`\n`, `\r`, `\t`, `\b`, `\f`, else `\u00XX`); runs without them are copied whole.
-fn string(o: &mut String, s: &str) {
-    o.push('"');
+fn string(o: &mut Vec<u8>, s: &str) {
+    o.push(b'"');
     contents(o, s);
-    o.push('"');
+    o.push(b'"');
 }
 
 /// [`string`] without its quotes.
-fn contents(o: &mut String, s: &str) {
+fn contents(o: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
     // Nearly every string needs no escaping: one pass without an early exit (it vectorizes).
@@ -130,63 +140,59 @@ fn contents(o: &mut String, s: &str) {
         .iter()
         .fold(true, |ok, &b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
     if plain {
-        o.push_str(s);
+        o.extend_from_slice(bytes);
         return;
     }
     let mut run = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        let short = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0..0x20 => "",
+        let short: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..0x20 => b"",
             _ => continue,
         };
-        // `b` is ASCII, so `i` is a character boundary.
-        o.push_str(&s[run..i]);
+        o.extend_from_slice(&bytes[run..i]);
         if short.is_empty() {
-            o.push_str("\\u00");
-            o.push(char::from(HEX[usize::from(b >> 4)]));
-            o.push(char::from(HEX[usize::from(b & 0xf)]));
+            o.extend_from_slice(b"\\u00");
+            o.push(HEX[usize::from(b >> 4)]);
+            o.push(HEX[usize::from(b & 0xf)]);
         } else {
-            o.push_str(short);
+            o.extend_from_slice(short);
         }
         run = i + 1;
     }
-    o.push_str(&s[run..]);
+    o.extend_from_slice(&bytes[run..]);
 }
 
-fn decimal(o: &mut String, n: u64) {
-    o.push_str(crate::text::decimal(n).as_str());
+fn decimal(o: &mut Vec<u8>, n: u64) {
+    o.extend_from_slice(crate::text::decimal(n).as_bytes());
 }
 
-fn hex16(o: &mut String, n: u64) {
-    o.push_str(crate::text::hex16(n).as_str());
+fn hex16(o: &mut Vec<u8>, n: u64) {
+    o.extend_from_slice(crate::text::hex16(n).as_bytes());
 }
 
 /// Google's Duration text: `0.000123456s`.
-fn latency(o: &mut String, d: Duration) {
+fn latency(o: &mut Vec<u8>, d: Duration) {
     decimal(o, d.as_secs());
-    o.push('.');
+    o.push(b'.');
     let mut digits = [b'0'; 9];
     let mut n = d.subsec_nanos();
     for d in digits.iter_mut().rev() {
         *d = b'0' + (n % 10) as u8;
         n /= 10;
     }
-    for &d in &digits {
-        o.push(char::from(d));
-    }
-    o.push('s');
+    o.extend_from_slice(&digits);
+    o.push(b's');
 }
 
-fn timestamp(o: &mut String, t: SystemTime) {
-    // Writing to a String cannot fail.
-    let _ = kumo_control::runtime::write_timestamp(o, t);
+fn timestamp(o: &mut Vec<u8>, t: SystemTime) {
+    crate::text::push_timestamp(o, t);
 }
 
 #[cfg(test)]
@@ -237,7 +243,10 @@ mod tests {
             "http://hello.run.localhost/a?q=\"x\"",
             Some("curl/8 \u{e9}\u{1}"),
         );
-        let entry = request_log_entry(
+        // Whatever the buffer held before is gone.
+        let mut text = b"stale".to_vec();
+        let columns = request_log_entry(
+            &mut text,
             &route(),
             Some("projects/p1/locations/us-central1/revisions/hello-00001-abc"),
             &log,
@@ -245,14 +254,13 @@ mod tests {
             Some("denied"),
         )
         .unwrap();
-        assert_eq!(entry.timestamp_nanos, 1_700_000_000_000_000_005);
+        assert_eq!(columns.timestamp_nanos, 1_700_000_000_000_000_005);
         assert_eq!(
-            entry.log_name,
+            log_name("p1").concat(),
             "projects/p1/logs/run.googleapis.com%2Frequests"
         );
-        assert_eq!(entry.resource_type.as_deref(), Some("cloud_run_revision"));
-        assert_eq!(entry.severity, 400);
-        let mut json: serde_json::Value = serde_json::from_str(&entry.json).unwrap();
+        assert_eq!(columns.severity, 400);
+        let mut json: serde_json::Value = serde_json::from_slice(&text).unwrap();
         let object = json.as_object_mut().unwrap();
         let http = object["httpRequest"].as_object_mut().unwrap();
         let latency = http.remove("latency").unwrap();
@@ -304,24 +312,25 @@ mod tests {
         #[test]
         fn strings_are_escaped_as_serde_json_does(s in ".*", t in "[\\x00-\\x7f]*") {
             for text in [&s, &t] {
-                let mut mine = String::new();
+                let mut mine = Vec::new();
                 string(&mut mine, text);
-                proptest::prop_assert_eq!(mine, serde_json::to_string(text).unwrap());
+                proptest::prop_assert_eq!(String::from_utf8(mine).unwrap(), serde_json::to_string(text).unwrap());
             }
         }
 
         #[test]
         fn numbers(n in proptest::prelude::any::<u64>(), nanos in 0u32..1_000_000_000) {
-            let mut o = String::new();
+            let text = |o: &Vec<u8>| String::from_utf8(o.clone()).unwrap();
+            let mut o = Vec::new();
             decimal(&mut o, n);
-            proptest::prop_assert_eq!(o.clone(), n.to_string());
+            proptest::prop_assert_eq!(text(&o), n.to_string());
             o.clear();
             hex16(&mut o, n);
-            proptest::prop_assert_eq!(o.clone(), format!("{n:016x}"));
+            proptest::prop_assert_eq!(text(&o), format!("{n:016x}"));
             o.clear();
             latency(&mut o, Duration::new(n % 100_000, nanos));
             proptest::prop_assert_eq!(
-                o.clone(),
+                text(&o),
                 format!("{}.{:09}s", n % 100_000, nanos)
             );
         }

@@ -5,7 +5,7 @@
 #![expect(clippy::expect_used, reason = "a failing step is a failed test")]
 
 use crate::{
-    Deleted, EncodedLogEntry, ListQuery, LogOrder, LogQuery, ParentFilter, Record, Store,
+    Deleted, EncodedLogEntry, ListQuery, LogBatch, LogOrder, LogQuery, ParentFilter, Record, Store,
     StoreError, Write,
 };
 use chrono::{DateTime, Utc};
@@ -1037,7 +1037,7 @@ fn encoded_log_entries(store: &dyn Store) {
         json: r#"{"timestamp":"2024-01-01T00:00:02Z","logName":"projects/p/logs/requests","severity":"INFO","insertId":"b"}"#.into(),
     };
     store
-        .append_encoded_log(&[second, first])
+        .append_encoded_log(&LogBatch::of(&[second, first]))
         .expect("append encoded");
     store
         .append_log(&[log_entry(
@@ -1046,7 +1046,9 @@ fn encoded_log_entries(store: &dyn Store) {
             "ERROR",
         )])
         .expect("append");
-    store.append_encoded_log(&[]).expect("empty append");
+    store
+        .append_encoded_log(&LogBatch::new())
+        .expect("empty append");
     let page = store
         .query_log(&LogQuery::default(), &mut |_| true)
         .expect("query");

@@ -17,8 +17,8 @@ mod sqlite;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;
 pub use model::{
-    Deleted, EncodedLogEntry, ListQuery, LogOrder, LogPage, LogQuery, Page, ParentFilter, Record,
-    Write,
+    Deleted, EncodedLogEntry, ListQuery, LogBatch, LogEntryRef, LogOrder, LogPage, LogQuery, Page,
+    ParentFilter, Record, Write,
 };
 pub use sqlite::SqliteStore;
 
@@ -86,7 +86,7 @@ pub trait Store: Send + Sync + 'static {
     /// Appends entries their producer already encoded, atomically. The store trusts the
     /// columns to describe the JSON (producers are Kumo's own code; outside input goes
     /// through [`Store::append_log`] or [`EncodedLogEntry::encode`]).
-    fn append_encoded_log(&self, entries: &[EncodedLogEntry]) -> Result<(), StoreError>;
+    fn append_encoded_log(&self, entries: &LogBatch) -> Result<(), StoreError>;
 
     /// Streams stored log entries matching the prefilter in `query`'s order to `include`,
     /// which decides (e.g. by evaluating a Logging filter) whether each one is returned.

@@ -22,7 +22,7 @@
 //! descending results, last) timestamp and emits a buffered entry once no unread block can
 //! hold an earlier (later) one.
 
-use crate::{EncodedLogEntry, LogPage, StoreError};
+use crate::{LogBatch, LogEntryRef, LogPage, StoreError};
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use serde_json::Value;
@@ -68,12 +68,13 @@ const LZ4_MAX_RATIO: usize = 255;
 
 /// Appends `entries` inside `tx`, as one block per (log name, resource type) and
 /// [`BLOCK_ENTRIES`] entries.
-pub(crate) fn append(tx: &Transaction<'_>, entries: &[EncodedLogEntry]) -> Result<(), StoreError> {
+pub(crate) fn append(tx: &Transaction<'_>, batch: &LogBatch) -> Result<(), StoreError> {
     let last: i64 = tx
         .prepare_cached("SELECT seq_end FROM log_blocks ORDER BY id DESC LIMIT 1")?
         .query_row([], |r| r.get(0))
         .optional()?
         .unwrap_or(0);
+    let entries: Vec<LogEntryRef<'_>> = batch.iter().collect();
     let seq_end = last + entries.len() as i64;
     let mut groups: Vec<Vec<usize>> = Vec::new();
     let mut group_of: HashMap<(&str, Option<&str>), usize> = HashMap::new();
@@ -81,7 +82,7 @@ pub(crate) fn append(tx: &Transaction<'_>, entries: &[EncodedLogEntry]) -> Resul
     // with the previous entry's key before hashing.
     let mut previous: Option<((&str, Option<&str>), usize)> = None;
     for (i, e) in entries.iter().enumerate() {
-        let key = (e.log_name.as_str(), e.resource_type.as_deref());
+        let key = (e.log_name, e.resource_type);
         let g = match previous {
             Some((k, g)) if k == key => g,
             _ => *group_of.entry(key).or_insert_with(|| {

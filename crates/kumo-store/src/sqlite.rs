@@ -2,8 +2,8 @@
 
 use crate::log_blocks;
 use crate::{
-    Clock, Deleted, EncodedLogEntry, ListQuery, LogOrder, LogPage, LogQuery, Page, ParentFilter,
-    Record, Store, StoreError, SystemClock, Write,
+    Clock, Deleted, EncodedLogEntry, ListQuery, LogBatch, LogOrder, LogPage, LogQuery, Page,
+    ParentFilter, Record, Store, StoreError, SystemClock, Write,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -601,14 +601,14 @@ impl Store for SqliteStore {
 
     fn append_log(&self, entries: &[Value]) -> Result<(), StoreError> {
         let now = self.clock.now();
-        let encoded = entries
-            .iter()
-            .map(|e| EncodedLogEntry::encode(e, now))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.append_encoded_log(&encoded)
+        let mut batch = LogBatch::new();
+        for e in entries {
+            batch.push(&EncodedLogEntry::encode(e, now)?);
+        }
+        self.append_encoded_log(&batch)
     }
 
-    fn append_encoded_log(&self, entries: &[EncodedLogEntry]) -> Result<(), StoreError> {
+    fn append_encoded_log(&self, entries: &LogBatch) -> Result<(), StoreError> {
         if entries.is_empty() {
             return Ok(());
         }
