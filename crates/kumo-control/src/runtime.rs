@@ -152,10 +152,8 @@ pub struct Slot {
 }
 
 /// What the gateway needs to know about a revision to forward to it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct RevisionInfo {
-    /// Full name.
-    pub name: String,
     /// Request timeout (`timeout`).
     pub timeout: Duration,
     /// The container port is named `h2c`: speak HTTP/2 cleartext to it.
@@ -377,7 +375,7 @@ impl Runtime {
         };
         let guard = pool.pool.acquire().await.map_err(pool_error)?;
         Ok(Slot {
-            info: pool.info.clone(),
+            info: pool.info,
             addr: guard.addr,
             _guard: guard,
         })
@@ -985,7 +983,6 @@ fn revision_info(revision: &Revision) -> RevisionInfo {
     let h2c =
         ingress_container(revision).is_ok_and(|c| c.ports.first().is_some_and(|p| p.name == "h2c"));
     RevisionInfo {
-        name: revision.name.clone(),
         timeout: request_timeout(revision),
         h2c,
     }

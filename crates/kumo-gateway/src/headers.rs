@@ -101,9 +101,19 @@ pub(crate) fn unsigned_bearer(value: &[u8]) -> Option<&str> {
 
 /// `HEADER.PAYLOAD.` of a three-part JWT, borrowed; `None` for anything else.
 pub(crate) fn unsigned_part(token: &str) -> Option<&str> {
-    let first = token.find('.')?;
-    let second = first + 1 + token[first + 1..].find('.')?;
-    (!token[second + 1..].contains('.')).then(|| &token[..=second])
+    // Two dots exactly: counted without an early exit in byte-wide sums of at most 255 bytes
+    // (they vectorize 16 or 32 to an instruction), then only the signature is searched for
+    // the last one (a search from the front crossed the payload, the longest part, twice).
+    // A token is ~1 KiB and this runs per request.
+    let dots: usize = token
+        .as_bytes()
+        .chunks(255)
+        .map(|chunk| usize::from(chunk.iter().fold(0u8, |n, &b| n + u8::from(b == b'.'))))
+        .sum();
+    if dots != 2 {
+        return None;
+    }
+    token.rfind('.').map(|last| &token[..=last])
 }
 
 /// Replace the bearer token of `name` by its redacted form.

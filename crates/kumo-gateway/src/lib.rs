@@ -88,7 +88,8 @@ struct Inner {
     control: Control,
     h1: Client<HttpConnector, GatewayBody>,
     h2: Client<HttpConnector, GatewayBody>,
-    hosts: Mutex<HashMap<String, HostEntry>>,
+    /// By Host (foldhash: SipHash of the host cost ≈ 270 instructions per request).
+    hosts: Mutex<HashMap<String, HostEntry, foldhash::fast::RandomState>>,
     dialer: upstream::Dialer,
 }
 
@@ -213,7 +214,7 @@ impl Gateway {
                 control,
                 h1,
                 h2,
-                hosts: Mutex::new(HashMap::new()),
+                hosts: Mutex::new(HashMap::default()),
                 dialer: upstream::Dialer::default(),
             }),
         }
