@@ -136,8 +136,10 @@ pub struct ServiceRoute {
     pub invoker_iam_disabled: bool,
     /// `iapEnabled`: IAP decides before Cloud Run does.
     pub iap_enabled: bool,
-    /// Accepted `aud` values: the service's URLs and custom audiences.
+    /// Accepted `aud` values: the service's URLs, then its custom audiences.
     pub audiences: Vec<String>,
+    /// How many of `audiences` are the service's URLs.
+    pub url_audiences: usize,
     /// Serving revisions (full names) and their percent.
     pub traffic: Vec<(String, u32)>,
     /// Tags → revision full names (`TAG---SERVICE…` URLs).
@@ -147,6 +149,19 @@ pub struct ServiceRoute {
 }
 
 impl ServiceRoute {
+    /// Whether an ID token for `aud` may invoke the service: one of its audiences exactly, or
+    /// one of its URLs with a trailing slash (Google's service-to-service samples write the
+    /// audience that way: `https://my-cloud-run-service.run.app/`). Custom audiences match
+    /// only exactly.
+    pub fn accepts_audience(&self, aud: &str) -> bool {
+        self.audiences.iter().any(|a| a == aud)
+            || aud.strip_suffix('/').is_some_and(|url| {
+                self.audiences[..self.url_audiences.min(self.audiences.len())]
+                    .iter()
+                    .any(|a| a == url)
+            })
+    }
+
     /// The IAM resource.
     pub fn resource(&self) -> ResourceRef {
         ResourceRef::RunService {
@@ -343,6 +358,7 @@ impl Control {
         if !wire.uri.is_empty() && !audiences.contains(&wire.uri) {
             audiences.push(wire.uri.clone());
         }
+        let url_audiences = audiences.len();
         audiences.extend(wire.custom_audiences.iter().cloned());
         let prefix = format!("{service_name}/revisions/");
         let full = |r: &str| {
@@ -396,6 +412,7 @@ impl Control {
             invoker_iam_disabled,
             iap_enabled: wire.iap_enabled,
             audiences,
+            url_audiences,
             traffic,
             tags,
             record_revision: record.revision,
@@ -566,10 +583,7 @@ impl Control {
                 v
             }
         };
-        let for_service = verified
-            .audiences
-            .iter()
-            .any(|a| route.audiences.contains(a));
+        let for_service = verified.audiences.iter().any(|a| route.accepts_audience(a));
         // gcloud-style user tokens name the CLI client; service-account tokens must name the service.
         let cli_user = matches!(verified.caller, Caller::User { .. })
             && verified.audiences.iter().any(|a| a == CLI_CLIENT_ID);
@@ -762,6 +776,7 @@ mod tests {
                 invoker_iam_disabled: false,
                 iap_enabled: false,
                 audiences: vec![],
+                url_audiences: 0,
                 traffic: vec![],
                 tags: vec![],
                 record_revision: 1,
@@ -955,6 +970,7 @@ mod tests {
             invoker_iam_disabled: false,
             iap_enabled: false,
             audiences: vec![],
+            url_audiences: 0,
             traffic: vec![("a".into(), 30), ("b".into(), 70)],
             tags: vec![("green".into(), "b".into())],
             record_revision: 1,

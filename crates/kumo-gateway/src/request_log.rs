@@ -212,6 +212,7 @@ mod tests {
             invoker_iam_disabled: false,
             iap_enabled: false,
             audiences: vec![],
+            url_audiences: 0,
             traffic: vec![],
             tags: vec![],
             record_revision: 1,

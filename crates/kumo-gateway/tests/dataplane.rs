@@ -558,15 +558,43 @@ async fn public_modes_custom_audiences_and_ingress() {
         200
     );
 
+    // The service URL with a trailing slash, as Google's service-to-service samples write the
+    // audience: accepted; a path after it is not the service's audience.
+    for (aud, status) in [(format!("{url}/"), 200), (format!("{url}/x"), 401)] {
+        assert_eq!(
+            get(
+                &w,
+                &host,
+                "/",
+                &[bearer(&token(&w, "stranger@other.example", &aud, 0))]
+            )
+            .await
+            .status,
+            status,
+            "{aud}"
+        );
+    }
+
     // Invoker check disabled: no authentication at all.
     let open = deploy(&w, "open", json!({"invokerIamDisabled": true})).await;
     let (_, host) = url_and_host(&open);
     assert_eq!(get(&w, &host, "/", &[]).await.status, 200);
     assert_eq!(get(&w, &host, "/", &[bearer("garbage")]).await.status, 200);
 
-    // Custom audience: accepted next to the URLs.
+    // Custom audience: accepted next to the URLs, and only exactly.
     let custom = deploy(&w, "custom", json!({"customAudiences": ["my-audience"]})).await;
     let (_, host) = url_and_host(&custom);
+    assert_eq!(
+        get(
+            &w,
+            &host,
+            "/",
+            &[bearer(&token(&w, "alice@example.com", "my-audience/", 0))]
+        )
+        .await
+        .status,
+        401
+    );
     assert_eq!(
         get(
             &w,
