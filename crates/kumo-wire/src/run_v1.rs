@@ -1847,3 +1847,117 @@ pub fn overrides_to_v2(overrides: &Overrides) -> Result<run_v2::Overrides, Vec<F
             .map(|s| Duration::from_secs(i64::from(s)).format()),
     })
 }
+
+// ------------------------------------------------------------------------------- revisions
+
+/// Knative `serving.knative.dev/v1` `Revision`, as Cloud Run Admin API v1 returns it from
+/// `namespaces.revisions.get|list` (gcloud's `run revisions list|describe` print it).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Revision {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub api_version: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<RevisionSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<RevisionStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RevisionStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub log_url: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub image_digest: String,
+}
+
+/// Knative's revision labels: the service, configuration and its generation.
+pub const LABEL_SERVICE: &str = "serving.knative.dev/service";
+pub const LABEL_CONFIGURATION: &str = "serving.knative.dev/configuration";
+pub const LABEL_CONFIGURATION_GENERATION: &str = "serving.knative.dev/configurationGeneration";
+
+/// Renders a v2 Revision as the v1 `Revision` (`namespace` = project number): the template
+/// fields become annotations and the spec as in a service's template, plus Knative's labels.
+pub fn revision_from_v2(rev: &run_v2::Revision, namespace: &str) -> Revision {
+    let name = last_segment(&rev.name).to_owned();
+    let service = last_segment(&rev.service).to_owned();
+    let template = template_from_v2(&run_v2::RevisionTemplate {
+        revision: name.clone(),
+        labels: rev.labels.clone(),
+        annotations: rev.annotations.clone(),
+        scaling: rev.scaling.clone(),
+        vpc_access: rev.vpc_access.clone(),
+        timeout: rev.timeout.clone(),
+        service_account: rev.service_account.clone(),
+        containers: rev.containers.clone(),
+        volumes: rev.volumes.clone(),
+        execution_environment: rev.execution_environment,
+        encryption_key: rev.encryption_key.clone(),
+        max_instance_request_concurrency: rev.max_instance_request_concurrency,
+        session_affinity: rev.session_affinity,
+        ..run_v2::RevisionTemplate::default()
+    });
+    let template_meta = template.metadata.unwrap_or_default();
+    let mut labels = template_meta.labels;
+    if let Some(location) = location_of(&rev.name) {
+        labels.insert(LOCATION_LABEL.into(), location.into());
+    }
+    if !service.is_empty() {
+        labels.insert(LABEL_SERVICE.into(), service.clone());
+        labels.insert(LABEL_CONFIGURATION.into(), service);
+    }
+    if let Some(g) = rev.generation {
+        labels.insert(LABEL_CONFIGURATION_GENERATION.into(), g.to_string());
+    }
+    let mut annotations = template_meta.annotations;
+    if !rev.creator.is_empty() {
+        annotations.insert(ANN_CREATOR.into(), rev.creator.clone());
+    }
+    if let Some(stage) = rev
+        .launch_stage
+        .filter(|s| *s != run_v2::LaunchStage::Unspecified)
+    {
+        annotations.insert(ANN_LAUNCH_STAGE.into(), stage.as_str().into());
+    }
+    let image_digest = rev
+        .containers
+        .first()
+        .map(|c| c.image.clone())
+        .filter(|i| i.contains("@sha256:"))
+        .unwrap_or_default();
+    Revision {
+        api_version: SERVING_API_VERSION.into(),
+        kind: "Revision".into(),
+        metadata: ObjectMeta {
+            name: name.clone(),
+            namespace: namespace.into(),
+            self_link: format!(
+                "/apis/serving.knative.dev/v1/namespaces/{namespace}/revisions/{name}"
+            ),
+            uid: rev.uid.clone(),
+            resource_version: rev.etag.trim_matches('"').to_owned(),
+            generation: Some(1),
+            creation_timestamp: rev.create_time.clone(),
+            deletion_timestamp: rev.delete_time.clone(),
+            labels,
+            annotations,
+            ..Default::default()
+        },
+        spec: template.spec,
+        status: Some(RevisionStatus {
+            observed_generation: Some(1),
+            conditions: conditions_from_v2(&rev.conditions),
+            log_url: rev.log_uri.clone(),
+            image_digest,
+        }),
+    }
+}

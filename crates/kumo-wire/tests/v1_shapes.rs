@@ -97,3 +97,58 @@ fn v1_run_job_overrides_become_v2_overrides() {
         .is_err()
     );
 }
+
+/// A v2 Revision seen through v1: Knative's object with the template fields as annotations
+/// and spec, the service labels, the creator, and v1 conditions.
+#[test]
+fn v1_revision_from_v2() {
+    let v2: kumo_wire::run_v2::Revision = serde_json::from_value(serde_json::json!({
+        "name": "projects/123/locations/us-central1/services/hello/revisions/hello-00002-xyz",
+        "service": "projects/123/locations/us-central1/services/hello",
+        "uid": "u-1", "generation": "2", "createTime": "2026-11-23T09:00:00Z",
+        "creator": "alice@example.com",
+        "scaling": {"maxInstanceCount": 3},
+        "timeout": "300s",
+        "serviceAccount": "sa@p.iam.gserviceaccount.com",
+        "maxInstanceRequestConcurrency": 80,
+        "containers": [{"image": "img", "ports": [{"name": "http1", "containerPort": 8080}]}],
+        "conditions": [{"type": "Ready", "state": "CONDITION_SUCCEEDED",
+                        "lastTransitionTime": "2026-11-23T09:00:05Z"}],
+        "logUri": "http://logs"
+    }))
+    .unwrap();
+    let v1 = serde_json::to_value(kumo_wire::run_v1::revision_from_v2(&v2, "123")).unwrap();
+    assert_eq!(v1["apiVersion"], "serving.knative.dev/v1");
+    assert_eq!(v1["kind"], "Revision");
+    let meta = &v1["metadata"];
+    assert_eq!(meta["name"], "hello-00002-xyz");
+    assert_eq!(meta["namespace"], "123");
+    assert_eq!(
+        meta["selfLink"],
+        "/apis/serving.knative.dev/v1/namespaces/123/revisions/hello-00002-xyz"
+    );
+    assert_eq!(meta["creationTimestamp"], "2026-11-23T09:00:00Z");
+    assert_eq!(meta["labels"]["serving.knative.dev/service"], "hello");
+    assert_eq!(meta["labels"]["serving.knative.dev/configuration"], "hello");
+    assert_eq!(
+        meta["labels"]["cloud.googleapis.com/location"],
+        "us-central1"
+    );
+    assert_eq!(
+        meta["annotations"]["serving.knative.dev/creator"],
+        "alice@example.com"
+    );
+    assert_eq!(meta["annotations"]["autoscaling.knative.dev/maxScale"], "3");
+    assert_eq!(v1["spec"]["containerConcurrency"], 80);
+    assert_eq!(v1["spec"]["timeoutSeconds"], 300);
+    assert_eq!(
+        v1["spec"]["serviceAccountName"],
+        "sa@p.iam.gserviceaccount.com"
+    );
+    assert_eq!(v1["spec"]["containers"][0]["image"], "img");
+    assert_eq!(v1["status"]["conditions"][0]["type"], "Ready");
+    assert_eq!(v1["status"]["conditions"][0]["status"], "True");
+    assert_eq!(v1["status"]["logUrl"], "http://logs");
+    // It parses back as a v1 Revision (no field outside the v1 schema).
+    let _: kumo_wire::run_v1::Revision = serde_json::from_value(v1).unwrap();
+}
