@@ -44,6 +44,50 @@ pub struct Global {
     pub account: Option<String>,
 }
 
+/// gcloud's list-command flags (`base.FILTER_FLAG`, `LIMIT_FLAG`, `PAGE_SIZE_FLAG`,
+/// `SORT_BY_FLAG`, `URI_FLAG`), applied by the display layer in gcloud's order: filter, sort,
+/// limit, page, uri.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ListArgs {
+    /// Apply a Boolean filter EXPRESSION to each resource item to be listed.
+    #[arg(long, value_name = "EXPRESSION", help_heading = "List Command Flags")]
+    pub filter: Option<String>,
+    /// Maximum number of resources to list. The default is unlimited.
+    #[arg(long, value_parser = bounded_int, help_heading = "List Command Flags")]
+    pub limit: Option<u64>,
+    /// The maximum number of resources per page.
+    #[arg(long, value_parser = bounded_int, help_heading = "List Command Flags")]
+    pub page_size: Option<u64>,
+    /// Comma-separated list of resource field key names to sort by; `~` prefix: descending.
+    #[arg(
+        long,
+        value_name = "FIELD",
+        value_delimiter = ',',
+        action = clap::ArgAction::Append,
+        help_heading = "List Command Flags"
+    )]
+    pub sort_by: Vec<String>,
+    /// Print a list of resource URIs instead of the default output.
+    #[arg(long, help_heading = "List Command Flags")]
+    pub uri: bool,
+}
+
+/// `arg_parsers.BoundedInt(1, sys.maxsize, unlimited=True)`: `unlimited` is no bound.
+fn bounded_int(text: &str) -> Result<u64, String> {
+    if text == "unlimited" {
+        return Ok(u64::MAX);
+    }
+    let n: i64 = text
+        .parse()
+        .map_err(|_| format!("Value must be an integer; received: {text}"))?;
+    if n < 1 {
+        return Err(format!(
+            "Value must be greater than or equal to 1; received: {n}"
+        ));
+    }
+    u64::try_from(n).map_err(|e| e.to_string())
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Top {
     /// Manage Cloud Run services, jobs and revisions.
@@ -125,6 +169,9 @@ pub struct Troubleshoot {
 
 #[derive(Args, Debug)]
 pub struct Run {
+    /// Target platform; only `managed` (Cloud Run) exists in Kumo (`run/platform`).
+    #[arg(long, global = true, value_parser = ["managed"], hide = true)]
+    pub platform: Option<String>,
     #[command(subcommand)]
     pub cmd: RunCmd,
 }
@@ -186,9 +233,6 @@ pub struct ServiceFlags {
     /// Maximum concurrent requests per instance.
     #[arg(long)]
     pub concurrency: Option<u32>,
-    /// Accepted for gcloud compatibility; only `managed` exists.
-    #[arg(long, hide = true)]
-    pub platform: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -227,7 +271,10 @@ pub struct RunServices {
 #[derive(Subcommand, Debug)]
 pub enum RunServicesCmd {
     /// List services.
-    List,
+    List {
+        #[command(flatten)]
+        list: ListArgs,
+    },
     /// Show a service.
     Describe { service: String },
     /// Update a service's settings.
@@ -318,7 +365,10 @@ pub enum RunJobsCmd {
     /// Show a job (use --format export for a replaceable YAML).
     Describe { job: String },
     /// List jobs.
-    List,
+    List {
+        #[command(flatten)]
+        list: ListArgs,
+    },
     /// Delete a job.
     Delete { job: String },
     /// Run a job.
@@ -355,6 +405,8 @@ pub enum RunExecutionsCmd {
     List {
         #[arg(long)]
         job: Option<String>,
+        #[command(flatten)]
+        list: ListArgs,
     },
     /// Show an execution.
     Describe { execution: String },
@@ -374,6 +426,8 @@ pub enum RunRevisionsCmd {
     List {
         #[arg(long)]
         service: Option<String>,
+        #[command(flatten)]
+        list: ListArgs,
     },
     /// Show a revision.
     Describe { revision: String },
@@ -415,7 +469,10 @@ pub enum ServiceAccountsCmd {
         description: Option<String>,
     },
     /// List service accounts.
-    List,
+    List {
+        #[command(flatten)]
+        list: ListArgs,
+    },
     /// Show a service account.
     Describe { email: String },
     /// Delete a service account.
@@ -460,6 +517,8 @@ pub enum KeysCmd {
     List {
         #[arg(long)]
         iam_account: String,
+        #[command(flatten)]
+        list: ListArgs,
     },
     /// Delete a key.
     Delete {
@@ -494,6 +553,8 @@ pub enum RolesCmd {
     List {
         #[command(flatten)]
         parent: RoleParent,
+        #[command(flatten)]
+        list: ListArgs,
     },
     /// Create a custom role.
     Create {
@@ -554,7 +615,10 @@ pub enum ProjectsCmd {
         name: Option<String>,
     },
     /// List projects.
-    List,
+    List {
+        #[command(flatten)]
+        list: ListArgs,
+    },
     /// Show a project.
     Describe { project_id: String },
     /// Show a project's IAM policy.
@@ -582,7 +646,10 @@ pub struct Organizations {
 #[derive(Subcommand, Debug)]
 pub enum OrganizationsCmd {
     /// List organizations.
-    List,
+    List {
+        #[command(flatten)]
+        list: ListArgs,
+    },
     /// Show an organization.
     Describe { organization: String },
     /// Create an organization and its Workspace customer (Kumo extension).
@@ -679,6 +746,8 @@ pub enum OrgPoliciesV1Cmd {
     List {
         #[command(flatten)]
         target: PolicyTarget,
+        #[command(flatten)]
+        list: ListArgs,
     },
 }
 
@@ -710,6 +779,8 @@ pub enum OrgPoliciesCmd {
     List {
         #[command(flatten)]
         target: PolicyTarget,
+        #[command(flatten)]
+        list: ListArgs,
     },
 }
 
@@ -831,6 +902,8 @@ pub enum RepositoriesCmd {
     List {
         #[arg(long)]
         location: Option<String>,
+        #[command(flatten)]
+        list: ListArgs,
     },
     /// Add an IAM binding to a repository.
     AddIamPolicyBinding {
@@ -868,6 +941,8 @@ pub enum DockerImagesCmd {
         /// Also show each image's tags.
         #[arg(long)]
         include_tags: bool,
+        #[command(flatten)]
+        list: ListArgs,
     },
 }
 
@@ -1036,6 +1111,8 @@ pub enum UsersCmd {
     List {
         #[arg(long)]
         domain: Option<String>,
+        #[command(flatten)]
+        list: ListArgs,
     },
     /// Delete a user.
     Delete { email: String },
@@ -1081,6 +1158,8 @@ pub enum MembershipsCmd {
     List {
         #[arg(long)]
         group_email: String,
+        #[command(flatten)]
+        list: ListArgs,
     },
 }
 

@@ -5,10 +5,11 @@ use std::io::{BufRead, Write};
 
 use serde_json::Value;
 
-use crate::cli::Global;
+use crate::cli::{Global, ListArgs};
 use crate::config::{DEFAULT_ENDPOINT, Env, Properties};
 use crate::error::{CliError, Result};
-use crate::format::{self, Format};
+use crate::filter::Filter;
+use crate::format::{self, Format, Keys};
 use crate::http::{Body, Http};
 
 pub struct Ctx<'a> {
@@ -21,12 +22,45 @@ pub struct Ctx<'a> {
     pub out: &'a mut dyn Write,
     pub err: &'a mut dyn Write,
     pub input: &'a mut dyn BufRead,
+    /// The list command's `--filter`, `--limit`, `--sort-by`, `--page-size`, `--uri`.
+    pub list: ListArgs,
     /// The bearer token for this invocation, fetched once.
     token: Option<String>,
 }
 
 /// A default table for list commands: header and how to compute each cell.
 pub type Columns = &'static [(&'static str, fn(&Value) -> String)];
+
+/// How a list command displays: its default table, the keys its format and filter may use
+/// (the table's labels, the wrapper attributes), the resource URI for `--uri` (a path on the
+/// API endpoint) and gcloud's `table[title=…]`.
+pub struct Listing {
+    pub columns: Columns,
+    pub keys: Keys,
+    pub uri: Option<fn(&Value) -> Option<String>>,
+    pub title: Option<&'static str>,
+}
+
+impl Listing {
+    pub const fn plain(columns: Columns) -> Listing {
+        Listing {
+            columns,
+            keys: Keys::NONE,
+            uri: None,
+            title: None,
+        }
+    }
+}
+
+/// `--sort-by` order: gcloud compares `str()` of each value (Python 3 cannot order `None`
+/// against anything else, so its `_GetKey` falls back to text for every value).
+fn sort_text(v: &Value) -> String {
+    match v {
+        Value::Null => "None".to_owned(),
+        Value::Array(_) | Value::Object(_) => v.to_string(),
+        other => format::render_scalar(other),
+    }
+}
 
 impl<'a> Ctx<'a> {
     pub fn new(
@@ -57,6 +91,7 @@ impl<'a> Ctx<'a> {
             out,
             err,
             input,
+            list: ListArgs::default(),
             token: None,
         })
     }
@@ -199,38 +234,126 @@ impl<'a> Ctx<'a> {
 
     /// Prints one resource, YAML unless `--format` says otherwise.
     pub fn print_one(&mut self, value: &Value) -> Result<()> {
-        let f = self.user_format()?.unwrap_or(Format::Yaml);
-        let text = format::render_one(&f, value)?;
+        self.print_one_with(value, &Keys::NONE)
+    }
+
+    /// [`Ctx::print_one`] for a resource whose format keys include wrapper attributes.
+    pub fn print_one_with(&mut self, value: &Value, keys: &Keys) -> Result<()> {
+        let f = self.user_format()?.unwrap_or(Format::YAML);
+        let text = format::render_with(&f, std::slice::from_ref(value), false, keys)?;
         self.stdout(&text);
         Ok(())
     }
 
     /// Prints a list: the command's default table, or the user's `--format`.
     pub fn print_list(&mut self, items: &[Value], columns: Columns) -> Result<()> {
-        self.print_titled_list(items, columns, None)
+        self.print_listing(items, &Listing::plain(columns))
     }
 
-    /// [`Ctx::print_list`] with gcloud's `table[title=…]`: the title centred over the table.
-    pub fn print_titled_list(
-        &mut self,
-        items: &[Value],
-        columns: Columns,
-        title: Option<&str>,
-    ) -> Result<()> {
-        let text = match self.user_format()? {
-            Some(f) => format::render_many(&f, items, true)?,
+    /// gcloud's display taps in its order: `--filter`, `--sort-by`, `--limit`, then `--uri`
+    /// (each resource replaced by its URI; resources without one are dropped).
+    fn display_taps(&self, items: &[Value], listing: &Listing) -> Result<Vec<Value>> {
+        let mut items: Vec<Value> = match &self.list.filter {
+            Some(f) => {
+                let filter = Filter::parse(f)?;
+                items
+                    .iter()
+                    .filter(|i| filter.matches(i, &listing.keys))
+                    .cloned()
+                    .collect()
+            }
+            None => items.to_vec(),
+        };
+        if !self.list.sort_by.is_empty() {
+            // Groups of keys with the same direction, applied lowest precedence first.
+            let mut keys = Vec::new();
+            for name in &self.list.sort_by {
+                let (name, reverse) = match name.strip_prefix('~') {
+                    Some(n) => (n, true),
+                    None => (name.as_str(), false),
+                };
+                let column = format::parse_column(&name.replace("[]", "[0]"))
+                    .map_err(|m| CliError::Usage(format!("argument --sort-by: {m}")))?;
+                keys.push((column, reverse));
+            }
+            let mut groups: Vec<(Vec<&format::Column>, bool)> = Vec::new();
+            for (column, reverse) in &keys {
+                match groups.last_mut() {
+                    Some((g, r)) if r == reverse => g.push(column),
+                    _ => groups.push((vec![column], *reverse)),
+                }
+            }
+            for (group, reverse) in groups.iter().rev() {
+                let mut keyed: Vec<(Vec<String>, Value)> = items
+                    .into_iter()
+                    .map(|i| {
+                        let k = group
+                            .iter()
+                            .map(|c| sort_text(&listing.keys.eval(c, &i, false)))
+                            .collect();
+                        (k, i)
+                    })
+                    .collect();
+                keyed.sort_by(|a, b| {
+                    if *reverse {
+                        b.0.cmp(&a.0)
+                    } else {
+                        a.0.cmp(&b.0)
+                    }
+                });
+                items = keyed.into_iter().map(|(_, i)| i).collect();
+            }
+        }
+        if let Some(limit) = self.list.limit {
+            items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        }
+        if self.list.uri {
+            let base = self.http.base().trim_end_matches('/').to_owned();
+            items = items
+                .iter()
+                .filter_map(|i| {
+                    let path = listing
+                        .uri
+                        .and_then(|u| u(i))
+                        .or_else(|| i["selfLink"].as_str().map(str::to_owned))?;
+                    Some(Value::String(if path.starts_with("http") {
+                        path
+                    } else {
+                        format!("{base}/{}", path.trim_start_matches('/'))
+                    }))
+                })
+                .collect();
+        }
+        Ok(items)
+    }
+
+    /// Prints a list through the display taps: the default table, or the user's `--format`.
+    pub fn print_listing(&mut self, items: &[Value], listing: &Listing) -> Result<()> {
+        let items = self.display_taps(items, listing)?;
+        let user = match self.user_format()? {
+            Some(f) => Some(f),
+            None if self.list.uri => Some(Format::Value(vec![
+                format::parse_column(".").map_err(CliError::Msg)?,
+            ])),
+            None => None,
+        };
+        let text = match &user {
+            Some(f) => format::render_with(f, &items, true, &listing.keys)?,
             None => {
                 if items.is_empty() {
                     String::new()
                 } else {
-                    let header: Vec<String> =
-                        columns.iter().map(|(h, _)| (*h).to_owned()).collect();
+                    let header: Vec<String> = listing
+                        .columns
+                        .iter()
+                        .map(|(h, _)| (*h).to_owned())
+                        .collect();
                     let rows: Vec<Vec<String>> = items
                         .iter()
-                        .map(|i| columns.iter().map(|(_, f)| f(i)).collect())
+                        .map(|i| listing.columns.iter().map(|(_, f)| f(i)).collect())
                         .collect();
                     let table = format::layout_table(Some(&header), &rows);
-                    match title {
+                    match listing.title {
                         Some(title) => {
                             let width = table.lines().map(|l| l.chars().count()).max().unwrap_or(0);
                             let pad = width.saturating_sub(title.chars().count()) / 2;
@@ -288,10 +411,12 @@ pub fn s(v: &Value, path: &str) -> String {
     format::render_scalar(cur)
 }
 
-/// Prints a list whose gcloud default is YAML documents (`---`-separated), or the user's format.
+/// Prints a list whose gcloud default is YAML documents (`---`-separated), or the user's
+/// format, after the list flags.
 pub fn print_items(ctx: &mut Ctx<'_>, items: &[Value]) -> Result<()> {
-    let f = ctx.user_format()?.unwrap_or(Format::Yaml);
-    let text = format::render_many(&f, items, true)?;
+    let items = ctx.display_taps(items, &Listing::plain(&[]))?;
+    let f = ctx.user_format()?.unwrap_or(Format::YAML);
+    let text = format::render_many(&f, &items, true)?;
     ctx.stdout(&text);
     Ok(())
 }

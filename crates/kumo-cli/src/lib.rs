@@ -10,6 +10,7 @@ mod config;
 mod context;
 mod creds;
 mod error;
+mod filter;
 mod format;
 mod http;
 mod policy;

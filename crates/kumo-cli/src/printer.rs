@@ -830,100 +830,9 @@ pub fn service(v: &Value) -> String {
     ]))
 }
 
-/// A Run v2 Revision in the Knative shape the v1 printer reads (Kumo serves revisions in v2
-/// only): containers, scaling and timeout become the template fields and annotations gcloud's
-/// `RevisionPrinter` looks at.
-fn v2_revision_as_v1(r: &Value) -> Value {
-    let name = r["name"].as_str().unwrap_or("");
-    let parts: Vec<&str> = name.split('/').collect();
-    let region = parts.get(3).copied().unwrap_or("");
-    let mut annotations = r["annotations"].as_object().cloned().unwrap_or_default();
-    let mut put = |k: &str, v: &Value| {
-        if !v.is_null() {
-            annotations.insert(k.to_owned(), Value::String(st(v)));
-        }
-    };
-    put(
-        "autoscaling.knative.dev/minScale",
-        &r["scaling"]["minInstanceCount"],
-    );
-    put(
-        "autoscaling.knative.dev/maxScale",
-        &r["scaling"]["maxInstanceCount"],
-    );
-    if let Some(env) = r["executionEnvironment"].as_str() {
-        let short = match env {
-            "EXECUTION_ENVIRONMENT_GEN1" => "gen1",
-            "EXECUTION_ENVIRONMENT_GEN2" => "gen2",
-            _ => "",
-        };
-        put(
-            "run.googleapis.com/execution-environment",
-            &Value::String(short.to_owned()),
-        );
-    }
-    if r["sessionAffinity"] == true {
-        put("run.googleapis.com/sessionAffinity", &Value::Bool(true));
-    }
-    let containers: Vec<Value> = r["containers"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|mut c| {
-            if let Some(env) = c["env"].as_array_mut() {
-                for e in env {
-                    let secret = e["valueSource"]["secretKeyRef"].clone();
-                    if secret.is_object() {
-                        e["valueFrom"] = serde_json::json!({"secretKeyRef": {
-                            "name": secret["secret"], "key": secret["version"]
-                        }});
-                    }
-                }
-            }
-            c
-        })
-        .collect();
-    let timeout = r["timeout"]
-        .as_str()
-        .map(|t| Value::String(t.trim_end_matches('s').to_owned()))
-        .unwrap_or(Value::Null);
-    let ready = r["conditions"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
-        .map(|c| {
-            let status = match c["state"].as_str() {
-                Some("CONDITION_SUCCEEDED") => "True",
-                Some("CONDITION_FAILED") => "False",
-                _ => "Unknown",
-            };
-            serde_json::json!([{"type": "Ready", "status": status, "message": c["message"]}])
-        })
-        .unwrap_or_else(|| serde_json::json!([]));
-    let mut labels = r["labels"].as_object().cloned().unwrap_or_default();
-    labels.insert(
-        "cloud.googleapis.com/location".to_owned(),
-        Value::String(region.to_owned()),
-    );
-    serde_json::json!({
-        "metadata": {
-            "name": parts.last().copied().unwrap_or(""),
-            "labels": labels,
-            "annotations": annotations
-        },
-        "spec": {
-            "containers": containers,
-            "containerConcurrency": r["maxInstanceRequestConcurrency"],
-            "timeoutSeconds": timeout,
-            "serviceAccountName": r["serviceAccount"]
-        },
-        "status": {"conditions": ready}
-    })
-}
-
-/// `gcloud run revisions describe` without `--format`, from a Run v2 Revision.
-pub fn revision(r: &Value) -> String {
-    let v = v2_revision_as_v1(r);
+/// `gcloud run revisions describe` without `--format`, from a v1 (Knative) Revision.
+pub fn revision(v: &Value) -> String {
+    let v = v.clone();
     render(&Marker::Lines(vec![
         Item::Text(header(&v, "Revision")),
         Item::Text(user_labels(&v["metadata"]["labels"])),
@@ -1066,33 +975,27 @@ fn elapsed(start: &str, end: &str) -> Option<String> {
     })
 }
 
-/// `gcloud run jobs executions describe` without `--format` (`ExecutionPrinter`), from a Run
-/// v2 Execution (Kumo serves executions in v2 only).
+/// `gcloud run jobs executions describe` without `--format` (`ExecutionPrinter`), from a v1
+/// Execution.
 pub fn execution(e: &Value) -> String {
-    let name = e["name"].as_str().unwrap_or("");
-    let parts: Vec<&str> = name.split('/').collect();
-    let completed = e["conditions"]
+    let status = &e["status"];
+    let completed = status["conditions"]
         .as_array()
         .and_then(|c| c.iter().find(|c| c["type"] == "Completed"));
-    let status = match completed.and_then(|c| c["state"].as_str()) {
-        Some("CONDITION_SUCCEEDED") => "True",
-        Some("CONDITION_FAILED") => "False",
-        _ => "Unknown",
-    };
-    // The Knative view the shared helpers read: location label, Ready-style condition.
+    let state = completed
+        .and_then(|c| c["status"].as_str())
+        .unwrap_or("Unknown");
+    // The view the shared helpers read: its Completed condition as the Ready one.
     let view = serde_json::json!({
-        "metadata": {
-            "name": parts.last().copied().unwrap_or(""),
-            "labels": {"cloud.googleapis.com/location": parts.get(3).copied().unwrap_or("")}
-        },
+        "metadata": e["metadata"],
         "status": {"conditions": [{
-            "type": "Ready", "status": status,
+            "type": "Ready", "status": state,
             "message": completed.map(|c| c["message"].clone()).unwrap_or(Value::Null)
         }]}
     });
-    let count = |k: &str| e[k].as_i64().unwrap_or(0);
+    let count = |k: &str| status[k].as_i64().unwrap_or(0);
     let mut lines = vec![Item::Text(header(&view, "Execution"))];
-    if status == "Unknown" {
+    if state == "Unknown" {
         lines.push(Item::Text(format!(
             "{} currently running",
             plural("task", count("runningCount"))
@@ -1114,45 +1017,49 @@ pub fn execution(e: &Value) -> String {
             plural("task", count("cancelledCount"))
         )));
     }
-    if let (Some(start), Some(end)) = (e["createTime"].as_str(), e["completionTime"].as_str())
-        && let Some(took) = elapsed(start, end)
+    if let (Some(start), Some(end)) = (
+        e["metadata"]["creationTimestamp"].as_str(),
+        status["completionTime"].as_str(),
+    ) && let Some(took) = elapsed(start, end)
     {
         lines.push(Item::Text(format!("Elapsed time: {took}")));
     }
-    if let Some(uri) = e["logUri"].as_str().filter(|u| !u.is_empty()) {
+    if let Some(uri) = status["logUri"].as_str().filter(|u| !u.is_empty()) {
         lines.push(Item::Text(" ".to_owned()));
         lines.push(Item::Text(format!("Log URI: {uri}")));
     }
     lines.push(Item::Text(" ".to_owned()));
-    let labels = user_labels(&e["labels"]);
+    let labels = user_labels(&e["metadata"]["labels"]);
     if !labels.is_empty() {
         lines.push(Item::Text(labels));
         lines.push(Item::Text(" ".to_owned()));
     }
-    let template = &e["template"];
-    let parallelism = match e["parallelism"].as_i64() {
+    let spec = &e["spec"];
+    let task_spec = &spec["template"]["spec"];
+    let parallelism = match spec["parallelism"].as_i64() {
         Some(p) if p > 0 => p.to_string(),
         _ => "No limit".to_owned(),
     };
-    let timeout = template["timeout"]
-        .as_str()
-        .and_then(|t| t.trim_end_matches('s').parse::<f64>().ok())
-        .map(|t| t as u64)
+    let timeout = task_spec["timeoutSeconds"]
+        .as_u64()
+        .or_else(|| task_spec["timeoutSeconds"].as_str()?.parse().ok())
         .filter(|t| *t > 0)
         .map(duration_short)
         .unwrap_or_default();
-    let task_spec = serde_json::json!({"containers": template["containers"]});
     lines.push(Item::Marker(Marker::Lines(vec![
         Item::Marker(labeled(vec![
-            ("Tasks", text(st(&e["taskCount"]))),
+            ("Tasks", text(st(&spec["taskCount"]))),
             ("Parallelism", text(parallelism)),
         ])),
         Item::Marker(Marker::Lines(vec![
-            Item::Marker(containers(&task_spec, &Value::Null)),
+            Item::Marker(containers(task_spec, &Value::Null)),
             Item::Marker(labeled(vec![
                 ("Task Timeout", text(timeout)),
-                ("Max Retries", text(st(&template["maxRetries"]))),
-                ("Service account", text(st(&template["serviceAccount"]))),
+                ("Max Retries", text(st(&task_spec["maxRetries"]))),
+                (
+                    "Service account",
+                    text(st(&task_spec["serviceAccountName"])),
+                ),
             ])),
         ])),
     ])));

@@ -167,10 +167,30 @@ fn revisions_describe_prints_gcloud_summary() {
     let o = cli.run("run revisions describe hello-00002-xyz");
     assert_eq!(o.code, 0, "{}", o.stderr);
     golden("revisions_describe.txt", &o.stdout);
-    let o = cli.run("run revisions describe hello-00002-xyz --format 'value(serviceAccount)'");
+    // gcloud prints the v1 (Knative) Revision.
+    let o = cli.run(
+        "run revisions describe hello-00002-xyz --format 'value(spec.serviceAccountName,metadata.labels.\"serving.knative.dev/service\",status.conditions[0].status)'",
+    );
     assert_eq!(
         o.stdout,
-        "123456789012-compute@developer.gserviceaccount.com\n"
+        "123456789012-compute@developer.gserviceaccount.com\thello\tTrue\n"
+    );
+    let o = cli.run("run revisions describe hello-00002-xyz --format json");
+    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["apiVersion"], "serving.knative.dev/v1");
+    assert_eq!(v["kind"], "Revision");
+    assert_eq!(v["metadata"]["name"], "hello-00002-xyz");
+    assert_eq!(
+        v["metadata"]["annotations"]["autoscaling.knative.dev/maxScale"],
+        "3"
+    );
+    assert_eq!(v["spec"]["timeoutSeconds"], 300);
+    // gcloud's own text for a revision that does not exist.
+    let o = cli.run("run revisions describe hello-00009-nop");
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        o.stderr,
+        "ERROR: (kumo.run.revisions.describe) Cannot find revision [hello-00009-nop]\n"
     );
 }
 
@@ -225,22 +245,31 @@ fn jobs_describe_prints_gcloud_summary() {
 #[test]
 fn executions_describe_prints_gcloud_summary() {
     let fake = Fake::start();
-    let path =
-        "/v2/projects/demo-project/locations/asia-northeast1/jobs/nightly/executions/nightly-x7k2p";
+    let path = "/apis/run.googleapis.com/v1/namespaces/demo-project/executions/nightly-x7k2p";
     let mut execution = json!({
-        "name": "projects/demo-project/locations/asia-northeast1/jobs/nightly/executions/nightly-x7k2p",
-        "job": "projects/demo-project/locations/asia-northeast1/jobs/nightly",
-        "taskCount": 3, "parallelism": 2,
-        "succeededCount": 2, "failedCount": 1, "runningCount": 0,
-        "createTime": "2026-11-23T09:30:00Z", "completionTime": "2026-11-23T09:31:05.5Z",
-        "logUri": "http://127.0.0.1:8080/console/logs?project=demo-project",
-        "template": {
-            "containers": [{"image": "asia-northeast1-docker.pkg.dev/demo-project/docker-repo/batch:latest"}],
-            "maxRetries": 0, "timeout": "600s",
-            "serviceAccount": "batch@demo-project.iam.gserviceaccount.com"
+        "apiVersion": "run.googleapis.com/v1",
+        "kind": "Execution",
+        "metadata": {
+            "name": "nightly-x7k2p", "namespace": "123456789012",
+            "creationTimestamp": "2026-11-23T09:30:00Z",
+            "labels": {"cloud.googleapis.com/location": "asia-northeast1",
+                       "run.googleapis.com/job": "nightly"}
         },
-        "conditions": [{"type": "Completed", "state": "CONDITION_FAILED",
-                        "message": "Task nightly-x7k2p-task2 failed with exit code 1."}]
+        "spec": {
+            "taskCount": 3, "parallelism": 2,
+            "template": {"spec": {
+                "containers": [{"image": "asia-northeast1-docker.pkg.dev/demo-project/docker-repo/batch:latest"}],
+                "maxRetries": 0, "timeoutSeconds": 600,
+                "serviceAccountName": "batch@demo-project.iam.gserviceaccount.com"
+            }}
+        },
+        "status": {
+            "succeededCount": 2, "failedCount": 1, "runningCount": 0,
+            "completionTime": "2026-11-23T09:31:05.5Z",
+            "logUri": "http://127.0.0.1:8080/console/logs?project=demo-project",
+            "conditions": [{"type": "Completed", "status": "False",
+                            "message": "Task nightly-x7k2p-task2 failed with exit code 1."}]
+        }
     });
     fake.on("GET", path, vec![ok(execution.clone())]);
     let cli = Cli::new(&fake);
@@ -249,10 +278,13 @@ fn executions_describe_prints_gcloud_summary() {
     golden("executions_describe.txt", &o.stdout);
 
     // Still running: the running count, no elapsed time.
-    execution["conditions"] = json!([{"type": "Completed", "state": "CONDITION_PENDING"}]);
-    execution["runningCount"] = json!(1);
-    execution["failedCount"] = json!(0);
-    execution.as_object_mut().unwrap().remove("completionTime");
+    execution["status"]["conditions"] = json!([{"type": "Completed", "status": "Unknown"}]);
+    execution["status"]["runningCount"] = json!(1);
+    execution["status"]["failedCount"] = json!(0);
+    execution["status"]
+        .as_object_mut()
+        .unwrap()
+        .remove("completionTime");
     fake.on("GET", path, vec![ok(execution)]);
     let o = cli.run("run jobs executions describe nightly-x7k2p");
     assert!(

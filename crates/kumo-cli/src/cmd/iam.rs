@@ -5,8 +5,9 @@ use serde_json::{Value, json};
 
 use crate::cli::{IamCmd, KeysCmd, RoleParent, RolesCmd, ServiceAccountsCmd, Troubleshoot};
 use crate::cmd::basename;
-use crate::context::{Columns, Ctx, print_items, s};
+use crate::context::{Ctx, Listing, print_items, s};
 use crate::error::{CliError, Result};
+use crate::format::Keys;
 use crate::http::enc;
 use crate::policy::{self, PolicyApi};
 
@@ -23,30 +24,57 @@ fn sa_path(email: &str) -> String {
     format!("/v1/projects/-/serviceAccounts/{}", enc(email))
 }
 
-const SA_COLUMNS: Columns = &[
-    ("DISPLAY NAME", |v| s(v, "displayName")),
-    ("EMAIL", |v| s(v, "email")),
-    ("DISABLED", |v| {
-        if v["disabled"] == true {
-            "True".to_owned()
-        } else {
-            "False".to_owned()
-        }
-    }),
-];
+/// `iam_util.SERVICE_ACCOUNT_FORMAT`: `table(displayName:label="DISPLAY NAME", email, disabled)`.
+const SERVICE_ACCOUNTS: Listing = Listing {
+    columns: &[
+        ("DISPLAY NAME", |v| s(v, "displayName")),
+        ("EMAIL", |v| s(v, "email")),
+        ("DISABLED", |v| {
+            if v["disabled"] == true {
+                "True".to_owned()
+            } else {
+                "False".to_owned()
+            }
+        }),
+    ],
+    keys: Keys {
+        labels: &[
+            ("DISPLAY NAME", "displayName"),
+            ("EMAIL", "email"),
+            ("DISABLED", "disabled"),
+        ],
+        attrs: &[],
+    },
+    uri: Some(|v| Some(format!("v1/{}", s(v, "name")))),
+    title: None,
+};
 
-const KEY_COLUMNS: Columns = &[
-    ("KEY_ID", |v| basename(&s(v, "name"))),
-    ("CREATED_AT", |v| s(v, "validAfterTime")),
-    ("EXPIRES_AT", |v| s(v, "validBeforeTime")),
-    ("DISABLED", |v| {
-        if v["disabled"] == true {
-            "True".to_owned()
-        } else {
-            String::new()
-        }
-    }),
-];
+/// `iam_util.SERVICE_ACCOUNT_KEY_FORMAT`.
+const KEYS: Listing = Listing {
+    columns: &[
+        ("KEY_ID", |v| basename(&s(v, "name"))),
+        ("CREATED_AT", |v| s(v, "validAfterTime")),
+        ("EXPIRES_AT", |v| s(v, "validBeforeTime")),
+        ("DISABLED", |v| {
+            if v["disabled"] == true {
+                "True".to_owned()
+            } else {
+                String::new()
+            }
+        }),
+    ],
+    keys: Keys {
+        labels: &[
+            ("KEY_ID", "name.scope(keys)"),
+            ("CREATED_AT", "validAfterTime"),
+            ("EXPIRES_AT", "validBeforeTime"),
+            ("DISABLED", "disabled"),
+        ],
+        attrs: &[],
+    },
+    uri: Some(|v| Some(format!("v1/{}", s(v, "name")))),
+    title: None,
+};
 
 fn service_accounts(ctx: &mut Ctx<'_>, cmd: ServiceAccountsCmd) -> Result<()> {
     match cmd {
@@ -71,14 +99,15 @@ fn service_accounts(ctx: &mut Ctx<'_>, cmd: ServiceAccountsCmd) -> Result<()> {
             }
             Ok(())
         }
-        ServiceAccountsCmd::List => {
+        ServiceAccountsCmd::List { list } => {
+            ctx.list = list;
             let project = ctx.project()?;
             let items = ctx.list_all(
                 &format!("/v1/projects/{}/serviceAccounts", enc(&project)),
                 &[],
                 "accounts",
             )?;
-            ctx.print_list(&items, SA_COLUMNS)
+            ctx.print_listing(&items, &SERVICE_ACCOUNTS)
         }
         ServiceAccountsCmd::Describe { email } => {
             let v = ctx.get(&sa_path(&email))?;
@@ -141,10 +170,11 @@ fn keys(ctx: &mut Ctx<'_>, cmd: KeysCmd) -> Result<()> {
             ));
             Ok(())
         }
-        KeysCmd::List { iam_account } => {
+        KeysCmd::List { iam_account, list } => {
+            ctx.list = list;
             let v = ctx.get(&format!("{}/keys", sa_path(&iam_account)))?;
             let items = v["keys"].as_array().cloned().unwrap_or_default();
-            ctx.print_list(&items, KEY_COLUMNS)
+            ctx.print_listing(&items, &KEYS)
         }
         KeysCmd::Delete {
             key_id,
@@ -208,7 +238,8 @@ fn roles(ctx: &mut Ctx<'_>, cmd: RolesCmd) -> Result<()> {
             let v = ctx.get(&format!("/v1/{name}"))?;
             ctx.print_one(&v)
         }
-        RolesCmd::List { parent } => {
+        RolesCmd::List { parent, list } => {
+            ctx.list = list;
             let path = match role_parent(ctx, &parent)? {
                 Some(p) => format!("/v1/{p}/roles"),
                 None => "/v1/roles".to_owned(),

@@ -11,8 +11,9 @@ use crate::cli::{
     UsersCmd,
 };
 use crate::cmd::{basename, wait_operation};
-use crate::context::{Columns, Ctx, print_items, s};
+use crate::context::{Columns, Ctx, Listing, print_items, s};
 use crate::error::{CliError, Result};
+use crate::format::Keys;
 use crate::http::enc;
 use crate::policy::{self, PolicyApi};
 
@@ -185,6 +186,29 @@ const REPO_COLUMNS: Columns = &[
     ("SIZE (MB)", |v| size_mb(&v["sizeBytes"])),
 ];
 
+/// `artifacts repositories list` (its `DEFAULT_LIST_FORMAT`).
+const REPOSITORIES: Listing = Listing {
+    columns: REPO_COLUMNS,
+    keys: Keys {
+        labels: &[
+            ("REPOSITORY", "name.basename()"),
+            ("FORMAT", "format"),
+            ("MODE", "mode.basename(undefined=STANDARD_REPOSITORY)"),
+            ("DESCRIPTION", "description"),
+            ("LOCATION", "name.segment(3)"),
+            (
+                "ENCRYPTION",
+                "kmsKeyName.yesno(yes='Customer-managed key', no='Google-managed key')",
+            ),
+            ("CREATE_TIME", "createTime.date()"),
+            ("UPDATE_TIME", "updateTime.date()"),
+        ],
+        attrs: &[],
+    },
+    uri: Some(|v| Some(format!("v1/{}", s(v, "name")))),
+    title: Some("ARTIFACT_REGISTRY"),
+};
+
 const IMAGE_COLUMNS: Columns = &[
     ("IMAGE", |v| {
         s(v, "uri").split('@').next().unwrap_or("").to_owned()
@@ -242,7 +266,11 @@ pub fn artifacts(ctx: &mut Ctx<'_>, cmd: ArtifactsCmd) -> Result<()> {
                 ctx.status(&format!("Created repository [{repository}]."));
                 Ok(())
             }
-            RepositoriesCmd::List { location: loc } => {
+            RepositoriesCmd::List {
+                location: loc,
+                list,
+            } => {
+                ctx.list = list;
                 let project = ctx.project()?;
                 let loc = location(ctx, loc)?;
                 let path = format!(
@@ -254,7 +282,7 @@ pub fn artifacts(ctx: &mut Ctx<'_>, cmd: ArtifactsCmd) -> Result<()> {
                 ctx.status(&format!(
                     "Listing items under project {project}, location {loc}.\n"
                 ));
-                ctx.print_titled_list(&items, REPO_COLUMNS, Some("ARTIFACT_REGISTRY"))
+                ctx.print_listing(&items, &REPOSITORIES)
             }
             RepositoriesCmd::AddIamPolicyBinding {
                 repository,
@@ -282,7 +310,9 @@ pub fn artifacts(ctx: &mut Ctx<'_>, cmd: ArtifactsCmd) -> Result<()> {
             let DockerImagesCmd::List {
                 image_path,
                 include_tags,
+                list,
             } = i.cmd;
+            ctx.list = list;
             let (loc, project, repo) = parse_docker_path(&image_path)?;
             let path = format!(
                 "/v1/projects/{}/locations/{}/repositories/{}/dockerImages",
@@ -573,7 +603,8 @@ pub fn identity(ctx: &mut Ctx<'_>, cmd: IdentityCmd) -> Result<()> {
                 }
                 Ok(())
             }
-            UsersCmd::List { domain } => {
+            UsersCmd::List { domain, list } => {
+                ctx.list = list;
                 let query: Vec<(&str, &str)> = match &domain {
                     Some(d) => vec![("domain", d.as_str())],
                     None => vec![("customer", "my_customer")],
@@ -638,7 +669,8 @@ pub fn identity(ctx: &mut Ctx<'_>, cmd: IdentityCmd) -> Result<()> {
                     };
                     ctx.print_one(&membership)
                 }
-                MembershipsCmd::List { group_email } => {
+                MembershipsCmd::List { group_email, list } => {
+                    ctx.list = list;
                     let group = group_name(ctx, &group_email)?;
                     let items =
                         ctx.list_all(&format!("/v1/{group}/memberships"), &[], "memberships")?;

@@ -9,25 +9,53 @@ use crate::cli::{
     ResourceManagerCmd,
 };
 use crate::cmd::{basename, wait_operation};
-use crate::context::{Columns, Ctx, s};
+use crate::context::{Columns, Ctx, Listing, s};
 use crate::error::{CliError, Result};
+use crate::format::Keys;
 use crate::http::enc;
 use crate::policy::{self, PolicyApi};
 
-/// Resource Manager v3 projects: `name` is `projects/NUMBER`, the title is `displayName`.
-const PROJECT_COLUMNS: Columns = &[
-    ("PROJECT_ID", |v| s(v, "projectId")),
-    ("NAME", |v| s(v, "displayName")),
-    ("PROJECT_NUMBER", |v| basename(&s(v, "name"))),
-];
+/// gcloud's `projects list`: v1 projects (`table(projectId:sort=1, name, projectNumber,
+/// tags.environment:label='ENVIRONMENT')`); the labels are format and filter keys.
+const PROJECTS: Listing = Listing {
+    columns: &[
+        ("PROJECT_ID", |v| s(v, "projectId")),
+        ("NAME", |v| s(v, "name")),
+        ("PROJECT_NUMBER", |v| s(v, "projectNumber")),
+    ],
+    keys: Keys {
+        labels: &[
+            ("PROJECT_ID", "projectId"),
+            ("NAME", "name"),
+            ("PROJECT_NUMBER", "projectNumber"),
+            ("ENVIRONMENT", "tags.environment"),
+        ],
+        attrs: &[],
+    },
+    uri: Some(|v| Some(format!("v1/projects/{}", s(v, "projectId")))),
+    title: None,
+};
 
-const ORG_COLUMNS: Columns = &[
-    ("DISPLAY_NAME", |v| s(v, "displayName")),
-    ("ID", |v| basename(&s(v, "name"))),
-    ("DIRECTORY_CUSTOMER_ID", |v| {
-        s(v, "owner.directoryCustomerId")
-    }),
-];
+/// gcloud's `organizations list` (`name.segment():label=ID`).
+const ORGANIZATIONS: Listing = Listing {
+    columns: &[
+        ("DISPLAY_NAME", |v| s(v, "displayName")),
+        ("ID", |v| basename(&s(v, "name"))),
+        ("DIRECTORY_CUSTOMER_ID", |v| {
+            s(v, "owner.directoryCustomerId")
+        }),
+    ],
+    keys: Keys {
+        labels: &[
+            ("DISPLAY_NAME", "displayName"),
+            ("ID", "name.segment()"),
+            ("DIRECTORY_CUSTOMER_ID", "owner.directoryCustomerId"),
+        ],
+        attrs: &[],
+    },
+    uri: Some(|v| Some(format!("v1/organizations/{}", basename(&s(v, "name"))))),
+    title: None,
+};
 
 /// v1 nests the Workspace customer under `owner`; v3 puts it at the top.
 pub fn customer_id(org: &Value) -> String {
@@ -85,9 +113,15 @@ pub fn projects(ctx: &mut Ctx<'_>, cmd: ProjectsCmd) -> Result<()> {
             }
             Ok(())
         }
-        ProjectsCmd::List => {
-            let items = ctx.list_all("/v3/projects:search", &[], "projects")?;
-            ctx.print_list(&items, PROJECT_COLUMNS)
+        ProjectsCmd::List { list } => {
+            ctx.list = list;
+            let mut items: Vec<Value> = ctx
+                .list_all("/v3/projects:search", &[], "projects")?
+                .iter()
+                .map(v1_project)
+                .collect();
+            items.sort_by_key(|p| s(p, "projectId"));
+            ctx.print_listing(&items, &PROJECTS)
         }
         ProjectsCmd::Describe { project_id } => {
             let v = ctx.get(&format!("/v3/projects/{}", enc(&project_id)))?;
@@ -107,10 +141,11 @@ pub fn projects(ctx: &mut Ctx<'_>, cmd: ProjectsCmd) -> Result<()> {
 
 pub fn organizations(ctx: &mut Ctx<'_>, cmd: OrganizationsCmd) -> Result<()> {
     match cmd {
-        OrganizationsCmd::List => {
+        OrganizationsCmd::List { list } => {
+            ctx.list = list;
             let v = ctx.post("/v1/organizations:search", &json!({}))?;
             let items = v["organizations"].as_array().cloned().unwrap_or_default();
-            ctx.print_list(&items, ORG_COLUMNS)
+            ctx.print_listing(&items, &ORGANIZATIONS)
         }
         OrganizationsCmd::Describe { organization } => {
             let id = organization.trim_start_matches("organizations/").to_owned();
@@ -247,7 +282,8 @@ fn org_policies_v1(ctx: &mut Ctx<'_>, cmd: OrgPoliciesV1Cmd) -> Result<()> {
             )?;
             ctx.print_one(&v)
         }
-        OrgPoliciesV1Cmd::List { target: t } => {
+        OrgPoliciesV1Cmd::List { target: t, list } => {
+            ctx.list = list;
             let r = target(ctx, &t)?;
             let v = ctx.post(&format!("/v1/{r}:listOrgPolicies"), &json!({}))?;
             let items = v["policies"].as_array().cloned().unwrap_or_default();
@@ -350,7 +386,8 @@ pub fn org_policies(ctx: &mut Ctx<'_>, cmd: OrgPoliciesCmd) -> Result<()> {
             };
             ctx.print_one(&v)
         }
-        OrgPoliciesCmd::List { target: t } => {
+        OrgPoliciesCmd::List { target: t, list } => {
+            ctx.list = list;
             let r = target(ctx, &t)?;
             let items = ctx.list_all(&format!("/v2/{r}/policies"), &[], "policies")?;
             ctx.print_list(&items, V2_POLICY_COLUMNS)

@@ -5,8 +5,11 @@
 //! `namespaces/P` form carries no region, which gcloud gets from a regional host instead). Jobs
 //! exist in v1 only as `/apis/run.googleapis.com/v1/namespaces/P/jobs…`; their region travels in
 //! the `cloud.googleapis.com/location` label. A service listing without a region uses the
-//! namespaces form, which spans all regions as gcloud's does. Job runs, executions and
-//! revisions use v2 (`/v2/projects/P/locations/R/…`), the only form Kumo serves for them.
+//! namespaces form, which spans all regions as gcloud's does. Executions are read through v1
+//! (`/apis/run.googleapis.com/v1/namespaces/P/executions`), as gcloud reads them; job runs and
+//! cancellations use v2 (`/v2/projects/P/locations/R/…`). Kumo serves revisions in v2 only:
+//! they are fetched there and printed as the v1 (Knative) objects gcloud prints
+//! (`kumo_wire::run_v1::revision_from_v2`).
 
 use std::time::{Duration, Instant};
 
@@ -17,8 +20,9 @@ use crate::cli::{
     ServiceFlags,
 };
 use crate::cmd::{basename, wait_operation};
-use crate::context::{Columns, Ctx, s};
+use crate::context::{Columns, Ctx, Listing, s};
 use crate::error::{CliError, Result};
+use crate::format::Keys;
 use crate::http::enc;
 use crate::policy::{self, PolicyApi};
 
@@ -74,6 +78,59 @@ fn execution_path(p: &str, r: &str, execution: &str) -> String {
         enc(job),
         enc(execution)
     )
+}
+
+/// v1 executions (Knative-style namespace path).
+fn executions_v1_path(p: &str) -> String {
+    format!(
+        "/apis/run.googleapis.com/v1/namespaces/{}/executions",
+        enc(p)
+    )
+}
+
+/// What gcloud's Cloud Run resource wrappers (`k8s_object` and its subclasses) answer besides
+/// the object's fields, for `--format` and `--filter` keys (`value(name)`, `region=…`).
+const RUN_ATTRS: &[(&str, &str)] = &[
+    ("name", "metadata.name"),
+    ("namespace", "metadata.namespace"),
+    ("region", "metadata.labels.'cloud.googleapis.com/location'"),
+    (
+        "author",
+        "firstof(metadata.annotations.'serving.knative.dev/creator', metadata.annotations.'run.googleapis.com/creator')",
+    ),
+    ("creation_timestamp", "metadata.creationTimestamp"),
+    ("generation", "metadata.generation"),
+    ("labels", "metadata.labels"),
+    ("annotations", "metadata.annotations"),
+    ("uid", "metadata.uid"),
+    ("self_link", "metadata.selfLink"),
+    ("conditions", "status.conditions"),
+    ("domain", "status.url"),
+    ("url", "status.url"),
+    (
+        "last_modifier",
+        "metadata.annotations.'serving.knative.dev/lastModifier'",
+    ),
+    ("latest_ready_revision", "status.latestReadyRevisionName"),
+    (
+        "latest_created_revision",
+        "status.latestCreatedRevisionName",
+    ),
+    (
+        "service_name",
+        "metadata.labels.'serving.knative.dev/service'",
+    ),
+    ("job_name", "metadata.labels.'run.googleapis.com/job'"),
+];
+
+const RUN_KEYS: Keys = Keys {
+    labels: &[],
+    attrs: RUN_ATTRS,
+};
+
+/// `run … list --uri`: the object's v1 `selfLink` on the API endpoint.
+fn self_link(v: &Value) -> Option<String> {
+    v["metadata"]["selfLink"].as_str().map(str::to_owned)
 }
 
 fn service_policy(p: &str, r: &str, s: &str) -> PolicyApi {
@@ -439,6 +496,22 @@ fn set_public(ctx: &mut Ctx<'_>, api: &PolicyApi, allow: bool) -> Result<bool> {
     Ok(true)
 }
 
+/// gcloud's `run services list` table (`firstof(id,metadata.name):label=SERVICE`,
+/// `region:label=REGION`, `domain:label=URL`, …).
+const SERVICES: Listing = Listing {
+    columns: SERVICE_COLUMNS,
+    keys: Keys {
+        labels: &[
+            ("SERVICE", "metadata.name"),
+            ("REGION", "metadata.labels.'cloud.googleapis.com/location'"),
+            ("URL", "status.url"),
+        ],
+        attrs: RUN_ATTRS,
+    },
+    uri: Some(self_link),
+    title: None,
+};
+
 const SERVICE_COLUMNS: Columns = &[
     ("", |v| {
         crate::printer::ready_symbol(v, "Service").to_owned()
@@ -467,7 +540,8 @@ const SERVICE_COLUMNS: Columns = &[
 fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
     let project = ctx.project()?;
     match cmd {
-        RunServicesCmd::List => {
+        RunServicesCmd::List { list } => {
+            ctx.list = list;
             let region = ctx
                 .global
                 .region
@@ -479,7 +553,7 @@ fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
             };
             let mut items = ctx.list_all(&path, &[], "items")?;
             sort_by_name(&mut items);
-            ctx.print_list(&items, SERVICE_COLUMNS)
+            ctx.print_listing(&items, &SERVICES)
         }
         RunServicesCmd::Describe { service } => {
             let region = ctx.region()?;
@@ -488,7 +562,7 @@ fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
                 ctx.stdout(&crate::printer::service(&v));
                 return Ok(());
             }
-            ctx.print_one(&v)
+            ctx.print_one_with(&v, &RUN_KEYS)
         }
         RunServicesCmd::Update { service, flags } => {
             let region = ctx.region()?;
@@ -689,6 +763,24 @@ fn new_job(project: &str, region: &str, name: &str) -> Value {
     })
 }
 
+/// gcloud's `run jobs list` table.
+const JOBS: Listing = Listing {
+    columns: JOB_COLUMNS,
+    keys: Keys {
+        labels: &[
+            ("JOB", "metadata.name"),
+            ("REGION", "metadata.labels.'cloud.googleapis.com/location'"),
+            (
+                "CREATED",
+                "metadata.creationTimestamp.date('%Y-%m-%d %H:%M:%S %Z')",
+            ),
+        ],
+        attrs: RUN_ATTRS,
+    },
+    uri: Some(self_link),
+    title: None,
+};
+
 const JOB_COLUMNS: Columns = &[
     ("", |v| crate::printer::ready_symbol(v, "Job").to_owned()),
     ("JOB", |v| s(v, "metadata.name")),
@@ -712,49 +804,75 @@ const JOB_COLUMNS: Columns = &[
     }),
 ];
 
-/// gcloud's ✔/X/… for a v2 resource from its `Ready`/`Completed` condition.
-fn v2_symbol(v: &Value) -> String {
-    let conditions = v["conditions"].as_array().cloned().unwrap_or_default();
-    let state = v["terminalCondition"]["state"]
-        .as_str()
-        .map(str::to_owned)
-        .or_else(|| {
-            conditions
-                .iter()
-                .find(|c| c["type"] == "Completed" || c["type"] == "Ready")
-                .and_then(|c| c["state"].as_str().map(str::to_owned))
-        });
-    match state.as_deref() {
-        Some("CONDITION_SUCCEEDED") => "✔",
-        Some("CONDITION_FAILED") => "X",
+/// gcloud's ✔/X/… of an execution from its v1 `Completed` condition.
+fn execution_symbol(v: &Value) -> String {
+    let completed = v["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Completed"));
+    match completed.and_then(|c| c["status"].as_str()) {
+        Some("True") => "✔",
+        Some("False") => "X",
         _ => "…",
     }
     .to_owned()
 }
 
-const EXECUTION_COLUMNS: Columns = &[
-    ("", |v| v2_symbol(v)),
-    ("JOB", |v| basename(&s(v, "job"))),
-    ("EXECUTION", |v| basename(&s(v, "name"))),
-    ("REGION", |v| {
-        v["name"]
-            .as_str()
-            .and_then(|n| n.split('/').nth(3))
-            .unwrap_or("")
-            .to_owned()
-    }),
-    ("RUNNING", |v| {
-        v["runningCount"].as_i64().unwrap_or(0).to_string()
-    }),
-    ("COMPLETE", |v| {
-        format!(
-            "{} / {}",
-            v["succeededCount"].as_i64().unwrap_or(0),
-            v["taskCount"].as_i64().unwrap_or(0)
-        )
-    }),
-    ("CREATED", |v| s(v, "createTime")),
-];
+/// gcloud's `run jobs executions list` table, from v1 Executions.
+const EXECUTIONS: Listing = Listing {
+    columns: &[
+        ("", execution_symbol),
+        ("JOB", |v| {
+            v["metadata"]["labels"]["run.googleapis.com/job"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        }),
+        ("EXECUTION", |v| s(v, "metadata.name")),
+        ("REGION", |v| {
+            v["metadata"]["labels"][LOCATION_LABEL]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        }),
+        ("RUNNING", |v| {
+            v["status"]["runningCount"]
+                .as_i64()
+                .unwrap_or(0)
+                .to_string()
+        }),
+        ("COMPLETE", |v| {
+            format!(
+                "{} / {}",
+                v["status"]["succeededCount"].as_i64().unwrap_or(0),
+                v["spec"]["taskCount"].as_i64().unwrap_or(0)
+            )
+        }),
+        ("CREATED", |v| {
+            deployed_at(&s(v, "metadata.creationTimestamp"))
+        }),
+        ("RUN BY", |v| {
+            v["metadata"]["annotations"]["run.googleapis.com/creator"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        }),
+    ],
+    keys: Keys {
+        labels: &[
+            ("JOB", "metadata.labels.'run.googleapis.com/job'"),
+            ("EXECUTION", "metadata.name"),
+            ("REGION", "metadata.labels.'cloud.googleapis.com/location'"),
+            ("RUNNING", "status.runningCount.yesno(no='0')"),
+            (
+                "CREATED",
+                "metadata.creationTimestamp.date('%Y-%m-%d %H:%M:%S %Z')",
+            ),
+        ],
+        attrs: RUN_ATTRS,
+    },
+    uri: Some(self_link),
+    title: None,
+};
 
 fn jobs(ctx: &mut Ctx<'_>, cmd: RunJobsCmd) -> Result<()> {
     let project = ctx.project()?;
@@ -820,13 +938,14 @@ fn jobs(ctx: &mut Ctx<'_>, cmd: RunJobsCmd) -> Result<()> {
                 ctx.stdout(&crate::printer::job(&v));
                 return Ok(());
             }
-            ctx.print_one(&v)
+            ctx.print_one_with(&v, &RUN_KEYS)
         }
-        RunJobsCmd::List => {
+        RunJobsCmd::List { list } => {
+            ctx.list = list;
             let items = ctx.list_all(&jobs_path(&project), &[], "items")?;
             let mut items = filter_region(ctx, items);
             sort_by_name(&mut items);
-            ctx.print_list(&items, JOB_COLUMNS)
+            ctx.print_listing(&items, &JOBS)
         }
         RunJobsCmd::Delete { job } => {
             ctx.confirm(&format!("Job [{job}] will be deleted."), true)?;
@@ -938,7 +1057,7 @@ fn execute(
             "\nView details about this execution by running:\n{} run jobs executions describe {name}",
             ctx.prog
         ));
-        return Ok(());
+        return print_execution(ctx, project, &name);
     }
     // RunJob's operation completes when the execution does (its response is the Execution).
     let execution = wait_operation(ctx, "/v2", op);
@@ -965,42 +1084,64 @@ fn execute(
         }
         None => {
             ctx.status(&format!("Execution [{name}] has successfully completed."));
-            Ok(())
+            print_execution(ctx, project, &name)
         }
     }
+}
+
+/// gcloud's `run jobs execute` returns the execution, which only an explicit `--format`
+/// prints (its default format is none).
+fn print_execution(ctx: &mut Ctx<'_>, project: &str, name: &str) -> Result<()> {
+    if ctx.global.format.is_none() {
+        return Ok(());
+    }
+    let v = ctx.get(&format!("{}/{}", executions_v1_path(project), enc(name)))?;
+    ctx.print_one_with(&v, &RUN_KEYS)
 }
 
 fn executions(ctx: &mut Ctx<'_>, project: &str, cmd: RunExecutionsCmd) -> Result<()> {
     let region = ctx.region()?;
     match cmd {
-        RunExecutionsCmd::List { job } => {
-            // `-` lists the executions of every job, as gcloud without --job does.
-            let job = job.unwrap_or_else(|| "-".to_owned());
-            let path = format!(
-                "{}/{}/executions",
-                jobs_v2_path(project, &region),
-                enc(&job)
-            );
-            let mut items = ctx.list_all(&path, &[], "executions")?;
-            // gcloud: by name, then newest first by start (unstarted: creation) time.
-            items.sort_by_key(|e| s(e, "name"));
+        RunExecutionsCmd::List { job, list } => {
+            ctx.list = list;
+            // gcloud lists through v1 with a label selector on the job.
+            let selector = job.as_ref().map(|j| format!("run.googleapis.com/job={j}"));
+            let query: Vec<(&str, &str)> = selector
+                .as_deref()
+                .map(|sel| vec![("labelSelector", sel)])
+                .unwrap_or_default();
+            let items = ctx.list_all(&executions_v1_path(project), &query, "items")?;
+            let mut items: Vec<Value> = items
+                .into_iter()
+                .filter(|i| i["metadata"]["labels"][LOCATION_LABEL] == region.as_str())
+                .collect();
+            // gcloud: by name, then newest first by start time (unstarted first, by creation).
+            items.sort_by_key(|e| s(e, "metadata.name"));
             items.sort_by_key(|e| {
-                let started = s(e, "startTime");
+                let started = s(e, "status.startTime");
                 std::cmp::Reverse(if started.is_empty() {
-                    s(e, "createTime")
+                    (1, s(e, "metadata.creationTimestamp"))
                 } else {
-                    started
+                    (0, started)
                 })
             });
-            ctx.print_list(&items, EXECUTION_COLUMNS)
+            ctx.print_listing(&items, &EXECUTIONS)
         }
         RunExecutionsCmd::Describe { execution } => {
-            let v = ctx.get(&execution_path(project, &region, &execution))?;
+            let path = format!("{}/{}", executions_v1_path(project), enc(&execution));
+            let v = match ctx.get(&path) {
+                Err(e) if e.is_not_found() => {
+                    return Err(CliError::Msg(format!(
+                        "Cannot find execution [{execution}]."
+                    )));
+                }
+                other => other?,
+            };
             if ctx.global.format.is_none() {
                 ctx.stdout(&crate::printer::execution(&v));
                 return Ok(());
             }
-            ctx.print_one(&v)
+            ctx.print_one_with(&v, &RUN_KEYS)
         }
         RunExecutionsCmd::Cancel { execution } => {
             ctx.confirm(&format!("Execution [{execution}] will be cancelled."), true)?;
@@ -1020,30 +1161,52 @@ fn executions(ctx: &mut Ctx<'_>, project: &str, cmd: RunExecutionsCmd) -> Result
 const ACTIVE_KEY: &str = "kumo.cli/active";
 
 /// gcloud's managed `run revisions list` table: ready symbol, REVISION, ACTIVE, SERVICE,
-/// DEPLOYED (`creation_timestamp.date("%Y-%m-%d %H:%M:%S %Z")`) and DEPLOYED BY.
-/// UNCONFIRMED: gcloud prints DEPLOYED in the local time zone; Kumo prints UTC.
-const REVISION_COLUMNS: Columns = &[
-    // A revision that is not ready shows `!` (gcloud's Revision.ReadySymbolAndColor).
-    ("", |v| {
-        let symbol = v2_symbol(v);
-        if symbol == "✔" {
-            symbol
-        } else {
-            "!".to_owned()
-        }
-    }),
-    ("REVISION", |v| basename(&s(v, "name"))),
-    ("ACTIVE", |v| {
-        if v[ACTIVE_KEY] == true {
-            "yes".to_owned()
-        } else {
-            String::new()
-        }
-    }),
-    ("SERVICE", |v| basename(&s(v, "service"))),
-    ("DEPLOYED", |v| deployed_at(&s(v, "createTime"))),
-    ("DEPLOYED BY", |v| s(v, "creator")),
-];
+/// DEPLOYED (`creation_timestamp.date("%Y-%m-%d %H:%M:%S %Z")`) and DEPLOYED BY, from v1
+/// Revisions. UNCONFIRMED: gcloud prints DEPLOYED in the local time zone; Kumo prints UTC.
+const REVISIONS: Listing = Listing {
+    columns: &[
+        // A revision that is not ready shows `!` (gcloud's Revision.ReadySymbolAndColor).
+        ("", |v| {
+            crate::printer::ready_symbol(v, "Revision").to_owned()
+        }),
+        ("REVISION", |v| s(v, "metadata.name")),
+        ("ACTIVE", |v| {
+            if v[ACTIVE_KEY] == true {
+                "yes".to_owned()
+            } else {
+                String::new()
+            }
+        }),
+        ("SERVICE", |v| {
+            v["metadata"]["labels"]["serving.knative.dev/service"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        }),
+        ("DEPLOYED", |v| {
+            deployed_at(&s(v, "metadata.creationTimestamp"))
+        }),
+        ("DEPLOYED BY", |v| {
+            v["metadata"]["annotations"]["serving.knative.dev/creator"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        }),
+    ],
+    keys: Keys {
+        labels: &[
+            ("REVISION", "metadata.name"),
+            ("SERVICE", "metadata.labels.'serving.knative.dev/service'"),
+            (
+                "DEPLOYED",
+                "metadata.creationTimestamp.date('%Y-%m-%d %H:%M:%S %Z')",
+            ),
+        ],
+        attrs: RUN_ATTRS,
+    },
+    uri: Some(self_link),
+    title: None,
+};
 
 /// `date("%Y-%m-%d %H:%M:%S %Z")` of an RFC 3339 time, in UTC; anything else as it is.
 fn deployed_at(time: &str) -> String {
@@ -1080,13 +1243,23 @@ fn serving_revisions(service: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Revisions use v2 (Kumo serves no v1 `revisions`); a revision is named `SERVICE-NNNNN-xxx`.
+/// A v2 Revision as gcloud's v1 (Knative) object.
+fn revision_v1(v2: Value, namespace: &str) -> Result<Value> {
+    let rev: kumo_wire::run_v2::Revision = serde_json::from_value(v2)
+        .map_err(|e| CliError::Msg(format!("cannot read a revision from the server: {e}")))?;
+    serde_json::to_value(kumo_wire::run_v1::revision_from_v2(&rev, namespace))
+        .map_err(|e| CliError::Msg(format!("cannot render a revision: {e}")))
+}
+
+/// Revisions are fetched in v2 (Kumo serves no v1 `revisions`) and printed as v1; a revision is
+/// named `SERVICE-NNNNN-xxx`.
 fn revisions(ctx: &mut Ctx<'_>, cmd: RunRevisionsCmd) -> Result<()> {
     let project = ctx.project()?;
     let region = ctx.region()?;
     let base = services_v2_path(&project, &region);
     match cmd {
-        RunRevisionsCmd::List { service } => {
+        RunRevisionsCmd::List { service, list } => {
+            ctx.list = list;
             // Without --service, every service of the region (v2 has no `services/-` listing).
             let services = match service {
                 Some(name) => vec![ctx.get(&service_path(&project, &region, &name))?],
@@ -1099,35 +1272,48 @@ fn revisions(ctx: &mut Ctx<'_>, cmd: RunRevisionsCmd) -> Result<()> {
             let mut items = Vec::new();
             for service in &services {
                 let name = s(service, "metadata.name");
+                let namespace = s(service, "metadata.namespace");
                 let path = format!("{base}/{}/revisions", enc(&name));
-                let mut revisions = ctx.list_all(&path, &[], "revisions")?;
+                let mut revisions = ctx
+                    .list_all(&path, &[], "revisions")?
+                    .into_iter()
+                    .map(|r| revision_v1(r, &namespace))
+                    .collect::<Result<Vec<Value>>>()?;
                 // gcloud sorts by service, then newest first.
-                revisions.sort_by_key(|r| std::cmp::Reverse(s(r, "createTime")));
+                revisions.sort_by_key(|r| std::cmp::Reverse(s(r, "metadata.creationTimestamp")));
                 if ctx.global.format.is_none() {
                     let serving = serving_revisions(service);
                     for r in &mut revisions {
-                        if serving.contains(&basename(&s(r, "name"))) {
+                        if serving.contains(&s(r, "metadata.name")) {
                             r[ACTIVE_KEY] = json!(true);
                         }
                     }
                 }
                 items.extend(revisions);
             }
-            ctx.print_list(&items, REVISION_COLUMNS)
+            ctx.print_listing(&items, &REVISIONS)
         }
         RunRevisionsCmd::Describe { revision } => {
-            let service = revision.rsplitn(3, '-').nth(2).ok_or_else(|| {
-                CliError::Usage(format!(
-                    "[{revision}] is not a revision name (SERVICE-NNNNN-xxx)."
-                ))
-            })?;
+            let not_found = || CliError::Msg(format!("Cannot find revision [{revision}]"));
+            let Some(service) = revision.rsplitn(3, '-').nth(2) else {
+                return Err(not_found());
+            };
             let path = format!("{base}/{}/revisions/{}", enc(service), enc(&revision));
-            let v = ctx.get(&path)?;
+            let v2 = match ctx.get(&path) {
+                Err(e) if e.is_not_found() => return Err(not_found()),
+                other => other?,
+            };
+            let namespace = s(&v2, "name")
+                .split('/')
+                .nth(1)
+                .unwrap_or(project.as_str())
+                .to_owned();
+            let v = revision_v1(v2, &namespace)?;
             if ctx.global.format.is_none() {
                 ctx.stdout(&crate::printer::revision(&v));
                 return Ok(());
             }
-            ctx.print_one(&v)
+            ctx.print_one_with(&v, &RUN_KEYS)
         }
     }
 }
