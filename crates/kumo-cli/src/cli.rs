@@ -749,6 +749,34 @@ pub enum OrgPoliciesV1Cmd {
         #[command(flatten)]
         list: ListArgs,
     },
+    /// Add values to a policy's allowed_values list.
+    Allow {
+        constraint: String,
+        #[arg(required = true, value_name = "ALLOWED_VALUE")]
+        allowed_value: Vec<String>,
+        #[command(flatten)]
+        target: PolicyTarget,
+    },
+    /// Add values to a policy's denied_values list.
+    Deny {
+        constraint: String,
+        #[arg(required = true, value_name = "DENIED_VALUE")]
+        denied_value: Vec<String>,
+        #[command(flatten)]
+        target: PolicyTarget,
+    },
+    /// Delete (clear) the policy set on a resource.
+    Delete {
+        constraint: String,
+        #[command(flatten)]
+        target: PolicyTarget,
+    },
+    /// Set a policy from a JSON or YAML file (v1 Policy).
+    SetPolicy {
+        policy_file: String,
+        #[command(flatten)]
+        target: PolicyTarget,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -774,6 +802,15 @@ pub enum OrgPoliciesCmd {
         constraint: String,
         #[command(flatten)]
         target: PolicyTarget,
+    },
+    /// Delete a policy.
+    Delete {
+        constraint: String,
+        #[command(flatten)]
+        target: PolicyTarget,
+        /// The policy's current etag; deletion fails if it does not match.
+        #[arg(long)]
+        etag: Option<String>,
     },
     /// List policies set on a resource.
     List {

@@ -289,7 +289,90 @@ fn org_policies_v1(ctx: &mut Ctx<'_>, cmd: OrgPoliciesV1Cmd) -> Result<()> {
             let items = v["policies"].as_array().cloned().unwrap_or_default();
             ctx.print_list(&items, V1_POLICY_COLUMNS)
         }
+        OrgPoliciesV1Cmd::Allow {
+            constraint,
+            allowed_value,
+            target: t,
+        } => add_list_values(ctx, &constraint, &t, "allowedValues", &allowed_value),
+        OrgPoliciesV1Cmd::Deny {
+            constraint,
+            denied_value,
+            target: t,
+        } => add_list_values(ctx, &constraint, &t, "deniedValues", &denied_value),
+        OrgPoliciesV1Cmd::Delete {
+            constraint,
+            target: t,
+        } => {
+            let r = target(ctx, &t)?;
+            ctx.post(
+                &format!("/v1/{r}:clearOrgPolicy"),
+                &json!({"constraint": constraint_name(&constraint)}),
+            )?;
+            // gcloud: `log.DeletedResource(result)` of the google.protobuf.Empty it receives.
+            ctx.status("Deleted [<Empty>].");
+            Ok(())
+        }
+        OrgPoliciesV1Cmd::SetPolicy {
+            policy_file,
+            target: t,
+        } => {
+            let r = target(ctx, &t)?;
+            let policy = policy::read_policy_file(&policy_file)?;
+            let v = ctx.post(&format!("/v1/{r}:setOrgPolicy"), &json!({"policy": policy}))?;
+            ctx.print_one(&v)
+        }
     }
+}
+
+/// v1 `allow` / `deny` (gcloud's `resource-manager org-policies allow|deny`): the policy set
+/// on the resource, its `field` list (`allowedValues`/`deniedValues`) extended by `values`, with
+/// gcloud's refusals for policies of another kind.
+fn add_list_values(
+    ctx: &mut Ctx<'_>,
+    constraint: &str,
+    t: &PolicyTarget,
+    field: &str,
+    values: &[String],
+) -> Result<()> {
+    let r = target(ctx, t)?;
+    let constraint = constraint_name(constraint);
+    let mut policy = ctx.post(
+        &format!("/v1/{r}:getOrgPolicy"),
+        &json!({"constraint": constraint}),
+    )?;
+    let (kind, other) = if field == "allowedValues" {
+        ("allowed_values", "deniedValues")
+    } else {
+        ("denied_values", "allowedValues")
+    };
+    let list = &policy["listPolicy"];
+    let has = |k: &str| list[k].as_array().is_some_and(|a| !a.is_empty());
+    if policy["booleanPolicy"].is_object() || has(other) {
+        return Err(CliError::Msg(format!(
+            "Cannot add values to a non-{kind} list policy."
+        )));
+    }
+    if list["allValues"]
+        .as_str()
+        .is_some_and(|a| !a.is_empty() && a != "ALL_VALUES_UNSPECIFIED")
+    {
+        return Err(CliError::Msg(
+            "Cannot add values if all_values is already specified.".to_owned(),
+        ));
+    }
+    if has(field) {
+        if let Some(existing) = policy["listPolicy"][field].as_array_mut() {
+            existing.extend(values.iter().map(|v| json!(v)));
+        }
+    } else {
+        policy["listPolicy"] = json!({ field: values });
+    }
+    if let Some(m) = policy.as_object_mut() {
+        m.remove("restoreDefault");
+        m.entry("constraint").or_insert_with(|| json!(constraint));
+    }
+    let v = ctx.post(&format!("/v1/{r}:setOrgPolicy"), &json!({"policy": policy}))?;
+    ctx.print_one(&v)
 }
 
 /// `enable-enforce` / `disable-enforce`: a v1 boolean policy (seed 004's `disable-enforce`).
@@ -391,6 +474,22 @@ pub fn org_policies(ctx: &mut Ctx<'_>, cmd: OrgPoliciesCmd) -> Result<()> {
             let r = target(ctx, &t)?;
             let items = ctx.list_all(&format!("/v2/{r}/policies"), &[], "policies")?;
             ctx.print_list(&items, V2_POLICY_COLUMNS)
+        }
+        OrgPoliciesCmd::Delete {
+            constraint,
+            target: t,
+            etag,
+        } => {
+            let r = target(ctx, &t)?;
+            let c = constraint.trim_start_matches("constraints/");
+            let name = format!("{r}/policies/{c}");
+            let query: Vec<(&str, &str)> =
+                etag.as_deref().map(|e| ("etag", e)).into_iter().collect();
+            let v = ctx.call("DELETE", &format!("/v2/{name}"), &query, None)?;
+            ctx.status(&format!("Deleted policy [{name}]."));
+            // The command returns the google.protobuf.Empty, which gcloud's default format
+            // prints. UNCONFIRMED: `{}` on stdout, as for other commands returning Empty.
+            ctx.print_one(&v)
         }
     }
 }
