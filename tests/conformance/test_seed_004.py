@@ -32,10 +32,18 @@ def world(demo, tmp_path_factory):
 
 
 def _succeeded(cli, job):
+    # gcloud prints v1 Executions: status.succeededCount, a Completed condition with status "True".
     executions = cli.json("run", "jobs", "executions", "list", "--job", job)
     assert executions, f"no execution of {job}"
     latest = executions[0]
-    assert latest.get("succeededCount") == 1, latest
+    assert latest["apiVersion"] == "run.googleapis.com/v1" and latest["kind"] == "Execution", latest
+    assert latest["metadata"]["labels"]["run.googleapis.com/job"] == job, latest
+    assert latest["status"].get("succeededCount") == 1, latest
+    completed = [c for c in latest["status"]["conditions"] if c["type"] == "Completed"]
+    assert completed and completed[0]["status"] == "True", latest
+    # The scripted form of the same check.
+    assert cli.out("run", "jobs", "executions", "list", "--job", job, "--limit=1",
+                   "--format=value(status.succeededCount)").strip() == "1"
     return latest
 
 

@@ -158,7 +158,63 @@ impl<'a> Ctx<'a> {
         Ok(t)
     }
 
+    /// An API call; a 401/403/404 error carries gcloud's note on the credentials used.
     pub fn call(
+        &mut self,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Value> {
+        match self.call_raw(method, path, query, body) {
+            Err(CliError::Api {
+                http: http @ (401 | 403 | 404),
+                status,
+                message,
+            }) if !message.is_empty() => Err(CliError::Api {
+                http,
+                status,
+                message: with_credential_info(&message, &self.credential_info()),
+            }),
+            other => other,
+        }
+    }
+
+    /// gcloud's `CredentialInfo.GetInfoString()`: which credentials made the call.
+    pub fn credential_info(&self) -> String {
+        let mut info = match crate::creds::source(self) {
+            crate::creds::Source::AccessToken(_) => "This command is authenticated with an access token from the CLOUDSDK_AUTH_ACCESS_TOKEN environment variable.".to_owned(),
+            crate::creds::Source::AccessTokenFile(f) => format!(
+                "This command is authenticated with an access token from {f} specified by the [auth/access_token_file] property."
+            ),
+            crate::creds::Source::CredentialFile(f) => {
+                let account = crate::creds::read_credential_file(&f)
+                    .ok()
+                    .and_then(|v| v["client_email"].as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "None".to_owned());
+                format!(
+                    "This command is authenticated as {account} using the credentials in {f}, specified by the [auth/credential_file_override] property."
+                )
+            }
+            crate::creds::Source::Account => format!(
+                "This command is authenticated as {} which is the active account specified by the [core/account] property.",
+                self.account().unwrap_or_else(|| "None".to_owned())
+            ),
+        };
+        if let Some(sa) = self.impersonated() {
+            let mut chain = sa.split(',').map(str::trim);
+            let target = chain.next_back().unwrap_or_default().to_owned();
+            let delegates: Vec<&str> = chain.collect();
+            info.push_str(&format!(" Impersonation is used to impersonate {target}"));
+            if !delegates.is_empty() {
+                info.push_str(&format!(" via delegate chain: {}", delegates.join(", ")));
+            }
+            info.push('.');
+        }
+        info
+    }
+
+    fn call_raw(
         &mut self,
         method: &str,
         path: &str,
@@ -402,6 +458,16 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// gcloud's `_AppendCredentialInfoToErrorMessage`: `message. info` when the message has no
+/// final period (the info then loses its own), `message info` otherwise.
+pub fn with_credential_info(message: &str, info: &str) -> String {
+    if message.ends_with('.') {
+        format!("{message} {info}")
+    } else {
+        format!("{message}. {}", info.strip_suffix('.').unwrap_or(info))
+    }
+}
+
 /// A string field by dotted path, empty when absent.
 pub fn s(v: &Value, path: &str) -> String {
     let mut cur = v;
@@ -419,4 +485,28 @@ pub fn print_items(ctx: &mut Ctx<'_>, items: &[Value]) -> Result<()> {
     let text = format::render_many(&f, &items, true)?;
     ctx.stdout(&text);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_credential_info;
+
+    /// gcloud's `_AppendCredentialInfoToErrorMessage`, both message endings.
+    #[test]
+    fn credential_info_joins_like_gcloud() {
+        let info = "This command is authenticated as a@example.com which is the active account specified by the [core/account] property.";
+        let cases = [
+            (
+                "Permission 'x' denied (or it may not exist).",
+                "Permission 'x' denied (or it may not exist). This command is authenticated as a@example.com which is the active account specified by the [core/account] property.",
+            ),
+            (
+                "Permission 'x' denied",
+                "Permission 'x' denied. This command is authenticated as a@example.com which is the active account specified by the [core/account] property",
+            ),
+        ];
+        for (message, want) in cases {
+            assert_eq!(with_credential_info(message, info), want, "{message}");
+        }
+    }
 }

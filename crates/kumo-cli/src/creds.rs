@@ -337,6 +337,13 @@ pub fn base_token(ctx: &Ctx<'_>, account: Option<&str>) -> Result<String> {
     }
 }
 
+/// gcloud's warning whenever it loads impersonated credentials (`store.Load`).
+fn impersonation_warning(sa: &str) -> String {
+    format!(
+        "WARNING: This command is using service account impersonation. All API calls will be executed as [{sa}]."
+    )
+}
+
 /// The token used for API calls: the caller's (see [`base_token`]), or a service account's
 /// through `generateAccessToken` when `--impersonate-service-account` is set.
 pub fn api_token(ctx: &mut Ctx<'_>) -> Result<String> {
@@ -344,9 +351,7 @@ pub fn api_token(ctx: &mut Ctx<'_>) -> Result<String> {
     let Some(sa) = ctx.impersonated() else {
         return Ok(base);
     };
-    ctx.status(&format!(
-        "WARNING: This command is using service account impersonation. All API calls will be executed as [{sa}]."
-    ));
+    ctx.status(&impersonation_warning(&sa));
     let body = json!({"scope": [CLOUD_PLATFORM], "lifetime": "3600s"});
     let path = format!(
         "/v1/projects/-/serviceAccounts/{}:generateAccessToken",
@@ -377,7 +382,9 @@ pub fn identity_token(
     include_email: bool,
 ) -> Result<String> {
     if let Some(sa) = ctx.impersonated() {
-        // Impersonation: the caller's access token buys the SA's ID token (seed 002).
+        // Impersonation: the caller's access token buys the SA's ID token (seed 002); gcloud
+        // warns as for any impersonated credential it loads.
+        ctx.status(&impersonation_warning(&sa));
         let base = base_token(ctx, account)?;
         let body =
             json!({"audience": audience.unwrap_or(CLIENT_ID), "includeEmail": include_email});

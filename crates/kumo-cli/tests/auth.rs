@@ -122,6 +122,13 @@ fn print_identity_token_impersonating_a_service_account_seed_002() {
     ));
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout, "eyJ.sa.token\n");
+    // gcloud warns whenever it loads impersonated credentials.
+    assert_eq!(
+        o.stderr,
+        format!(
+            "WARNING: This command is using service account impersonation. All API calls will be executed as [{sa}].\n"
+        )
+    );
     let req = fake.find("POST", &path);
     assert_eq!(req.auth.as_deref(), Some("Bearer ya29.alice"));
     assert_eq!(
@@ -137,7 +144,9 @@ fn print_identity_token_impersonating_a_service_account_seed_002() {
     assert_eq!(o.code, 1);
     assert_eq!(
         o.stderr,
-        "ERROR: (kumo.auth.print-identity-token) PERMISSION_DENIED: Permission 'iam.serviceAccounts.getOpenIdToken' denied on resource (or it may not exist).\n"
+        format!(
+            "WARNING: This command is using service account impersonation. All API calls will be executed as [{sa}].\nERROR: (kumo.auth.print-identity-token) PERMISSION_DENIED: Permission 'iam.serviceAccounts.getOpenIdToken' denied on resource (or it may not exist).\n"
+        )
     );
 }
 

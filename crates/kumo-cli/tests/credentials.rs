@@ -116,9 +116,10 @@ fn a_401_with_a_given_token_is_reported_not_retried() {
         .insert("auth/access_token".to_owned(), "ya29.stale".to_owned());
     let o = cli.run("projects describe demo-project");
     assert_eq!(o.code, 1);
+    // gcloud appends which credentials it used to a 401/403/404 (`CredentialInfo`).
     assert_eq!(
         o.stderr,
-        "ERROR: (kumo.projects.describe) UNAUTHENTICATED: Request had invalid authentication credentials.\n"
+        "ERROR: (kumo.projects.describe) UNAUTHENTICATED: Request had invalid authentication credentials. This command is authenticated with an access token from the CLOUDSDK_AUTH_ACCESS_TOKEN environment variable.\n"
     );
     assert_eq!(fake.lines(), [format!("GET {PROJECT}")]);
 }

@@ -246,7 +246,8 @@ fn alpha_track_is_accepted_and_named_in_errors() {
     );
     let o = Cli::new(&fake).run("gcloud alpha run services update my-cloud-run-app --iap");
     assert_eq!(o.code, 1);
-    assert!(o.stderr.ends_with("ERROR: (gcloud.alpha.run.services.update) PERMISSION_DENIED: Permission 'run.services.update' denied\n"), "{}", o.stderr);
+    // gcloud appends the credentials it used (no final period: the message had none).
+    assert!(o.stderr.ends_with("ERROR: (gcloud.alpha.run.services.update) PERMISSION_DENIED: Permission 'run.services.update' denied. This command is authenticated as alice@example.com which is the active account specified by the [core/account] property\n"), "{}", o.stderr);
     let put = fake.find("PUT", SVC).json();
     assert_eq!(
         put["metadata"]["annotations"]["run.googleapis.com/iap-enabled"],
@@ -498,21 +499,37 @@ fn jobs_create_and_execute_wait() {
         "OK Creating execution... Done.\nExecution [my-job-abcde] failed.\nERROR: (kumo.run.jobs.execute) Task my-job-abcde-task0 failed with exit code 1.\n"
     );
 
-    // Executions and revisions are addressed under their job and service.
+    // --format prints the execution (gcloud's default format for `execute` is none), in v1.
+    let mut succeeded = json!({"name": format!("{}/operations/op1", &v2[4..]), "done": true});
+    succeeded["response"] = json!({"succeededCount": 1, "taskCount": 1});
+    fake.on("GET", &format!("{v2}/operations/op1"), vec![ok(succeeded)]);
+    let execution_v1 =
+        "/apis/run.googleapis.com/v1/namespaces/demo-project/executions/my-job-abcde";
     fake.on(
         "GET",
-        &format!("{v2}/jobs/my-job/executions/my-job-abcde"),
-        vec![ok(json!({"name": "x"}))],
+        execution_v1,
+        vec![ok(
+            json!({"apiVersion": "run.googleapis.com/v1", "kind": "Execution",
+                       "metadata": {"name": "my-job-abcde"}, "status": {"succeededCount": 1}}),
+        )],
     );
-    let o = Cli::new(&fake).run("run jobs executions describe my-job-abcde --format 'value(name)'");
-    assert_eq!(o.stdout, "x\n", "{}", o.stderr);
+    let o = Cli::new(&fake).run("run jobs execute my-job --format 'value(metadata.name)'");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "my-job-abcde\n");
+
+    // Executions are read through v1 by name; revisions under their service in v2, printed as v1.
+    let o = Cli::new(&fake).run(
+        "run jobs executions describe my-job-abcde --format 'value(name,status.succeededCount)'",
+    );
+    assert_eq!(o.stdout, "my-job-abcde\t1\n", "{}", o.stderr);
     fake.on(
         "GET",
         &format!("{v2}/services/hello/revisions/hello-00001-wtl"),
-        vec![ok(json!({"name": "r"}))],
+        vec![ok(json!({"name": "projects/123/locations/asia-northeast1/services/hello/revisions/hello-00001-wtl"}))],
     );
-    let o = Cli::new(&fake).run("run revisions describe hello-00001-wtl --format 'value(name)'");
-    assert_eq!(o.stdout, "r\n", "{}", o.stderr);
+    let o = Cli::new(&fake)
+        .run("run revisions describe hello-00001-wtl --format 'value(name,metadata.namespace)'");
+    assert_eq!(o.stdout, "hello-00001-wtl\t123\n", "{}", o.stderr);
 }
 
 #[test]

@@ -137,6 +137,15 @@ fn service_policy(p: &str, r: &str, s: &str) -> PolicyApi {
     PolicyApi::at("GET", &service_path(p, r, s), "service", s)
 }
 
+/// gcloud's own text for a resource that does not exist: its commands turn the API's 404 into
+/// a client-side message (`Cannot find service [S]`, `Job [J] could not be found.`).
+fn or_missing<T>(result: Result<T>, message: impl FnOnce() -> String) -> Result<T> {
+    match result {
+        Err(e) if e.is_not_found() => Err(CliError::Msg(message())),
+        other => other,
+    }
+}
+
 /// Fetches a resource, mapping 404 to `None`.
 fn get_opt(ctx: &mut Ctx<'_>, path: &str) -> Result<Option<Value>> {
     match ctx.get(path) {
@@ -557,7 +566,9 @@ fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
         }
         RunServicesCmd::Describe { service } => {
             let region = ctx.region()?;
-            let v = ctx.get(&service_path(&project, &region, &service))?;
+            let v = or_missing(ctx.get(&service_path(&project, &region, &service)), || {
+                format!("Cannot find service [{service}]")
+            })?;
             if ctx.global.format.is_none() {
                 ctx.stdout(&crate::printer::service(&v));
                 return Ok(());
@@ -567,7 +578,9 @@ fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
         RunServicesCmd::Update { service, flags } => {
             let region = ctx.region()?;
             let path = service_path(&project, &region, &service);
-            let mut svc = writable(ctx.get(&path)?);
+            let mut svc = writable(or_missing(ctx.get(&path), || {
+                format!("Service [{service}] could not be found.")
+            })?);
             apply_service_flags(&mut svc, &flags)?;
             // gcloud's staged tracker: stages indented under the header it completes.
             if let Err(e) = ctx
@@ -589,7 +602,9 @@ fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
             ctx.confirm(&format!("Service [{service}] will be deleted."), true)?;
             let path = format!("{}/{}", knative_services_path(&project), enc(&service));
             // gcloud's progress tracker line, then log.DeletedResource.
-            ctx.call("DELETE", &path, &[], None)?;
+            or_missing(ctx.call("DELETE", &path, &[], None), || {
+                format!("Service [{service}] could not be found.")
+            })?;
             ctx.status(&format!("Deleting [{service}]...done."));
             ctx.status(&format!("Deleted service [{service}]."));
             Ok(())
@@ -791,9 +806,11 @@ const JOB_COLUMNS: Columns = &[
             .to_owned()
     }),
     ("LAST RUN AT", |v| {
-        s(v, "status.latestCreatedExecution.creationTimestamp")
+        deployed_at(&s(v, "status.latestCreatedExecution.creationTimestamp"))
     }),
-    ("CREATED", |v| s(v, "metadata.creationTimestamp")),
+    ("CREATED", |v| {
+        deployed_at(&s(v, "metadata.creationTimestamp"))
+    }),
     ("CREATED BY", |v| {
         let ann = &v["metadata"]["annotations"];
         ann["serving.knative.dev/creator"]
@@ -916,7 +933,9 @@ fn jobs(ctx: &mut Ctx<'_>, cmd: RunJobsCmd) -> Result<()> {
         RunJobsCmd::Update { job, flags } => {
             let region = ctx.region()?;
             let path = job_path(&job);
-            let mut v = writable(ctx.get(&path)?);
+            let mut v = writable(or_missing(ctx.get(&path), || {
+                format!("Job [{job}] could not be found.")
+            })?);
             apply_job_flags(&mut v, &flags)?;
             ctx.status(&format!(
                 "Updating Cloud Run job [{job}] in project [{project}] region [{region}]"
@@ -933,7 +952,9 @@ fn jobs(ctx: &mut Ctx<'_>, cmd: RunJobsCmd) -> Result<()> {
             Ok(())
         }
         RunJobsCmd::Describe { job } => {
-            let v = ctx.get(&job_path(&job))?;
+            let v = or_missing(ctx.get(&job_path(&job)), || {
+                format!("Cannot find job [{job}].")
+            })?;
             if ctx.global.format.is_none() {
                 ctx.stdout(&crate::printer::job(&v));
                 return Ok(());
@@ -949,7 +970,9 @@ fn jobs(ctx: &mut Ctx<'_>, cmd: RunJobsCmd) -> Result<()> {
         }
         RunJobsCmd::Delete { job } => {
             ctx.confirm(&format!("Job [{job}] will be deleted."), true)?;
-            ctx.call("DELETE", &job_path(&job), &[], None)?;
+            or_missing(ctx.call("DELETE", &job_path(&job), &[], None), || {
+                format!("Job [{job}] could not be found.")
+            })?;
             ctx.status(&format!("Deleting [{job}]...done."));
             ctx.status(&format!("Deleted job [{job}]."));
             Ok(())
@@ -1129,14 +1152,9 @@ fn executions(ctx: &mut Ctx<'_>, project: &str, cmd: RunExecutionsCmd) -> Result
         }
         RunExecutionsCmd::Describe { execution } => {
             let path = format!("{}/{}", executions_v1_path(project), enc(&execution));
-            let v = match ctx.get(&path) {
-                Err(e) if e.is_not_found() => {
-                    return Err(CliError::Msg(format!(
-                        "Cannot find execution [{execution}]."
-                    )));
-                }
-                other => other?,
-            };
+            let v = or_missing(ctx.get(&path), || {
+                format!("Cannot find execution [{execution}].")
+            })?;
             if ctx.global.format.is_none() {
                 ctx.stdout(&crate::printer::execution(&v));
                 return Ok(());
@@ -1145,9 +1163,12 @@ fn executions(ctx: &mut Ctx<'_>, project: &str, cmd: RunExecutionsCmd) -> Result
         }
         RunExecutionsCmd::Cancel { execution } => {
             ctx.confirm(&format!("Execution [{execution}] will be cancelled."), true)?;
-            let op = ctx.post(
-                &format!("{}:cancel", execution_path(project, &region, &execution)),
-                &json!({}),
+            let op = or_missing(
+                ctx.post(
+                    &format!("{}:cancel", execution_path(project, &region, &execution)),
+                    &json!({}),
+                ),
+                || format!("Execution [{execution}] could not be found."),
             )?;
             wait_operation(ctx, "/v2", op)?;
             ctx.status(&format!("Execution [{execution}] has been cancelled."));
@@ -1294,15 +1315,12 @@ fn revisions(ctx: &mut Ctx<'_>, cmd: RunRevisionsCmd) -> Result<()> {
             ctx.print_listing(&items, &REVISIONS)
         }
         RunRevisionsCmd::Describe { revision } => {
-            let not_found = || CliError::Msg(format!("Cannot find revision [{revision}]"));
+            let not_found = || format!("Cannot find revision [{revision}]");
             let Some(service) = revision.rsplitn(3, '-').nth(2) else {
-                return Err(not_found());
+                return Err(CliError::Msg(not_found()));
             };
             let path = format!("{base}/{}/revisions/{}", enc(service), enc(&revision));
-            let v2 = match ctx.get(&path) {
-                Err(e) if e.is_not_found() => return Err(not_found()),
-                other => other?,
-            };
+            let v2 = or_missing(ctx.get(&path), not_found)?;
             let namespace = s(&v2, "name")
                 .split('/')
                 .nth(1)
