@@ -101,6 +101,7 @@ pub async fn create(control: &Control, domain: &str) -> anyhow::Result<Vec<Strin
             "Users: {alice} (project owner), bob@{domain} (no roles), carol@{domain} (in {devs})."
         ),
         format!("A private service `hello` is at {url}"),
+        format!("Console: {api}/console/ (sign in as {alice})"),
         String::new(),
         "Try this:".to_owned(),
         format!("  export KUMO_ENDPOINT={api}"),

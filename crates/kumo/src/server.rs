@@ -9,6 +9,25 @@ use clap::{Parser, ValueEnum};
 use kumo_control::{Config, Control, ImageAccessCheck, Mode};
 use kumo_store::{SqliteStore, SystemClock};
 
+/// `GET /` from a browser (an `Accept` naming `text/html`) is sent to the console; any other
+/// request for `/` reaches the API, which answers Google's 404.
+async fn root_to_console(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let wants_html = req
+        .headers()
+        .get(axum::http::header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if req.method() == axum::http::Method::GET && req.uri().path() == "/" && wants_html {
+        return axum::response::IntoResponse::into_response(axum::response::Redirect::to(
+            "/console/",
+        ));
+    }
+    next.run(req).await
+}
+
 /// Start Kumo: every Google API, the token issuer, the gateway and the console on one port.
 #[derive(Debug, Parser)]
 #[command(name = "kumo up")]
@@ -203,7 +222,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let service_ports = tokio::spawn(gateway.clone().serve_service_ports(stop_rx));
     // The console (issue 6): a client of the API above, on the same port.
     let console = kumo_console::router(format!("http://{local}"));
-    let app = axum::Router::new().merge(console).fallback_service(api);
+    let app = axum::Router::new()
+        .merge(console)
+        .fallback_service(api)
+        .layer(axum::middleware::from_fn(root_to_console));
     tracing::info!("kumo listening on http://{local}");
     if settings.demo {
         // The demo world exists before the first request is accepted: a client that sees the
