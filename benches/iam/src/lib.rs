@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use cedar_policy as cedar;
 use chrono::{TimeZone, Utc};
 use kumo_iam::{
-    Access, AccessRequest, Ancestry, Binding, CompiledPolicy, Engine, Node, PermId, Policy,
-    RequestContext, ResolvedSubject, RoleCatalog, Subject,
+    Access, AccessRequest, Ancestry, Binding, CompiledPolicy, Engine, Footprint, Node, PermId,
+    Policy, RequestContext, ResolvedSubject, RoleCatalog, Subject,
 };
 use kumo_names::{Permission, Principal, ResourceName, RoleName};
 
@@ -476,6 +476,28 @@ impl Workload {
                 Ok(Some(Arc::new(CompiledPolicy::compile(&policy, catalog))))
             })
             .collect()
+    }
+
+    /// The compiled policies' bytes by level (organization, folders, projects, services): the
+    /// number of policies and their summed `Footprint`.
+    pub fn footprint(&self) -> [(Level, usize, Footprint); 4] {
+        let levels = [
+            Level::Organization,
+            Level::Folder,
+            Level::Project,
+            Level::Service,
+        ];
+        levels.map(|level| {
+            let mut sum = Footprint::default();
+            let mut count = 0;
+            for (n, cp) in self.policies.iter().enumerate() {
+                if let Some(cp) = cp.as_deref().filter(|_| self.levels[n] == level) {
+                    sum += cp.footprint();
+                    count += 1;
+                }
+            }
+            (level, count, sum)
+        })
     }
 
     /// The ancestry of every service (service, project, folder, folder, organization), built

@@ -86,7 +86,46 @@ pub struct CompiledPolicy {
     policy: Policy,
 }
 
+/// Bytes a compiled policy holds, by part (for capacity and cache accounting; the policy's own
+/// copy and its strings are not counted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Footprint {
+    /// The `CompiledPolicy` struct: the index's header line and near filter blocks, the tables'
+    /// addresses, the policy's fields.
+    pub header: usize,
+    /// Filter blocks outside it.
+    pub blocks: usize,
+    /// The member slot table.
+    pub slots: usize,
+    /// Binding ids of members named by more than one binding.
+    pub spill: usize,
+    /// The compiled binding records (role, condition).
+    pub bindings: usize,
+}
+
+impl std::ops::AddAssign for Footprint {
+    fn add_assign(&mut self, o: Footprint) {
+        self.header += o.header;
+        self.blocks += o.blocks;
+        self.slots += o.slots;
+        self.spill += o.spill;
+        self.bindings += o.bindings;
+    }
+}
+
 impl CompiledPolicy {
+    /// The bytes this policy holds, by part.
+    pub fn footprint(&self) -> Footprint {
+        let (blocks, slots, spill) = self.members.heap_bytes();
+        Footprint {
+            header: std::mem::size_of::<CompiledPolicy>(),
+            blocks,
+            slots,
+            spill,
+            bindings: std::mem::size_of_val::<[CompiledBinding]>(&self.bindings),
+        }
+    }
+
     /// Compiles without validating; unknown roles grant nothing (fail closed).
     pub fn compile(policy: &Policy, catalog: &RoleCatalog) -> CompiledPolicy {
         let bindings: Vec<CompiledBinding> = policy

@@ -13,7 +13,9 @@ mod members;
 pub mod policy;
 
 pub use catalog::{CustomRole, PermId, Predefined, RoleCatalog, RoleDef, RoleStage};
-pub use check::{Access, AccessRequest, CompiledPolicy, Decision, Engine, Grant, RequestContext};
+pub use check::{
+    Access, AccessRequest, CompiledPolicy, Decision, Engine, Footprint, Grant, RequestContext,
+};
 pub use error::IamError;
 pub use explain::{
     BindingExplanation, ExplainedPolicy, Explanation, MemberExplanation, Membership, Relevance,

@@ -441,6 +441,15 @@ impl MemberIndex {
         }
     }
 
+    /// Bytes outside the index's own struct: (filter blocks, slot table, spilled binding ids).
+    pub(crate) fn heap_bytes(&self) -> (usize, usize, usize) {
+        (
+            std::mem::size_of_val::<[Block]>(&self.blocks),
+            std::mem::size_of_val::<[Slot]>(&self.slots),
+            std::mem::size_of_val::<[u32]>(&self.spill),
+        )
+    }
+
     /// The blocked filter: `blocks`, `near` (a policy of more than `INLINE_FILTER_MAX` members
     /// whose `blocks` are empty: its slot table is larger than a small policy's), or none.
     #[inline(always)]
