@@ -1219,10 +1219,14 @@ impl<'a> Annotations<'a> {
         self.rest.remove(key)
     }
 
+    /// `true`/`false` in any case: gcloud writes Python's `str(bool)` (`True`/`False`) for
+    /// `--[no-]cpu-throttling` and `--[no-]cpu-boost`, and Cloud Run accepts it.
     fn take_bool(&mut self, key: &str) -> bool {
-        match self.take(key).as_deref() {
-            None | Some("false") => false,
-            Some("true") => true,
+        let value = self.take(key);
+        match value.as_deref() {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
             Some(other) => {
                 self.violation(
                     key,

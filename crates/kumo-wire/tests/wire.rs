@@ -451,3 +451,20 @@ fn gcloud_export_yaml_replaces_cleanly() {
     .unwrap();
     assert_eq!(again, v2);
 }
+
+#[test]
+fn gcloud_python_bool_annotations_are_accepted() {
+    // gcloud's CpuThrottlingChange / StartupCpuBoostChange write str(bool): 'False' / 'True'.
+    let yaml = "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  template:\n    metadata:\n      annotations:\n        run.googleapis.com/cpu-throttling: 'False'\n        run.googleapis.com/startup-cpu-boost: 'True'\n    spec:\n      containers:\n      - image: img\n        resources:\n          limits:\n            cpu: '1'\n            memory: 512Mi\n";
+    let v1: run_v1::Service = serde_yaml::from_str(yaml).unwrap();
+    let v2 = run_v1::service_to_v2(&v1, "projects/p/locations/us-central1").unwrap();
+    let r = v2.template.unwrap().containers[0]
+        .resources
+        .clone()
+        .unwrap();
+    assert!(!r.cpu_idle);
+    assert!(r.startup_cpu_boost);
+    let bad = yaml.replace("'False'", "'maybe'");
+    let v1: run_v1::Service = serde_yaml::from_str(&bad).unwrap();
+    assert!(run_v1::service_to_v2(&v1, "projects/p/locations/us-central1").is_err());
+}
