@@ -188,6 +188,55 @@ pub enum RunCmd {
     Revisions(RunRevisions),
 }
 
+/// The container and template flags `run deploy`, `run services update` and `run jobs
+/// create|update|deploy` share (gcloud's `_GetConfigurationChanges`). List and dict values are
+/// kept as typed (gcloud's `^DELIM^` prefix picks another delimiter) and parsed in `cmd::run`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ContainerFlags {
+    /// Replace all environment variables with KEY=VALUE,KEY2=VALUE2.
+    #[arg(long, value_name = "KEY=VALUE", conflicts_with_all = ["update_env_vars", "remove_env_vars", "clear_env_vars", "env_vars_file"])]
+    pub set_env_vars: Vec<String>,
+    /// Add or change environment variables, KEY=VALUE,KEY2=VALUE2.
+    #[arg(long, value_name = "KEY=VALUE", conflicts_with_all = ["clear_env_vars", "env_vars_file"])]
+    pub update_env_vars: Vec<String>,
+    /// Remove environment variables (comma-separated keys); applied before --update-env-vars.
+    #[arg(long, value_name = "KEY", conflicts_with_all = ["clear_env_vars", "env_vars_file"])]
+    pub remove_env_vars: Vec<String>,
+    /// Remove all environment variables.
+    #[arg(long, conflicts_with = "env_vars_file")]
+    pub clear_env_vars: bool,
+    /// A YAML (KEY: value) or .env (KEY=value) file that replaces all environment variables.
+    #[arg(long, value_name = "FILE_PATH")]
+    pub env_vars_file: Option<String>,
+    /// Entrypoint of the container (comma-separated); an empty string resets it.
+    #[arg(long, value_name = "COMMAND")]
+    pub command: Vec<String>,
+    /// Arguments of the container's command (comma-separated); an empty string resets them.
+    #[arg(long, value_name = "ARG")]
+    pub args: Vec<String>,
+    /// Memory limit, e.g. 512Mi, 1Gi.
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// CPU limit in Kubernetes cpu units, e.g. 1, 2, 1000m.
+    #[arg(long)]
+    pub cpu: Option<String>,
+    /// Labels to add or change, KEY=VALUE,... (an alias of --update-labels).
+    #[arg(long, value_name = "KEY=VALUE", conflicts_with = "update_labels")]
+    pub labels: Vec<String>,
+    /// Labels to add or change, KEY=VALUE,...
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub update_labels: Vec<String>,
+    /// Labels to remove (comma-separated keys).
+    #[arg(long, value_name = "KEY", conflicts_with = "clear_labels")]
+    pub remove_labels: Vec<String>,
+    /// Remove all labels.
+    #[arg(long)]
+    pub clear_labels: bool,
+    /// Execution environment: gen1 or gen2.
+    #[arg(long, value_parser = ["gen1", "gen2"])]
+    pub execution_environment: Option<String>,
+}
+
 /// A `--flag` / `--no-flag` pair; the last one given wins.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ServiceFlags {
@@ -212,27 +261,48 @@ pub struct ServiceFlags {
     /// Ingress: all, internal, internal-and-cloud-load-balancing.
     #[arg(long)]
     pub ingress: Option<String>,
-    /// Extra accepted ID-token audiences (comma-separated).
-    #[arg(long, value_delimiter = ',')]
+    /// Extra accepted ID-token audiences to add (comma-separated).
+    #[arg(long, value_name = "CUSTOM_AUDIENCES", conflicts_with_all = ["remove_custom_audiences", "clear_custom_audiences", "set_custom_audiences"])]
     pub add_custom_audiences: Vec<String>,
-    /// Replace all environment variables with KEY=VALUE,KEY2=VALUE2.
-    #[arg(long, value_delimiter = ',', conflicts_with = "update_env_vars")]
-    pub set_env_vars: Vec<String>,
-    /// Add or change environment variables, KEY=VALUE,KEY2=VALUE2.
-    #[arg(long, value_delimiter = ',')]
-    pub update_env_vars: Vec<String>,
-    /// Container port.
+    /// Custom audiences to remove (comma-separated).
+    #[arg(long, value_name = "CUSTOM_AUDIENCES", conflicts_with_all = ["clear_custom_audiences", "set_custom_audiences"])]
+    pub remove_custom_audiences: Vec<String>,
+    /// Remove every custom audience.
+    #[arg(long, conflicts_with = "set_custom_audiences")]
+    pub clear_custom_audiences: bool,
+    /// Replace the custom audiences (comma-separated).
+    #[arg(long, value_name = "CUSTOM_AUDIENCES")]
+    pub set_custom_audiences: Vec<String>,
+    #[command(flatten)]
+    pub container: ContainerFlags,
+    /// Container port (1-65535), or `default` to unset it.
     #[arg(long)]
-    pub port: Option<u16>,
-    /// Minimum number of instances.
+    pub port: Option<String>,
+    /// Minimum number of instances, or `default`.
     #[arg(long)]
-    pub min_instances: Option<u32>,
-    /// Maximum number of instances.
+    pub min_instances: Option<String>,
+    /// Maximum number of instances, or `default`.
     #[arg(long)]
-    pub max_instances: Option<u32>,
-    /// Maximum concurrent requests per instance.
+    pub max_instances: Option<String>,
+    /// Maximum concurrent requests per instance, or `default`.
     #[arg(long)]
-    pub concurrency: Option<u32>,
+    pub concurrency: Option<String>,
+    /// Request timeout as a duration: 300, 300s, 5m, 1h.
+    #[arg(long)]
+    pub timeout: Option<String>,
+    /// Throttle the CPU outside requests (`--no-cpu-throttling`: CPU always allocated).
+    #[arg(long, overrides_with = "no_cpu_throttling")]
+    pub cpu_throttling: bool,
+    #[arg(long, overrides_with = "cpu_throttling", hide = true)]
+    pub no_cpu_throttling: bool,
+    /// Extra CPU at startup (`--no-cpu-boost` to turn it off).
+    #[arg(long, overrides_with = "no_cpu_boost")]
+    pub cpu_boost: bool,
+    #[arg(long, overrides_with = "cpu_boost", hide = true)]
+    pub no_cpu_boost: bool,
+    /// Description of the service.
+    #[arg(long)]
+    pub description: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -240,7 +310,7 @@ pub struct Deploy {
     /// Service name.
     pub service: String,
     #[command(flatten)]
-    pub flags: ServiceFlags,
+    pub flags: Box<ServiceFlags>,
     /// Grant allUsers roles/run.invoker.
     #[arg(long, overrides_with = "no_allow_unauthenticated")]
     pub allow_unauthenticated: bool,
@@ -281,7 +351,7 @@ pub enum RunServicesCmd {
     Update {
         service: String,
         #[command(flatten)]
-        flags: ServiceFlags,
+        flags: Box<ServiceFlags>,
     },
     /// Delete a service.
     Delete { service: String },
@@ -316,22 +386,18 @@ pub struct JobFlags {
     /// Service account email the tasks run as.
     #[arg(long)]
     pub service_account: Option<String>,
-    /// Replace all environment variables with KEY=VALUE,...
-    #[arg(long, value_delimiter = ',', conflicts_with = "update_env_vars")]
-    pub set_env_vars: Vec<String>,
-    /// Add or change environment variables, KEY=VALUE,...
-    #[arg(long, value_delimiter = ',')]
-    pub update_env_vars: Vec<String>,
-    /// Container arguments (comma-separated).
-    #[arg(long, value_delimiter = ',')]
-    pub args: Vec<String>,
-    /// Number of tasks.
-    #[arg(long)]
+    #[command(flatten)]
+    pub container: ContainerFlags,
+    /// Number of tasks (at least 1; a new job gets 1).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub tasks: Option<u32>,
+    /// Number of tasks that may run at once; 0 unsets it.
+    #[arg(long)]
+    pub parallelism: Option<u32>,
     /// Retries per failed task.
     #[arg(long)]
     pub max_retries: Option<u32>,
-    /// Task timeout, e.g. 600s.
+    /// Task timeout as a duration: 600, 600s, 10m, 1h.
     #[arg(long)]
     pub task_timeout: Option<String>,
 }
@@ -348,7 +414,7 @@ pub enum RunJobsCmd {
     Create {
         job: String,
         #[command(flatten)]
-        flags: JobFlags,
+        flags: Box<JobFlags>,
         /// Run the job right after creating it.
         #[arg(long)]
         execute_now: bool,
@@ -360,7 +426,25 @@ pub enum RunJobsCmd {
     Update {
         job: String,
         #[command(flatten)]
-        flags: JobFlags,
+        flags: Box<JobFlags>,
+        /// Run the job right after updating it.
+        #[arg(long)]
+        execute_now: bool,
+        /// Run the job and wait for the execution to finish (implies --execute-now).
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Create a job, or update it when it exists.
+    Deploy {
+        job: String,
+        #[command(flatten)]
+        flags: Box<JobFlags>,
+        /// Run the job right after deploying it.
+        #[arg(long)]
+        execute_now: bool,
+        /// Run the job and wait for the execution to finish (implies --execute-now).
+        #[arg(long)]
+        wait: bool,
     },
     /// Show a job (use --format export for a replaceable YAML).
     Describe { job: String },
@@ -1034,6 +1118,9 @@ pub enum AuthCmd {
         /// Also write Application Default Credentials.
         #[arg(long)]
         update_adc: bool,
+        /// Sign in with a service account key file (JSON) instead of a browser.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["no_launch_browser", "no_browser", "remote_bootstrap"])]
+        cred_file: Option<String>,
     },
     /// Use a service-account key file as credentials.
     ActivateServiceAccount {

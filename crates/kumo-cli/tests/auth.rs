@@ -296,6 +296,67 @@ fn activate_service_account_signs_a_jwt_bearer_assertion() {
     assert_eq!(claims["target_audience"], "http://svc");
 }
 
+/// gcloud's `auth login --cred-file=KEY.json` activates a service account key (audit s8 finding 12).
+#[test]
+fn login_cred_file_activates_a_service_account_key() {
+    use rsa::pkcs8::EncodePrivateKey as _;
+    let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+    let pem = key
+        .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+        .unwrap()
+        .to_string();
+    let fake = Fake::start();
+    let key_file = json!({
+        "type": "service_account", "project_id": "demo-project", "private_key_id": "k1",
+        "private_key": pem, "client_email": "ci@demo-project.iam.gserviceaccount.com",
+        "token_uri": format!("{}/token", fake.base)
+    });
+    let cli = Cli::new(&fake);
+    let path = cli.env.config_dir.join("key.json");
+    std::fs::write(&path, key_file.to_string()).unwrap();
+    fake.on(
+        "POST",
+        "/token",
+        vec![ok(json!({"access_token": "ya29.ci", "expires_in": 3600}))],
+    );
+    let o = cli.run(&format!("auth login --cred-file={}", path.display()));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stderr,
+        "\nAuthenticated with service account credentials for: [ci@demo-project.iam.gserviceaccount.com].\n\
+         Your current project is [demo-project].  You can change this setting by running:\n  $ kumo config set project PROJECT_ID\n\n"
+    );
+    assert_eq!(
+        cli.run("config get-value account").stdout,
+        "ci@demo-project.iam.gserviceaccount.com\n"
+    );
+    assert_eq!(cli.run("auth print-access-token").stdout, "ya29.ci\n");
+
+    // A wrong ACCOUNT, a user credential file, an external account file: refused.
+    let o = cli.run(&format!(
+        "auth login other@example.com --cred-file {}",
+        path.display()
+    ));
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("Invalid value for [ACCOUNT]"),
+        "{}",
+        o.stderr
+    );
+    for (kind, text) in [
+        (
+            "authorized_user",
+            "Only external account or service account JSON credential file types are supported.",
+        ),
+        ("external_account", "external account credential files"),
+    ] {
+        std::fs::write(&path, json!({"type": kind}).to_string()).unwrap();
+        let o = cli.run(&format!("auth login --cred-file={}", path.display()));
+        assert_eq!(o.code, 1, "{kind}");
+        assert!(o.stderr.contains(text), "{kind}: {}", o.stderr);
+    }
+}
+
 #[test]
 fn application_default_login_writes_authorized_user_file() {
     let fake = Fake::start();

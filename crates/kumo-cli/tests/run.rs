@@ -681,3 +681,234 @@ fn revisions_list_spans_services_without_service_flag() {
         "   REVISION   ACTIVE  SERVICE  DEPLOYED  DEPLOYED BY\n✔  a-00001-x          a        t\n✔  b-00001-x          b        t\n"
     );
 }
+
+/// gcloud's habitual deploy flags (audit s8 finding 11), mapped as gcloud's `config_changes` map them.
+#[test]
+fn deploy_resource_timeout_command_labels_and_cpu_flags() {
+    let fake = Fake::start();
+    deploy_routes(&fake);
+    let o = Cli::new(&fake).run(
+        "run deploy my-cloud-run-app --image img --memory 512Mi --cpu 1 --timeout 5m \
+         --command /bin/server,--verbose --args=^:^a,b:c --labels env=dev,team=x \
+         --no-cpu-throttling --execution-environment gen2 --cpu-boost --concurrency default \
+         --set-env-vars ^@^LIST=a,b,c@K=v --region asia-northeast1 --platform managed",
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let body = fake
+        .find(
+            "POST",
+            "/apis/serving.knative.dev/v1/namespaces/demo-project/services",
+        )
+        .json();
+    assert_eq!(
+        body["metadata"]["labels"],
+        json!({"cloud.googleapis.com/location": "asia-northeast1", "env": "dev", "team": "x"})
+    );
+    let t = &body["spec"]["template"];
+    assert_eq!(t["metadata"]["labels"], json!({"env": "dev", "team": "x"}));
+    let ann = &t["metadata"]["annotations"];
+    assert_eq!(ann["run.googleapis.com/cpu-throttling"], "False");
+    assert_eq!(ann["run.googleapis.com/startup-cpu-boost"], "True");
+    assert_eq!(ann["run.googleapis.com/execution-environment"], "gen2");
+    assert_eq!(t["spec"]["timeoutSeconds"], 300);
+    assert!(t["spec"].get("containerConcurrency").is_none());
+    assert_eq!(
+        t["spec"]["containers"][0],
+        json!({"image": "img", "command": ["/bin/server", "--verbose"], "args": ["a,b", "c"],
+               "resources": {"limits": {"memory": "512Mi", "cpu": "1"}},
+               "env": [{"name": "LIST", "value": "a,b,c"}, {"name": "K", "value": "v"}]})
+    );
+
+    // Bad values are usage errors (exit 2) before anything is sent.
+    for bad in [
+        "--timeout 0",
+        "--timeout 5x",
+        "--min-instances -1",
+        "--concurrency 0",
+        "--port 70000",
+        "--execution-environment gen3",
+        "--set-env-vars A=1 --remove-env-vars B",
+        "--clear-env-vars --update-env-vars A=1",
+        "--labels a=1 --update-labels b=2",
+        "--add-custom-audiences a --clear-custom-audiences",
+    ] {
+        let fake = Fake::start();
+        let o = Cli::new(&fake).run(&format!("run deploy s --image i {bad}"));
+        assert_eq!(o.code, 2, "{bad}: {}", o.stderr);
+        assert!(
+            fake.requests().iter().all(|r| r.line().starts_with("GET")),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn update_env_remove_clear_labels_audiences_and_defaults() {
+    let path = "/v1/projects/demo-project/locations/asia-northeast1/services/s";
+    let mut svc = ready_service("s");
+    svc["metadata"]["labels"]["env"] = json!("dev");
+    svc["metadata"]["labels"]["team"] = json!("x");
+    svc["metadata"]["annotations"]["run.googleapis.com/custom-audiences"] =
+        json!("[\"https://a.example\", \"https://b.example\"]");
+    let t = &mut svc["spec"]["template"];
+    t["metadata"]["labels"] = json!({"env": "dev", "team": "x", "client.knative.dev/nonce": "n1"});
+    t["metadata"]["annotations"] =
+        json!({"autoscaling.knative.dev/minScale": "2", "autoscaling.knative.dev/maxScale": "9"});
+    t["spec"]["containerConcurrency"] = json!(5);
+    t["spec"]["containers"][0]["env"] = json!([
+        {"name": "A", "value": "1"}, {"name": "B", "value": "2"},
+        {"name": "S", "valueFrom": {"secretKeyRef": {"name": "s", "key": "latest"}}}
+    ]);
+    t["spec"]["containers"][0]["ports"] = json!([{"name": "h2c", "containerPort": 9000}]);
+    t["spec"]["containers"][0]["args"] = json!(["old"]);
+    let put = |flags: &str| {
+        let fake = Fake::start();
+        fake.on("GET", path, vec![ok(svc.clone())]);
+        fake.on("PUT", path, vec![ok(svc.clone())]);
+        let o = Cli::new(&fake).run(&format!("run services update s {flags}"));
+        assert_eq!(o.code, 0, "{flags}: {}", o.stderr);
+        fake.find("PUT", path).json()
+    };
+    let env = |v: &Value| v["spec"]["template"]["spec"]["containers"][0]["env"].clone();
+    let secret =
+        json!({"name": "S", "valueFrom": {"secretKeyRef": {"name": "s", "key": "latest"}}});
+
+    let v = put("--remove-env-vars A --update-env-vars B=3,C=4");
+    assert_eq!(
+        env(&v),
+        json!([{"name": "B", "value": "3"}, secret.clone(), {"name": "C", "value": "4"}])
+    );
+    // --clear-env-vars prunes literals only (a secret reference stays), as gcloud's _PruneMapping.
+    assert_eq!(env(&put("--clear-env-vars")), json!([secret.clone()]));
+
+    let v = put("--remove-labels team --update-labels tier=web");
+    assert_eq!(
+        v["metadata"]["labels"],
+        json!({"cloud.googleapis.com/location": "asia-northeast1", "env": "dev", "tier": "web"})
+    );
+    assert_eq!(
+        v["spec"]["template"]["metadata"]["labels"],
+        json!({"env": "dev", "tier": "web", "client.knative.dev/nonce": "n1"})
+    );
+    let v = put("--clear-labels");
+    assert_eq!(
+        v["metadata"]["labels"],
+        json!({"cloud.googleapis.com/location": "asia-northeast1"})
+    );
+
+    let aud =
+        |v: &Value| v["metadata"]["annotations"]["run.googleapis.com/custom-audiences"].clone();
+    assert_eq!(
+        aud(&put("--remove-custom-audiences https://a.example")),
+        "[\"https://b.example\"]"
+    );
+    assert_eq!(
+        aud(&put(
+            "--add-custom-audiences https://b.example,https://c.example"
+        )),
+        "[\"https://a.example\",\"https://b.example\",\"https://c.example\"]"
+    );
+    assert_eq!(aud(&put("--clear-custom-audiences")), Value::Null);
+    assert_eq!(aud(&put("--set-custom-audiences x")), "[\"x\"]");
+
+    // `default` (and 0 for min) removes scaling; `default` unsets concurrency and the port;
+    // a new port keeps the port's name (h2c); an empty `--args=` resets the args.
+    let v = put(
+        "--min-instances 0 --max-instances default --concurrency default --port default --args=",
+    );
+    let t = &v["spec"]["template"];
+    assert_eq!(
+        t["metadata"]["annotations"],
+        json!({"run.googleapis.com/client-name": "kumo"})
+    );
+    assert!(t["spec"].get("containerConcurrency").is_none());
+    assert!(t["spec"]["containers"][0].get("ports").is_none());
+    assert!(t["spec"]["containers"][0].get("args").is_none());
+    let v = put("--port 8081 --timeout 1h --cpu-throttling");
+    let t = &v["spec"]["template"];
+    assert_eq!(
+        t["spec"]["containers"][0]["ports"],
+        json!([{"name": "h2c", "containerPort": 8081}])
+    );
+    assert_eq!(t["spec"]["timeoutSeconds"], 3600);
+    assert_eq!(
+        t["metadata"]["annotations"]["run.googleapis.com/cpu-throttling"],
+        "True"
+    );
+}
+
+#[test]
+fn jobs_flags_and_jobs_deploy_create_or_update() {
+    let jobs = "/apis/run.googleapis.com/v1/namespaces/demo-project/jobs";
+    let fake = Fake::start();
+    fake.on(
+        "GET",
+        JOB,
+        vec![err(404, "NOT_FOUND", "not found"), ok(job())],
+    );
+    fake.on("POST", jobs, vec![ok(job())]);
+    let o = Cli::new(&fake).run(
+        "run jobs deploy my-job --image img --tasks 3 --parallelism 2 --max-retries 0 \
+         --task-timeout 10m --memory 1Gi --cpu 2 --command python --args main.py,--n=1 \
+         --set-env-vars ^:^A=1,2:B=3 --labels team=x --execution-environment gen1",
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stderr,
+        "Deploying container to Cloud Run job [my-job] in project [demo-project] region [asia-northeast1]\n\
+         OK Creating job... Done.\nJob [my-job] has successfully been deployed.\n\n\
+         To execute this job, use:\nkumo run jobs execute my-job\n"
+    );
+    let body = fake.find("POST", jobs).json();
+    assert_eq!(
+        body["metadata"]["labels"],
+        json!({"cloud.googleapis.com/location": "asia-northeast1", "team": "x"})
+    );
+    let et = &body["spec"]["template"];
+    assert_eq!(et["metadata"]["labels"], json!({"team": "x"}));
+    assert_eq!(
+        et["metadata"]["annotations"]["run.googleapis.com/execution-environment"],
+        "gen1"
+    );
+    assert_eq!(et["spec"]["taskCount"], 3);
+    assert_eq!(et["spec"]["parallelism"], 2);
+    assert_eq!(
+        et["spec"]["template"]["spec"],
+        json!({"maxRetries": 0, "timeoutSeconds": 600, "containers": [{
+            "image": "img", "command": ["python"], "args": ["main.py", "--n=1"],
+            "resources": {"limits": {"memory": "1Gi", "cpu": "2"}},
+            "env": [{"name": "A", "value": "1,2"}, {"name": "B", "value": "3"}]}]})
+    );
+
+    // An existing job: deploy updates it in place.
+    let fake = Fake::start();
+    fake.on("GET", JOB, vec![ok(job())]);
+    fake.on("PUT", JOB, vec![ok(job())]);
+    let o = Cli::new(&fake).run("run jobs deploy my-job --task-timeout 90");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("OK Updating job... Done.\nJob [my-job] has successfully been deployed."),
+        "{}",
+        o.stderr
+    );
+    let put = fake.find("PUT", JOB).json();
+    assert_eq!(
+        put["spec"]["template"]["spec"]["template"]["spec"]["timeoutSeconds"],
+        90
+    );
+    assert_eq!(
+        put["spec"]["template"]["spec"]["template"]["spec"]["containers"][0]["image"],
+        "us-docker.pkg.dev/cloudrun/container/job"
+    );
+
+    // A new job needs an image; bad values are usage errors.
+    let fake = Fake::start();
+    fake.on("GET", JOB, vec![err(404, "NOT_FOUND", "not found")]);
+    let o = Cli::new(&fake).run("run jobs deploy my-job --tasks 2");
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    for bad in ["--tasks 0", "--task-timeout 0s", "--parallelism -1"] {
+        let o = Cli::new(&fake).run(&format!("run jobs create j --image i {bad}"));
+        assert_eq!(o.code, 2, "{bad}: {}", o.stderr);
+    }
+}

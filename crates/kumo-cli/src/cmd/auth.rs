@@ -16,7 +16,11 @@ pub fn auth(ctx: &mut Ctx<'_>, cmd: AuthCmd) -> Result<()> {
             no_browser,
             remote_bootstrap,
             update_adc,
+            cred_file,
         } => {
+            if let Some(file) = cred_file {
+                return login_with_cred_file(ctx, &file, account_arg.as_deref(), update_adc);
+            }
             if let Some(url) = remote_bootstrap {
                 return remote_login::bootstrap(ctx, &url, Target::Login);
             }
@@ -151,6 +155,61 @@ pub fn auth(ctx: &mut Ctx<'_>, cmd: AuthCmd) -> Result<()> {
         }
         AuthCmd::ApplicationDefault(a) => application_default(ctx, a.cmd),
     }
+}
+
+/// `auth login --cred-file=KEY.json` (gcloud's `LoginWithCredFileConfig`): a service account
+/// key file is stored and activated like `activate-service-account`; external account
+/// (workload identity federation) files have no issuer to exchange them with in Kumo.
+fn login_with_cred_file(
+    ctx: &mut Ctx<'_>,
+    file: &str,
+    account: Option<&str>,
+    update_adc: bool,
+) -> Result<()> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| CliError::Msg(format!("Unable to read file [{file}]: {e}")))?;
+    let config: Value = serde_json::from_str(&text)
+        .map_err(|e| CliError::Msg(format!("Could not read json file {file}: {e}")))?;
+    match config["type"].as_str() {
+        Some("service_account") => {}
+        Some("external_account" | "external_account_authorized_user") => {
+            return Err(CliError::Msg(format!(
+                "Invalid value for [--cred-file]: external account credential files (workload identity federation) are not supported by {}; use a service account key file.",
+                ctx.prog
+            )));
+        }
+        _ => {
+            return Err(CliError::Msg(
+                "Invalid value for [--cred-file]: Only external account or service account JSON credential file types are supported.".to_owned(),
+            ));
+        }
+    }
+    if let Some(a) = account
+        && config["client_email"].as_str() != Some(a)
+    {
+        return Err(CliError::Msg(
+            "Invalid value for [ACCOUNT]: The given account name does not match the account name in the credential file. This argument can be omitted when using credential files.".to_owned(),
+        ));
+    }
+    let email = creds::activate_service_account(ctx, file, None)?;
+    ctx.props.set("core/account", &email);
+    ctx.props.save(ctx.env)?;
+    if update_adc {
+        let path = creds::adc_path(ctx.env);
+        let text = serde_json::to_string_pretty(&config)
+            .map_err(|e| CliError::Msg(format!("cannot encode credentials: {e}")))?;
+        crate::config::write_private(&path, &text)?;
+        ctx.status("\nApplication Default Credentials (ADC) were updated.");
+    }
+    let project = ctx
+        .props
+        .get("core/project")
+        .unwrap_or_else(|| "None".to_owned());
+    ctx.status(&format!(
+        "\nAuthenticated with service account credentials for: [{email}].\nYour current project is [{project}].  You can change this setting by running:\n  $ {} config set project PROJECT_ID\n",
+        ctx.prog
+    ));
+    Ok(())
 }
 
 fn write_adc(ctx: &mut Ctx<'_>, refresh_token: &str) -> Result<()> {

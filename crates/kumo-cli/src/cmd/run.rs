@@ -26,6 +26,8 @@ use crate::format::Keys;
 use crate::http::enc;
 use crate::policy::{self, PolicyApi};
 
+mod flags;
+
 const LOCATION_LABEL: &str = "cloud.googleapis.com/location";
 const INVOKER_IAM_DISABLED: &str = "run.googleapis.com/invoker-iam-disabled";
 const IAP_ENABLED: &str = "run.googleapis.com/iap-enabled";
@@ -186,52 +188,37 @@ fn first_container(spec: &mut Value) -> &mut Value {
     ensure(&mut containers[0], &[])
 }
 
+/// `run jobs execute --update-env-vars`: gcloud's `ArgDict`.
 fn parse_env(pairs: &[String]) -> Result<Vec<(String, String)>> {
-    pairs
-        .iter()
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            p.split_once('=')
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .ok_or_else(|| {
-                    CliError::Usage(format!(
-                        "Bad syntax for dict arg: [{p}]; environment variables are KEY=VALUE"
-                    ))
-                })
-        })
-        .collect()
+    flags::arg_dict("update-env-vars", pairs)
 }
 
-/// `--set-env-vars` replaces every variable; `--update-env-vars` merges (gcloud's split).
-fn env_flags(set: &[String], update: &[String]) -> Result<(Vec<(String, String)>, bool)> {
-    if set.is_empty() {
-        Ok((parse_env(update)?, false))
-    } else {
-        Ok((parse_env(set)?, true))
-    }
-}
-
-fn upsert_env(container: &mut Value, vars: &[(String, String)], replace: bool) {
-    if vars.is_empty() {
-        return;
-    }
-    let slot = ensure(container, &["env"]);
-    if replace || !slot.is_array() {
-        *slot = json!([]);
-    }
-    if let Some(env) = slot.as_array_mut() {
-        for (k, v) in vars {
-            match env.iter_mut().find(|e| e["name"] == k.as_str()) {
-                Some(e) => *e = json!({"name": k, "value": v}),
-                None => env.push(json!({"name": k, "value": v})),
-            }
-        }
-    }
-}
-
-/// Applies deploy/update flags to a Knative Service object.
+/// Applies deploy/update flags to a Knative Service object (gcloud's
+/// `GetServiceConfigurationChanges`).
 fn apply_service_flags(svc: &mut Value, f: &ServiceFlags) -> Result<()> {
     const ANN: &[&str] = &["metadata", "annotations"];
+    // Validate every typed value before changing anything.
+    let min = f
+        .min_instances
+        .as_deref()
+        .map(flags::scale_value)
+        .transpose()?;
+    let max = f
+        .max_instances
+        .as_deref()
+        .map(flags::scale_value)
+        .transpose()?;
+    let concurrency = f
+        .concurrency
+        .as_deref()
+        .map(flags::concurrency_value)
+        .transpose()?;
+    let port = f.port.as_deref().map(flags::port_value).transpose()?;
+    let timeout = f
+        .timeout
+        .as_deref()
+        .map(|t| flags::duration_secs("timeout", t))
+        .transpose()?;
     if f.no_invoker_iam_check {
         *ensure(svc, &["metadata", "annotations", INVOKER_IAM_DISABLED]) = json!("true");
     } else if f.invoker_iam_check {
@@ -253,48 +240,45 @@ fn apply_service_flags(svc: &mut Value, f: &ServiceFlags) -> Result<()> {
             &["metadata", "annotations", "run.googleapis.com/ingress"],
         ) = json!(ingress);
     }
-    if !f.add_custom_audiences.is_empty() {
-        let slot = ensure(
+    if let Some(d) = &f.description {
+        *ensure(
             svc,
-            &[
-                "metadata",
-                "annotations",
-                "run.googleapis.com/custom-audiences",
-            ],
-        );
-        let mut auds: Vec<String> = slot
-            .as_str()
-            .and_then(|s| serde_json::from_str(s).ok())
-            .unwrap_or_default();
-        for a in &f.add_custom_audiences {
-            if !auds.contains(a) {
-                auds.push(a.clone());
-            }
-        }
-        *slot = json!(json!(auds).to_string());
+            &["metadata", "annotations", "run.googleapis.com/description"],
+        ) = json!(d);
     }
+    apply_custom_audiences(svc, f)?;
+    flags::apply_labels(svc, &["spec", "template", "metadata"], &f.container)?;
     let template = ensure(svc, &["spec", "template"]);
     // A new revision gets a generated name; keeping the old one would collide.
     remove_key(template, &["metadata"], "name");
-    if let Some(n) = f.min_instances {
-        *ensure(
-            template,
-            &[
-                "metadata",
-                "annotations",
-                "autoscaling.knative.dev/minScale",
-            ],
-        ) = json!(n.to_string());
+    for (value, key) in [
+        (min, "autoscaling.knative.dev/minScale"),
+        (max, "autoscaling.knative.dev/maxScale"),
+    ] {
+        match value {
+            // gcloud drops minScale for `default` and for 0; maxScale only for `default`.
+            Some(Some(n)) if n > 0 || key.ends_with("maxScale") => {
+                *ensure(template, &["metadata", "annotations", key]) = json!(n.to_string());
+            }
+            Some(_) => remove_key(template, &["metadata", "annotations"], key),
+            None => {}
+        }
     }
-    if let Some(n) = f.max_instances {
+    // gcloud writes str(bool): 'True' / 'False'.
+    for (on, off, key) in [
+        (f.cpu_throttling, f.no_cpu_throttling, flags::CPU_THROTTLING),
+        (f.cpu_boost, f.no_cpu_boost, flags::CPU_BOOST),
+    ] {
+        if on || off {
+            *ensure(template, &["metadata", "annotations", key]) =
+                json!(if on { "True" } else { "False" });
+        }
+    }
+    if let Some(env) = &f.container.execution_environment {
         *ensure(
             template,
-            &[
-                "metadata",
-                "annotations",
-                "autoscaling.knative.dev/maxScale",
-            ],
-        ) = json!(n.to_string());
+            &["metadata", "annotations", flags::EXECUTION_ENVIRONMENT],
+        ) = json!(env);
     }
     *ensure(
         template,
@@ -304,18 +288,70 @@ fn apply_service_flags(svc: &mut Value, f: &ServiceFlags) -> Result<()> {
     if let Some(sa) = &f.service_account {
         *ensure(spec, &["serviceAccountName"]) = json!(sa);
     }
-    if let Some(c) = f.concurrency {
-        *ensure(spec, &["containerConcurrency"]) = json!(c);
+    match concurrency {
+        Some(Some(c)) => *ensure(spec, &["containerConcurrency"]) = json!(c),
+        Some(None) => remove_key(spec, &[], "containerConcurrency"),
+        None => {}
     }
-    let (env, replace) = env_flags(&f.set_env_vars, &f.update_env_vars)?;
+    if let Some(t) = timeout {
+        *ensure(spec, &["timeoutSeconds"]) = json!(t);
+    }
     let container = first_container(spec);
     if let Some(image) = &f.image {
         *ensure(container, &["image"]) = json!(image);
     }
-    if let Some(port) = f.port {
-        *ensure(container, &["ports"]) = json!([{"name": "http1", "containerPort": port}]);
+    match port {
+        Some(Some(p)) => {
+            let name = container["ports"][0]["name"]
+                .as_str()
+                .unwrap_or("http1")
+                .to_owned();
+            *ensure(container, &["ports"]) = json!([{"name": name, "containerPort": p}]);
+        }
+        Some(None) => remove_key(container, &[], "ports"),
+        None => {}
     }
-    upsert_env(container, &env, replace);
+    flags::apply_container(container, &f.container)?;
+    Ok(())
+}
+
+/// gcloud's `CustomAudiencesChanges`: add (no duplicates), remove, clear or set the JSON list in
+/// the service's `run.googleapis.com/custom-audiences` annotation (gone when empty).
+fn apply_custom_audiences(svc: &mut Value, f: &ServiceFlags) -> Result<()> {
+    const KEY: &str = "run.googleapis.com/custom-audiences";
+    let add = flags::arg_list(&f.add_custom_audiences)?;
+    let remove = flags::arg_list(&f.remove_custom_audiences)?;
+    let set = flags::arg_list(&f.set_custom_audiences)?;
+    if add.is_empty() && remove.is_empty() && set.is_empty() && !f.clear_custom_audiences {
+        return Ok(());
+    }
+    let current: Vec<String> = existing(svc, &["metadata", "annotations", KEY])
+        .and_then(|v| v.as_str())
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    let audiences: Vec<String> = if !remove.is_empty() {
+        current
+            .into_iter()
+            .filter(|a| !remove.contains(a))
+            .collect()
+    } else if !add.is_empty() {
+        let mut all = current;
+        for a in add {
+            if !all.contains(&a) {
+                all.push(a);
+            }
+        }
+        all
+    } else if f.clear_custom_audiences {
+        Vec::new()
+    } else {
+        set
+    };
+    if audiences.is_empty() {
+        remove_key(svc, &["metadata", "annotations"], KEY);
+    } else {
+        *ensure(svc, &["metadata", "annotations", KEY]) = json!(json!(audiences).to_string());
+    }
     Ok(())
 }
 
@@ -737,10 +773,27 @@ fn stringify_annotations(v: &mut Value) {
 
 // ---------------------------------------------------------------------------------------- jobs
 
+/// Applies create/update/deploy flags to a v1 Job (gcloud's `GetJobConfigurationChanges`).
 fn apply_job_flags(job: &mut Value, f: &JobFlags) -> Result<()> {
-    let exec_spec = ensure(job, &["spec", "template", "spec"]);
+    let timeout = f
+        .task_timeout
+        .as_deref()
+        .map(|t| flags::duration_secs("task-timeout", t))
+        .transpose()?;
+    flags::apply_labels(job, &["spec", "template", "metadata"], &f.container)?;
+    let execution = ensure(job, &["spec", "template"]);
+    if let Some(env) = &f.container.execution_environment {
+        *ensure(
+            execution,
+            &["metadata", "annotations", flags::EXECUTION_ENVIRONMENT],
+        ) = json!(env);
+    }
+    let exec_spec = ensure(execution, &["spec"]);
     if let Some(t) = f.tasks {
         *ensure(exec_spec, &["taskCount"]) = json!(t);
+    }
+    if let Some(p) = f.parallelism {
+        *ensure(exec_spec, &["parallelism"]) = json!(p);
     }
     let task_spec = ensure(exec_spec, &["template", "spec"]);
     if let Some(sa) = &f.service_account {
@@ -749,24 +802,14 @@ fn apply_job_flags(job: &mut Value, f: &JobFlags) -> Result<()> {
     if let Some(r) = f.max_retries {
         *ensure(task_spec, &["maxRetries"]) = json!(r);
     }
-    if let Some(t) = &f.task_timeout {
-        let secs = t.trim_end_matches('s').parse::<u64>().map_err(|_| {
-            CliError::Usage(format!(
-                "argument --task-timeout: expected seconds like 600s, got [{t}]"
-            ))
-        })?;
+    if let Some(secs) = timeout {
         *ensure(task_spec, &["timeoutSeconds"]) = json!(secs);
     }
-    let (env, replace) = env_flags(&f.set_env_vars, &f.update_env_vars)?;
     let container = first_container(task_spec);
     if let Some(image) = &f.image {
         *ensure(container, &["image"]) = json!(image);
     }
-    if !f.args.is_empty() {
-        *ensure(container, &["args"]) = json!(f.args);
-    }
-    upsert_env(container, &env, replace);
-    Ok(())
+    flags::apply_container(container, &f.container)
 }
 
 fn new_job(project: &str, region: &str, name: &str) -> Value {
@@ -900,57 +943,43 @@ fn jobs(ctx: &mut Ctx<'_>, cmd: RunJobsCmd) -> Result<()> {
             flags,
             execute_now,
             wait,
-        } => {
-            let region = ctx.region()?;
-            if flags.image.is_none() {
-                return Err(CliError::Usage(
-                    "Missing required argument [--image].".to_owned(),
-                ));
-            }
-            let mut v = new_job(&project, &region, &job);
-            apply_job_flags(&mut v, &flags)?;
-            ctx.status(&format!(
-                "Creating Cloud Run job [{job}] in project [{project}] region [{region}]"
-            ));
-            if let Err(e) = ctx
-                .post(&jobs_path(&project), &v)
-                .and_then(|w| wait_ready(ctx, &job_path(&job), &w))
-            {
-                ctx.status("Job failed to deploy");
-                return Err(e);
-            }
-            ctx.status("OK Creating job... Done.");
-            ctx.status(&format!("Job [{job}] has successfully been created."));
-            if execute_now {
-                return execute(ctx, &project, &job, wait, json!({}));
-            }
-            ctx.status(&format!(
-                "\nTo execute this job, use:\n{} run jobs execute {job}",
-                ctx.prog
-            ));
-            Ok(())
-        }
-        RunJobsCmd::Update { job, flags } => {
-            let region = ctx.region()?;
-            let path = job_path(&job);
-            let mut v = writable(or_missing(ctx.get(&path), || {
-                format!("Job [{job}] could not be found.")
-            })?);
-            apply_job_flags(&mut v, &flags)?;
-            ctx.status(&format!(
-                "Updating Cloud Run job [{job}] in project [{project}] region [{region}]"
-            ));
-            if let Err(e) = ctx
-                .call("PUT", &path, &[], Some(&v))
-                .and_then(|w| wait_ready(ctx, &path, &w))
-            {
-                ctx.status("Job failed to deploy");
-                return Err(e);
-            }
-            ctx.status("OK Updating job... Done.");
-            ctx.status(&format!("Job [{job}] has successfully been updated."));
-            Ok(())
-        }
+        } => write_job(
+            ctx,
+            &project,
+            &job,
+            &flags,
+            JobWrite::Create,
+            execute_now || wait,
+            wait,
+        ),
+        RunJobsCmd::Update {
+            job,
+            flags,
+            execute_now,
+            wait,
+        } => write_job(
+            ctx,
+            &project,
+            &job,
+            &flags,
+            JobWrite::Update,
+            execute_now || wait,
+            wait,
+        ),
+        RunJobsCmd::Deploy {
+            job,
+            flags,
+            execute_now,
+            wait,
+        } => write_job(
+            ctx,
+            &project,
+            &job,
+            &flags,
+            JobWrite::Deploy,
+            execute_now || wait,
+            wait,
+        ),
         RunJobsCmd::Describe { job } => {
             let v = or_missing(ctx.get(&job_path(&job)), || {
                 format!("Cannot find job [{job}].")
@@ -1033,6 +1062,81 @@ fn jobs(ctx: &mut Ctx<'_>, cmd: RunJobsCmd) -> Result<()> {
         }
         RunJobsCmd::Executions(e) => executions(ctx, &project, e.cmd),
     }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum JobWrite {
+    Create,
+    Update,
+    Deploy,
+}
+
+/// `run jobs create|update|deploy`: gcloud's header, the write, the wait, its success line and
+/// the hint to execute; `--execute-now`/`--wait` run the job afterwards.
+fn write_job(
+    ctx: &mut Ctx<'_>,
+    project: &str,
+    job: &str,
+    flags: &JobFlags,
+    mode: JobWrite,
+    execute_now: bool,
+    wait: bool,
+) -> Result<()> {
+    let region = ctx.region()?;
+    let path = format!("{}/{}", jobs_path(project), enc(job));
+    let current = match mode {
+        JobWrite::Create => None,
+        JobWrite::Update => Some(or_missing(ctx.get(&path), || {
+            format!("Job [{job}] could not be found.")
+        })?),
+        JobWrite::Deploy => get_opt(ctx, &path)?,
+    };
+    let creating = current.is_none();
+    if creating && flags.image.is_none() {
+        return Err(CliError::Usage(
+            "Missing required argument [--image].".to_owned(),
+        ));
+    }
+    let mut v = current
+        .map(writable)
+        .unwrap_or_else(|| new_job(project, &region, job));
+    apply_job_flags(&mut v, flags)?;
+    let verb = match mode {
+        JobWrite::Create => "Creating",
+        JobWrite::Update => "Updating",
+        JobWrite::Deploy => "Deploying container to",
+    };
+    ctx.status(&format!(
+        "{verb} Cloud Run job [{job}] in project [{project}] region [{region}]"
+    ));
+    let sent = if creating {
+        ctx.post(&jobs_path(project), &v)
+    } else {
+        ctx.call("PUT", &path, &[], Some(&v))
+    };
+    if let Err(e) = sent.and_then(|w| wait_ready(ctx, &path, &w)) {
+        ctx.status("Job failed to deploy");
+        return Err(e);
+    }
+    ctx.status(if creating {
+        "OK Creating job... Done."
+    } else {
+        "OK Updating job... Done."
+    });
+    let done = match mode {
+        JobWrite::Create => "been created",
+        JobWrite::Update => "been updated",
+        JobWrite::Deploy => "been deployed",
+    };
+    ctx.status(&format!("Job [{job}] has successfully {done}."));
+    if execute_now {
+        return execute(ctx, project, job, wait, json!({}));
+    }
+    ctx.status(&format!(
+        "\nTo execute this job, use:\n{} run jobs execute {job}",
+        ctx.prog
+    ));
+    Ok(())
 }
 
 /// gcloud's `commands.SortByName` for list commands.
