@@ -92,6 +92,27 @@ fn iap_web_binding_on_a_cloud_run_region() {
         ]
     );
     assert!(o.stdout.contains("group:devs@example.com"), "{}", o.stdout);
+
+    // gcloud's iap commands read --region only (not run/region), and cloud-run needs it.
+    for args in [
+        "iap web get-iam-policy --resource-type=cloud-run --service=my-iap-service",
+        "iap web get-iam-policy --resource-type=cloud-run",
+    ] {
+        let o = Cli::new(&fake).run(args);
+        assert_eq!(o.code, 1, "{args}");
+        assert_eq!(
+            o.stderr,
+            "ERROR: (kumo.iap.web.get-iam-policy) Invalid value for [--region]: `--region` must be specified for `--resource-type=cloud-run`.\n"
+        );
+    }
+    let o = Cli::new(&fake).run("iap web get-iam-policy --service=x");
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr
+            .contains("`--service` cannot be specified without `--resource-type`."),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]

@@ -41,9 +41,18 @@ fn project_number(ctx: &mut Ctx<'_>, project: &str) -> Result<String> {
 fn iap_policy(ctx: &mut Ctx<'_>, r: &IapResource) -> Result<PolicyApi> {
     let project = ctx.project()?;
     let pn = project_number(ctx, &project)?;
+    // gcloud's `iap` commands take `--region` alone (no `run/region`), and require it for
+    // `--resource-type=cloud-run` (`iap_util.ParseIapIamResource`).
+    let cloud_run_region = |ctx: &Ctx<'_>| {
+        ctx.global.region.clone().ok_or_else(|| {
+            CliError::Msg(
+                "Invalid value for [--region]: `--region` must be specified for `--resource-type=cloud-run`.".to_owned(),
+            )
+        })
+    };
     let (path, name) = match (r.resource_type.as_deref(), &r.service) {
         (Some("cloud-run"), Some(service)) => {
-            let region = ctx.region()?;
+            let region = cloud_run_region(ctx)?;
             (
                 format!(
                     "/v1/projects/{pn}/iap_web/cloud_run-{}/services/{}",
@@ -55,7 +64,7 @@ fn iap_policy(ctx: &mut Ctx<'_>, r: &IapResource) -> Result<PolicyApi> {
         }
         // gcloud's `CloudRuns` level: every Cloud Run service of the region inherits it.
         (Some("cloud-run"), None) => {
-            let region = ctx.region()?;
+            let region = cloud_run_region(ctx)?;
             (
                 format!("/v1/projects/{pn}/iap_web/cloud_run-{}", enc(&region)),
                 format!("cloud_run-{region}"),
@@ -68,8 +77,8 @@ fn iap_policy(ctx: &mut Ctx<'_>, r: &IapResource) -> Result<PolicyApi> {
             )));
         }
         (None, Some(_)) => {
-            return Err(CliError::Usage(
-                "--service requires --resource-type=cloud-run.".to_owned(),
+            return Err(CliError::Msg(
+                "Invalid value for [--service]: `--service` cannot be specified without `--resource-type`.".to_owned(),
             ));
         }
     };
