@@ -4,6 +4,9 @@
 
 use std::process::ExitCode;
 
+/// The port `hello.go` listens on when `PORT` is unset.
+const DEFAULT_PORT: u16 = 8080;
+
 pub fn main(args: &[String]) -> ExitCode {
     match args.first().map(String::as_str) {
         Some("job") => job(),
@@ -28,18 +31,23 @@ fn job() -> ExitCode {
 }
 
 /// The hello sample: answers every request with the page Google's `hello` image shows, naming the
-/// service and revision from the container contract's `K_SERVICE` and `K_REVISION`.
+/// service and revision from the container contract's `K_SERVICE` and `K_REVISION`. Like the
+/// image's `hello.go`, it listens on `$PORT`, or on 8080 when PORT is unset (as in a job task,
+/// where the real image serves until the task times out).
 fn hello() -> ExitCode {
-    let port: u16 = match std::env::var("PORT")
-        .ok()
-        .and_then(|port| port.parse().ok())
-    {
-        Some(port) => port,
-        None => {
-            eprintln!("PORT is not set");
-            return ExitCode::from(2);
+    let from_env = std::env::var("PORT").ok().filter(|p| !p.is_empty());
+    let port: u16 = match from_env.as_deref().map(str::parse) {
+        None => DEFAULT_PORT,
+        Some(Ok(port)) => port,
+        Some(Err(_)) => {
+            eprintln!(
+                "listen tcp: lookup port {}: invalid port",
+                from_env.as_deref().unwrap_or_default()
+            );
+            return ExitCode::FAILURE;
         }
     };
+    let defaulted = from_env.is_none();
     let service = std::env::var("K_SERVICE").unwrap_or_else(|_| "hello".to_owned());
     let revision = std::env::var("K_REVISION").unwrap_or_default();
     let page = hello_page(&service, &revision);
@@ -54,8 +62,16 @@ fn hello() -> ExitCode {
         }
     };
     let served = runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
-        println!("Hello from Cloud Run! The container started successfully and is listening for HTTP requests on {port}");
+        let listener = match tokio::net::TcpListener::bind(("0.0.0.0", port)).await {
+            Ok(listener) => listener,
+            // A container has a network of its own, where 8080 is always free; a local process
+            // shares the host's (Kumo itself may hold 8080), so the default falls back to any port.
+            Err(e) if defaulted && e.kind() == std::io::ErrorKind::AddrInUse => {
+                tokio::net::TcpListener::bind(("0.0.0.0", 0)).await?
+            }
+            Err(e) => return Err(e),
+        };
+        println!("Hello from Cloud Run! The container started successfully and is listening for HTTP requests on port {port}");
         let app = axum::Router::new().fallback(move || {
             let page = page.clone();
             async move { axum::response::Html(page) }
