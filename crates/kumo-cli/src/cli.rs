@@ -461,15 +461,18 @@ pub enum RunJobsCmd {
         /// Wait until the execution completes.
         #[arg(long)]
         wait: bool,
-        /// Override the container arguments.
-        #[arg(long, value_delimiter = ',')]
+        /// Override the container arguments (comma-separated).
+        #[arg(long, value_name = "ARG")]
         args: Vec<String>,
         /// Override environment variables, KEY=VALUE,...
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_name = "KEY=VALUE")]
         update_env_vars: Vec<String>,
         /// Override the number of tasks.
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         tasks: Option<u32>,
+        /// Override the task timeout for this execution: 600, 10m, 1h.
+        #[arg(long)]
+        task_timeout: Option<String>,
     },
     /// Create or replace a job from a YAML file.
     Replace { file: String },

@@ -488,6 +488,19 @@ fn jobs_create_and_execute_wait() {
         fake.find("POST", &format!("{v2}/jobs/my-job:run")).json(),
         json!({"overrides": {"containerOverrides": [{"env": [{"name": "X", "value": "1"}]}]}})
     );
+    let o = Cli::new(&fake)
+        .run("run jobs execute my-job --wait --args=^:^a,b:c --task-timeout 2m --tasks 3");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let last_run = fake
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.method == "POST" && r.path() == format!("{v2}/jobs/my-job:run"))
+        .unwrap();
+    assert_eq!(
+        last_run.json(),
+        json!({"overrides": {"containerOverrides": [{"args": ["a,b", "c"]}], "taskCount": 3, "timeout": "120s"}})
+    );
 
     // A failed task fails the command with the condition's message.
     done["response"] = json!({"failedCount": 1, "conditions": [{"type": "Completed", "state": "CONDITION_FAILED", "message": "Task my-job-abcde-task0 failed with exit code 1."}]});

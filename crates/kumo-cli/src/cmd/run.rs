@@ -1012,13 +1012,17 @@ fn jobs(ctx: &mut Ctx<'_>, cmd: RunJobsCmd) -> Result<()> {
             args,
             update_env_vars,
             tasks,
+            task_timeout,
         } => {
+            // gcloud's execution overrides: ArgList/ArgDict values (`^DELIM^` too); an explicit
+            // `--args=` overrides the arguments with none.
             let mut overrides = json!({});
             let env = parse_env(&update_env_vars)?;
+            let arg_values = flags::arg_list(&args)?;
             if !args.is_empty() || !env.is_empty() {
                 let mut c = json!({});
                 if !args.is_empty() {
-                    c["args"] = json!(args);
+                    c["args"] = json!(arg_values);
                 }
                 if !env.is_empty() {
                     c["env"] = json!(
@@ -1031,6 +1035,10 @@ fn jobs(ctx: &mut Ctx<'_>, cmd: RunJobsCmd) -> Result<()> {
             }
             if let Some(t) = tasks {
                 overrides["taskCount"] = json!(t);
+            }
+            if let Some(t) = task_timeout {
+                let secs = flags::duration_secs("task-timeout", &t)?;
+                overrides["timeout"] = json!(format!("{secs}s"));
             }
             execute(ctx, &project, &job, wait, overrides)
         }
