@@ -949,7 +949,7 @@ fn jobs(ctx: &mut Ctx<'_>, cmd: RunJobsCmd) -> Result<()> {
             &job,
             &flags,
             JobWrite::Create,
-            execute_now || wait,
+            execute_now,
             wait,
         ),
         RunJobsCmd::Update {
@@ -963,7 +963,7 @@ fn jobs(ctx: &mut Ctx<'_>, cmd: RunJobsCmd) -> Result<()> {
             &job,
             &flags,
             JobWrite::Update,
-            execute_now || wait,
+            execute_now,
             wait,
         ),
         RunJobsCmd::Deploy {
@@ -977,7 +977,7 @@ fn jobs(ctx: &mut Ctx<'_>, cmd: RunJobsCmd) -> Result<()> {
             &job,
             &flags,
             JobWrite::Deploy,
-            execute_now || wait,
+            execute_now,
             wait,
         ),
         RunJobsCmd::Describe { job } => {
@@ -1090,6 +1090,8 @@ fn write_job(
     execute_now: bool,
     wait: bool,
 ) -> Result<()> {
+    // --wait implies --execute-now.
+    let execute_now = execute_now || wait;
     let region = ctx.region()?;
     let path = format!("{}/{}", jobs_path(project), enc(job));
     let current = match mode {
