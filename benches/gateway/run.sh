@@ -81,20 +81,35 @@ if [ -n "${CALLGRIND_OUT:-}" ]; then
     UNDER=(valgrind --tool=callgrind --instr-atstart=no "--callgrind-out-file=$CALLGRIND_OUT")
     DURATION=${1:-5s}
 fi
-"${UNDER[@]}" "$KUMO" up --data-dir "$WORK/data" --port "$KUMO_PORT" --images "$WORK/images.json" 2>"$WORK/kumo.log" & PIDS+=($!)
-KUMO_PID=$!
-WAIT_TRIES=2400 wait_port "$KUMO_PORT"
-export KUMO_CONFIG=$WORK/config KUMO_ENDPOINT=http://127.0.0.1:$KUMO_PORT
-"$KUMO" auth login --account admin@example.com >/dev/null
-"$KUMO" projects create bench-project >/dev/null 2>&1
-"$KUMO" config set project bench-project >/dev/null 2>&1
-"$KUMO" run deploy private --image bench.local/backend --region us-central1 --no-allow-unauthenticated --concurrency 1000 >"$WORK/deploy.log" 2>&1 || { cat "$WORK/deploy.log"; exit 1; }
-"$KUMO" run deploy open --image bench.local/backend --region us-central1 --no-invoker-iam-check --concurrency 1000 >"$WORK/deploy.log" 2>&1 || { cat "$WORK/deploy.log"; exit 1; }
+# start_kumo BIN DIR [UNDER...]: a Kumo with the two services deployed; sets KUMO_PORT,
+# KUMO_PID, PRIVATE_HOST, OPEN_HOST and TOKEN (the CLI is the first Kumo's binary: A/B runs
+# compare gateways, not CLIs).
+start_kumo() {
+    local bin=$1 dir=$2; shift 2
+    KUMO_PORT=$(free_port)
+    mkdir -p "$dir"
+    "$@" "$bin" up --data-dir "$dir/data" --port "$KUMO_PORT" --images "$WORK/images.json" 2>"$dir/kumo.log" & PIDS+=($!)
+    KUMO_PID=$!
+    WAIT_TRIES=2400 wait_port "$KUMO_PORT"
+    export KUMO_CONFIG=$dir/config KUMO_ENDPOINT=http://127.0.0.1:$KUMO_PORT
+    "$KUMO" auth login --account admin@example.com >/dev/null
+    "$KUMO" projects create bench-project >/dev/null 2>&1
+    "$KUMO" config set project bench-project >/dev/null 2>&1
+    "$KUMO" run deploy private --image bench.local/backend --region us-central1 --no-allow-unauthenticated --concurrency 1000 >"$WORK/deploy.log" 2>&1 || { cat "$WORK/deploy.log"; exit 1; }
+    "$KUMO" run deploy open --image bench.local/backend --region us-central1 --no-invoker-iam-check --concurrency 1000 >"$WORK/deploy.log" 2>&1 || { cat "$WORK/deploy.log"; exit 1; }
+    PRIVATE_HOST=$(host_of private)
+    OPEN_HOST=$(host_of open)
+    TOKEN=$("$KUMO" auth print-identity-token)
+}
 # `describe` shows the v1 (Knative) view; the URLs are in its run.googleapis.com/urls annotation.
 host_of() { "$KUMO" run services describe "$1" --region us-central1 --format json | python3 -c 'import json,sys; urls=json.loads(json.load(sys.stdin)["metadata"]["annotations"]["run.googleapis.com/urls"]); print(next(u for u in urls if ".run.localhost" in u).split("://")[1])'; }
-PRIVATE_HOST=$(host_of private)
-OPEN_HOST=$(host_of open)
-TOKEN=$("$KUMO" auth print-identity-token)
+# KUMO_BIN_X=other-build: a second Kumo from that binary, measured as path (x) — (b) against it —
+# in the same interleaved rounds as (b): an A/B of two builds on a host too noisy for two runs.
+if [ -n "${KUMO_BIN_X:-}" ]; then
+    start_kumo "$KUMO_BIN_X" "$WORK/x"
+    X_PORT=$KUMO_PORT X_PID=$KUMO_PID X_HOST=$PRIVATE_HOST X_TOKEN=$TOKEN
+fi
+start_kumo "$KUMO" "$WORK/kumo" "${UNDER[@]}"
 
 # --- nginx proxy_pass ------------------------------------------------------------------------
 NGINX_PORT=$(free_port)
@@ -251,6 +266,7 @@ PY
 for _round in $(seq 1 "${ROUNDS:-1}"); do
     want a && run a "$BACKEND_PID" "http://127.0.0.1:$BACKEND_PORT/"
     want b && run b "$KUMO_PID" -H "Host: $PRIVATE_HOST" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$KUMO_PORT/"
+    [ -z "${X_PID:-}" ] || run x "$X_PID" -H "Host: $X_HOST" -H "Authorization: Bearer $X_TOKEN" "http://127.0.0.1:$X_PORT/"
     want c && run c "$KUMO_PID" -H "Host: $OPEN_HOST" "http://127.0.0.1:$KUMO_PORT/"
     want d && run d "$NGINX_PID" "http://127.0.0.1:$NGINX_PORT/"
     want e && run e "$HAPROXY_PID" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$HAPROXY_PORT/"
@@ -286,14 +302,19 @@ labels = {
     "c": "(c) kumo, invoker check off",
     "d": "(d) nginx proxy_pass",
     "e": "(e) haproxy jwt_verify",
+    "x": "(x) = (b) on KUMO_BIN_X",
 }
 print(f"{'path':32} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'proxy CPU µs/req':>17} {'of it kernel':>12} {'log writer':>10}")
-for k in ["a", "b", "c", "d", "e", "a2", "b2", "d2"]:
+for k in ["a", "b", "x", "c", "d", "e", "a2", "b2", "d2"]:
     if k not in rows:
         continue
     rps, p50, p99, bad, cpu, sys_cpu, writer_cpu = rows[k]
     label = labels.get(k) or labels[k[0]] + ", 2 connections"
     print(f"{label:32} {rps:10.0f} {p50:8.3f} {p99:8.3f} {bad:8d} {cpu:17.1f} {sys_cpu:12.1f} {writer_cpu:10.1f}")
+if "x" in rows and "b" in rows:
+    b, x = rows["b"], rows["x"]
+    wins = sum(xr[0] > br[0] for xr, br in zip(runs["x"], runs["b"]))
+    print(f"x/b throughput {x[0]/b[0]:.3f} (x faster in {wins} of {len(runs['x'])} rounds)   CPU per request x/b {x[4]/b[4]:.3f}" + (f"   x/d {x[0]/rows['d'][0]:.2f}   b/d {b[0]/rows['d'][0]:.2f}" if "d" in rows else ""))
 if all(k in rows for k in "abde"):
     a, b, d, e = rows["a"], rows["b"], rows["d"], rows["e"]
     print(f"b/a throughput {b[0]/a[0]:.2f}   b/d {b[0]/d[0]:.2f} (target >= 0.9)   b/e {b[0]/e[0]:.2f} (target >= 1)")

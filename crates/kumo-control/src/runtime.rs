@@ -179,12 +179,37 @@ pub struct Runtime {
     store: Arc<dyn Store>,
     idle_timeout: RwLock<Duration>,
     invoke: crate::invoke::InvokeCaches,
+    /// The tokio runtime Kumo was started on (`None` when built outside one).
+    home: Option<tokio::runtime::Handle>,
 }
 
 impl Control {
     /// The workload runtime.
     pub fn runtime(&self) -> &Runtime {
         &self.inner.runtime
+    }
+
+    /// [`Runtime::acquire`] from any thread. The common case — a running instance of the
+    /// revision has a free slot — is answered where it is asked; anything slower (building the
+    /// pool, starting an instance, waiting for a slot) runs on the runtime Kumo was started on,
+    /// because the tasks it spawns outlive the request (instance watchers, log pumps, the
+    /// metadata server) and must not land on a gateway I/O thread.
+    pub async fn acquire_instance(&self, revision_name: &str) -> Result<Slot, Error> {
+        let runtime = self.runtime();
+        if let Some(slot) = runtime.try_acquire(revision_name)? {
+            return Ok(slot);
+        }
+        let Some(home) = runtime.home.as_ref() else {
+            return runtime.acquire(revision_name).await;
+        };
+        if tokio::runtime::Handle::try_current().is_ok_and(|here| here.id() == home.id()) {
+            return runtime.acquire(revision_name).await;
+        }
+        let control = self.clone();
+        let revision_name = revision_name.to_owned();
+        home.spawn(async move { control.runtime().acquire(&revision_name).await })
+            .await
+            .map_err(Error::internal)?
     }
 }
 
@@ -232,6 +257,7 @@ impl Runtime {
             store,
             idle_timeout: RwLock::new(DEFAULT_IDLE),
             invoke: crate::invoke::InvokeCaches::new(),
+            home: tokio::runtime::Handle::try_current().ok(),
         }
     }
 
@@ -379,6 +405,23 @@ impl Runtime {
             addr: guard.addr,
             _guard: guard,
         })
+    }
+
+    /// A slot on a running instance of `revision_name` that has one free, if any: no waiting,
+    /// nothing started.
+    fn try_acquire(&self, revision_name: &str) -> Result<Option<Slot>, Error> {
+        let pool = self
+            .pools
+            .lock()
+            .ok()
+            .and_then(|p| p.get(revision_name).cloned());
+        let Some(pool) = pool else { return Ok(None) };
+        let guard = pool.pool.try_acquire().map_err(pool_error)?;
+        Ok(guard.map(|guard| Slot {
+            info: pool.info,
+            addr: guard.addr,
+            _guard: guard,
+        }))
     }
 
     /// Queue encoded `LogEntry`s (the gateway's request logs) for the batched writer: `push`

@@ -41,6 +41,31 @@ pub struct Rewound {
     stream: TcpStream,
 }
 
+/// A [`Rewound`] between runtimes: its socket deregistered from the one it was read on.
+pub(crate) struct Detached {
+    prefix: Bytes,
+    stream: std::net::TcpStream,
+}
+
+impl Rewound {
+    pub(crate) fn detach(self) -> io::Result<Detached> {
+        Ok(Detached {
+            prefix: self.prefix,
+            stream: self.stream.into_std()?,
+        })
+    }
+}
+
+impl Detached {
+    /// Registers the socket with the current runtime.
+    pub(crate) fn attach(self) -> io::Result<Rewound> {
+        Ok(Rewound {
+            prefix: self.prefix,
+            stream: TcpStream::from_std(self.stream)?,
+        })
+    }
+}
+
 impl AsyncRead for Rewound {
     fn poll_read(
         mut self: Pin<&mut Self>,

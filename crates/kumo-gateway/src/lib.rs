@@ -7,6 +7,7 @@
 //! authorize → forward → record. The decision itself is the control plane's
 //! ([`kumo_control::invoke`]); this crate is HTTP.
 
+mod cores;
 mod h1;
 mod headers;
 mod iap;
@@ -91,6 +92,10 @@ struct Inner {
     /// By Host (foldhash: SipHash of the host cost ≈ 270 instructions per request).
     hosts: Mutex<HashMap<String, HostEntry, foldhash::fast::RandomState>>,
     dialer: upstream::Dialer,
+    /// How many I/O threads the fast path gets (0: none, it runs on the caller's runtime).
+    io_threads: usize,
+    /// Started at the first connection: a gateway that serves none starts no threads.
+    cores: std::sync::OnceLock<Option<cores::Cores>>,
 }
 
 /// A phase either hands its result to the next one or answers the request.
@@ -198,8 +203,15 @@ fn with_explanation(
 }
 
 impl Gateway {
-    /// A gateway over `control`.
+    /// A gateway over `control` with one I/O thread per core.
     pub fn new(control: Control) -> Gateway {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Gateway::with_io_threads(control, cores)
+    }
+
+    /// A gateway over `control` whose HTTP/1.1 fast path runs on `io_threads` threads of its
+    /// own (`cores.rs`); 0 runs it on the runtime that accepts the connections.
+    pub fn with_io_threads(control: Control, io_threads: usize) -> Gateway {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let h1 = Client::builder(TokioExecutor::new())
@@ -216,8 +228,79 @@ impl Gateway {
                 h2,
                 hosts: Mutex::new(HashMap::default()),
                 dialer: upstream::Dialer::default(),
+                io_threads,
+                cores: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    fn cores(&self) -> Option<&cores::Cores> {
+        self.inner
+            .cores
+            .get_or_init(|| {
+                if self.inner.io_threads == 0 {
+                    return None;
+                }
+                cores::Cores::start(self.inner.io_threads)
+                    .inspect_err(|error| {
+                        tracing::warn!(%error, "no gateway I/O threads; serving on the main runtime");
+                    })
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    /// Serves an accepted client connection: HTTP/1.1 on the fast path, on one of the
+    /// gateway's I/O threads; from the first request that path does not take, `rest` gets the
+    /// connection (with the bytes already read) on the runtime that called this — hyper, the
+    /// API and the console never run on the I/O threads. Between requests the fast path stops
+    /// when `shutdown` turns true. The handle ends when the connection does.
+    pub fn spawn_connection<R, F>(
+        &self,
+        stream: tokio::net::TcpStream,
+        entry: Arc<Entry>,
+        conn: Conn,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+        rest: R,
+    ) -> tokio::task::JoinHandle<()>
+    where
+        R: FnOnce(Rewound) -> F + Send + 'static,
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let gateway = self.clone();
+        let Some(cores) = self.cores() else {
+            return tokio::spawn(async move {
+                if let Some(rewound) = gateway.serve_http1(stream, &entry, conn, shutdown).await {
+                    rest(rewound).await;
+                }
+            });
+        };
+        let home = tokio::runtime::Handle::current();
+        // A tokio socket belongs to the runtime that registered it: it crosses as a std one.
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(error) => {
+                tracing::debug!(%error, "connection");
+                return tokio::spawn(async {});
+            }
+        };
+        cores.spawn(async move {
+            let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
+                return;
+            };
+            let Some(rewound) = gateway.serve_http1(stream, &entry, conn, shutdown).await else {
+                return;
+            };
+            let Ok(detached) = rewound.detach() else {
+                return;
+            };
+            let rest = home.spawn(async move {
+                if let Ok(rewound) = detached.attach() {
+                    rest(rewound).await;
+                }
+            });
+            let _ = rest.await;
+        })
     }
 
     fn control(&self) -> &Control {
@@ -410,7 +493,7 @@ impl Gateway {
                 None,
             ));
         };
-        match self.control().runtime().acquire(revision).await {
+        match self.control().acquire_instance(revision).await {
             Ok(slot) => Ok((revision, slot)),
             Err(Error::ResourceExhausted { .. }) => {
                 let resp = html(StatusCode::TOO_MANY_REQUESTS, pages::too_many_requests());
@@ -791,33 +874,36 @@ impl Gateway {
                 local: stream.local_addr().ok(),
             };
             let gateway = self.clone();
-            let entry = Arc::clone(&entry);
             let affinity = Affinity::new();
-            let shutdown = shutdown.clone();
-            tokio::spawn(async move {
-                // HTTP/1.1 on the fast path; hyper from the first request it does not take.
-                let Some(stream) = gateway.serve_http1(stream, &entry, conn, shutdown).await else {
-                    return;
-                };
-                let service =
-                    hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                        let gateway = gateway.clone();
-                        let entry = Arc::clone(&entry);
-                        let affinity = affinity.clone();
-                        async move {
-                            Ok::<_, std::convert::Infallible>(
-                                gateway.handle(req, &entry, conn, &affinity).await,
-                            )
-                        }
-                    });
-                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                if let Err(e) = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                    .await
-                {
-                    tracing::debug!(error = %e, "connection");
-                }
-            });
+            let rest_entry = Arc::clone(&entry);
+            // HTTP/1.1 on the fast path; hyper from the first request it does not take.
+            self.spawn_connection(
+                stream,
+                Arc::clone(&entry),
+                conn,
+                shutdown.clone(),
+                move |stream| async move {
+                    let service =
+                        hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                            let gateway = gateway.clone();
+                            let entry = Arc::clone(&rest_entry);
+                            let affinity = affinity.clone();
+                            async move {
+                                Ok::<_, std::convert::Infallible>(
+                                    gateway.handle(req, &entry, conn, &affinity).await,
+                                )
+                            }
+                        });
+                    let builder =
+                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    if let Err(e) = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .await
+                    {
+                        tracing::debug!(error = %e, "connection");
+                    }
+                },
+            );
         }
     }
 }

@@ -190,6 +190,12 @@ impl InstancePool {
         }
     }
 
+    /// Takes a slot on the least-loaded instance that has one free, without waiting or
+    /// starting one (`None`: no instance has a free slot).
+    pub fn try_acquire(&self) -> Result<Option<SlotGuard>, PoolError> {
+        self.free_slot()
+    }
+
     /// Takes a slot on the least-loaded instance that has one free.
     fn free_slot(&self) -> Result<Option<SlotGuard>, PoolError> {
         let conc = self.concurrency();

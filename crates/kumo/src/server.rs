@@ -72,6 +72,10 @@ struct Settings {
     /// see changes at once. `0` (the default) is immediate. E.g. `30s`, `1500ms`, `2m`.
     #[arg(long, env = "KUMO_IAM_PROPAGATION_DELAY", value_parser = parse_delay, default_value = "0", value_name = "DURATION")]
     iam_propagation_delay: std::time::Duration,
+    /// Threads of the gateway's HTTP/1.1 fast path, each serving its own share of the
+    /// connections (default: one per CPU); `0` serves them on the shared async runtime.
+    #[arg(long, env = "KUMO_GATEWAY_THREADS", value_name = "N")]
+    gateway_threads: Option<usize>,
 }
 
 /// `0`, or a decimal number with a unit: `ms`, `s`, `m`, `h` (`30s`, `1.5s`, `500ms`, `2m`).
@@ -217,7 +221,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             control: control.clone(),
         }));
     let api = kumo_api::router(kumo_api::Api::new(control.clone()));
-    let gateway = kumo_gateway::Gateway::new(control.clone());
+    let gateway = match settings.gateway_threads {
+        Some(threads) => kumo_gateway::Gateway::with_io_threads(control.clone(), threads),
+        None => kumo_gateway::Gateway::new(control.clone()),
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let service_ports = tokio::spawn(gateway.clone().serve_service_ports(stop_rx));
     // The console (issue 6): a client of the API above, on the same port.
@@ -264,6 +271,7 @@ async fn serve_front_door(
     let fast = tokio_util::task::TaskTracker::new();
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
+    let host = Arc::new(kumo_gateway::Entry::Host);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -276,53 +284,60 @@ async fn serve_front_door(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let gateway = gateway.clone();
+        let conn = kumo_gateway::Conn {
+            peer: Some(peer),
+            local: Some(local),
+        };
+        let rest_gateway = gateway.clone();
         let app = app.clone();
         let watcher = graceful.watcher();
-        let stopped = stopped.clone();
-        fast.spawn(async move {
-            let conn = kumo_gateway::Conn {
-                peer: Some(peer),
-                local: Some(local),
-            };
-            // Gateway requests on HTTP/1.1 stay on the fast path; the first request it does not
-            // take (the API, the console, HTTP/2, upgrades, IAP) moves the connection to hyper.
-            let Some(stream) = gateway
-                .serve_http1(stream, &kumo_gateway::Entry::Host, conn, stopped)
-                .await
-            else {
-                return;
-            };
-            let affinity = kumo_gateway::Affinity::new();
-            let service = hyper::service::service_fn(
-                move |mut request: http::Request<hyper::body::Incoming>| {
-                    let gateway = gateway.clone();
-                    let app = app.clone();
-                    let affinity = affinity.clone();
-                    async move {
-                        if kumo_gateway::request_host(&request)
-                            .is_some_and(kumo_gateway::is_gateway_host)
-                        {
-                            let response = gateway
-                                .handle(request, &kumo_gateway::Entry::Host, conn, &affinity)
-                                .await;
-                            Ok::<_, std::convert::Infallible>(response.map(axum::body::Body::new))
-                        } else {
-                            request
-                                .extensions_mut()
-                                .insert(axum::extract::ConnectInfo(peer));
-                            app.oneshot(request.map(axum::body::Body::new)).await
+        // Gateway requests on HTTP/1.1 stay on the fast path (on the gateway's I/O threads); the
+        // first request it does not take (the API, the console, HTTP/2, upgrades, IAP) moves
+        // the connection to hyper, here.
+        let connection = gateway.spawn_connection(
+            stream,
+            Arc::clone(&host),
+            conn,
+            stopped.clone(),
+            move |stream| async move {
+                let gateway = rest_gateway;
+                let affinity = kumo_gateway::Affinity::new();
+                let service = hyper::service::service_fn(
+                    move |mut request: http::Request<hyper::body::Incoming>| {
+                        let gateway = gateway.clone();
+                        let app = app.clone();
+                        let affinity = affinity.clone();
+                        async move {
+                            if kumo_gateway::request_host(&request)
+                                .is_some_and(kumo_gateway::is_gateway_host)
+                            {
+                                let response = gateway
+                                    .handle(request, &kumo_gateway::Entry::Host, conn, &affinity)
+                                    .await;
+                                Ok::<_, std::convert::Infallible>(
+                                    response.map(axum::body::Body::new),
+                                )
+                            } else {
+                                request
+                                    .extensions_mut()
+                                    .insert(axum::extract::ConnectInfo(peer));
+                                app.oneshot(request.map(axum::body::Body::new)).await
+                            }
                         }
-                    }
-                },
-            );
-            let connection =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                    .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service)
-                    .into_owned();
-            if let Err(error) = watcher.watch(connection).await {
-                tracing::debug!(%error, "connection");
-            }
+                    },
+                );
+                let connection = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service)
+                .into_owned();
+                if let Err(error) = watcher.watch(connection).await {
+                    tracing::debug!(%error, "connection");
+                }
+            },
+        );
+        fast.spawn(async move {
+            let _ = connection.await;
         });
     }
     drop(listener);
