@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -729,44 +730,77 @@ impl kumo_workload::Runtime for Tracked {
     }
 }
 
-/// Log entries on their way to the store. Producers push into `pending`; every [`LOG_FLUSH`]
-/// the writer thread swaps it for its own emptied batch and writes what it took. Once both
-/// batches have grown to a flush's worth, a steady stream of entries allocates nothing, and
-/// an entry is freed on the thread that made it (see [`LogBatch`]). The writer polls instead
-/// of waiting for a signal: a wake-up would cost a producer a futex call per entry, i.e. a
-/// system call per request on the gateway's hot path.
-#[derive(Default)]
+/// Log entries on their way to the store. Each producer thread pushes into its own shard's
+/// pending batch (the gateway's I/O threads each append an entry per request: one shared
+/// batch bounced its lock and its tail's cache lines between the cores on every request);
+/// every [`LOG_FLUSH`] the writer thread swaps each shard's batch for its own emptied one and
+/// writes what it took in one append. Once the batches have grown to a flush's worth, a steady
+/// stream of entries allocates nothing, and an entry is freed on the thread that made it (see
+/// [`LogBatch`]). The writer polls instead of waiting for a signal: a wake-up would cost a
+/// producer a futex call per entry, i.e. a system call per request on the gateway's hot path.
 struct LogQueue {
+    shards: Box<[LogShard]>,
+}
+
+/// A shard of the [`LogQueue`], alone on its cache lines.
+#[derive(Default)]
+#[repr(align(128))]
+struct LogShard {
     pending: Mutex<LogBatch>,
+}
+
+/// Shards of the [`LogQueue`]: more than the producer threads that matter (the gateway's one
+/// per CPU); threads beyond share them.
+const LOG_SHARDS: usize = 8;
+
+impl Default for LogQueue {
+    fn default() -> LogQueue {
+        LogQueue {
+            shards: (0..LOG_SHARDS).map(|_| LogShard::default()).collect(),
+        }
+    }
 }
 
 impl LogQueue {
     fn push(&self, push: impl FnOnce(&mut LogBatch)) {
+        static THREADS: AtomicUsize = AtomicUsize::new(0);
+        thread_local! {
+            /// This thread's shard, dealt in the order threads first push.
+            static SHARD: usize = THREADS.fetch_add(1, Ordering::Relaxed) % LOG_SHARDS;
+        }
+        let shard = &self.shards[SHARD.with(|s| *s)];
         // A producer that panicked mid-push left at most text no entry points at.
-        push(&mut self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        push(&mut shard.pending.lock().unwrap_or_else(PoisonError::into_inner));
     }
 }
 
 /// Writes what producers queued until none is left (the queue's only owner is then this
 /// thread), then writes what they left and returns.
 fn log_writer(store: &dyn Store, queue: &Arc<LogQueue>) {
-    let mut taken = LogBatch::new();
+    // Each shard's batch stays with it: swapped in and out, the buffers keep the capacity
+    // their producer needs.
+    let mut taken: Vec<LogBatch> = (0..queue.shards.len()).map(|_| LogBatch::new()).collect();
     loop {
         std::thread::sleep(LOG_FLUSH);
         let last = Arc::strong_count(queue) == 1;
-        std::mem::swap(
-            &mut *queue.pending.lock().unwrap_or_else(PoisonError::into_inner),
-            &mut taken,
-        );
-        if !taken.is_empty() {
+        for (shard, batch) in queue.shards.iter().zip(&mut taken) {
+            std::mem::swap(
+                &mut *shard.pending.lock().unwrap_or_else(PoisonError::into_inner),
+                batch,
+            );
+        }
+        if taken.iter().any(|batch| !batch.is_empty()) {
             if let Err(e) = store.append_encoded_log(&taken) {
-                tracing::warn!(error = %e, count = taken.len(), "dropping log entries");
+                let count: usize = taken.iter().map(LogBatch::len).sum();
+                tracing::warn!(error = %e, count, "dropping log entries");
             }
-            // A backlog's batch is not kept: its memory would stay for good.
-            if taken.len() > LOG_BATCH_KEPT {
-                taken = LogBatch::new();
-            } else {
-                taken.clear();
+            for batch in &mut taken {
+                // A backlog's batch is not kept: its memory would stay for good.
+                if batch.len() > LOG_BATCH_KEPT {
+                    *batch = LogBatch::new();
+                } else {
+                    batch.clear();
+                }
             }
         }
         if last {

@@ -1037,7 +1037,8 @@ fn encoded_log_entries(store: &dyn Store) {
         json: r#"{"timestamp":"2024-01-01T00:00:02Z","logName":"projects/p/logs/requests","severity":"INFO","insertId":"b"}"#.into(),
     };
     store
-        .append_encoded_log(&LogBatch::of(&[second, first]))
+        // Two producers' batches in one append.
+        .append_encoded_log(&[LogBatch::of(&[second]), LogBatch::of(&[first])])
         .expect("append encoded");
     store
         .append_log(&[log_entry(
@@ -1047,7 +1048,7 @@ fn encoded_log_entries(store: &dyn Store) {
         )])
         .expect("append");
     store
-        .append_encoded_log(&LogBatch::new())
+        .append_encoded_log(&[LogBatch::new(), LogBatch::new()])
         .expect("empty append");
     let page = store
         .query_log(&LogQuery::default(), &mut |_| true)

@@ -83,10 +83,11 @@ pub trait Store: Send + Sync + 'static {
     /// severity is `InvalidArgument` and nothing is appended.
     fn append_log(&self, entries: &[Value]) -> Result<(), StoreError>;
 
-    /// Appends entries their producer already encoded, atomically. The store trusts the
-    /// columns to describe the JSON (producers are Kumo's own code; outside input goes
-    /// through [`Store::append_log`] or [`EncodedLogEntry::encode`]).
-    fn append_encoded_log(&self, entries: &LogBatch) -> Result<(), StoreError>;
+    /// Appends entries their producers already encoded, atomically: the batches' entries in
+    /// order, one batch after the other. The store trusts the columns to describe the JSON
+    /// (producers are Kumo's own code; outside input goes through [`Store::append_log`] or
+    /// [`EncodedLogEntry::encode`]).
+    fn append_encoded_log(&self, batches: &[LogBatch]) -> Result<(), StoreError>;
 
     /// Streams stored log entries matching the prefilter in `query`'s order to `include`,
     /// which decides (e.g. by evaluating a Logging filter) whether each one is returned.

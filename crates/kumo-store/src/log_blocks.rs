@@ -66,15 +66,15 @@ const MAX_BLOCK_TEXT: usize = 1_000_000_000;
 /// corruption, refused before allocating for it.
 const LZ4_MAX_RATIO: usize = 255;
 
-/// Appends `entries` inside `tx`, as one block per (log name, resource type) and
-/// [`BLOCK_ENTRIES`] entries.
-pub(crate) fn append(tx: &Transaction<'_>, batch: &LogBatch) -> Result<(), StoreError> {
+/// Appends the entries of `batches` inside `tx`, as one block per (log name, resource type)
+/// and [`BLOCK_ENTRIES`] entries.
+pub(crate) fn append(tx: &Transaction<'_>, batches: &[LogBatch]) -> Result<(), StoreError> {
     let last: i64 = tx
         .prepare_cached("SELECT seq_end FROM log_blocks ORDER BY id DESC LIMIT 1")?
         .query_row([], |r| r.get(0))
         .optional()?
         .unwrap_or(0);
-    let entries: Vec<LogEntryRef<'_>> = batch.iter().collect();
+    let entries: Vec<LogEntryRef<'_>> = batches.iter().flat_map(LogBatch::iter).collect();
     let seq_end = last + entries.len() as i64;
     let mut groups: Vec<Vec<usize>> = Vec::new();
     let mut group_of: HashMap<(&str, Option<&str>), usize> = HashMap::new();

@@ -605,16 +605,16 @@ impl Store for SqliteStore {
         for e in entries {
             batch.push(&EncodedLogEntry::encode(e, now)?);
         }
-        self.append_encoded_log(&batch)
+        self.append_encoded_log(std::slice::from_ref(&batch))
     }
 
-    fn append_encoded_log(&self, entries: &LogBatch) -> Result<(), StoreError> {
-        if entries.is_empty() {
+    fn append_encoded_log(&self, batches: &[LogBatch]) -> Result<(), StoreError> {
+        if batches.iter().all(LogBatch::is_empty) {
             return Ok(());
         }
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        log_blocks::append(&tx, entries)?;
+        log_blocks::append(&tx, batches)?;
         tx.commit()?;
         Ok(())
     }

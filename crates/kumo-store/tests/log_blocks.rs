@@ -85,7 +85,7 @@ proptest! {
                     entry(specs.len() - 1, spec)
                 })
                 .collect();
-            store.append_encoded_log(&LogBatch::of(&encoded)).unwrap();
+            store.append_encoded_log(&[LogBatch::of(&encoded)]).unwrap();
         }
         let at = |secs: i64| DateTime::<Utc>::from_timestamp(1_700_000_000 + secs, 0).unwrap();
         let query = LogQuery {
@@ -167,7 +167,7 @@ fn entries_written_before_blocks_survive_the_migration() {
     );
     // New entries follow the migrated ones in append order at equal timestamps.
     store
-        .append_encoded_log(&LogBatch::of(&[entry(4, (3, 0, 0, 100))]))
+        .append_encoded_log(&[LogBatch::of(&[entry(4, (3, 0, 0, 100))])])
         .unwrap();
     let first = LogQuery {
         limit: 3,
@@ -205,7 +205,7 @@ fn a_corrupt_block_is_an_error_not_a_panic() {
     let db = dir.join("kumo.db");
     let store = SqliteStore::open(&db).unwrap();
     store
-        .append_encoded_log(&LogBatch::of(&[entry(0, (1, 0, 0, 0))]))
+        .append_encoded_log(&[LogBatch::of(&[entry(0, (1, 0, 0, 0))])])
         .unwrap();
     drop(store);
     for bad in ["1 0 1 999\n{}", "1 0 1\n{}", "no newline", "x 0 1 2\n{}"] {
