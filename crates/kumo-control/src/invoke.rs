@@ -12,7 +12,9 @@
 //! they were before the change holds; see [`Control::set_iam_propagation_delay`]).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use crate::per_thread::PerThread;
 use std::time::{Duration, Instant};
 
 use kumo_wire::run_v2::{IngressTraffic, Service, TrafficTargetAllocationType};
@@ -233,29 +235,30 @@ type Decisions = (u64, FastMap<String, FastMap<Caller, bool>>);
 /// per process) instead of SipHash, which cost ≈ 4,500 instructions per request.
 pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// The data plane's caches.
+/// The data plane's caches, one per thread shard (see [`PerThread`]: the gateway's I/O
+/// threads read them on every request).
 pub(crate) struct InvokeCaches {
-    routes: Mutex<FastMap<String, RouteEntry>>,
-    tokens: Mutex<FastMap<Box<str>, Arc<VerifiedToken>>>,
-    decisions: Mutex<Decisions>,
+    routes: PerThread<FastMap<String, RouteEntry>>,
+    tokens: PerThread<FastMap<Box<str>, Arc<VerifiedToken>>>,
+    decisions: PerThread<Decisions>,
     endpoints: tokio::sync::watch::Sender<u64>,
 }
 
 impl InvokeCaches {
     pub(crate) fn new() -> InvokeCaches {
         InvokeCaches {
-            routes: Mutex::new(FastMap::default()),
-            tokens: Mutex::new(FastMap::default()),
-            decisions: Mutex::new((0, FastMap::default())),
+            routes: PerThread::default(),
+            tokens: PerThread::default(),
+            decisions: PerThread::default(),
             endpoints: tokio::sync::watch::Sender::new(0),
         }
     }
 
     /// Forget a service's routing facts and tell the gateway to reconcile its listeners.
     pub(crate) fn service_changed(&self, service_name: &str) {
-        if let Ok(mut routes) = self.routes.lock() {
+        self.routes.each(|routes| {
             routes.remove(service_name);
-        }
+        });
         self.endpoints.send_modify(|n| *n += 1);
     }
 }
@@ -309,16 +312,19 @@ impl Control {
 
     /// The routing facts of a service (cached), `None` when it does not exist.
     pub fn service_route(&self, service_name: &str) -> Result<Option<Arc<ServiceRoute>>, Error> {
-        if let Ok(routes) = self.invoke_caches().routes.lock()
-            && let Some((at, route)) = routes.get(service_name)
-            && at.elapsed() < ROUTE_TTL
-        {
-            return Ok(route.clone());
+        let cached = self.invoke_caches().routes.with(|routes| {
+            routes
+                .get(service_name)
+                .filter(|(at, _)| at.elapsed() < ROUTE_TTL)
+                .map(|(_, route)| route.clone())
+        });
+        if let Some(route) = cached {
+            return Ok(route);
         }
         let route = self.read_route(service_name)?.map(Arc::new);
-        if let Ok(mut routes) = self.invoke_caches().routes.lock() {
+        self.invoke_caches().routes.with(|routes| {
             routes.insert(service_name.to_owned(), (Instant::now(), route.clone()));
-        }
+        });
         Ok(route)
     }
 
@@ -496,15 +502,23 @@ impl Control {
     fn invoke_allowed(&self, route: &ServiceRoute, caller: &Caller) -> Result<bool, Error> {
         let view = self.iam_view();
         let generation = view.generation();
-        if let Ok(cache) = self.invoke_caches().decisions.lock()
-            && cache.0 == generation
-            && let Some(granted) = cache.1.get(&route.name).and_then(|d| d.get(caller))
-        {
-            return Ok(*granted);
+        let cached = self.invoke_caches().decisions.with(|cache| {
+            (cache.0 == generation)
+                .then(|| {
+                    cache
+                        .1
+                        .get(&route.name)
+                        .and_then(|d| d.get(caller))
+                        .copied()
+                })
+                .flatten()
+        });
+        if let Some(granted) = cached {
+            return Ok(granted);
         }
         let granted = self.access_in_view(&view, caller, INVOKE_PERMISSION, &route.resource())?
             == kumo_iam::Access::Granted;
-        if let Ok(mut cache) = self.invoke_caches().decisions.lock() {
+        self.invoke_caches().decisions.with(|cache| {
             let size: usize = cache.1.values().map(HashMap::len).sum();
             if cache.0 != generation || size >= DECISION_CACHE_MAX {
                 *cache = (generation, FastMap::default());
@@ -514,7 +528,7 @@ impl Control {
                 .entry(route.name.clone())
                 .or_default()
                 .insert(caller.clone(), granted);
-        }
+        });
         Ok(granted)
     }
 
@@ -558,12 +572,7 @@ impl Control {
         route: &ServiceRoute,
     ) -> Result<Result<(Caller, bool), TokenRefusal>, Error> {
         let now = self.now().timestamp();
-        let cached = self
-            .invoke_caches()
-            .tokens
-            .lock()
-            .ok()
-            .and_then(|c| c.get(token).cloned());
+        let cached = self.invoke_caches().tokens.with(|c| c.get(token).cloned());
         let verified = match cached {
             Some(v) if v.exp + LEEWAY > now => v,
             _ => {
@@ -571,7 +580,7 @@ impl Control {
                     Ok(v) => Arc::new(v),
                     Err(refusal) => return Ok(Err(refusal)),
                 };
-                if let Ok(mut cache) = self.invoke_caches().tokens.lock() {
+                self.invoke_caches().tokens.with(|cache| {
                     if cache.len() >= TOKEN_CACHE_MAX {
                         cache.retain(|_, t| t.exp + LEEWAY > now);
                         if cache.len() >= TOKEN_CACHE_MAX {
@@ -579,7 +588,7 @@ impl Control {
                         }
                     }
                     cache.insert(token.into(), Arc::clone(&v));
-                }
+                });
                 v
             }
         };

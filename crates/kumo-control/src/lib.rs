@@ -24,6 +24,7 @@ pub mod operations;
 pub mod org_constraints;
 pub mod org_policy_api;
 mod organizations;
+pub mod per_thread;
 mod projects;
 pub mod records;
 mod resource;

@@ -10,8 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -738,39 +737,14 @@ impl kumo_workload::Runtime for Tracked {
 /// stream of entries allocates nothing, and an entry is freed on the thread that made it (see
 /// [`LogBatch`]). The writer polls instead of waiting for a signal: a wake-up would cost a
 /// producer a futex call per entry, i.e. a system call per request on the gateway's hot path.
-struct LogQueue {
-    shards: Box<[LogShard]>,
-}
-
-/// A shard of the [`LogQueue`], alone on its cache lines.
 #[derive(Default)]
-#[repr(align(128))]
-struct LogShard {
-    pending: Mutex<LogBatch>,
-}
-
-/// Shards of the [`LogQueue`]: more than the producer threads that matter (the gateway's one
-/// per CPU); threads beyond share them.
-const LOG_SHARDS: usize = 8;
-
-impl Default for LogQueue {
-    fn default() -> LogQueue {
-        LogQueue {
-            shards: (0..LOG_SHARDS).map(|_| LogShard::default()).collect(),
-        }
-    }
+struct LogQueue {
+    pending: crate::per_thread::PerThread<LogBatch>,
 }
 
 impl LogQueue {
     fn push(&self, push: impl FnOnce(&mut LogBatch)) {
-        static THREADS: AtomicUsize = AtomicUsize::new(0);
-        thread_local! {
-            /// This thread's shard, dealt in the order threads first push.
-            static SHARD: usize = THREADS.fetch_add(1, Ordering::Relaxed) % LOG_SHARDS;
-        }
-        let shard = &self.shards[SHARD.with(|s| *s)];
-        // A producer that panicked mid-push left at most text no entry points at.
-        push(&mut shard.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        self.pending.with(push);
     }
 }
 
@@ -779,16 +753,18 @@ impl LogQueue {
 fn log_writer(store: &dyn Store, queue: &Arc<LogQueue>) {
     // Each shard's batch stays with it: swapped in and out, the buffers keep the capacity
     // their producer needs.
-    let mut taken: Vec<LogBatch> = (0..queue.shards.len()).map(|_| LogBatch::new()).collect();
+    let mut taken: Vec<LogBatch> = (0..queue.pending.shards())
+        .map(|_| LogBatch::new())
+        .collect();
     loop {
         std::thread::sleep(LOG_FLUSH);
         let last = Arc::strong_count(queue) == 1;
-        for (shard, batch) in queue.shards.iter().zip(&mut taken) {
-            std::mem::swap(
-                &mut *shard.pending.lock().unwrap_or_else(PoisonError::into_inner),
-                batch,
-            );
-        }
+        let mut batches = taken.iter_mut();
+        queue.pending.each(|pending| {
+            if let Some(batch) = batches.next() {
+                std::mem::swap(pending, batch);
+            }
+        });
         if taken.iter().any(|batch| !batch.is_empty()) {
             if let Err(e) = store.append_encoded_log(&taken) {
                 let count: usize = taken.iter().map(LogBatch::len).sum();

@@ -20,7 +20,7 @@ mod upstream;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -36,6 +36,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use kumo_control::invoke::{
     InvocationDecision, InvocationRequest, ServiceRoute, Source, TokenHeader,
 };
+use kumo_control::per_thread::PerThread;
 use kumo_control::runtime::Slot;
 use kumo_control::{Control, Error, Mode};
 
@@ -89,8 +90,9 @@ struct Inner {
     control: Control,
     h1: Client<HttpConnector, GatewayBody>,
     h2: Client<HttpConnector, GatewayBody>,
-    /// By Host (foldhash: SipHash of the host cost ≈ 270 instructions per request).
-    hosts: Mutex<HashMap<String, HostEntry, foldhash::fast::RandomState>>,
+    /// By Host (foldhash: SipHash of the host cost ≈ 270 instructions per request), per
+    /// thread shard (read on every request by every I/O thread).
+    hosts: PerThread<HashMap<String, HostEntry, foldhash::fast::RandomState>>,
     dialer: upstream::Dialer,
     /// How many I/O threads the fast path gets (0: none, it runs on the caller's runtime).
     io_threads: usize,
@@ -226,7 +228,7 @@ impl Gateway {
                 control,
                 h1,
                 h2,
-                hosts: Mutex::new(HashMap::default()),
+                hosts: PerThread::default(),
                 dialer: upstream::Dialer::default(),
                 io_threads,
                 cores: std::sync::OnceLock::new(),
@@ -429,11 +431,14 @@ impl Gateway {
     }
 
     fn service_for_host(&self, host: &str) -> Option<Arc<str>> {
-        if let Ok(hosts) = self.inner.hosts.lock()
-            && let Some((at, service)) = hosts.get(host)
-            && at.elapsed() < HOST_TTL
-        {
-            return service.clone();
+        let cached = self.inner.hosts.with(|hosts| {
+            hosts
+                .get(host)
+                .filter(|(at, _)| at.elapsed() < HOST_TTL)
+                .map(|(_, service)| service.clone())
+        });
+        if let Some(service) = cached {
+            return service;
         }
         let service = match self.control().service_for_host(host) {
             Ok(s) => s.map(Arc::from),
@@ -442,12 +447,12 @@ impl Gateway {
                 return None;
             }
         };
-        if let Ok(mut hosts) = self.inner.hosts.lock() {
+        self.inner.hosts.with(|hosts| {
             if hosts.len() > 10_000 {
                 hosts.clear();
             }
             hosts.insert(host.to_owned(), (Instant::now(), service.clone()));
-        }
+        });
         service
     }
 

@@ -1,6 +1,7 @@
 //! Per-revision instance pool: concurrency slots, scale from/to zero, crash replacement.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -78,6 +79,9 @@ struct Inner {
     crashes: Option<mpsc::UnboundedSender<CrashEvent>>,
     state: Mutex<State>,
     changed: Notify,
+    /// Callers of `acquire` waiting for a slot: a released slot notifies only when some do
+    /// (`notify_waiters` locks and counts on a line every releasing thread shares).
+    waiting: AtomicUsize,
 }
 
 /// Cheap to clone; the pool lives while any clone or guard does (the reaper holds a weak ref).
@@ -103,7 +107,27 @@ impl Drop for SlotGuard {
                 s.idle_since = Instant::now();
             }
         }
-        self.pool.changed.notify_waiters();
+        // Ordered after the unlock above: a waiter counted itself before it looked for a free
+        // slot under the lock, so it either saw this slot or is counted here.
+        if self.pool.waiting.load(Ordering::SeqCst) > 0 {
+            self.pool.changed.notify_waiters();
+        }
+    }
+}
+
+/// Counts a waiting `acquire` while it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn count(waiting: &'a AtomicUsize) -> Waiting<'a> {
+        waiting.fetch_add(1, Ordering::SeqCst);
+        Waiting(waiting)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -130,6 +154,7 @@ impl InstancePool {
             crashes,
             state: Mutex::new(State::default()),
             changed: Notify::new(),
+            waiting: AtomicUsize::new(0),
         });
         let pool = Self { inner };
         pool.ensure_min();
@@ -166,6 +191,7 @@ impl InstancePool {
             return Ok(guard);
         }
         let deadline = Instant::now() + self.inner.cfg.acquire_timeout;
+        let _waiting = Waiting::count(&self.inner.waiting);
         loop {
             let notified = self.inner.changed.notified();
             tokio::pin!(notified);
