@@ -274,6 +274,7 @@ for _round in $(seq 1 "${ROUNDS:-1}"); do
     # p99 difference is what the proxy adds to a request rather than how long requests wait.
     want a2 && CONNECTIONS=2 THREADS=1 run a2 "$BACKEND_PID" "http://127.0.0.1:$BACKEND_PORT/"
     want b2 && CONNECTIONS=2 THREADS=1 run b2 "$KUMO_PID" -H "Host: $PRIVATE_HOST" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$KUMO_PORT/"
+    [ -z "${X_PID:-}" ] || ! want b2 || CONNECTIONS=2 THREADS=1 run x2 "$X_PID" -H "Host: $X_HOST" -H "Authorization: Bearer $X_TOKEN" "http://127.0.0.1:$X_PORT/"
     want d2 && CONNECTIONS=2 THREADS=1 run d2 "$NGINX_PID" "http://127.0.0.1:$NGINX_PORT/"
 done >"$WORK/results.txt"
 
@@ -305,7 +306,7 @@ labels = {
     "x": "(x) = (b) on KUMO_BIN_X",
 }
 print(f"{'path':32} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'proxy CPU µs/req':>17} {'of it kernel':>12} {'log writer':>10}")
-for k in ["a", "b", "x", "c", "d", "e", "a2", "b2", "d2"]:
+for k in ["a", "b", "x", "c", "d", "e", "a2", "b2", "x2", "d2"]:
     if k not in rows:
         continue
     rps, p50, p99, bad, cpu, sys_cpu, writer_cpu = rows[k]
@@ -315,6 +316,9 @@ if "x" in rows and "b" in rows:
     b, x = rows["b"], rows["x"]
     wins = sum(xr[0] > br[0] for xr, br in zip(runs["x"], runs["b"]))
     print(f"x/b throughput {x[0]/b[0]:.3f} (x faster in {wins} of {len(runs['x'])} rounds)   CPU per request x/b {x[4]/b[4]:.3f}" + (f"   x/d {x[0]/rows['d'][0]:.2f}   b/d {b[0]/rows['d'][0]:.2f}" if "d" in rows else ""))
+if "x2" in rows and "b2" in rows:
+    b2, x2 = rows["b2"], rows["x2"]
+    print(f"at 2 connections: x2/b2 throughput {x2[0]/b2[0]:.3f}   CPU per request x2/b2 {x2[4]/b2[4]:.3f}   p50 {b2[1]:.3f} -> {x2[1]:.3f} ms   p99 {b2[2]:.3f} -> {x2[2]:.3f} ms")
 if all(k in rows for k in "abde"):
     a, b, d, e = rows["a"], rows["b"], rows["d"], rows["e"]
     print(f"b/a throughput {b[0]/a[0]:.2f}   b/d {b[0]/d[0]:.2f} (target >= 0.9)   b/e {b[0]/e[0]:.2f} (target >= 1)")
