@@ -408,44 +408,28 @@ pub struct RunJobs {
     pub cmd: RunJobsCmd,
 }
 
+/// What `run jobs create|update|deploy` take.
+#[derive(Args, Debug)]
+pub struct JobWriteArgs {
+    pub job: String,
+    #[command(flatten)]
+    pub flags: Box<JobFlags>,
+    /// Run the job right after writing it.
+    #[arg(long)]
+    pub execute_now: bool,
+    /// Run the job and wait for the execution to finish (implies --execute-now).
+    #[arg(long)]
+    pub wait: bool,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum RunJobsCmd {
     /// Create a job.
-    Create {
-        job: String,
-        #[command(flatten)]
-        flags: Box<JobFlags>,
-        /// Run the job right after creating it.
-        #[arg(long)]
-        execute_now: bool,
-        /// With --execute-now, wait for the execution to finish.
-        #[arg(long)]
-        wait: bool,
-    },
+    Create(JobWriteArgs),
     /// Update a job.
-    Update {
-        job: String,
-        #[command(flatten)]
-        flags: Box<JobFlags>,
-        /// Run the job right after updating it.
-        #[arg(long)]
-        execute_now: bool,
-        /// Run the job and wait for the execution to finish (implies --execute-now).
-        #[arg(long)]
-        wait: bool,
-    },
+    Update(JobWriteArgs),
     /// Create a job, or update it when it exists.
-    Deploy {
-        job: String,
-        #[command(flatten)]
-        flags: Box<JobFlags>,
-        /// Run the job right after deploying it.
-        #[arg(long)]
-        execute_now: bool,
-        /// Run the job and wait for the execution to finish (implies --execute-now).
-        #[arg(long)]
-        wait: bool,
-    },
+    Deploy(JobWriteArgs),
     /// Show a job (use --format export for a replaceable YAML).
     Describe { job: String },
     /// List jobs.

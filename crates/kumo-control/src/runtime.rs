@@ -167,6 +167,16 @@ struct RevisionPool {
     _metadata: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
+impl RevisionPool {
+    fn slot(&self, guard: SlotGuard) -> Slot {
+        Slot {
+            info: self.info,
+            addr: guard.addr,
+            _guard: guard,
+        }
+    }
+}
+
 /// Runs workloads. Owned by [`Control`]; reach it with [`Control::runtime`].
 pub struct Runtime {
     driver: Arc<Tracked>,
@@ -387,12 +397,7 @@ impl Runtime {
     /// RESOURCE_EXHAUSTED with Cloud Run's "no available instance" text when every instance is
     /// busy and the maximum is reached, or the start failure.
     pub async fn acquire(&self, revision_name: &str) -> Result<Slot, Error> {
-        let existing = self
-            .pools
-            .lock()
-            .ok()
-            .and_then(|p| p.get(revision_name).cloned());
-        let pool = match existing {
+        let pool = match self.running_pool(revision_name) {
             Some(p) => p,
             None => {
                 let (revision, service) = self.load_revision(revision_name)?;
@@ -400,28 +405,25 @@ impl Runtime {
             }
         };
         let guard = pool.pool.acquire().await.map_err(pool_error)?;
-        Ok(Slot {
-            info: pool.info,
-            addr: guard.addr,
-            _guard: guard,
-        })
+        Ok(pool.slot(guard))
+    }
+
+    /// The pool of `revision_name` when one runs.
+    fn running_pool(&self, revision_name: &str) -> Option<Arc<RevisionPool>> {
+        self.pools
+            .lock()
+            .ok()
+            .and_then(|p| p.get(revision_name).cloned())
     }
 
     /// A slot on a running instance of `revision_name` that has one free, if any: no waiting,
     /// nothing started.
     fn try_acquire(&self, revision_name: &str) -> Result<Option<Slot>, Error> {
-        let pool = self
-            .pools
-            .lock()
-            .ok()
-            .and_then(|p| p.get(revision_name).cloned());
-        let Some(pool) = pool else { return Ok(None) };
+        let Some(pool) = self.running_pool(revision_name) else {
+            return Ok(None);
+        };
         let guard = pool.pool.try_acquire().map_err(pool_error)?;
-        Ok(guard.map(|guard| Slot {
-            info: pool.info,
-            addr: guard.addr,
-            _guard: guard,
-        }))
+        Ok(guard.map(|guard| pool.slot(guard)))
     }
 
     /// Queue encoded `LogEntry`s (the gateway's request logs) for the batched writer: `push`
@@ -443,11 +445,8 @@ impl Runtime {
 
     /// How many instances `revision_name` has now (0 when scaled to zero).
     pub fn instance_count(&self, revision_name: &str) -> usize {
-        self.pools
-            .lock()
-            .ok()
-            .and_then(|p| p.get(revision_name).map(|p| p.pool.instance_count()))
-            .unwrap_or(0)
+        self.running_pool(revision_name)
+            .map_or(0, |p| p.pool.instance_count())
     }
 
     fn load_revision(&self, revision_name: &str) -> Result<(Revision, Service), Error> {
@@ -478,12 +477,7 @@ impl Runtime {
         service: &Service,
     ) -> Result<Arc<RevisionPool>, Error> {
         let _creating = self.creating.lock().await;
-        if let Some(p) = self
-            .pools
-            .lock()
-            .ok()
-            .and_then(|p| p.get(&revision.name).cloned())
-        {
+        if let Some(p) = self.running_pool(&revision.name) {
             return Ok(p);
         }
         let names = ResourceNames::parse(&revision.name)?;

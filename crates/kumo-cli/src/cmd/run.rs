@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::cli::{
-    Deploy, JobFlags, RunCmd, RunExecutionsCmd, RunJobsCmd, RunRevisionsCmd, RunServicesCmd,
-    ServiceFlags,
+    Deploy, JobFlags, JobWriteArgs, RunCmd, RunExecutionsCmd, RunJobsCmd, RunRevisionsCmd,
+    RunServicesCmd, ServiceFlags,
 };
 use crate::cmd::{basename, wait_operation};
 use crate::context::{Columns, Ctx, Listing, s};
@@ -938,48 +938,9 @@ fn jobs(ctx: &mut Ctx<'_>, cmd: RunJobsCmd) -> Result<()> {
     let project = ctx.project()?;
     let job_path = |j: &str| format!("{}/{}", jobs_path(&project), enc(j));
     match cmd {
-        RunJobsCmd::Create {
-            job,
-            flags,
-            execute_now,
-            wait,
-        } => write_job(
-            ctx,
-            &project,
-            &job,
-            &flags,
-            JobWrite::Create,
-            execute_now,
-            wait,
-        ),
-        RunJobsCmd::Update {
-            job,
-            flags,
-            execute_now,
-            wait,
-        } => write_job(
-            ctx,
-            &project,
-            &job,
-            &flags,
-            JobWrite::Update,
-            execute_now,
-            wait,
-        ),
-        RunJobsCmd::Deploy {
-            job,
-            flags,
-            execute_now,
-            wait,
-        } => write_job(
-            ctx,
-            &project,
-            &job,
-            &flags,
-            JobWrite::Deploy,
-            execute_now,
-            wait,
-        ),
+        RunJobsCmd::Create(args) => write_job(ctx, &project, &args, JobWrite::Create),
+        RunJobsCmd::Update(args) => write_job(ctx, &project, &args, JobWrite::Update),
+        RunJobsCmd::Deploy(args) => write_job(ctx, &project, &args, JobWrite::Deploy),
         RunJobsCmd::Describe { job } => {
             let v = or_missing(ctx.get(&job_path(&job)), || {
                 format!("Cannot find job [{job}].")
@@ -1081,17 +1042,10 @@ enum JobWrite {
 
 /// `run jobs create|update|deploy`: gcloud's header, the write, the wait, its success line and
 /// the hint to execute; `--execute-now`/`--wait` run the job afterwards.
-fn write_job(
-    ctx: &mut Ctx<'_>,
-    project: &str,
-    job: &str,
-    flags: &JobFlags,
-    mode: JobWrite,
-    execute_now: bool,
-    wait: bool,
-) -> Result<()> {
+fn write_job(ctx: &mut Ctx<'_>, project: &str, args: &JobWriteArgs, mode: JobWrite) -> Result<()> {
+    let (job, flags, wait) = (args.job.as_str(), args.flags.as_ref(), args.wait);
     // --wait implies --execute-now.
-    let execute_now = execute_now || wait;
+    let execute_now = args.execute_now || wait;
     let region = ctx.region()?;
     let path = format!("{}/{}", jobs_path(project), enc(job));
     let current = match mode {
