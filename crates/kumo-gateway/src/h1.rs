@@ -559,6 +559,11 @@ impl Gateway {
             head_out: Vec::with_capacity(1024),
             instance: None,
         };
+        // One wait for the whole connection: a new one per request registered and removed a
+        // waiter under the shutdown channel's lock, which every connection on every I/O
+        // thread shares.
+        let stop = shutdown.wait_for(|s| *s);
+        tokio::pin!(stop);
         loop {
             let head = loop {
                 if !c.buf.is_empty() {
@@ -571,8 +576,9 @@ impl Gateway {
                 c.buf.reserve(READ_CHUNK);
                 let read = if c.buf.is_empty() {
                     tokio::select! {
+                        biased;
                         r = c.client.read_buf(&mut c.buf) => r,
-                        _ = shutdown.wait_for(|s| *s) => return None,
+                        _ = &mut stop => return None,
                     }
                 } else {
                     c.client.read_buf(&mut c.buf).await

@@ -223,7 +223,7 @@ impl Trace {
             })
             .unwrap_or_else(|| Trace {
                 trace_id: TraceId::random(),
-                span_id: rand::random::<u64>() >> 1,
+                span_id: crate::rng::u64() >> 1,
                 sampled: true,
             })
     }
@@ -273,7 +273,7 @@ impl TraceId {
     fn random() -> TraceId {
         let mut digits = [0u8; 32];
         for half in digits.chunks_exact_mut(16) {
-            half.copy_from_slice(crate::text::hex16(rand::random::<u64>()).as_bytes());
+            half.copy_from_slice(crate::text::hex16(crate::rng::u64()).as_bytes());
         }
         TraceId(digits)
     }
@@ -314,7 +314,7 @@ fn parse_cloud_trace(text: &str) -> Option<Trace> {
     }
     let (span, options) = rest.split_once(';').map_or((rest, ""), |(s, o)| (s, o));
     let span_id = if span.is_empty() {
-        rand::random::<u64>() >> 1
+        crate::rng::u64() >> 1
     } else {
         span.parse().ok()?
     };

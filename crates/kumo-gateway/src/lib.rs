@@ -14,6 +14,7 @@ mod iap;
 pub mod pages;
 mod peer;
 mod request_log;
+mod rng;
 mod text;
 mod upstream;
 
@@ -390,7 +391,7 @@ impl Gateway {
     ) {
         let revision = match &routed.tag {
             Some(tag) => route.tagged_revision(tag),
-            None => route.pick_revision(rand::random::<u32>() % 100),
+            None => route.pick_revision(crate::rng::percent()),
         };
         self.record(route, revision, log, status, text);
     }
@@ -487,7 +488,7 @@ impl Gateway {
         route: &'r ServiceRoute,
         log: &LogContext,
     ) -> Result<(&'r str, Slot), (Response<GatewayBody>, Option<&'r str>)> {
-        let roll = rand::random::<u32>() % 100;
+        let roll = crate::rng::percent();
         let revision = match &routed.tag {
             Some(tag) => route.tagged_revision(tag),
             None => route.pick_revision(roll),
