@@ -1109,6 +1109,18 @@ async fn a_revision_that_fails_to_start_fails_the_operation_and_keeps_the_previo
         .await;
     assert_eq!(revision["conditions"][0]["type"], "Ready");
     assert_eq!(revision["conditions"][0]["state"], "CONDITION_FAILED");
+    // The service names the revision (as gcloud's ERROR line shows it); the revision says why.
+    let why = revision["conditions"][0]["message"].as_str().unwrap();
+    assert!(
+        why.starts_with("The user-provided container failed to start and listen on the port"),
+        "{revision}"
+    );
+    let id = created.rsplit('/').next().unwrap();
+    let named = format!("Revision '{id}' is not ready and cannot serve traffic. {why}");
+    assert_eq!(service["terminalCondition"]["message"], named.as_str());
+    assert_eq!(operation["error"]["message"], named.as_str());
+    assert_eq!(service["conditions"][1]["type"], "ConfigurationsReady");
+    assert_eq!(service["conditions"][1]["message"], why);
 
     // A working revision, then a failing one: the working one keeps serving.
     let mut working = service.clone();

@@ -879,7 +879,8 @@ impl Control {
             .runtime()
             .deploy_revision(&revision, &persisted)
             .await
-            .err();
+            .err()
+            .map(|error| not_ready(&revision.name, error));
         let now = timestamp(self.now());
         match &deploy_error {
             None => self.settle(key, &mut service, Some(&mut revision), None, &now),
@@ -941,7 +942,11 @@ impl Control {
         failure: Option<&Error>,
         now: &str,
     ) {
+        // The service's conditions say which revision failed; the revision's own, why.
         let message = failure.map(Error::public_message).unwrap_or_default();
+        let why = message
+            .split_once(NOT_READY_END)
+            .map_or(message.as_str(), |(_, why)| why);
         let state = if failure.is_some() {
             ConditionState::Failed
         } else {
@@ -949,14 +954,14 @@ impl Control {
         };
         if let Some(revision) = revision {
             revision.reconciling = false;
-            let mut ready = condition("Ready", state, &message, now);
+            let mut ready = condition("Ready", state, why, now);
             if failure.is_some() {
                 ready.severity = Some(kumo_wire::run_v2::ConditionSeverity::Error);
                 ready.reason = Some(kumo_wire::run_v2::CommonReason::RevisionFailed);
             }
             revision.conditions = vec![
                 ready,
-                condition("ContainerHealthy", state, &message, now),
+                condition("ContainerHealthy", state, why, now),
                 condition("ResourcesAvailable", ConditionState::Succeeded, "", now),
             ];
             if failure.is_none() {
@@ -981,7 +986,7 @@ impl Control {
                 service.terminal_condition = Some(failed);
                 service.conditions = vec![
                     condition("RoutesReady", ConditionState::Succeeded, "", now),
-                    condition("ConfigurationsReady", ConditionState::Failed, &message, now),
+                    condition("ConfigurationsReady", ConditionState::Failed, why, now),
                 ];
             }
         }
@@ -1194,6 +1199,26 @@ fn stored_form(service: &Service) -> Service {
     stored.delete_time = None;
     stored.expire_time = None;
     stored
+}
+
+/// What ends the first sentence of a failed deploy's message (see [`not_ready`]).
+const NOT_READY_END: &str = " is not ready and cannot serve traffic. ";
+
+/// A revision that did not start, as Cloud Run reports it on the service (its `Ready`
+/// condition, the deploy's operation, gcloud's `ERROR:` line): `Revision 'hello-00002-x' is
+/// not ready and cannot serve traffic. ` before the revision's own reason. Other errors (the
+/// store, an unknown image) pass unchanged.
+fn not_ready(revision: &str, error: Error) -> Error {
+    match error {
+        Error::FailedPrecondition { .. } => {
+            let id = revision.rsplit('/').next().unwrap_or(revision);
+            Error::failed_precondition(format!(
+                "Revision '{id}'{NOT_READY_END}{}",
+                error.public_message()
+            ))
+        }
+        other => other,
+    }
 }
 
 /// An `Any` holding a v2 Service (operation metadata and response).
