@@ -1967,3 +1967,61 @@ async fn service_identity_for_iap_is_created_once() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn set_iam_policy_stores_googles_canonical_form() {
+    let h = Harness::new();
+    let (_, current) = h
+        .call(
+            ALICE,
+            Method::POST,
+            "/v1/projects/demo-project:getIamPolicy",
+            Some(json!({})),
+        )
+        .await;
+    let mut bindings = current["bindings"].as_array().cloned().unwrap();
+    bindings.push(json!({"role": "roles/run.invoker", "members": ["user:zed@example.com", "user:bob@example.com"]}));
+    bindings.push(json!({"role": "roles/run.invoker", "members": ["user:bob@example.com", "group:devs@example.com"]}));
+    let (status, stored) = h
+        .call(
+            ALICE,
+            Method::POST,
+            "/v1/projects/demo-project:setIamPolicy",
+            Some(json!({"policy": {"bindings": bindings, "etag": current["etag"]}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{stored}");
+    let invokers: Vec<&Value> = stored["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["role"] == "roles/run.invoker")
+        .collect();
+    assert_eq!(invokers.len(), 1, "{stored}");
+    assert_eq!(
+        invokers[0]["members"],
+        json!([
+            "group:devs@example.com",
+            "user:bob@example.com",
+            "user:zed@example.com"
+        ])
+    );
+    let roles: Vec<&str> = stored["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["role"].as_str().unwrap())
+        .collect();
+    let mut sorted = roles.clone();
+    sorted.sort_unstable();
+    assert_eq!(roles, sorted);
+    let (_, read) = h
+        .call(
+            ALICE,
+            Method::POST,
+            "/v1/projects/demo-project:getIamPolicy",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(read["bindings"], stored["bindings"]);
+}

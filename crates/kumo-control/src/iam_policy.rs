@@ -444,8 +444,8 @@ impl Control {
     }
 
     /// Validates a policy in Google's JSON shape against Google's rules (member syntax, known
-    /// roles, version 3 for conditions, limits, parseable conditions) and returns it normalised:
-    /// members deduplicated, empty bindings refused, `version` set to 3 when conditions are present.
+    /// roles, version 3 for conditions, limits, parseable conditions) and returns it in the form
+    /// Google stores ([`kumo_iam::Policy::canonicalize`]), `version` 3 when conditions are present.
     pub fn validate_policy(&self, policy: &Value) -> Result<Value, Error> {
         let mut parsed = parse_policy(policy)?;
         if parsed.version == 0 {
@@ -462,13 +462,13 @@ impl Control {
                 }
                 other => Error::invalid(other.to_string()),
             })?;
+        parsed.canonicalize();
         let bindings: Vec<Value> = parsed
             .bindings
             .iter()
             .map(|binding| {
-                let mut members: Vec<String> =
+                let members: Vec<String> =
                     binding.members.iter().map(ToString::to_string).collect();
-                members.dedup();
                 let mut out = json!({"role": binding.role.to_string(), "members": members});
                 if let Some(condition) = &binding.condition {
                     let mut expr = json!({"expression": condition.expression});

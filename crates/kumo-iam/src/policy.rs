@@ -119,6 +119,34 @@ impl Policy {
         Ok(())
     }
 
+    /// The form Google stores and returns: bindings of the same role and condition merged
+    /// into one, each binding's members deduplicated and sorted, bindings ordered by role
+    /// (a role's unconditional binding before its conditional ones, which keep their order).
+    /// Validate first: the limits count every occurrence as written.
+    pub fn canonicalize(&mut self) {
+        let mut merged: Vec<Binding> = Vec::with_capacity(self.bindings.len());
+        for binding in self.bindings.drain(..) {
+            // At most 1,500 members, so at most as many bindings: a scan is cheap enough.
+            match merged
+                .iter_mut()
+                .find(|m| m.role == binding.role && m.condition == binding.condition)
+            {
+                Some(same) => same.members.extend(binding.members),
+                None => merged.push(binding),
+            }
+        }
+        for binding in &mut merged {
+            binding.members.sort_by_cached_key(ToString::to_string);
+            binding.members.dedup();
+        }
+        merged.sort_by(|a, b| {
+            a.role
+                .cmp(&b.role)
+                .then(a.condition.is_some().cmp(&b.condition.is_some()))
+        });
+        self.bindings = merged;
+    }
+
     /// A custom role can only be granted in policies of the project or organization that defines
     /// it, or of resources under them. `ancestry` holds the relative names of the policy's
     /// resource and its ancestors (`projects/my-project`, `folders/1`, `organizations/2`, …);

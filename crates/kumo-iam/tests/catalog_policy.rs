@@ -212,3 +212,80 @@ fn custom_roles_are_granted_only_under_their_owner() {
         );
     }
 }
+
+#[test]
+fn policies_are_stored_in_googles_canonical_form() {
+    let conditional = |members: &[&str], expression: &str| Binding {
+        condition: Some(Expr {
+            expression: expression.into(),
+            title: "t".into(),
+            description: String::new(),
+        }),
+        ..binding("roles/run.invoker", members)
+    };
+    let mut p = Policy {
+        version: 3,
+        bindings: vec![
+            conditional(
+                &["user:zed@example.com"],
+                "request.time < timestamp('2030-01-01T00:00:00Z')",
+            ),
+            binding(
+                "roles/run.invoker",
+                &["user:bob@example.com", "group:devs@example.com"],
+            ),
+            binding("roles/run.admin", &["user:alice@example.com"]),
+            binding("roles/run.invoker", &["user:bob@example.com", "allUsers"]),
+            conditional(
+                &["user:amy@example.com"],
+                "request.time < timestamp('2030-01-01T00:00:00Z')",
+            ),
+            conditional(&["user:bob@example.com"], "true"),
+        ],
+        audit_configs: vec![],
+        etag: Etag::default(),
+    };
+    p.canonicalize();
+    let shape: Vec<(String, Vec<String>, Option<String>)> = p
+        .bindings
+        .iter()
+        .map(|b| {
+            (
+                b.role.to_string(),
+                b.members.iter().map(ToString::to_string).collect(),
+                b.condition.as_ref().map(|c| c.expression.clone()),
+            )
+        })
+        .collect();
+    let s = |v: &[&str]| v.iter().map(|m| m.to_string()).collect::<Vec<_>>();
+    let before = Some("request.time < timestamp('2030-01-01T00:00:00Z')".to_owned());
+    assert_eq!(
+        shape,
+        vec![
+            (
+                "roles/run.admin".into(),
+                s(&["user:alice@example.com"]),
+                None
+            ),
+            (
+                "roles/run.invoker".into(),
+                s(&["allUsers", "group:devs@example.com", "user:bob@example.com"]),
+                None
+            ),
+            (
+                "roles/run.invoker".into(),
+                s(&["user:amy@example.com", "user:zed@example.com"]),
+                before
+            ),
+            (
+                "roles/run.invoker".into(),
+                s(&["user:bob@example.com"]),
+                Some("true".into())
+            ),
+        ]
+    );
+    // Already canonical: unchanged.
+    let again = p.clone();
+    p.canonicalize();
+    assert_eq!(p, again);
+}
