@@ -317,6 +317,57 @@ pub struct Deploy {
     /// Do not grant allUsers; keep the service private.
     #[arg(long, overrides_with = "allow_unauthenticated")]
     pub no_allow_unauthenticated: bool,
+    #[command(flatten)]
+    pub traffic: TrafficFlags,
+}
+
+/// Traffic flags of `run deploy` and `run services update`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TrafficFlags {
+    /// Traffic tag to assign to the newly created revision.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Send no traffic to the new revision: what LATEST served stays with the revision serving now.
+    #[arg(long)]
+    pub no_traffic: bool,
+    /// Name the new revision SERVICE-SUFFIX.
+    #[arg(long, value_name = "SUFFIX")]
+    pub revision_suffix: Option<String>,
+}
+
+/// `run services update-traffic`.
+#[derive(Args, Debug, Clone)]
+pub struct UpdateTraffic {
+    /// Service name.
+    pub service: String,
+    /// Send all traffic to the latest ready revision.
+    #[arg(long, conflicts_with_all = ["to_revisions", "to_tags"])]
+    pub to_latest: bool,
+    /// Shares by revision: REVISION=PERCENT,... (LATEST names the latest ready revision).
+    #[arg(long, value_name = "REVISION=PERCENT")]
+    pub to_revisions: Vec<String>,
+    /// Shares by tag: TAG=PERCENT,...
+    #[arg(long, value_name = "TAG=PERCENT")]
+    pub to_tags: Vec<String>,
+    #[command(flatten)]
+    pub tags: TagFlags,
+}
+
+/// Tag changes of `run services update-traffic`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TagFlags {
+    /// Tags to add or move: TAG=REVISION,...
+    #[arg(long, value_name = "TAG=REVISION", conflicts_with_all = ["set_tags", "clear_tags"])]
+    pub update_tags: Vec<String>,
+    /// Replace every tag: TAG=REVISION,...
+    #[arg(long, value_name = "TAG=REVISION", conflicts_with_all = ["clear_tags", "remove_tags"])]
+    pub set_tags: Vec<String>,
+    /// Tags to remove (comma-separated).
+    #[arg(long, value_name = "TAG", conflicts_with = "clear_tags")]
+    pub remove_tags: Vec<String>,
+    /// Remove every tag.
+    #[arg(long)]
+    pub clear_tags: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -352,7 +403,11 @@ pub enum RunServicesCmd {
         service: String,
         #[command(flatten)]
         flags: Box<ServiceFlags>,
+        #[command(flatten)]
+        traffic: TrafficFlags,
     },
+    /// Adjust the traffic assignments and tags of a service.
+    UpdateTraffic(UpdateTraffic),
     /// Delete a service.
     Delete { service: String },
     /// Create or replace a service from a YAML (Knative) file.

@@ -768,6 +768,12 @@ fn route_fields(v: &Value) -> Marker {
     }
 }
 
+/// `gcloud run services update-traffic`'s output: the URL, ingress and traffic lines of
+/// `describe`.
+pub fn traffic(v: &Value) -> String {
+    render(&Marker::Lines(vec![Item::Marker(route_fields(v))]))
+}
+
 /// `gcloud run services describe` without `--format`, from a Knative v1 Service.
 pub fn service(v: &Value) -> String {
     let settings = {

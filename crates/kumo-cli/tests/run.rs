@@ -925,3 +925,93 @@ fn jobs_flags_and_jobs_deploy_create_or_update() {
         assert_eq!(o.code, 2, "{bad}: {}", o.stderr);
     }
 }
+
+#[test]
+fn update_traffic_sends_the_split_and_prints_it() {
+    let fake = Fake::start();
+    let path = "/v1/projects/demo-project/locations/asia-northeast1/services/s";
+    let mut before = ready_service("s");
+    before["spec"]["traffic"] = json!([
+        {"latestRevision": true, "percent": 100},
+        {"revisionName": "s-00001-wtl", "tag": "blue"}
+    ]);
+    let mut after = before.clone();
+    after["metadata"]["generation"] = json!(2);
+    after["status"]["observedGeneration"] = json!(2);
+    after["status"]["latestReadyRevisionName"] = json!("s-00002-abc");
+    after["spec"]["traffic"] = json!([
+        {"revisionName": "s-00001-wtl", "percent": 25},
+        {"latestRevision": true, "percent": 75},
+        {"revisionName": "s-00001-wtl", "tag": "blue"}
+    ]);
+    after["status"]["traffic"] = json!([
+        {"revisionName": "s-00001-wtl", "percent": 25},
+        {"revisionName": "s-00002-abc", "percent": 75, "latestRevision": true},
+        {"revisionName": "s-00001-wtl", "tag": "blue", "url": "http://blue---s-123456789012.asia-northeast1.run.localhost:8081"}
+    ]);
+    fake.on("GET", path, vec![ok(before), ok(after.clone())]);
+    fake.on("PUT", path, vec![ok(after)]);
+    let o = Cli::new(&fake).run("run services update-traffic s --to-tags blue=25");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        fake.find("PUT", path).json()["spec"]["traffic"],
+        json!([
+            {"revisionName": "s-00001-wtl", "percent": 25},
+            {"latestRevision": true, "percent": 75},
+            {"revisionName": "s-00001-wtl", "tag": "blue"}
+        ])
+    );
+    assert_eq!(
+        o.stderr,
+        "OK Updating traffic... Done.\n  OK Routing traffic...\nDone.\n"
+    );
+    assert_eq!(
+        o.stdout,
+        "URL: http://s-123456789012.asia-northeast1.run.localhost:8081\n\
+         Traffic:\n  \
+         25% s-00001-wtl\n        \
+         blue: http://blue---s-123456789012.asia-northeast1.run.localhost:8081\n  \
+         75% LATEST (currently s-00002-abc)\n"
+    );
+    // A split over 100 % never reaches the server.
+    let o = Cli::new(&fake).run("run services update-traffic s --to-revisions a=60,b=50");
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        o.stderr,
+        "ERROR: (kumo.run.services.update-traffic) Over 100% of traffic is specified.\n"
+    );
+}
+
+#[test]
+fn deploy_no_traffic_with_a_tag_pins_latest_and_names_the_revision() {
+    let fake = Fake::start();
+    let path = "/v1/projects/demo-project/locations/asia-northeast1/services/s";
+    let before = ready_service("s");
+    let mut after = before.clone();
+    after["metadata"]["generation"] = json!(2);
+    after["status"]["observedGeneration"] = json!(2);
+    after["status"]["latestReadyRevisionName"] = json!("s-v2");
+    after["status"]["traffic"] = json!([
+        {"revisionName": "s-00001-wtl", "percent": 100},
+        {"revisionName": "s-v2", "tag": "green", "url": "http://green---s-123456789012.asia-northeast1.run.localhost:8081"}
+    ]);
+    fake.on("GET", path, vec![ok(before), ok(after.clone())]);
+    fake.on("PUT", path, vec![ok(after)]);
+    let o = Cli::new(&fake)
+        .run("run deploy s --image img2 --no-traffic --tag green --revision-suffix v2");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let put = fake.find("PUT", path).json();
+    assert_eq!(put["spec"]["template"]["metadata"]["name"], "s-v2");
+    assert_eq!(
+        put["spec"]["traffic"],
+        json!([{"revisionName": "s-00001-wtl", "percent": 100}, {"revisionName": "s-v2", "tag": "green"}])
+    );
+    assert!(
+        o.stderr.ends_with(
+            "Service [s] revision [s-v2] has been deployed and is serving 0 percent of traffic.\n\
+             The revision can be reached directly at http://green---s-123456789012.asia-northeast1.run.localhost:8081\n"
+        ),
+        "{}",
+        o.stderr
+    );
+}

@@ -27,6 +27,7 @@ use crate::http::enc;
 use crate::policy::{self, PolicyApi};
 
 mod flags;
+mod traffic;
 
 const LOCATION_LABEL: &str = "cloud.googleapis.com/location";
 const INVOKER_IAM_DISABLED: &str = "run.googleapis.com/invoker-iam-disabled";
@@ -439,15 +440,35 @@ fn serving_lines(ctx: &mut Ctx<'_>, name: &str, svc: &Value) {
         .or(svc["status"]["latestCreatedRevisionName"].as_str())
         .unwrap_or("")
         .to_owned();
-    let percent = svc["status"]["traffic"]
-        .as_array()
-        .and_then(|t| t.iter().find(|t| t["revisionName"] == revision.as_str()))
-        .and_then(|t| t["percent"].as_i64())
-        .unwrap_or(100);
+    // gcloud's GetSuccessMessageForSynchronousDeploy: the revision's share, the service URL
+    // when it serves any, and a tag's URL that reaches the revision directly.
+    let targets = svc["status"]["traffic"].as_array();
+    let of_revision: Vec<&Value> = targets
+        .into_iter()
+        .flatten()
+        .filter(|t| t["revisionName"] == revision.as_str())
+        .collect();
+    let percent: i64 = match targets {
+        Some(_) => of_revision
+            .iter()
+            .filter_map(|t| t["percent"].as_i64())
+            .sum(),
+        None => 100,
+    };
+    let tag_url = of_revision
+        .iter()
+        .find(|t| t["tag"].as_str().is_some_and(|t| !t.is_empty()))
+        .and_then(|t| t["url"].as_str())
+        .map(str::to_owned);
     ctx.status(&format!(
         "Service [{name}] revision [{revision}] has been deployed and is serving {percent} percent of traffic."
     ));
-    ctx.status(&format!("Service URL: {}", s(svc, "status.url")));
+    if percent > 0 {
+        ctx.status(&format!("Service URL: {}", s(svc, "status.url")));
+    }
+    if let Some(url) = tag_url {
+        ctx.status(&format!("The revision can be reached directly at {url}"));
+    }
 }
 
 fn deploy(ctx: &mut Ctx<'_>, d: Deploy) -> Result<()> {
@@ -484,9 +505,11 @@ fn deploy(ctx: &mut Ctx<'_>, d: Deploy) -> Result<()> {
         "Deploying container to Cloud Run service [{name}] in project [{project}] region [{region}]"
     ));
     let mut svc = existing
+        .clone()
         .map(writable)
         .unwrap_or_else(|| new_service(&project, &region, &name));
     apply_service_flags(&mut svc, &d.flags)?;
+    traffic::apply_deploy_flags(&mut svc, existing.as_ref(), &name, &d.traffic)?;
     let sent = if is_new {
         ctx.post(&knative_services_path(&project), &svc)
     } else {
@@ -611,13 +634,19 @@ fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
             }
             ctx.print_one_with(&v, &RUN_KEYS)
         }
-        RunServicesCmd::Update { service, flags } => {
+        RunServicesCmd::Update {
+            service,
+            flags,
+            traffic,
+        } => {
             let region = ctx.region()?;
             let path = service_path(&project, &region, &service);
-            let mut svc = writable(or_missing(ctx.get(&path), || {
+            let existing = or_missing(ctx.get(&path), || {
                 format!("Service [{service}] could not be found.")
-            })?);
+            })?;
+            let mut svc = writable(existing.clone());
             apply_service_flags(&mut svc, &flags)?;
+            traffic::apply_deploy_flags(&mut svc, Some(&existing), &service, &traffic)?;
             // gcloud's staged tracker: stages indented under the header it completes.
             if let Err(e) = ctx
                 .call("PUT", &path, &[], Some(&svc))
@@ -633,6 +662,30 @@ fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
             ctx.status("Done.");
             serving_lines(ctx, &service, &ready);
             Ok(())
+        }
+        RunServicesCmd::UpdateTraffic(u) => {
+            let region = ctx.region()?;
+            let path = service_path(&project, &region, &u.service);
+            let mut svc = writable(or_missing(ctx.get(&path), || {
+                format!("Service [{}] could not be found.", u.service)
+            })?);
+            svc["spec"]["traffic"] = traffic::updated(&svc["spec"]["traffic"], &u)?;
+            if let Err(e) = ctx
+                .call("PUT", &path, &[], Some(&svc))
+                .and_then(|w| wait_ready(ctx, &path, &w))
+            {
+                ctx.status("Updating traffic failed");
+                return Err(e);
+            }
+            let ready = ctx.get(&path)?;
+            ctx.status("OK Updating traffic... Done.");
+            ctx.status("  OK Routing traffic...");
+            ctx.status("Done.");
+            if ctx.global.format.is_none() {
+                ctx.stdout(&crate::printer::traffic(&ready));
+                return Ok(());
+            }
+            ctx.print_one_with(&ready, &RUN_KEYS)
         }
         RunServicesCmd::Delete { service } => {
             ctx.confirm(&format!("Service [{service}] will be deleted."), true)?;
