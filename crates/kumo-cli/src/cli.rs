@@ -333,6 +333,9 @@ pub struct TrafficFlags {
     /// Name the new revision SERVICE-SUFFIX.
     #[arg(long, value_name = "SUFFIX")]
     pub revision_suffix: Option<String>,
+    /// Return once the change is accepted, without waiting for the service to become ready.
+    #[arg(long = "async")]
+    pub async_: bool,
 }
 
 /// `run services update-traffic`.
@@ -351,6 +354,9 @@ pub struct UpdateTraffic {
     pub to_tags: Vec<String>,
     #[command(flatten)]
     pub tags: TagFlags,
+    /// Return once the change is accepted, without waiting for it to take effect.
+    #[arg(long = "async")]
+    pub async_: bool,
 }
 
 /// Tag changes of `run services update-traffic`.

@@ -1015,3 +1015,31 @@ fn deploy_no_traffic_with_a_tag_pins_latest_and_names_the_revision() {
         o.stderr
     );
 }
+
+#[test]
+fn async_writes_return_without_waiting() {
+    let fake = Fake::start();
+    let path = "/v1/projects/demo-project/locations/asia-northeast1/services/s";
+    let mut pending = ready_service("s");
+    pending["metadata"]["generation"] = json!(2);
+    fake.on("GET", path, vec![ok(ready_service("s"))]);
+    fake.on("PUT", path, vec![ok(pending)]);
+    let o = Cli::new(&fake).run("run deploy s --image img2 --async");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .ends_with("Service [s] is deploying asynchronously.\n"),
+        "{}",
+        o.stderr
+    );
+    let o = Cli::new(&fake).run("run services update-traffic s --to-latest --async");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stderr, "Updating traffic asynchronously.\n");
+    // One GET each: neither polled for readiness.
+    let gets = fake
+        .requests()
+        .iter()
+        .filter(|r| r.line().starts_with("GET "))
+        .count();
+    assert_eq!(gets, 2);
+}

@@ -515,6 +515,17 @@ fn deploy(ctx: &mut Ctx<'_>, d: Deploy) -> Result<()> {
     } else {
         ctx.call("PUT", &path, &[], Some(&svc))
     };
+    if d.traffic.async_ {
+        if let Err(e) = sent {
+            ctx.status("Deployment failed");
+            return Err(e);
+        }
+        if let Some(allow) = allow_unauth {
+            set_public(ctx, &service_policy(&project, &region, &name), allow)?;
+        }
+        ctx.status(&format!("Service [{name}] is deploying asynchronously."));
+        return Ok(());
+    }
     let ready = match sent.and_then(|w| wait_ready(ctx, &path, &w)) {
         Ok(v) => v,
         Err(e) => {
@@ -647,6 +658,14 @@ fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
             let mut svc = writable(existing.clone());
             apply_service_flags(&mut svc, &flags)?;
             traffic::apply_deploy_flags(&mut svc, Some(&existing), &service, &traffic)?;
+            if traffic.async_ {
+                if let Err(e) = ctx.call("PUT", &path, &[], Some(&svc)) {
+                    ctx.status("Update failed");
+                    return Err(e);
+                }
+                ctx.status(&format!("Service [{service}] is deploying asynchronously."));
+                return Ok(());
+            }
             // gcloud's staged tracker: stages indented under the header it completes.
             if let Err(e) = ctx
                 .call("PUT", &path, &[], Some(&svc))
@@ -670,6 +689,14 @@ fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
                 format!("Service [{}] could not be found.", u.service)
             })?);
             svc["spec"]["traffic"] = traffic::updated(&svc["spec"]["traffic"], &u)?;
+            if u.async_ {
+                if let Err(e) = ctx.call("PUT", &path, &[], Some(&svc)) {
+                    ctx.status("Updating traffic failed");
+                    return Err(e);
+                }
+                ctx.status("Updating traffic asynchronously.");
+                return Ok(());
+            }
             if let Err(e) = ctx
                 .call("PUT", &path, &[], Some(&svc))
                 .and_then(|w| wait_ready(ctx, &path, &w))

@@ -374,6 +374,7 @@ mod tests {
             tag: Some("green".into()),
             no_traffic: true,
             revision_suffix: None,
+            async_: false,
         };
         apply_deploy_flags(&mut svc, Some(&existing), "svc", &flags).unwrap();
         let name = svc["spec"]["template"]["metadata"]["name"]
@@ -393,6 +394,7 @@ mod tests {
             tag: Some("v1".into()),
             no_traffic: false,
             revision_suffix: Some("first".into()),
+            async_: false,
         };
         apply_deploy_flags(&mut fresh, None, "svc", &suffixed).unwrap();
         assert_eq!(fresh["spec"]["template"]["metadata"]["name"], "svc-first");
