@@ -263,10 +263,19 @@ PY
 }
 # ROUNDS=N repeats every path N times, interleaved (a b c d e … a b c d e …), and reports each
 # figure's median: on a shared host, drifts then hit every path alike.
-for _round in $(seq 1 "${ROUNDS:-1}"); do
+# With KUMO_BIN_X, (b) and (x) swap places every other round (b x, x b, …): the path run right
+# after another ran measurably faster or slower than the same build in the other place.
+run_b() { run b "$KUMO_PID" -H "Host: $PRIVATE_HOST" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$KUMO_PORT/"; }
+run_x() { run x "$X_PID" -H "Host: $X_HOST" -H "Authorization: Bearer $X_TOKEN" "http://127.0.0.1:$X_PORT/"; }
+for round in $(seq 1 "${ROUNDS:-1}"); do
     want a && run a "$BACKEND_PID" "http://127.0.0.1:$BACKEND_PORT/"
-    want b && run b "$KUMO_PID" -H "Host: $PRIVATE_HOST" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$KUMO_PORT/"
-    [ -z "${X_PID:-}" ] || run x "$X_PID" -H "Host: $X_HOST" -H "Authorization: Bearer $X_TOKEN" "http://127.0.0.1:$X_PORT/"
+    if [ -n "${X_PID:-}" ] && [ $((round % 2)) = 0 ]; then
+        run_x
+        want b && run_b
+    else
+        want b && run_b
+        [ -z "${X_PID:-}" ] || run_x
+    fi
     want c && run c "$KUMO_PID" -H "Host: $OPEN_HOST" "http://127.0.0.1:$KUMO_PORT/"
     want d && run d "$NGINX_PID" "http://127.0.0.1:$NGINX_PORT/"
     want e && run e "$HAPROXY_PID" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$HAPROXY_PORT/"
