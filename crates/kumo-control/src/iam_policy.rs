@@ -225,7 +225,10 @@ impl Control {
                     None => bindings.push(json!({"role": role, "members": [member]})),
                 }
             }
-            policy["bindings"] = Value::Array(bindings);
+            // Stored in the form setIamPolicy stores (sorted, merged), as Google keeps them.
+            let mut parsed = parse_policy(&json!({"bindings": bindings}))?;
+            parsed.canonicalize();
+            policy["bindings"] = Value::Array(bindings_json(&parsed));
             match self.write_policy(resource, policy, current.revision) {
                 Ok(_) => return Ok(()),
                 Err(Error::Aborted { .. }) => continue,
@@ -418,6 +421,29 @@ pub fn parse_policy(value: &Value) -> Result<kumo_iam::Policy, Error> {
     })
 }
 
+/// `bindings` in Google's JSON shape.
+fn bindings_json(policy: &kumo_iam::Policy) -> Vec<Value> {
+    policy
+        .bindings
+        .iter()
+        .map(|binding| {
+            let members: Vec<String> = binding.members.iter().map(ToString::to_string).collect();
+            let mut out = json!({"role": binding.role.to_string(), "members": members});
+            if let Some(condition) = &binding.condition {
+                let mut expr = json!({"expression": condition.expression});
+                if !condition.title.is_empty() {
+                    expr["title"] = json!(condition.title);
+                }
+                if !condition.description.is_empty() {
+                    expr["description"] = json!(condition.description);
+                }
+                out["condition"] = expr;
+            }
+            out
+        })
+        .collect()
+}
+
 impl Control {
     /// Google refuses a custom role bound outside the project or organization that defines it
     /// (`Role (…) does not exist in the resource's hierarchy.`). Projects count under their id
@@ -463,26 +489,7 @@ impl Control {
                 other => Error::invalid(other.to_string()),
             })?;
         parsed.canonicalize();
-        let bindings: Vec<Value> = parsed
-            .bindings
-            .iter()
-            .map(|binding| {
-                let members: Vec<String> =
-                    binding.members.iter().map(ToString::to_string).collect();
-                let mut out = json!({"role": binding.role.to_string(), "members": members});
-                if let Some(condition) = &binding.condition {
-                    let mut expr = json!({"expression": condition.expression});
-                    if !condition.title.is_empty() {
-                        expr["title"] = json!(condition.title);
-                    }
-                    if !condition.description.is_empty() {
-                        expr["description"] = json!(condition.description);
-                    }
-                    out["condition"] = expr;
-                }
-                out
-            })
-            .collect();
+        let bindings = bindings_json(&parsed);
         let version = if parsed.has_conditions() { 3 } else { 1 };
         let mut out = json!({"version": version, "bindings": bindings});
         if let Some(audit) = policy.get("auditConfigs") {

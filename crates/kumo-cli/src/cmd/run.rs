@@ -563,6 +563,28 @@ fn deploy(ctx: &mut Ctx<'_>, d: Deploy) -> Result<()> {
     Ok(())
 }
 
+/// Replaces the service at `path` with `svc` and, unless `asynchronous`, waits until it is
+/// ready; `Ok(false)` when it did not wait. On failure prints `failed` (gcloud's tracker line).
+fn replace_service_and_wait(
+    ctx: &mut Ctx<'_>,
+    path: &str,
+    svc: &Value,
+    asynchronous: bool,
+    failed: &str,
+) -> Result<bool> {
+    let outcome = ctx.call("PUT", path, &[], Some(svc)).and_then(|written| {
+        if asynchronous {
+            Ok(false)
+        } else {
+            wait_ready(ctx, path, &written).map(|_| true)
+        }
+    });
+    if outcome.is_err() {
+        ctx.status(failed);
+    }
+    outcome
+}
+
 /// Grants or revokes allUsers → roles/run.invoker; `Ok(false)` when nothing had to change.
 fn set_public(ctx: &mut Ctx<'_>, api: &PolicyApi, allow: bool) -> Result<bool> {
     let mut p = policy::get(ctx, api)?;
@@ -658,23 +680,12 @@ fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
             let mut svc = writable(existing.clone());
             apply_service_flags(&mut svc, &flags)?;
             traffic::apply_deploy_flags(&mut svc, Some(&existing), &service, &traffic)?;
-            if traffic.async_ {
-                if let Err(e) = ctx.call("PUT", &path, &[], Some(&svc)) {
-                    ctx.status("Update failed");
-                    return Err(e);
-                }
+            if !replace_service_and_wait(ctx, &path, &svc, traffic.async_, "Update failed")? {
                 ctx.status(&format!("Service [{service}] is deploying asynchronously."));
                 return Ok(());
             }
-            // gcloud's staged tracker: stages indented under the header it completes.
-            if let Err(e) = ctx
-                .call("PUT", &path, &[], Some(&svc))
-                .and_then(|w| wait_ready(ctx, &path, &w))
-            {
-                ctx.status("Update failed");
-                return Err(e);
-            }
             let ready = ctx.get(&path)?;
+            // gcloud's staged tracker: stages indented under the header it completes.
             ctx.status("OK Deploying... Done.");
             ctx.status("  OK Creating Revision...");
             ctx.status("  OK Routing traffic...");
@@ -689,20 +700,9 @@ fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
                 format!("Service [{}] could not be found.", u.service)
             })?);
             svc["spec"]["traffic"] = traffic::updated(&svc["spec"]["traffic"], &u)?;
-            if u.async_ {
-                if let Err(e) = ctx.call("PUT", &path, &[], Some(&svc)) {
-                    ctx.status("Updating traffic failed");
-                    return Err(e);
-                }
+            if !replace_service_and_wait(ctx, &path, &svc, u.async_, "Updating traffic failed")? {
                 ctx.status("Updating traffic asynchronously.");
                 return Ok(());
-            }
-            if let Err(e) = ctx
-                .call("PUT", &path, &[], Some(&svc))
-                .and_then(|w| wait_ready(ctx, &path, &w))
-            {
-                ctx.status("Updating traffic failed");
-                return Err(e);
             }
             let ready = ctx.get(&path)?;
             ctx.status("OK Updating traffic... Done.");
