@@ -263,11 +263,32 @@ PY
 }
 # ROUNDS=N repeats every path N times, interleaved (a b c d e … a b c d e …), and reports each
 # figure's median: on a shared host, drifts then hit every path alike.
+# restart_kumo BIN DIR PORT PID: the same Kumo (store, keys, services, port) in a new process,
+# whose PID it leaves in RESTARTED.
+restart_kumo() {
+    local bin=$1 dir=$2 port=$3 pid=$4
+    kill -INT "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    "$bin" up --data-dir "$dir/data" --port "$port" --images "$WORK/images.json" 2>>"$dir/kumo.log" & PIDS+=($!)
+    RESTARTED=$!
+    WAIT_TRIES=2400 wait_port "$port"
+}
+# RESTART=1: both Kumos start afresh before every round after the first. Two processes of one
+# build differed by 6-8 % in requests/s and CPU per request for their whole lives (A/As with
+# KUMO_BIN_X=KUMO_BIN), so an A/B needs several processes of each build, not several rounds.
 # With KUMO_BIN_X, (b) and (x) swap places every other round (b x, x b, …): the path run right
 # after another ran measurably faster or slower than the same build in the other place.
 run_b() { run b "$KUMO_PID" -H "Host: $PRIVATE_HOST" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$KUMO_PORT/"; }
 run_x() { run x "$X_PID" -H "Host: $X_HOST" -H "Authorization: Bearer $X_TOKEN" "http://127.0.0.1:$X_PORT/"; }
 for round in $(seq 1 "${ROUNDS:-1}"); do
+    if [ "${RESTART:-}" = 1 ] && [ "$round" -gt 1 ] && [ ${#UNDER[@]} = 0 ]; then
+        restart_kumo "$KUMO" "$WORK/kumo" "$KUMO_PORT" "$KUMO_PID"
+        KUMO_PID=$RESTARTED
+        if [ -n "${X_PID:-}" ]; then
+            restart_kumo "$KUMO_BIN_X" "$WORK/x" "$X_PORT" "$X_PID"
+            X_PID=$RESTARTED
+        fi
+    fi
     want a && run a "$BACKEND_PID" "http://127.0.0.1:$BACKEND_PORT/"
     if [ -n "${X_PID:-}" ] && [ $((round % 2)) = 0 ]; then
         run_x
@@ -325,6 +346,7 @@ if "x" in rows and "b" in rows:
     b, x = rows["b"], rows["x"]
     wins = sum(xr[0] > br[0] for xr, br in zip(runs["x"], runs["b"]))
     print(f"x/b throughput {x[0]/b[0]:.3f} (x faster in {wins} of {len(runs['x'])} rounds)   CPU per request x/b {x[4]/b[4]:.3f}" + (f"   x/d {x[0]/rows['d'][0]:.2f}   b/d {b[0]/rows['d'][0]:.2f}" if "d" in rows else ""))
+    print("x/b per round: " + " ".join(f"{xr[0]/br[0]:.3f}" for xr, br in zip(runs["x"], runs["b"])))
 if "x2" in rows and "b2" in rows:
     b2, x2 = rows["b2"], rows["x2"]
     print(f"at 2 connections: x2/b2 throughput {x2[0]/b2[0]:.3f}   CPU per request x2/b2 {x2[4]/b2[4]:.3f}   p50 {b2[1]:.3f} -> {x2[1]:.3f} ms   p99 {b2[2]:.3f} -> {x2[2]:.3f} ms")
