@@ -159,7 +159,7 @@ const FIXED_KEPT: usize = 64;
 
 /// Runs `f` on this thread's [`Fixed`] of (`route`, `revision`), made on first use. The
 /// service's full name decides its project, location and id, so the pair is the whole key.
-fn with_fixed<R>(route: &ServiceRoute, revision: &str, f: impl FnOnce(&Fixed) -> R) -> R {
+fn with_fixed(route: &ServiceRoute, revision: &str, f: impl FnOnce(&Fixed)) {
     thread_local! {
         static FIXED: std::cell::RefCell<Vec<Fixed>> = const { std::cell::RefCell::new(Vec::new()) };
     }

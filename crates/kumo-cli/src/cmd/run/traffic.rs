@@ -284,13 +284,9 @@ mod tests {
         P::try_parse_from(argv).unwrap().u
     }
 
-    fn spec(v: Value) -> Value {
-        v
-    }
-
     #[test]
     fn shares_named_then_the_rest_in_proportion() {
-        let s = spec(json!([{"latestRevision": true, "percent": 100}]));
+        let s = json!([{"latestRevision": true, "percent": 100}]);
         // Everything to one revision.
         assert_eq!(
             updated(&s, &update(&["--to-revisions", "svc-00001-abc=100"])).unwrap(),
@@ -302,11 +298,11 @@ mod tests {
             json!([{"revisionName": "svc-00001-abc", "percent": 10}, {"latestRevision": true, "percent": 90}])
         );
         // The rest spread over the unnamed targets by their shares, largest remainder first.
-        let three = spec(json!([
+        let three = json!([
             {"revisionName": "a", "percent": 50},
             {"revisionName": "b", "percent": 25},
             {"revisionName": "c", "percent": 25}
-        ]));
+        ]);
         assert_eq!(
             updated(&three, &update(&["--to-revisions", "a=1"])).unwrap(),
             json!([{"revisionName": "a", "percent": 1}, {"revisionName": "b", "percent": 50}, {"revisionName": "c", "percent": 49}])
@@ -319,7 +315,7 @@ mod tests {
 
     #[test]
     fn share_errors_are_gclouds() {
-        let s = spec(json!([{"revisionName": "a", "percent": 100}]));
+        let s = json!([{"revisionName": "a", "percent": 100}]);
         let err = |args: &[&str]| updated(&s, &update(args)).unwrap_err().to_string();
         assert_eq!(
             err(&["--to-revisions", "a=60,b=50"]),
@@ -335,10 +331,10 @@ mod tests {
 
     #[test]
     fn tags_are_set_updated_removed_and_route_shares() {
-        let s = spec(json!([
+        let s = json!([
             {"latestRevision": true, "percent": 100},
             {"revisionName": "svc-00001-abc", "tag": "blue"}
-        ]));
+        ]);
         let moved = updated(&s, &update(&["--to-tags", "blue=20"])).unwrap();
         assert_eq!(
             moved,
