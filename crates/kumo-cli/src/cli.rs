@@ -191,7 +191,7 @@ pub enum RunCmd {
 /// The container and template flags `run deploy`, `run services update` and `run jobs
 /// create|update|deploy` share (gcloud's `_GetConfigurationChanges`). List and dict values are
 /// kept as typed (gcloud's `^DELIM^` prefix picks another delimiter) and parsed in `cmd::run`.
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Debug, Clone, Default, PartialEq)]
 pub struct ContainerFlags {
     /// Replace all environment variables with KEY=VALUE,KEY2=VALUE2.
     #[arg(long, value_name = "KEY=VALUE", conflicts_with_all = ["update_env_vars", "remove_env_vars", "clear_env_vars", "env_vars_file"])]
@@ -238,7 +238,7 @@ pub struct ContainerFlags {
 }
 
 /// A `--flag` / `--no-flag` pair; the last one given wins.
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Debug, Clone, Default, PartialEq)]
 pub struct ServiceFlags {
     /// Container image to deploy.
     #[arg(long)]
@@ -322,7 +322,7 @@ pub struct Deploy {
 }
 
 /// Traffic flags of `run deploy` and `run services update`.
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Debug, Clone, Default, PartialEq)]
 pub struct TrafficFlags {
     /// Traffic tag to assign to the newly created revision.
     #[arg(long)]

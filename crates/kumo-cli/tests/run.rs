@@ -224,11 +224,47 @@ fn update_refused_by_org_policy_prints_gcloud_error() {
             "true"
         );
         assert!(put.get("status").is_none(), "status must not be sent back");
-        assert!(
-            put["spec"]["template"]["metadata"].get("name").is_none(),
-            "revision name must be regenerated"
+        // A service-level setting: the template goes back as it was, so no new revision.
+        assert_eq!(
+            put["spec"]["template"],
+            ready_service("my-cloud-run-app")["spec"]["template"]
         );
     }
+}
+
+#[test]
+fn update_without_a_change_is_refused_as_gcloud_does() {
+    let fake = Fake::start();
+    let o = Cli::new(&fake).run("run services update my-cloud-run-app --async");
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        o.stderr,
+        "ERROR: (kumo.run.services.update) No configuration change requested. Did you mean to \
+         include the flags `--update-env-vars`, `--memory`, `--concurrency`, `--timeout`, \
+         `--connectivity`, `--image`?\n"
+    );
+    assert!(fake.requests().is_empty(), "nothing is sent");
+}
+
+#[test]
+fn update_of_the_template_names_a_new_revision() {
+    let fake = Fake::start();
+    fake.on("GET", SVC, vec![ok(ready_service("my-cloud-run-app"))]);
+    fake.on("PUT", SVC, vec![err(400, "FAILED_PRECONDITION", "no")]);
+    let o = Cli::new(&fake).run("run services update my-cloud-run-app --update-env-vars A=1");
+    assert_eq!(o.code, 1);
+    // gcloud's tracker for a change that makes a revision.
+    assert!(o.stderr.starts_with("Deployment failed\n"), "{}", o.stderr);
+    let put = fake.find("PUT", SVC).json();
+    let template = &put["spec"]["template"];
+    assert!(
+        template["metadata"].get("name").is_none(),
+        "revision name must be regenerated"
+    );
+    assert_eq!(
+        template["metadata"]["annotations"]["run.googleapis.com/client-name"],
+        "kumo"
+    );
 }
 
 #[test]
@@ -267,9 +303,8 @@ fn update_no_iap_removes_the_annotation() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(
         o.stderr,
-        "OK Deploying... Done.\n  OK Creating Revision...\n  OK Routing traffic...\nDone.\n\
-         Service [s] revision [s-00001-wtl] has been deployed and is serving 100 percent of traffic.\n\
-         Service URL: http://s-123456789012.asia-northeast1.run.localhost:8081\n"
+        // IAP is a service-level setting: no revision, so gcloud's "Updating..." tracker.
+        "OK Updating... Done.\nDone.\nService [s] has been updated.\n"
     );
     let put = fake.find("PUT", path).json();
     assert!(

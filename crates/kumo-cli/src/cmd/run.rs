@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use crate::cli::{
     Deploy, JobFlags, JobWriteArgs, RunCmd, RunExecutionsCmd, RunJobsCmd, RunRevisionsCmd,
-    RunServicesCmd, ServiceFlags,
+    RunServicesCmd, ServiceFlags, TrafficFlags,
 };
 use crate::cmd::{basename, wait_operation};
 use crate::context::{Columns, Ctx, Listing, s};
@@ -32,6 +32,7 @@ mod traffic;
 const LOCATION_LABEL: &str = "cloud.googleapis.com/location";
 const INVOKER_IAM_DISABLED: &str = "run.googleapis.com/invoker-iam-disabled";
 const IAP_ENABLED: &str = "run.googleapis.com/iap-enabled";
+const CLIENT_NAME: &str = "run.googleapis.com/client-name";
 /// How long a deploy waits for the service to become ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -281,10 +282,7 @@ fn apply_service_flags(svc: &mut Value, f: &ServiceFlags) -> Result<()> {
             &["metadata", "annotations", flags::EXECUTION_ENVIRONMENT],
         ) = json!(env);
     }
-    *ensure(
-        template,
-        &["metadata", "annotations", "run.googleapis.com/client-name"],
-    ) = json!("kumo");
+    *ensure(template, &["metadata", "annotations", CLIENT_NAME]) = json!("kumo");
     let spec = ensure(template, &["spec"]);
     if let Some(sa) = &f.service_account {
         *ensure(spec, &["serviceAccountName"]) = json!(sa);
@@ -371,6 +369,43 @@ fn writable(mut v: Value) -> Value {
         m.remove("status");
     }
     v
+}
+
+/// Whether `after` (as sent) changes `before`'s revision template. The template's name is
+/// dropped before sending unless a suffix names the new revision, so only `before`'s is ignored.
+/// Empty maps and lists that applying flags creates on the way (`ensure`) change nothing.
+fn adjusts_template(before: &Value, after: &Value) -> bool {
+    fn pruned(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), pruned(v)))
+                    .filter(|(_, v)| !is_empty(v))
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.iter().map(pruned).collect()),
+            v => v.clone(),
+        }
+    }
+    fn is_empty(v: &Value) -> bool {
+        match v {
+            Value::Null => true,
+            Value::Object(m) => m.is_empty(),
+            Value::Array(a) => a.is_empty(),
+            _ => false,
+        }
+    }
+    // The client's name goes on the template only with another change to it (gcloud's
+    // `set_on_template`), so it is no change by itself.
+    let bare = |v: &Value, name: bool| {
+        let mut t = v["spec"]["template"].clone();
+        remove_key(&mut t, &["metadata", "annotations"], CLIENT_NAME);
+        if name {
+            remove_key(&mut t, &["metadata"], "name");
+        }
+        pruned(&t)
+    };
+    bare(before, true) != bare(after, false)
 }
 
 fn ready_condition(v: &Value) -> Option<&Value> {
@@ -672,6 +707,19 @@ fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
             flags,
             traffic,
         } => {
+            let asked = TrafficFlags {
+                async_: false,
+                ..traffic.clone()
+            };
+            if *flags == ServiceFlags::default() && asked == TrafficFlags::default() {
+                // gcloud's NoConfigurationChangeError (exit 1, not a usage error).
+                return Err(CliError::Msg(
+                    "No configuration change requested. Did you mean to include the flags \
+                     `--update-env-vars`, `--memory`, `--concurrency`, `--timeout`, \
+                     `--connectivity`, `--image`?"
+                        .to_owned(),
+                ));
+            }
             let region = ctx.region()?;
             let path = service_path(&project, &region, &service);
             let existing = or_missing(ctx.get(&path), || {
@@ -680,15 +728,36 @@ fn services(ctx: &mut Ctx<'_>, cmd: RunServicesCmd) -> Result<()> {
             let mut svc = writable(existing.clone());
             apply_service_flags(&mut svc, &flags)?;
             traffic::apply_deploy_flags(&mut svc, Some(&existing), &service, &traffic)?;
-            if !replace_service_and_wait(ctx, &path, &svc, traffic.async_, "Update failed")? {
-                ctx.status(&format!("Service [{service}] is deploying asynchronously."));
+            // gcloud (`config_changes.AdjustsTemplate`): only a template change makes a
+            // revision; service-level settings (invoker IAM check, ingress, IAP, …) are an
+            // update with no stages and another result line.
+            let creates_revision = adjusts_template(&existing, &svc);
+            if !creates_revision {
+                // Exactly the template Cloud Run has: no revision to make.
+                svc["spec"]["template"] = existing["spec"]["template"].clone();
+            }
+            let (failed, doing) = if creates_revision {
+                ("Deployment failed", "deploying")
+            } else {
+                ("Update failed", "updating")
+            };
+            if !replace_service_and_wait(ctx, &path, &svc, traffic.async_, failed)? {
+                ctx.status(&format!("Service [{service}] is {doing} asynchronously."));
                 return Ok(());
             }
             let ready = ctx.get(&path)?;
             // gcloud's staged tracker: stages indented under the header it completes.
+            if !creates_revision {
+                ctx.status("OK Updating... Done.");
+                ctx.status("Done.");
+                ctx.status(&format!("Service [{service}] has been updated."));
+                return Ok(());
+            }
             ctx.status("OK Deploying... Done.");
             ctx.status("  OK Creating Revision...");
-            ctx.status("  OK Routing traffic...");
+            if traffic::has_latest(&existing) {
+                ctx.status("  OK Routing traffic...");
+            }
             ctx.status("Done.");
             serving_lines(ctx, &service, &ready);
             Ok(())

@@ -15,6 +15,16 @@ use crate::error::{CliError, Result};
 /// The key gcloud gives the latest ready revision's target.
 pub const LATEST: &str = "LATEST";
 
+/// Whether `svc`'s traffic names the latest revision (gcloud's `has_latest`: then a new
+/// revision is routed to, and its tracker shows "Routing traffic..."). No traffic at all is
+/// Cloud Run's default: all to the latest.
+pub fn has_latest(svc: &Value) -> bool {
+    match svc["spec"]["traffic"].as_array() {
+        Some(targets) if !targets.is_empty() => targets.iter().any(|t| key_of(t) == LATEST),
+        _ => true,
+    }
+}
+
 /// A service's traffic as keys: each target's share and each tag's target.
 #[derive(Debug, Default, PartialEq)]
 struct Traffic {
