@@ -79,6 +79,8 @@ const RECORD_COLUMNS: &str =
 /// same file; they wait up to 5 s for each other's write locks.
 pub struct SqliteStore {
     writer: Mutex<Connection>,
+    /// [`log_blocks::append`]'s buffers; locked only while holding `writer`.
+    log_scratch: Mutex<log_blocks::Scratch>,
     /// `None` for in-memory databases, whose only connection is the writer.
     readers: Option<ReaderPool>,
     clock: Arc<dyn Clock>,
@@ -114,6 +116,7 @@ impl SqliteStore {
         configure_writer(&mut conn)?;
         Ok(Self {
             writer: Mutex::new(conn),
+            log_scratch: Mutex::default(),
             readers: Some(ReaderPool {
                 path,
                 idle: Mutex::new(Vec::new()),
@@ -133,6 +136,7 @@ impl SqliteStore {
         configure_writer(&mut conn)?;
         Ok(Self {
             writer: Mutex::new(conn),
+            log_scratch: Mutex::default(),
             readers: None,
             clock,
         })
@@ -614,7 +618,11 @@ impl Store for SqliteStore {
         }
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        log_blocks::append(&tx, batches)?;
+        let mut scratch = self
+            .log_scratch
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        log_blocks::append(&tx, batches, &mut scratch)?;
         tx.commit()?;
         Ok(())
     }
